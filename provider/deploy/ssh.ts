@@ -1,0 +1,198 @@
+// The SSH implementation of Transport, and the only module that loads ssh2. It pins host keys,
+// retries the connect with backoff, keeps the connection alive and reuses it for every command.
+import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
+import { createHash, randomBytes } from "crypto";
+import { ConnectionSpec, DeployError, ExecOptions, ExecResult, Transport, UploadFile } from "./transport";
+import { Shell, sh } from "./shell";
+
+/** "SHA256:..." as `ssh-keygen -l` prints it, for a key blob or an "ssh-xxx AAAA..." line. */
+export function fingerprint(key: Buffer | string): string {
+  const blob = typeof key === "string" ? Buffer.from(key.trim().split(/\s+/)[1] ?? "", "base64") : key;
+  return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+}
+
+/** The "ssh-ed25519 AAAA..." line for a raw key blob (the type is the blob's first string). */
+export function keyLine(blob: Buffer): string {
+  const len = blob.readUInt32BE(0);
+  return `${blob.subarray(4, 4 + len).toString("ascii")} ${blob.toString("base64")}`;
+}
+
+// Host key algorithms to offer so the server presents the same kind of key that was pinned.
+function hostKeyAlgorithms(pinned: string): string[] {
+  const type = pinned.trim().split(/\s+/)[0];
+  return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Opens one connection to the host, retrying transient failures; never retries a key mismatch. */
+export async function connect(spec: ConnectionSpec): Promise<Transport> {
+  const attempts = spec.connectAttempts ?? 4;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(spec);
+    } catch (err) {
+      if (err instanceof DeployError || attempt >= attempts) throw err instanceof DeployError ? err : unreachable(spec, err);
+      await sleep(Math.min(500 * 2 ** (attempt - 1), 4000));
+    }
+  }
+}
+
+function unreachable(spec: ConnectionSpec, err: unknown): DeployError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new DeployError(spec.host, `cannot connect to ${spec.user}@${spec.address}:${spec.port}: ${why}`);
+}
+
+function connectOnce(spec: ConnectionSpec): Promise<SshTransport> {
+  const { Client: ClientCtor } = require("ssh2") as typeof import("ssh2");
+  if (!spec.hostKey && !spec.trustOnFirstUse) {
+    return Promise.reject(
+      new DeployError(spec.host, "no host key is pinned; set connection.hostKey (or trustOnFirstUse to record the first key seen)"),
+    );
+  }
+  const client = new ClientCtor();
+  let seen: Buffer | undefined;
+  let mismatch = false;
+  const config: ConnectConfig = {
+    host: spec.address,
+    port: spec.port,
+    username: spec.user,
+    readyTimeout: spec.connectTimeoutMs ?? 10000,
+    keepaliveInterval: 5000,
+    keepaliveCountMax: 3,
+    hostVerifier: (key: Buffer) => {
+      seen = Buffer.from(key);
+      if (!spec.hostKey) return true;
+      mismatch = fingerprint(key) !== fingerprint(spec.hostKey);
+      return !mismatch;
+    },
+    ...(spec.hostKey ? { algorithms: { serverHostKey: hostKeyAlgorithms(spec.hostKey) as never } } : {}),
+    ...(spec.privateKey ? { privateKey: spec.privateKey } : { agent: process.env.SSH_AUTH_SOCK }),
+  };
+  return new Promise((resolve, reject) => {
+    client.once("ready", () => {
+      client.removeAllListeners("error");
+      // A later transport error (dropped network) fails the commands in flight, not the process.
+      client.on("error", () => undefined);
+      resolve(new SshTransport(client, spec, keyLine(seen!)));
+    });
+    client.once("error", (err: Error & { level?: string }) => {
+      client.end();
+      if (mismatch) {
+        reject(
+          new DeployError(
+            spec.host,
+            `host key mismatch at ${spec.address}:${spec.port}: expected ${fingerprint(spec.hostKey!)}, ` +
+              `the server presented ${fingerprint(seen!)}; nothing was done. If the host was reinstalled, pin its new key.`,
+          ),
+        );
+      } else if (err.level === "client-authentication") {
+        reject(new DeployError(spec.host, `authentication as ${spec.user} was refused (${err.message})`));
+      } else {
+        reject(err);
+      }
+    });
+    client.connect(config);
+  });
+}
+
+class SshTransport implements Transport {
+  private closed = false;
+  constructor(
+    private readonly client: Client,
+    private readonly spec: ConnectionSpec,
+    readonly hostKey: string,
+  ) {
+    client.on("close", () => (this.closed = true));
+  }
+
+  exec(cmd: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.run(this.elevate(cmd), opts);
+  }
+
+  // Root runs the script under sh; a deploy user runs it under `sudo -n sh`, which fails at once
+  // instead of prompting when sudo would want a password.
+  private elevate(cmd: Shell): string {
+    return this.spec.user === "root" ? sh`sh -c ${cmd.text}`.text : sh`sudo -n sh -c ${cmd.text}`.text;
+  }
+
+  private run(command: string, opts: ExecOptions): Promise<ExecResult> {
+    if (this.closed) return Promise.reject(new Error("the SSH connection is closed"));
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
+        if (err) return reject(err);
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let timer: NodeJS.Timeout | undefined;
+        const onGone = () => reject(new Error("the SSH connection closed while a command was running"));
+        this.client.once("close", onGone);
+        if (opts.timeoutMs) {
+          timer = setTimeout(() => {
+            this.client.removeListener("close", onGone);
+            stream.close();
+            reject(new Error(`command timed out after ${Math.round(opts.timeoutMs! / 1000)} s`));
+          }, opts.timeoutMs);
+        }
+        stream.on("data", (d: Buffer) => out.push(d));
+        stream.stderr.on("data", (d: Buffer) => errOut.push(d));
+        stream.on("close", (code: number | null, signal?: string) => {
+          if (timer) clearTimeout(timer);
+          this.client.removeListener("close", onGone);
+          resolve({
+            code: typeof code === "number" ? code : signal ? -1 : 0,
+            stdout: Buffer.concat(out).toString("utf8"),
+            stderr: Buffer.concat(errOut).toString("utf8"),
+          });
+        });
+        stream.end(opts.stdin ?? "");
+      });
+    });
+  }
+
+  async upload(files: UploadFile[]): Promise<void> {
+    if (files.length === 0) return;
+    // Stage as the login user in a private directory, then move into place with root rights:
+    // install to a temporary name beside the target and rename, so readers never see half a file.
+    const staged = await this.run("umask 077 && mktemp -d", {});
+    if (staged.code !== 0) throw new DeployError(this.spec.host, `cannot create a staging directory: ${staged.stderr.trim()}`);
+    const dir = staged.stdout.trim();
+    try {
+      const sftp = await this.sftp();
+      try {
+        await Promise.all(files.map((f, i) => writeFile(sftp, `${dir}/${i}`, f.content)));
+      } finally {
+        sftp.end();
+      }
+      const tmp = `.pulumi-nixos-${randomBytes(4).toString("hex")}`;
+      const moves = files.map((f, i) => {
+        const target = f.path;
+        const parent = target.replace(/\/[^/]*$/, "") || "/";
+        const temp = `${parent}/${tmp}-${target.slice(parent.length + 1)}`;
+        return sh`mkdir -p ${parent} && install -m ${f.mode} -o ${f.owner ?? "root"} -g ${f.group ?? "root"} ${`${dir}/${i}`} ${temp} && mv -f ${temp} ${target}`;
+      });
+      const res = await this.exec(new Shell(["set -e", ...moves.map((m) => m.text)].join("\n")));
+      if (res.code !== 0) throw new DeployError(this.spec.host, `upload failed: ${res.stderr.trim()}`);
+    } finally {
+      await this.run(sh`rm -rf ${dir}`.text, {}).catch(() => undefined);
+    }
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    return new Promise((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await new Promise<void>((resolve) => {
+      this.client.once("close", () => resolve());
+      this.client.end();
+      setTimeout(resolve, 2000).unref();
+    });
+  }
+}
+
+function writeFile(sftp: SFTPWrapper, path: string, content: string): Promise<void> {
+  return new Promise((resolve, reject) =>
+    sftp.writeFile(path, Buffer.from(content, "utf8"), { mode: 0o600 }, (err) => (err ? reject(err) : resolve())),
+  );
+}
