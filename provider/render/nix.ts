@@ -1,0 +1,236 @@
+// The one way Nix text is produced: a tiny expression tree and a printer with stable, sorted,
+// byte-identical output. User data only ever enters as string/int/bool/path leaves, which are escaped here.
+
+export type Nix =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly Nix[]
+  | NixNode
+  | { readonly [key: string]: Nix | undefined };
+
+type NixNode =
+  | { readonly [NODE]: "lines"; readonly text: string }
+  | { readonly [NODE]: "path"; readonly path: string }
+  | { readonly [NODE]: "raw"; readonly expr: string }
+  | { readonly [NODE]: "apply"; readonly fn: Nix; readonly args: readonly Nix[] }
+  | { readonly [NODE]: "comment"; readonly text: string; readonly value: Nix }
+  | { readonly [NODE]: "module"; readonly args: readonly string[]; readonly body: Nix };
+
+const NODE = Symbol("nix");
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
+const KEYWORDS = new Set(["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"]);
+// A trusted reference such as `pkgs.jellyfin` or `config.boot.kernelPackages.nvidiaPackages.stable`.
+const REFERENCE = /^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$/;
+const PATH = /^\.{1,2}(\/[A-Za-z0-9._+-]+)+$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const INDENT = "  ";
+const INLINE_LIST_WIDTH = 72;
+
+/** An indented string (`'' ... ''`) for multi-line text; falls back to "..." when that would not round-trip. */
+export function lines(text: string): Nix {
+  return { [NODE]: "lines", text };
+}
+
+/** A relative path literal such as `./modules/host.nix`. */
+export function path(p: string): Nix {
+  if (!PATH.test(p) || p.split("/").some((seg) => seg === "")) {
+    throw new Error(`nix: not a safe relative path literal: ${JSON.stringify(p)}`);
+  }
+  return { [NODE]: "path", path: p };
+}
+
+/** A dotted reference built by our own code (never from user input), e.g. `pkgs.caddy`. */
+export function ref(expr: string): Nix {
+  if (!REFERENCE.test(expr) || expr.split(".").some((part) => KEYWORDS.has(part))) {
+    throw new Error(`nix: not a plain attribute reference: ${JSON.stringify(expr)}`);
+  }
+  return { [NODE]: "raw", expr };
+}
+
+/** Function application `fn arg1 arg2`. */
+export function apply(fn: Nix, ...args: Nix[]): Nix {
+  return { [NODE]: "apply", fn, args };
+}
+
+/** Attaches `# text` above an attribute (or list element); the value prints as usual. */
+export function comment(text: string, value: Nix): Nix {
+  return { [NODE]: "comment", text, value };
+}
+
+/** A NixOS module file: `{ config, lib, pkgs, ... }: body`. */
+export function module(body: Nix, args: readonly string[] = ["config", "lib", "pkgs"]): Nix {
+  for (const a of args) if (!IDENT.test(a) || KEYWORDS.has(a)) throw new Error(`nix: bad argument name ${a}`);
+  return { [NODE]: "module", args, body };
+}
+
+function isNode(v: Nix): v is NixNode {
+  return typeof v === "object" && v !== null && NODE in v;
+}
+
+/** Escapes text into a double-quoted Nix string. */
+export function quote(s: string): string {
+  assertText(s);
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === "\\") out += "\\\\";
+    else if (c === '"') out += '\\"';
+    else if (c === "\n") out += "\\n";
+    else if (c === "\r") out += "\\r";
+    else if (c === "\t") out += "\\t";
+    else if (c === "$" && s[i + 1] === "{") out += "\\$";
+    else out += c;
+  }
+  return out + '"';
+}
+
+function assertText(s: string): void {
+  // Nix strings are C strings underneath and cannot hold NUL; lone surrogates cannot be encoded as UTF-8.
+  if (s.includes("\0")) throw new Error("nix: strings cannot contain NUL characters");
+  if (LONE_SURROGATE.test(s)) throw new Error("nix: string is not well-formed Unicode");
+}
+
+/** Attribute name, bare when it is an identifier, quoted otherwise. */
+export function attrName(k: string): string {
+  return IDENT.test(k) && !KEYWORDS.has(k) ? k : quote(k);
+}
+
+// Whether `''`-quoting keeps the text exactly: Nix strips the common indentation of non-blank lines and
+// drops a whitespace-only last line, so text whose every line is indented, or that ends in blanks, goes
+// through "..." instead. A trailing `'`, or a `'` before `${`, would merge with the `''` that follows it.
+function indentedSafe(s: string): boolean {
+  if (s === "" || s.includes("\r") || s.endsWith("'") || s.includes("'${")) return false;
+  const ls = s.split("\n");
+  const last = ls[ls.length - 1];
+  if (last !== "" && /^[ \t]*$/.test(last)) return false;
+  const nonBlank = ls.filter((l) => !/^[ ]*$/.test(l));
+  if (nonBlank.length === 0) return false;
+  return nonBlank.some((l) => !l.startsWith(" "));
+}
+
+function printIndented(s: string, depth: number): string {
+  assertText(s);
+  const pad = INDENT.repeat(depth + 1);
+  const body = s
+    .split("\n")
+    .map((l) => {
+      const esc = l.replace(/''/g, "'''").replace(/\$\{/g, "''${");
+      return esc === "" ? "" : pad + esc;
+    })
+    .join("\n");
+  // Text that ends in a newline leaves an empty last line, closed at the outer indentation.
+  return s.endsWith("\n") ? `''\n${body}${INDENT.repeat(depth)}''` : `''\n${body}''`;
+}
+
+function isScalar(v: Nix): boolean {
+  return v === null || typeof v !== "object" || (isNode(v) && (v[NODE] === "path" || v[NODE] === "raw"));
+}
+
+function printInt(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new Error(`nix: only safe integers are supported, got ${n}`);
+  return String(n);
+}
+
+// Inside a list or an argument position, applications, functions and negative numbers need parentheses.
+function needsParens(v: Nix): boolean {
+  if (typeof v === "number") return v < 0;
+  return isNode(v) && (v[NODE] === "apply" || v[NODE] === "module");
+}
+
+function printComment(text: string, pad: string): string {
+  return text
+    .split("\n")
+    .map((l) => (l === "" ? `${pad}#` : `${pad}# ${l}`))
+    .join("\n");
+}
+
+// Collapses `a = { b = x; }` into `a.b = x;` while the chain has exactly one attribute.
+function dottedEntry(key: string, value: Nix): [string, Nix] {
+  let k = attrName(key);
+  let v = value;
+  for (;;) {
+    if (v === null || typeof v !== "object" || Array.isArray(v) || isNode(v)) break;
+    const entries = definedEntries(v as Record<string, Nix | undefined>);
+    if (entries.length !== 1) break;
+    const [ik, iv] = entries[0];
+    if (isNode(iv) && iv[NODE] === "comment") break;
+    k += "." + attrName(ik);
+    v = iv;
+  }
+  return [k, v];
+}
+
+function definedEntries(o: Record<string, Nix | undefined>): [string, Nix][] {
+  return Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((k) => [k, o[k] as Nix]);
+}
+
+function print(v: Nix, depth: number): string {
+  if (v === null) return "null";
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (typeof v === "number") return printInt(v);
+  if (typeof v === "string") return quote(v);
+  const pad = INDENT.repeat(depth + 1);
+  const close = INDENT.repeat(depth);
+  if (Array.isArray(v)) {
+    const items = v as readonly Nix[];
+    if (items.length === 0) return "[ ]";
+    const wrap = (x: Nix, d: number) => (needsParens(x) ? `(${print(x, d)})` : print(x, d));
+    if (items.every(isScalar)) {
+      const inline = `[ ${items.map((x) => wrap(x, depth)).join(" ")} ]`;
+      if (inline.length <= INLINE_LIST_WIDTH && !inline.includes("\n")) return inline;
+    }
+    const body = items.map((x) => {
+      if (isNode(x) && x[NODE] === "comment") return `${printComment(x.text, pad)}\n${pad}${wrap(x.value, depth + 1)}`;
+      return pad + wrap(x, depth + 1);
+    });
+    return `[\n${body.join("\n")}\n${close}]`;
+  }
+  if (isNode(v)) {
+    switch (v[NODE]) {
+      case "lines":
+        return indentedSafe(v.text) ? printIndented(v.text, depth) : quote(v.text);
+      case "path":
+        return v.path;
+      case "raw":
+        return v.expr;
+      case "comment":
+        return print(v.value, depth);
+      case "apply": {
+        const parts = [v.fn, ...v.args].map((x) => (needsParens(x) ? `(${print(x, depth)})` : print(x, depth)));
+        return parts.join(" ");
+      }
+      case "module":
+        return `{ ${[...v.args, "..."].join(", ")} }:\n${close}${print(v.body, depth)}`;
+    }
+  }
+  const entries = definedEntries(v as Record<string, Nix | undefined>);
+  if (entries.length === 0) return "{ }";
+  const body = entries.map(([key, value]) => {
+    let note: string | undefined;
+    if (isNode(value) && value[NODE] === "comment") {
+      note = value.text;
+      value = value.value;
+    }
+    const [k, inner] = dottedEntry(key, value);
+    const line = `${pad}${k} = ${print(inner, depth + 1)};`;
+    return note === undefined ? line : `${printComment(note, pad)}\n${line}`;
+  });
+  return `{\n${body.join("\n")}\n${close}}`;
+}
+
+/** Prints an expression (no trailing newline). */
+export function render(v: Nix): string {
+  return print(v, 0);
+}
+
+/** Prints a whole .nix file: optional header comment, the expression, and a final newline. */
+export function renderFile(v: Nix, header?: string): string {
+  const head = header === undefined ? "" : printComment(header, "") + "\n";
+  return head + render(v) + "\n";
+}

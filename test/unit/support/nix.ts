@@ -1,0 +1,29 @@
+// Runs the real Nix tools for unit tests: evaluate an expression to JSON, or parse a file.
+import { execFileSync } from "child_process";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+
+const dir = mkdtempSync(join(tmpdir(), "nix-unit-"));
+let counter = 0;
+
+function writeTemp(text: string): string {
+  const file = join(dir, `expr-${counter++}.nix`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Evaluates a Nix expression strictly and returns its JSON value. */
+export function nixEval(expr: string): unknown {
+  const out = execFileSync("nix-instantiate", ["--eval", "--strict", "--json", writeTemp(expr)], {
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+    env: { ...process.env, NIX_REMOTE: "" },
+  });
+  return JSON.parse(out);
+}
+
+/** Parses Nix text with `nix-instantiate --parse`; throws with Nix's message when it is not valid Nix. */
+export function nixParse(text: string): void {
+  execFileSync("nix-instantiate", ["--parse", writeTemp(text)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
