@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: set-up, type check, then every layer (unit, host, e2e).
+# Extra arguments go to jest, e.g. `bash scripts/test.sh test/unit`.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+bash scripts/setup.sh
+source scripts/env.sh
+echo "test: type check" >&2
+npx tsc --noEmit -p .
+echo "test: jest" >&2
+npx jest --ci "$@"
