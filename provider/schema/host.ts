@@ -1,0 +1,73 @@
+// A host: how to reach it, which NixOS it runs, and everything it should run (services, routes, GPU, display).
+import { z } from "zod";
+import { connection } from "./connection";
+import { display } from "./display";
+import { gpu } from "./gpu";
+import { release } from "./release";
+import { hostName, port, strictObject, unixName } from "./common";
+import { route } from "./route";
+import { service } from "./service";
+
+const sshKey = z
+  .string()
+  .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*( [^\r\n]*)?$/, "must be one OpenSSH public key line \"ssh-ed25519 AAAA... comment\" (fix: paste the contents of ~/.ssh/id_ed25519.pub)");
+
+export const user = strictObject(
+  {
+    name: unixName,
+    authorizedKeys: z.array(sshKey).default([]),
+    groups: z.array(unixName).default([]),
+    /** A system account for daemons instead of a login user. */
+    system: z.boolean().default(false),
+  },
+  "a user",
+);
+
+export const nixpkgsPin = strictObject(
+  {
+    /** Flake reference of nixpkgs; defaults to the release branch on GitHub. */
+    url: z.string().regex(/^(github:|git\+https:|https:|path:)[^\s"]+$/, "must be a flake URL such as \"github:NixOS/nixpkgs/nixos-25.11\" (fix: use a github:, git+https:, https: or path: reference)").optional(),
+    rev: z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character git commit hash (fix: copy it from `nix flake metadata`)").optional(),
+    narHash: z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, "must be an SRI hash \"sha256-...=\" (fix: copy it from `nix flake metadata --json`)").optional(),
+    lastModified: z.number().int().nonnegative().optional(),
+  },
+  "a nixpkgs pin",
+);
+
+export const extraModule = strictObject(
+  {
+    /** File name under modules/, without .nix. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "must be a lower-case file name without .nix (fix: e.g. \"backup\")"),
+    /** NixOS module text, written to modules/extra-<name>.nix as given: it is the user's own Nix. */
+    text: z.string().min(1, "must not be empty (fix: give a NixOS module such as `{ ... }: { }`)"),
+  },
+  "an extra module",
+);
+
+export const host = strictObject(
+  {
+    name: hostName,
+    connection,
+    system: z.enum(["x86_64-linux", "aarch64-linux"], "must be \"x86_64-linux\" or \"aarch64-linux\" (fix: match the host's CPU)").default("x86_64-linux"),
+    release,
+    stateVersion: z.string("is required (fix: the release the host was first installed with, e.g. \"25.05\"; never change it afterwards)").regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the host was first installed with)"),
+    nixpkgs: nixpkgsPin.default({}),
+    timeZone: z.string().regex(/^[A-Za-z0-9_+\-/]+$/, "must be a tz database name (fix: e.g. \"Europe/Berlin\" or \"UTC\")").default("UTC"),
+    /** Unfree packages allowed on this host: true for all, or package names (NVIDIA needs "nvidia-x11" and "nvidia-settings"). */
+    allowUnfree: z.union([z.boolean(), z.array(z.string().regex(/^[A-Za-z0-9._+-]+$/, "must be a package name (fix: e.g. \"nvidia-x11\")"))]).default(false),
+    users: z.array(user).default([]),
+    firewall: strictObject({ tcp: z.array(port).default([]), udp: z.array(port).default([]) }, "firewall ports").default({ tcp: [], udp: [] }),
+    services: z.array(service).default([]),
+    routes: z.array(route).default([]),
+    gpu: gpu.optional(),
+    display: display.optional(),
+    extraModules: z.array(extraModule).default([]),
+    /** Stack name written into the deployment marker. */
+    stack: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a Pulumi stack name (fix: letters, digits, '.', '_' or '-')").default("dev"),
+  },
+  "a host",
+);
+
+export type HostInput = z.input<typeof host>;
+export type HostSpec = z.infer<typeof host>;
+export type UserSpec = z.infer<typeof user>;

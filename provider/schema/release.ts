@@ -1,0 +1,31 @@
+// NixOS releases we render for, and the option paths that differ between them.
+// Each difference was read in the nixpkgs module sources (see provider/render/options.ts for the table).
+import { z } from "zod";
+
+export const RELEASES = ["25.05", "25.11", "26.05"] as const;
+export type Release = (typeof RELEASES)[number];
+
+export const release = z.enum(RELEASES, `must be one of ${RELEASES.join(", ")} (fix: pick the NixOS release the host runs)`);
+
+function atLeast(r: Release, min: Release): boolean {
+  return RELEASES.indexOf(r) >= RELEASES.indexOf(min);
+}
+
+/** Option paths whose location depends on the release. */
+export interface ReleaseNames {
+  /** `services.<name>` of Jellyseerr: nixpkgs renamed the module to `seerr` (seerr.nix, with a 26.05 state migration). */
+  seerrModule: "jellyseerr" | "seerr";
+  /** GDM moved from services.xserver.displayManager.gdm to services.displayManager.gdm in 25.11. */
+  gdm: readonly string[];
+  /** GNOME moved from services.xserver.desktopManager.gnome to services.desktopManager.gnome in 25.11. */
+  gnome: readonly string[];
+}
+
+export function releaseNames(r: Release): ReleaseNames {
+  const moved = atLeast(r, "25.11");
+  return {
+    seerrModule: atLeast(r, "26.05") ? "seerr" : "jellyseerr",
+    gdm: moved ? ["services", "displayManager", "gdm"] : ["services", "xserver", "displayManager", "gdm"],
+    gnome: moved ? ["services", "desktopManager", "gnome"] : ["services", "xserver", "desktopManager", "gnome"],
+  };
+}

@@ -1,0 +1,115 @@
+// The service catalogue: each kind's inputs, mirroring the real NixOS module's options.
+import { z } from "zod";
+import { strictObject, hostPath, port, secret, settings, settingValue, unixName } from "./common";
+
+const base = {
+  /** Instance name, used by routes to refer to the service; defaults to the kind. */
+  name: unixName.optional(),
+  /** Open the service's own ports in the firewall (off by default: services sit behind Caddy). */
+  openFirewall: z.boolean().default(false),
+};
+
+const servarr = <K extends string>(kind: K) =>
+  strictObject(
+    {
+      kind: z.literal(kind),
+      ...base,
+      port: port.optional(),
+      /** API key; written to an environment file on the host, never into Nix. */
+      apiKey: secret.optional(),
+      /** Extra entries of the module's freeform `settings` (INI sections); secrets do not belong here. */
+      settings: z.record(z.string(), z.record(z.string(), settingValue)).default({}),
+    },
+    `a ${kind} service`,
+  );
+
+export const jellyfin = strictObject(
+  {
+    kind: z.literal("jellyfin"),
+    ...base,
+    user: unixName.optional(),
+    group: unixName.optional(),
+    dataDir: hostPath.optional(),
+  },
+  "jellyfin",
+);
+
+export const radarr = servarr("radarr");
+export const sonarr = servarr("sonarr");
+export const prowlarr = servarr("prowlarr");
+
+export const jellyseerr = strictObject(
+  { kind: z.literal("jellyseerr"), ...base, port: port.optional() },
+  "jellyseerr",
+);
+
+export const sunshine = strictObject(
+  {
+    kind: z.literal("sunshine"),
+    ...base,
+    /** Base port; Sunshine derives the others from it (web UI is base+1). */
+    port: port.optional(),
+    /** Needed for KMS/DRM capture (Wayland or no X server); X11 capture on NVIDIA works without it. */
+    capSysAdmin: z.boolean().default(false),
+    autoStart: z.boolean().default(true),
+    /** Build Sunshine with CUDA for NVENC; defaults to on with an NVIDIA GPU. */
+    cudaSupport: z.boolean().optional(),
+    settings: settings.default({}),
+  },
+  "sunshine",
+);
+
+export const caddy = strictObject(
+  {
+    kind: z.literal("caddy"),
+    ...base,
+    /** ACME account email. */
+    email: z.email("must be an email address (fix: e.g. \"admin@home.example\")").optional(),
+    /** ACME directory URL, e.g. a staging CA. */
+    acmeCA: z.url("must be a URL (fix: e.g. \"https://acme-staging-v02.api.letsencrypt.org/directory\")").optional(),
+  },
+  "caddy",
+);
+
+export const openssh = strictObject(
+  {
+    kind: z.literal("openssh"),
+    name: unixName.optional(),
+    /** NixOS opens the SSH ports by default; so do we. */
+    openFirewall: z.boolean().default(true),
+    port: port.default(22),
+    passwordAuthentication: z.boolean().default(false),
+    permitRootLogin: z
+      .enum(["yes", "without-password", "prohibit-password", "forced-commands-only", "no"], "must be one of yes, without-password, prohibit-password, forced-commands-only, no (fix: \"prohibit-password\" keeps key-only root login)")
+      .default("prohibit-password"),
+  },
+  "openssh",
+);
+
+export const generic = strictObject(
+  {
+    kind: z.literal("generic"),
+    ...base,
+    /** The NixOS module under `services.`, e.g. "uptime-kuma". */
+    module: z
+      .string("is required (fix: name the NixOS module, e.g. \"uptime-kuma\" for services.uptime-kuma)")
+      .regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "must be a NixOS module name such as \"uptime-kuma\" (fix: give the part after `services.`)"),
+    /** Options under services.<module>, besides `enable`; rendered as Nix values. */
+    options: settings.default({}),
+    /** Ports the service listens on (for routes, clash checks and openFirewall). */
+    tcpPorts: z.array(port).default([]),
+    udpPorts: z.array(port).default([]),
+  },
+  "a generic service",
+);
+
+export const SERVICE_KINDS = ["jellyfin", "radarr", "sonarr", "prowlarr", "jellyseerr", "sunshine", "caddy", "openssh", "generic"] as const;
+
+export const service = z.discriminatedUnion("kind", [jellyfin, radarr, sonarr, prowlarr, jellyseerr, sunshine, caddy, openssh, generic], {
+  error: (iss) =>
+    iss.code === "invalid_union" ? `must be one of ${SERVICE_KINDS.join(", ")} (fix: use "generic" with module: "<name>" for any other NixOS service)` : undefined,
+});
+
+export type ServiceInput = z.input<typeof service>;
+export type ServiceSpec = z.infer<typeof service>;
+export type ServiceKind = ServiceSpec["kind"];
