@@ -23,6 +23,8 @@ type Arg = string | number | Shell | readonly (string | number)[];
  * several words, and a Shell fragment (from another sh`...`) is inserted as is.
  */
 export function sh(strings: TemplateStringsArray, ...args: Arg[]): Shell {
+  // A backslash sequence JavaScript cannot cook (\1, \x) would silently vanish: refuse it.
+  if (strings.some((s) => s === undefined)) throw new Error("sh`...`: invalid escape in a literal part");
   let out = strings[0];
   args.forEach((arg, i) => {
     out += render(arg) + strings[i + 1];
