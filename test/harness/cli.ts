@@ -1,0 +1,51 @@
+// Command line for simulated hosts that outlive one process (demo, e2e tests):
+//   ts-node test/harness/cli.ts start N --state-dir DIR [--prefix P] [--port N] [--release 25.11]
+//   ts-node test/harness/cli.ts stop --state-dir DIR
+// `start` writes DIR/hosts.json: an array of { name, address, port, hostKey, rootKey, deployUser,
+// deployKey, release, stateDir, pid }.
+import * as fs from "fs";
+import * as path from "path";
+import { HostRecord, Release, attach, releases, startHosts } from "./pool";
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv;
+  const stateDir = flag(args, "--state-dir");
+  if (!stateDir) throw new Error("--state-dir DIR is required");
+  const hostsFile = path.join(stateDir, "hosts.json");
+  if (command === "start") {
+    const n = Number(args[0]);
+    if (!Number.isInteger(n) || n < 1) throw new Error("start N: N must be a positive integer");
+    const release = flag(args, "--release");
+    if (release !== undefined && !(releases as readonly string[]).includes(release)) {
+      throw new Error(`--release must be one of ${releases.join(", ")}`);
+    }
+    const port = flag(args, "--port");
+    const hosts = await startHosts(n, {
+      stateDir,
+      prefix: flag(args, "--prefix"),
+      port: port === undefined ? undefined : Number(port),
+      release: release as Release | undefined,
+      persistent: true,
+    });
+    const records = hosts.map((h) => (h as typeof h & { record: HostRecord }).record);
+    fs.writeFileSync(hostsFile, JSON.stringify(records, null, 2));
+    console.log(`started ${n} hosts: ${records.map((r) => `${r.name}=${r.address}:${r.port}`).join(" ")}`);
+  } else if (command === "stop") {
+    const records = JSON.parse(fs.readFileSync(hostsFile, "utf8")) as HostRecord[];
+    await Promise.all(records.map((r) => attach(r).stop()));
+    fs.rmSync(hostsFile, { force: true });
+    console.log(`stopped ${records.length} hosts`);
+  } else {
+    throw new Error(`unknown command '${command}': use start or stop`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: Error) => {
+  console.error(`error: ${e.message}`);
+  process.exit(1);
+});

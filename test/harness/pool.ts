@@ -1,0 +1,96 @@
+// Pool of simulated NixOS hosts for tests and the demo: start N, hand out connection details, and
+// make sure none outlives the process that started it (also on failure or interruption).
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { HostRecord, Release, SimHost, startHost } from "./host";
+import { reapOrphans, simRoot } from "./registry";
+
+export type { Fault } from "./fault";
+export type { ExecResult, HostRecord, Release, SimHost } from "./host";
+export { attach, deployUser, releases } from "./host";
+
+export interface PoolOptions {
+  prefix?: string; // host names are `${prefix}${i}` (default "host")
+  stateDir?: string; // parent of the hosts' own directories (default: a fresh dir under /tmp)
+  port?: number; // sshd port (default 22; each host has its own address)
+  release?: Release; // release assumed when a flake does not name one (default "25.11")
+  persistent?: boolean; // hosts outlive this process (the CLI); stop them with stopHosts or the CLI
+}
+
+const live = new Set<SimHost & { record: HostRecord }>();
+let hooked = false;
+
+/** Kills every host this process started, synchronously (for exit and signal hooks). */
+function killAllNow(): void {
+  for (const h of live) {
+    if (h.record.pid > 0) {
+      try {
+        process.kill(h.record.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(h.stateDir, { recursive: true, force: true });
+  }
+  live.clear();
+}
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on("exit", killAllNow);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(sig, () => {
+      killAllNow();
+      process.kill(process.pid, sig);
+    });
+  }
+}
+
+/** Starts n hosts in parallel; each has its own 127.0.0.x address, keys and private state. */
+export async function startHosts(n: number, opts: PoolOptions = {}): Promise<SimHost[]> {
+  reapOrphans();
+  if (!opts.persistent) hookExit();
+  const parent = opts.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-hosts-"));
+  fs.mkdirSync(parent, { recursive: true });
+  fs.mkdirSync(simRoot, { recursive: true });
+  const prefix = opts.prefix ?? "host";
+  const started = await Promise.allSettled(
+    Array.from({ length: n }, (_, i) =>
+      startHost({
+        name: `${prefix}${i + 1}`,
+        stateDir: path.join(parent, `${prefix}${i + 1}`),
+        port: opts.port,
+        release: opts.release,
+        persistent: opts.persistent,
+      }),
+    ),
+  );
+  const hosts = started.flatMap((r) => (r.status === "fulfilled" ? [r.value as SimHost & { record: HostRecord }] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await Promise.all(hosts.map((h) => h.stop()));
+    throw failed.reason;
+  }
+  return hosts.map((h) => {
+    if (!opts.persistent) live.add(h);
+    const stop = h.stop;
+    return Object.assign(h, {
+      stop: async () => {
+        live.delete(h);
+        await stop();
+      },
+    });
+  });
+}
+
+/** Stops the given hosts (all of them, even if one fails to stop). */
+export async function stopHosts(hosts: SimHost[]): Promise<void> {
+  await Promise.all(hosts.map((h) => h.stop()));
+}
+
+/** Jest globalTeardown-safe cleanup: kills hosts left by test processes that have died. */
+export function reapOrphanHosts(): number {
+  return reapOrphans();
+}
