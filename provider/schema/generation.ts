@@ -1,82 +1,90 @@
 // The inputs of the Generation resource: one zod schema that is both the TypeScript type and the
-// source of every validation message `pulumi preview` shows for a host's deployment.
-import { z } from "zod";
+// source of every validation message `pulumi preview` shows for a host's deployment. The schema is
+// built by a function that loads zod itself, because the dynamic provider that calls it is
+// serialised by value and zod's objects cannot be (pulumi/pulumi#5294).
+import type { z as Z } from "zod";
 
 export const SECRETS_DIR = "/var/lib/pulumi-nixos/secrets";
 
-const hostKey = z
-  .string()
-  .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*( .*)?$/, {
-    message: 'must be an OpenSSH public key line such as "ssh-ed25519 AAAA..." (from /etc/ssh/ssh_host_ed25519_key.pub)',
-  });
-
-export const connectionSchema = z
-  .object({
-    address: z.string().min(1, { message: "the address (host name or IP) is required" }),
-    port: z.number().int().min(1).max(65535).default(22),
-    user: z.string().min(1).default("root"),
-    privateKey: z.string().min(1).optional(),
-    hostKey: hostKey.optional(),
-    trustOnFirstUse: z.boolean().default(false),
-  })
-  .refine((c) => c.hostKey !== undefined || c.trustOnFirstUse, {
-    message: "pin the host key (connection.hostKey) or explicitly allow trustOnFirstUse",
-    path: ["hostKey"],
-  });
-
-export const secretFileSchema = z.object({
-  key: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: "a secret key is letters, digits, '.', '_' and '-'" }),
-  path: z.string(),
-  owner: z.string().min(1),
-  group: z.string().min(1),
-  mode: z.string().regex(/^0?[0-7]{3}$/, { message: 'an octal mode such as "0400"' }),
-});
-
-export const healthCheckSchema = z.object({
-  name: z.string().min(1),
-  command: z.string().min(1), // run as root on the host after the switch; exit 0 means healthy
-});
-
-export const deployOptionsSchema = z.object({
-  magicRollback: z.boolean().default(true),
-  rollbackTimeoutSec: z.number().int().min(5).max(3600).default(60),
-  activationTimeoutSec: z.number().int().min(10).max(86400).default(1800),
-  lockWaitSec: z.number().int().min(0).max(3600).default(60),
-  healthChecks: z.array(healthCheckSchema).default([]),
-  rollbackOnDelete: z.boolean().default(false),
-});
-
-const relativePath = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+\-/]+$/;
-
-export const generationInputsSchema = z
-  .object({
-    host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, { message: "a host name is letters, digits, '_' and '-'" }),
-    stack: z.string().min(1),
-    connection: connectionSchema,
-    files: z.record(z.string().regex(relativePath, { message: "file paths are relative to the flake, without '..'" }), z.string()),
-    contentHash: z.string().regex(/^[0-9a-f]{64}$/, { message: "a sha256 hex digest" }),
-    flakeAttr: z.string().regex(/^[A-Za-z0-9_-]+$/),
-    goal: z.enum(["switch", "boot", "test"]).default("switch"),
-    secrets: z.record(z.string(), z.string()).default({}),
-    secretFiles: z.array(secretFileSchema).default([]),
-    deploy: deployOptionsSchema.default(() => deployOptionsSchema.parse({})),
-  })
-  .superRefine((g, ctx) => {
-    if (!("flake.nix" in g.files)) ctx.addIssue({ code: "custom", path: ["files"], message: "the rendered files must include flake.nix" });
-    g.secretFiles.forEach((f, i) => {
-      if (f.path !== `${SECRETS_DIR}/${f.key}`) {
-        ctx.addIssue({ code: "custom", path: ["secretFiles", i, "path"], message: `must be ${SECRETS_DIR}/${f.key}` });
-      }
-      if (!(f.key in g.secrets)) {
-        ctx.addIssue({ code: "custom", path: ["secrets", f.key], message: `secret file "${f.key}" has no value in secrets` });
-      }
+/** Builds the schemas; called where they are used so nothing captured holds a zod object. */
+export function generationSchemas() {
+  const { z } = require("zod") as typeof import("zod");
+  const hostKey = z
+    .string()
+    .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*( .*)?$/, {
+      message: 'must be an OpenSSH public key line such as "ssh-ed25519 AAAA..." (from /etc/ssh/ssh_host_ed25519_key.pub)',
     });
+
+  const connectionSchema = z
+    .object({
+      address: z.string().min(1, { message: "the address (host name or IP) is required" }),
+      port: z.number().int().min(1).max(65535).default(22),
+      user: z.string().min(1).default("root"),
+      privateKey: z.string().min(1).optional(),
+      hostKey: hostKey.optional(),
+      trustOnFirstUse: z.boolean().default(false),
+    })
+    .refine((c) => c.hostKey !== undefined || c.trustOnFirstUse, {
+      message: "pin the host key (connection.hostKey) or explicitly allow trustOnFirstUse",
+      path: ["hostKey"],
+    });
+
+  const secretFileSchema = z.object({
+    key: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: "a secret key is letters, digits, '.', '_' and '-'" }),
+    path: z.string(),
+    owner: z.string().min(1),
+    group: z.string().min(1),
+    mode: z.string().regex(/^0?[0-7]{3}$/, { message: 'an octal mode such as "0400"' }),
   });
 
-export type GenerationInputs = z.infer<typeof generationInputsSchema>;
-export type Connection = z.infer<typeof connectionSchema>;
-export type DeployOptions = z.infer<typeof deployOptionsSchema>;
-export type SecretFile = z.infer<typeof secretFileSchema>;
+  const healthCheckSchema = z.object({
+    name: z.string().min(1),
+    command: z.string().min(1), // run as root on the host after the switch; exit 0 means healthy
+  });
+
+  const deployOptionsSchema = z.object({
+    magicRollback: z.boolean().default(true),
+    rollbackTimeoutSec: z.number().int().min(5).max(3600).default(60),
+    activationTimeoutSec: z.number().int().min(10).max(86400).default(1800),
+    lockWaitSec: z.number().int().min(0).max(3600).default(60),
+    healthChecks: z.array(healthCheckSchema).default([]),
+    rollbackOnDelete: z.boolean().default(false),
+  });
+
+  const relativePath = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+\-/]+$/;
+
+  const generationInputsSchema = z
+    .object({
+      host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, { message: "a host name is letters, digits, '_' and '-'" }),
+      stack: z.string().min(1),
+      connection: connectionSchema,
+      files: z.record(z.string().regex(relativePath, { message: "file paths are relative to the flake, without '..'" }), z.string()),
+      contentHash: z.string().regex(/^[0-9a-f]{64}$/, { message: "a sha256 hex digest" }),
+      flakeAttr: z.string().regex(/^[A-Za-z0-9_-]+$/),
+      goal: z.enum(["switch", "boot", "test"]).default("switch"),
+      secrets: z.record(z.string(), z.string()).default({}),
+      secretFiles: z.array(secretFileSchema).default([]),
+      deploy: deployOptionsSchema.default(() => deployOptionsSchema.parse({})),
+    })
+    .superRefine((g, ctx) => {
+      if (!("flake.nix" in g.files)) ctx.addIssue({ code: "custom", path: ["files"], message: "the rendered files must include flake.nix" });
+      g.secretFiles.forEach((f, i) => {
+        if (f.path !== `${SECRETS_DIR}/${f.key}`) {
+          ctx.addIssue({ code: "custom", path: ["secretFiles", i, "path"], message: `must be ${SECRETS_DIR}/${f.key}` });
+        }
+        if (!(f.key in g.secrets)) {
+          ctx.addIssue({ code: "custom", path: ["secrets", f.key], message: `secret file "${f.key}" has no value in secrets` });
+        }
+      });
+    });
+  return { connectionSchema, secretFileSchema, healthCheckSchema, deployOptionsSchema, generationInputsSchema };
+}
+
+type Schemas = ReturnType<typeof generationSchemas>;
+export type GenerationInputs = Z.infer<Schemas["generationInputsSchema"]>;
+export type Connection = Z.infer<Schemas["connectionSchema"]>;
+export type DeployOptions = Z.infer<Schemas["deployOptionsSchema"]>;
+export type SecretFile = Z.infer<Schemas["secretFileSchema"]>;
 
 export interface CheckFailure {
   property: string;
@@ -85,7 +93,7 @@ export interface CheckFailure {
 
 /** Validates raw inputs; failures carry the dotted property path the engine shows. */
 export function checkGeneration(raw: unknown): { inputs?: GenerationInputs; failures: CheckFailure[] } {
-  const r = generationInputsSchema.safeParse(raw);
+  const r = generationSchemas().generationInputsSchema.safeParse(raw);
   if (r.success) return { inputs: r.data, failures: [] };
   return { failures: r.error.issues.map((i) => ({ property: i.path.map(String).join("."), reason: i.message })) };
 }

@@ -1,0 +1,147 @@
+// The Generation provider's pure parts: input validation mapped to property paths, the diff rules
+// (content and goal changes update, never replace; connection-only changes do not redeploy), the
+// parsing of what host-side scripts print, and that the provider survives Pulumi's serialisation.
+import { execFileSync } from "child_process";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { generationProvider, GenerationState } from "../../provider/resources/generation";
+import { parseRunStatus, parseState, parseUnits } from "../../provider/deploy/scripts";
+import { nixError } from "../../provider/deploy/deploy";
+
+const hash = (c: string) => c.repeat(64);
+const raw = {
+  host: "media",
+  stack: "homelab",
+  connection: { address: "10.0.0.2", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq7", privateKey: "PRIVATE" },
+  files: { "flake.nix": "{}", "modules/jellyfin.nix": "{}" },
+  contentHash: hash("a"),
+  secrets: { radarr: "s3cret" },
+  secretFiles: [{ key: "radarr", path: "/var/lib/pulumi-nixos/secrets/radarr", owner: "radarr", group: "radarr", mode: "0400" }],
+};
+
+async function checked(x: unknown) {
+  const r = await generationProvider.check!({}, x);
+  return r;
+}
+
+describe("check", () => {
+  it("fills defaults: port 22, user root, goal switch, flakeAttr = host, magic rollback on", async () => {
+    const r = await checked(raw);
+    expect(r.failures).toBeUndefined();
+    expect(r.inputs).toMatchObject({ flakeAttr: "media", goal: "switch", connection: { port: 22, user: "root" }, deploy: { magicRollback: true } });
+  });
+
+  it("maps each problem to its property path and never echoes a secret", async () => {
+    const r = await checked({
+      ...raw,
+      connection: { address: "", port: 70000 },
+      goal: "reboot",
+      contentHash: "xyz",
+      files: { "../etc/passwd": "x" },
+      secrets: {},
+    });
+    const props = (r.failures ?? []).map((f) => f.property).sort();
+    expect(props).toEqual(expect.arrayContaining(["connection.address", "connection.port", "goal", "contentHash", "files.../etc/passwd"]));
+    expect(JSON.stringify(r.failures)).not.toContain("PRIVATE");
+    expect(JSON.stringify(r.failures)).not.toContain("s3cret");
+  });
+
+  it("requires a pinned host key unless trust-on-first-use is explicit", async () => {
+    const r = await checked({ ...raw, connection: { address: "h" } });
+    expect(r.failures).toEqual([expect.objectContaining({ property: "connection.hostKey" })]);
+    expect((await checked({ ...raw, connection: { address: "h", trustOnFirstUse: true } })).failures).toBeUndefined();
+  });
+
+  it("requires a value for every secret file, and secret files under the secrets directory", async () => {
+    const r = await checked({ ...raw, secrets: {}, secretFiles: [{ ...raw.secretFiles[0], path: "/nix/store/x" }] });
+    expect((r.failures ?? []).map((f) => f.property).sort()).toEqual(["secretFiles.0.path", "secrets.radarr"]);
+  });
+});
+
+describe("diff", () => {
+  let state: GenerationState;
+  beforeAll(async () => {
+    const inputs = (await checked(raw)).inputs as GenerationState;
+    state = { ...inputs, deployedHash: inputs.contentHash, markerHash: inputs.contentHash, hostKey: "k", generation: 3 } as GenerationState;
+  });
+  const diff = (news: object) => generationProvider.diff!("media", state, { ...state, ...news });
+
+  it("reports no change for the same inputs", async () => {
+    expect(await diff({})).toMatchObject({ changes: false, replaces: [] });
+  });
+
+  it("updates in place, never replaces, on a content, goal or secret change", async () => {
+    for (const change of [{ contentHash: hash("b") }, { goal: "boot" }, { secrets: { radarr: "other" } }]) {
+      expect(await diff(change)).toMatchObject({ changes: true, replaces: [] });
+    }
+  });
+
+  it("updates after a refresh recorded drift (deployedHash no longer the desired hash)", async () => {
+    const drifted = { ...state, deployedHash: "unmanaged" };
+    expect(await generationProvider.diff!("media", drifted, { ...state })).toMatchObject({ changes: true, replaces: [] });
+  });
+
+  it("records a connection-only change without touching the host", async () => {
+    expect(await diff({ connection: { ...state.connection, port: 2222 } })).toMatchObject({ changes: true, replaces: [] });
+    // update() must not need SSH for it: no host answers at this address, so any attempt would throw.
+    const news = { ...state, connection: { ...state.connection, address: "192.0.2.1", port: 2222 } };
+    const r = await generationProvider.update!("media", state, news);
+    expect(r.outs).toMatchObject({ connection: { port: 2222 }, generation: 3 });
+  });
+});
+
+describe("script output parsing", () => {
+  it("reads the host state", () => {
+    const marker = Buffer.from(JSON.stringify({ host: "media", contentHash: hash("c") })).toString("base64");
+    expect(parseState(`profileGeneration=7\nrunningGeneration=6\ncurrent=/nix/store/a\nprofile=/nix/store/b\nmarker=${marker}\n`)).toEqual({
+      profileGeneration: 7,
+      runningGeneration: 6,
+      current: "/nix/store/a",
+      profile: "/nix/store/b",
+      marker: { host: "media", contentHash: hash("c") },
+    });
+    expect(parseState("profileGeneration=\nrunningGeneration=\ncurrent=\nmarker=\n")).toMatchObject({ profileGeneration: undefined, marker: undefined });
+  });
+
+  it("reads a run's status and its log", () => {
+    const log = Buffer.from("building\nerror: undefined variable 'foo'\n       at /flake/x.nix:3:5\n").toString("base64");
+    const s = parseRunStatus(`exit=1\nresult=failed\nrolled-back=5 0\nprev-generation=5\nprev-system=/nix/store/p\nlog=${log}`);
+    expect(s).toMatchObject({ exit: "1", result: "failed", rolledBack: { generation: 5, code: 0 }, previousGeneration: 5, previousSystem: "/nix/store/p" });
+    expect(nixError(s.log)).toBe("error: undefined variable 'foo'\n       at /flake/x.nix:3:5");
+  });
+
+  it("collects the units switch-to-configuration reports", () => {
+    const log = [
+      "stopping the following units: b.service, a.service",
+      "restarting the following units: caddy.service",
+      "starting the following units: jellyfin.service",
+      "the following new units were started: radarr.service",
+      "warning: the following units failed: jellyfin.service",
+    ].join("\n");
+    expect(parseUnits(log)).toEqual({
+      stopped: ["a.service", "b.service"],
+      restarted: ["caddy.service"],
+      started: ["jellyfin.service", "radarr.service"],
+      reloaded: [],
+      failed: ["jellyfin.service"],
+    });
+  });
+});
+
+describe("serialisation", () => {
+  it("the provider survives Pulumi's closure serialisation and runs in plain node", async () => {
+    const fn = await pulumi.runtime.serializeFunction(() => generationProvider, { isFactoryFunction: false, allowSecrets: true });
+    const dir = mkdtempSync(join(tmpdir(), "pnx-ser-"));
+    const file = join(dir, "provider.js");
+    writeFileSync(file, fn.text);
+    // Loaded the way Pulumi's dynamic-provider host loads it: from a string, with the program's cwd.
+    const driver = `
+      const text = require("fs").readFileSync(${JSON.stringify(file)}, "utf8");
+      const p = require("require-from-string")(text).${fn.exportName}();
+      p.check({}, ${JSON.stringify(raw)}).then(r => process.stdout.write(JSON.stringify(r)));`;
+    const out = execFileSync(process.execPath, ["-e", driver], { cwd: process.cwd(), encoding: "utf8" });
+    expect(JSON.parse(out).inputs).toMatchObject({ host: "media", goal: "switch" });
+  });
+});
