@@ -1,8 +1,9 @@
 // Shared field schemas (names, ports, secrets) whose messages say what is wrong and how to fix it.
+import type { Input } from "@pulumi/pulumi";
 import { z } from "zod";
 
 /** A secret value: a plain string or a Pulumi Output/Promise (kept opaque; never rendered into Nix). */
-export type SecretInput = string | { readonly __secret?: unknown };
+export type SecretInput = Input<string>;
 
 function isDeferred(v: unknown): boolean {
   return typeof v === "object" && v !== null && ("apply" in v || "then" in v);

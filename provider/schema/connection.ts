@@ -14,12 +14,19 @@ export const connection = z
       .default("root"),
     privateKey: secret.optional(),
     agent: z.boolean().default(false),
+    /** Record the host key on first contact instead of pinning it: for throwaway hosts only. */
+    trustOnFirstUse: z.boolean().default(false),
     hostKey: z
       .string("is required: the host's public key is pinned, never accepted blindly (fix: copy it from `ssh-keyscan -t ed25519 HOST`)")
       .regex(
         /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+=*$/,
         "must be one public key line \"ssh-ed25519 AAAA...\" without host name or comment (fix: copy it from `ssh-keyscan -t ed25519 HOST`)",
-      ),
+      )
+      .optional(),
+  })
+  .refine((c) => c.hostKey !== undefined || c.trustOnFirstUse, {
+    message: "is required: the host's public key is pinned, never accepted blindly (fix: copy it from `ssh-keyscan -t ed25519 HOST`, or set trustOnFirstUse: true for a throwaway host)",
+    path: ["hostKey"],
   })
   .refine((c) => c.privateKey !== undefined || c.agent, {
     message: "needs a privateKey or agent: true (fix: pass the deploy key as a secret, or use the SSH agent)",

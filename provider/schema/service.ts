@@ -63,6 +63,8 @@ export const caddy = strictObject(
   {
     kind: z.literal("caddy"),
     ...base,
+    /** Caddy exists to be reached: opens 80/tcp, 443/tcp and 443/udp unless turned off. */
+    openFirewall: z.boolean().default(true),
     /** ACME account email. */
     email: z.email("must be an email address (fix: e.g. \"admin@home.example\")").optional(),
     /** ACME directory URL, e.g. a staging CA. */
