@@ -127,10 +127,12 @@ export async function deploy(req: DeployRequest, log: Logger): Promise<DeployRes
           if (Date.now() > deadline) throw e;
           await t.close().catch(() => undefined);
           log(`${req.host}: connection lost while the host works on its own; reconnecting`);
-          t = await connect({ ...pinned, connectAttempts: 6 }).catch((err) => {
-            if (Date.now() > deadline) throw err;
-            return t;
-          });
+          try {
+            t = await connect({ ...pinned, connectAttempts: 6 });
+          } catch (err) {
+            // A changed host key or refused login will not heal by waiting.
+            if (!(err instanceof DeployError && err.transient) || Date.now() > deadline) throw err;
+          }
           continue;
         }
         if (Date.now() > deadline) {
@@ -153,7 +155,8 @@ export async function deploy(req: DeployRequest, log: Logger): Promise<DeployRes
     }
 
     if (confirm) {
-      await step(log, req.host, "confirm", async () => {
+      // Already rolled back means the host was unreachable for the whole confirmation window.
+      if (!status.rolledBack) await step(log, req.host, "confirm", async () => {
         let fresh: Transport;
         try {
           fresh = await connect({ ...pinned, connectAttempts: 3 });
@@ -221,7 +224,11 @@ function failure(req: DeployRequest, s: scripts.RunStatus): DeployError {
     );
   }
   if (s.result === "rolled-back" || (s.exit === "0" && s.rolledBack)) {
-    return new DeployError(req.host, `the switch was not confirmed in time; the host rolled itself back to ${describeGeneration(s.rolledBack?.generation)}`);
+    return new DeployError(
+      req.host,
+      `the host could not be reached to confirm the switch within ${req.options.rollbackTimeoutSec} s, ` +
+        `so it rolled itself back to ${describeGeneration(s.rolledBack?.generation)}`,
+    );
   }
   if (s.rolledBack) {
     const code = /non-zero exit status (\d+)|switch-to-configuration exited (\d+)/.exec(s.log);

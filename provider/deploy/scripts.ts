@@ -147,7 +147,9 @@ export function activationJob(p: ActivationParams): Shell {
     p.hasSecrets
       ? sh`if [ -d ${PATHS.secrets} ]; then mv ${PATHS.secrets} ${PATHS.secrets}.old; fi; chmod 0711 "$R/secrets"; mv "$R/secrets" ${PATHS.secrets}`
       : sh`:`,
-    sh`systemd-run --unit=${watchdogUnit(p.id)} --collect --quiet -- sh -c ${watchdog(p).text}`,
+    sh`if ! systemd-run --unit=${watchdogUnit(p.id)} --collect --quiet -- sh -c ${watchdog(p).text}; then`,
+    sh`  echo "pulumi-nixos: cannot arm the rollback watchdog; not activating"; restore; put exit 1; put result failed; exit 0`,
+    sh`fi`,
     sh`echo "pulumi-nixos: nixos-rebuild ${p.goal} --flake ${flakeRef} (previous generation $prevgen)"`,
     sh`nixos-rebuild ${p.goal} --flake ${flakeRef}; rc=$?`,
     sh`if [ "$rc" -ne 0 ]; then`,
@@ -180,7 +182,7 @@ export function watchdog(p: ActivationParams): Shell {
     sh`while [ ! -e "$R/exit" ]; do`,
     sh`  if [ "$(date +%s)" -ge "$end" ]; then`,
     sh`    echo "pulumi-nixos: activation did not finish within ${p.activationTimeoutSec} s; stopping it"`,
-    sh`    pid=$(cat "$R/pid"); kill -s TERM -- "-$pid" 2>/dev/null || kill -s TERM "$pid"; sleep 1; kill -s KILL -- "-$pid" 2>/dev/null`,
+    sh`    systemctl stop ${activateUnit(p.id)} 2>/dev/null || kill -s TERM "$(cat "$R/pid")"; sleep 1`,
     sh`    exec 9>>${PATHS.lock}; flock -w 60 9`,
     sh`    if changed; then rollback "activation timed out"; fi`,
     sh`    restore; put exit timeout; put result timed-out; exit 0`,

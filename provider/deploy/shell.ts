@@ -34,8 +34,17 @@ export function sh(strings: TemplateStringsArray, ...args: Arg[]): Shell {
 
 function render(arg: Arg): string {
   if (arg instanceof Shell) return arg.text;
-  if (Array.isArray(arg)) return arg.map((a) => quote(a)).join(" ");
-  return quote(arg as string | number);
+  if (Array.isArray(arg)) return arg.map((a) => word(a)).join(" ");
+  return word(arg as string | number);
+}
+
+// Integers are safe bare words and must stay bare where the shell does arithmetic ($(( n + 1 ))).
+function word(a: string | number): string {
+  if (typeof a === "number") {
+    if (!Number.isSafeInteger(a)) throw new Error(`sh\`...\`: ${a} is not an integer`);
+    return String(a);
+  }
+  return quote(a);
 }
 
 /** Joins fragments into one script, one per line. */

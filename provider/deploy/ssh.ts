@@ -40,7 +40,7 @@ export async function connect(spec: ConnectionSpec): Promise<Transport> {
 
 function unreachable(spec: ConnectionSpec, err: unknown): DeployError {
   const why = err instanceof Error ? err.message : String(err);
-  return new DeployError(spec.host, `cannot connect to ${spec.user}@${spec.address}:${spec.port}: ${why}`);
+  return new DeployError(spec.host, `cannot connect to ${spec.user}@${spec.address}:${spec.port}: ${why}`, true);
 }
 
 function connectOnce(spec: ConnectionSpec): Promise<SshTransport> {

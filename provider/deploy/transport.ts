@@ -49,6 +49,7 @@ export class DeployError extends Error {
   constructor(
     readonly host: string,
     message: string,
+    readonly transient = false, // the host could not be reached; trying again later may work
   ) {
     super(`${host}: ${message}`);
     this.name = "DeployError";
