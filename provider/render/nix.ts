@@ -16,7 +16,8 @@ type NixNode =
   | { readonly [NODE]: "raw"; readonly expr: string }
   | { readonly [NODE]: "apply"; readonly fn: Nix; readonly args: readonly Nix[] }
   | { readonly [NODE]: "comment"; readonly text: string; readonly value: Nix }
-  | { readonly [NODE]: "module"; readonly args: readonly string[]; readonly body: Nix };
+  | { readonly [NODE]: "module"; readonly args: readonly string[]; readonly body: Nix }
+  | { readonly [NODE]: "lambda"; readonly arg: string; readonly body: Nix };
 
 const NODE = Symbol("nix");
 
@@ -64,6 +65,12 @@ export function comment(text: string, value: Nix): Nix {
 export function module(body: Nix, args: readonly string[] = ["config", "lib", "pkgs"]): Nix {
   for (const a of args) if (!IDENT.test(a) || KEYWORDS.has(a)) throw new Error(`nix: bad argument name ${a}`);
   return { [NODE]: "module", args, body };
+}
+
+/** A one-argument function `arg: body`, for small predicates built by our code. */
+export function lambda(arg: string, body: Nix): Nix {
+  if (!IDENT.test(arg) || KEYWORDS.has(arg)) throw new Error(`nix: bad argument name ${arg}`);
+  return { [NODE]: "lambda", arg, body };
 }
 
 function isNode(v: Nix): v is NixNode {
@@ -137,7 +144,7 @@ function printInt(n: number): string {
 // Inside a list or an argument position, applications, functions and negative numbers need parentheses.
 function needsParens(v: Nix): boolean {
   if (typeof v === "number") return v < 0;
-  return isNode(v) && (v[NODE] === "apply" || v[NODE] === "module");
+  return isNode(v) && (v[NODE] === "apply" || v[NODE] === "module" || v[NODE] === "lambda");
 }
 
 function printComment(text: string, pad: string): string {
@@ -205,6 +212,8 @@ function print(v: Nix, depth: number): string {
         const parts = [v.fn, ...v.args].map((x) => (needsParens(x) ? `(${print(x, depth)})` : print(x, depth)));
         return parts.join(" ");
       }
+      case "lambda":
+        return `${v.arg}: ${print(v.body, depth)}`;
       case "module":
         return `{ ${[...v.args, "..."].join(", ")} }:\n${close}${print(v.body, depth)}`;
     }

@@ -1,0 +1,47 @@
+// The host's own modules: identity and Nix settings, users, and the firewall.
+import type { HostSpec } from "../schema/host";
+import type { Ports } from "../model/catalogue";
+import * as nix from "./nix";
+
+function unfree(h: HostSpec): nix.Nix | undefined {
+  if (h.allowUnfree === true) return { allowUnfree: true };
+  if (h.allowUnfree === false || h.allowUnfree.length === 0) return undefined;
+  const names = [...new Set(h.allowUnfree)].sort();
+  // Only the listed unfree packages, by name.
+  return { allowUnfreePredicate: nix.lambda("pkg", nix.apply(nix.ref("builtins.elem"), nix.apply(nix.ref("lib.getName"), nix.ref("pkg")), names)) };
+}
+
+export function hostModule(h: HostSpec): nix.Nix {
+  return {
+    networking: { hostName: h.name },
+    time: { timeZone: h.timeZone },
+    system: { stateVersion: h.stateVersion },
+    nix: { settings: { "experimental-features": ["nix-command", "flakes"] } },
+    nixpkgs: { config: unfree(h) },
+  };
+}
+
+export function usersModule(h: HostSpec): nix.Nix {
+  const users: Record<string, nix.Nix> = {};
+  for (const u of h.users) {
+    users[u.name] = {
+      isNormalUser: u.system ? undefined : true,
+      isSystemUser: u.system ? true : undefined,
+      group: u.system ? u.name : undefined,
+      extraGroups: u.groups.length ? [...u.groups].sort() : undefined,
+      openssh: u.authorizedKeys.length ? { authorizedKeys: { keys: u.authorizedKeys } } : undefined,
+    };
+  }
+  const groups: Record<string, nix.Nix> = {};
+  for (const u of h.users) if (u.system) groups[u.name] = {};
+  // The display's autologin user, created when the host does not declare it.
+  if (h.display && !h.users.some((u) => u.name === h.display!.user)) {
+    users[h.display.user] = { isNormalUser: true, extraGroups: ["input", "video"] };
+  }
+  return { users: { users, groups: Object.keys(groups).length ? groups : undefined } };
+}
+
+export function firewallModule(open: Ports): nix.Nix {
+  const sorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
+  return { networking: { firewall: { enable: true, allowedTCPPorts: sorted(open.tcp), allowedUDPPorts: sorted(open.udp) } } };
+}

@@ -1,0 +1,148 @@
+// Renders a host to a flake directory: flake.nix, flake.lock when nixpkgs is pinned, one module per
+// concern, and the deployment marker; plus the content hash that names the desired generation.
+import { createHash } from "crypto";
+import type { HostSpec } from "../schema/host";
+import { checkHost, effectiveServices, openPorts, resolveRoutes } from "../checks";
+import { ValidationError } from "../schema/errors";
+import { firewallModule, hostModule, usersModule } from "./base";
+import { caddyModule, caddySecrets } from "./caddy";
+import { displayModule } from "./display";
+import { gpuModule } from "./gpu";
+import * as nix from "./nix";
+import type { SecretFile, SecretFileSpec, SecretPart } from "./secrets";
+import { renderService } from "./services";
+
+export type { SecretFileSpec } from "./secrets";
+
+export interface RenderedHost {
+  name: string;
+  files: Record<string, string>;
+  contentHash: string;
+  secretFiles: SecretFileSpec[];
+}
+
+export const MARKER_FILE = "modules/marker.nix";
+export const MARKER_ETC_PATH = "pulumi-nixos/generation.json";
+
+function header(h: HostSpec, what: string): string {
+  return `${what} of host ${h.name}, rendered by pulumi-nixos.\nDo not edit: the next deployment overwrites it.`;
+}
+
+function moduleFile(h: HostSpec, what: string, body: nix.Nix): string {
+  return nix.renderFile(nix.module(body), header(h, what));
+}
+
+/** sha256 over the sorted (path, content) pairs. */
+export function hashFiles(files: Record<string, string>): string {
+  const hash = createHash("sha256");
+  for (const path of Object.keys(files).sort()) hash.update(`${path}\0${files[path]}\0`);
+  return hash.digest("hex");
+}
+
+function defaultUrl(h: HostSpec): string {
+  return `github:NixOS/nixpkgs/nixos-${h.release}`;
+}
+
+/** flake.lock (version 7) for a pinned nixpkgs, so the host resolves nothing itself. */
+export function flakeLock(h: HostSpec): string | undefined {
+  const { rev, narHash, lastModified } = h.nixpkgs;
+  const url = h.nixpkgs.url ?? defaultUrl(h);
+  if (narHash === undefined) return undefined;
+  let original: Record<string, unknown>;
+  let locked: Record<string, unknown>;
+  const gh = /^github:([^/]+)\/([^/?]+)(?:\/([^?]+))?$/.exec(url);
+  if (gh) {
+    if (rev === undefined) return undefined;
+    original = { owner: gh[1], repo: gh[2], type: "github", ...(gh[3] ? { ref: gh[3] } : {}) };
+    locked = { owner: gh[1], repo: gh[2], type: "github", rev, narHash, ...(lastModified !== undefined ? { lastModified } : {}) };
+  } else if (url.startsWith("path:")) {
+    const p = url.slice("path:".length);
+    original = { path: p, type: "path" };
+    locked = { path: p, type: "path", narHash, ...(lastModified !== undefined ? { lastModified } : {}) };
+  } else {
+    if (rev === undefined) return undefined;
+    const git = url.startsWith("git+");
+    original = { type: git ? "git" : "tarball", url: git ? url.slice(4) : url };
+    locked = { ...original, rev, narHash, ...(lastModified !== undefined ? { lastModified } : {}) };
+  }
+  const lock = { nodes: { nixpkgs: { locked: sortKeys(locked), original: sortKeys(original) }, root: { inputs: { nixpkgs: "nixpkgs" } } }, root: "root", version: 7 };
+  return JSON.stringify(lock, null, 2) + "\n";
+}
+
+function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+}
+
+function flakeNix(h: HostSpec, modules: string[]): string {
+  const body = {
+    description: `NixOS configuration of ${h.name} (pulumi-nixos)`,
+    inputs: { nixpkgs: { url: h.nixpkgs.url ?? defaultUrl(h) } },
+    outputs: nix.module(
+      {
+        nixosConfigurations: {
+          [h.name]: nix.apply(nix.ref("nixpkgs.lib.nixosSystem"), {
+            system: h.system,
+            modules: modules.map((m) => nix.path(`./${m}`)),
+          }),
+        },
+      },
+      ["self", "nixpkgs"],
+    ),
+  };
+  return nix.renderFile(body, header(h, "Flake"));
+}
+
+export interface RenderResult {
+  rendered: RenderedHost;
+  /** Secret file contents, by key: literal text and secret values to splice in. */
+  secrets: Record<string, SecretPart[]>;
+}
+
+/** Renders a validated host; throws a ValidationError listing every cross-check failure. */
+export function renderHostWithSecrets(h: HostSpec, stackHosts: readonly HostSpec[] = []): RenderResult {
+  const problems = checkHost(h, stackHosts);
+  if (problems.length) throw new ValidationError(problems);
+  const files: Record<string, string> = {};
+  const secrets: SecretFile[] = [];
+  const nvidia = h.gpu?.vendor === "nvidia";
+
+  files["modules/host.nix"] = moduleFile(h, "Identity and Nix settings", hostModule(h));
+  files["modules/users.nix"] = moduleFile(h, "Users", usersModule(h));
+  files["modules/firewall.nix"] = moduleFile(h, "Firewall", firewallModule(openPorts(h)));
+  const services = effectiveServices(h);
+  for (const s of services) {
+    if (s.kind === "caddy") continue;
+    const r = renderService(s, { release: h.release, nvidia });
+    files[`modules/services/${r.name}.nix`] = moduleFile(h, `Service ${r.name}`, r.module);
+    secrets.push(...r.secrets);
+  }
+  const caddy = services.find((s) => s.kind === "caddy");
+  if (caddy && caddy.kind === "caddy") {
+    const routes = resolveRoutes(h);
+    const cs = caddySecrets(routes);
+    secrets.push(...cs);
+    files["modules/caddy.nix"] = moduleFile(h, "Caddy reverse proxy", caddyModule(routes, { email: caddy.email, acmeCA: caddy.acmeCA }, cs));
+  }
+  if (h.gpu) files["modules/gpu.nix"] = moduleFile(h, "GPU", gpuModule(h.gpu));
+  if (h.display) files["modules/display.nix"] = moduleFile(h, "Virtual display and graphical session", displayModule(h.display, h.gpu, h.release));
+  for (const m of h.extraModules) files[`modules/extra-${m.name}.nix`] = m.text.endsWith("\n") ? m.text : m.text + "\n";
+
+  const modules = [...Object.keys(files).sort(), MARKER_FILE];
+  files["flake.nix"] = flakeNix(h, modules);
+  const lock = flakeLock(h);
+  if (lock !== undefined) files["flake.lock"] = lock;
+  const contentHash = hashFiles(files);
+  const marker = JSON.stringify({ host: h.name, stack: h.stack, contentHash });
+  files[MARKER_FILE] = moduleFile(h, "Deployment marker", { environment: { etc: { [MARKER_ETC_PATH]: { text: marker } } } });
+
+  const sorted = Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));
+  return {
+    rendered: { name: h.name, files: sorted, contentHash, secretFiles: secrets.map((s) => s.spec) },
+    secrets: Object.fromEntries(secrets.map((s) => [s.spec.key, s.parts])),
+  };
+}
+
+/** Pure and fast: the files for one host. */
+export function renderHost(h: HostSpec, stackHosts: readonly HostSpec[] = []): RenderedHost {
+  return renderHostWithSecrets(h, stackHosts).rendered;
+}
