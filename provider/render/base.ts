@@ -17,7 +17,7 @@ export function hostModule(h: HostSpec): nix.Nix {
     time: { timeZone: h.timeZone },
     system: { stateVersion: h.stateVersion },
     nix: { settings: { "experimental-features": ["nix-command", "flakes"] } },
-    nixpkgs: { config: unfree(h) },
+    nixpkgs: h.allowUnfree === false ? undefined : { config: unfree(h) },
   };
 }
 

@@ -27,3 +27,8 @@ export function nixEval(expr: string): unknown {
 export function nixParse(text: string): void {
   execFileSync("nix-instantiate", ["--parse", writeTemp(text)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
+
+/** Evaluates a module file's text applied to empty config/lib/pkgs (for modules that use none of them). */
+export function nixEvalModule(text: string): unknown {
+  return nixEval(`(import ${writeTemp(text)}) { config = { }; lib = { }; pkgs = { }; }`);
+}
