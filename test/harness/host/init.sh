@@ -15,6 +15,7 @@ mount --bind "$state/profiles" /nix/var/nix/profiles
 mount --bind "$state/home-deploy" /home/deploy
 mount --bind -o ro "$harness/bin" /usr/local/sbin
 mkdir -p /run/sshd /run/sim/transient /etc/nixos
+echo "$harness" > /run/sim/harness-dir
 chmod 0755 /run/sshd
 [ -p /run/sim/ctl.fifo ] || mkfifo -m 0600 /run/sim/ctl.fifo
 exec 3<>/run/sim/ctl.fifo

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# switch-to-configuration of a simulated NixOS system (copied into every toplevel as bin/). Compares
+# the running units (/run/sim/units.json) with this configuration's (enabled services and
+# systemd.services, identified by their configuration), prints the real tool's unit messages,
+# links /etc entries and /run/current-system, and applies the host's injected fault.
+# Exit codes as the real one: 0 ok, 1 usage/generic, 2 activation script failed, 4 a unit failed.
+set -uo pipefail
+action=${1:-}
+case $action in
+  switch|boot|test|dry-activate|check) ;;
+  *) echo "Usage: $0 [switch|boot|test|dry-activate|check]" >&2; exit 1 ;;
+esac
+toplevel=$(readlink -f "$(dirname "$(readlink -f "$0")")/..")
+sim=/run/sim
+mkdir -p "$sim"
+units_file=$sim/units.json
+[ -s "$units_file" ] || echo '{}' > "$units_file"
+fault=$(jq -r '.kind // empty' "$sim/fault.json" 2>/dev/null)
+
+exec 8>"$sim/switch-to-configuration.lock"
+flock 8
+
+[ "$action" = check ] && exit 0
+if [ "$action" = boot ]; then
+  echo "updating the boot default to $toplevel" >&2
+  exit 0
+fi
+
+# Units this configuration wants: { "<unit>": { "hash": <its configuration as JSON>, "reload": bool } }.
+desired=$(jq -c '
+  def unitname($n): if $n == "openssh" then "sshd.service" elif $n == "xserver" then "display-manager.service" else "\($n).service" end;
+  ((.services // {}) | to_entries | map(select((.value | type) == "object" and .value.enable == true))
+     | map({ key: unitname(.key), value: { hash: (.value | tojson), reload: (.key == "caddy" and (.value.enableReload // true)) } }))
+  + ((.systemd.services // {}) | to_entries | map(select(.value.enable != false))
+     | map({ key: "\(.key).service", value: { hash: (.value | tojson), reload: (.value.reloadIfChanged // false) } }))
+  | from_entries' "$toplevel/config.json")
+plan=$(jq -n -c --argjson old "$(cat "$units_file")" --argjson new "$desired" '
+  { stop: [$old | keys[] | select($new[.] == null and $old[.].state != "inactive")],
+    start: [$new | keys[] | select($old[.] == null or $old[.].state == "inactive")],
+    restart: [$new | keys[] | select($old[.] != null and $old[.].state != "inactive" and ($old[.].hash != $new[.].hash or $old[.].state == "failed") and ($new[.].reload | not))],
+    reload: [$new | keys[] | select($old[.] != null and $old[.].state == "active" and $old[.].hash != $new[.].hash and $new[.].reload)] }')
+list() { jq -r --arg k "$1" '.[$k] | join(", ")' <<< "$plan"; }
+say() { # verb key
+  local l; l=$(list "$2")
+  [ -n "$l" ] && echo "$1 the following units: $l" >&2
+  return 0
+}
+
+if [ "$action" = dry-activate ]; then
+  say "would stop" stop
+  echo "would activate the configuration..." >&2
+  say "would reload" reload
+  say "would restart" restart
+  say "would start" start
+  exit 0
+fi
+
+say stopping stop
+echo "activating the configuration..." >&2
+rc=0
+case $fault in
+  activation-failure)
+    echo "Activation script snippet 'simulatedFault' failed (1)" >&2
+    rc=2 ;;
+  sshd-restart-mid-activation)
+    echo sshd-restart > "$sim/ctl.fifo"; sleep 1 ;;
+  network-drop-mid-activation)
+    echo "network-drop $(jq -r '.seconds // 3' "$sim/fault.json")" > "$sim/ctl.fifo"; sleep 1 ;;
+  hang)
+    exec sleep infinity ;;
+esac
+
+echo "setting up /etc..." >&2
+ln -sfn "$toplevel/etc" /etc/static
+touch "$sim/etc-managed"
+(cd "$toplevel/etc" && find . -mindepth 1 \( -type f -o -type l \) | sed 's|^\./||') | sort > "$sim/etc-managed.new"
+comm -23 <(sort "$sim/etc-managed") "$sim/etc-managed.new" | while read -r rel; do
+  [ -L "/etc/$rel" ] && rm -f "/etc/$rel"
+done
+while read -r rel; do
+  mkdir -p "/etc/$(dirname "$rel")"
+  ln -sfn "/etc/static/$rel" "/etc/$rel"
+done < "$sim/etc-managed.new"
+mv "$sim/etc-managed.new" "$sim/etc-managed"
+ln -sfn "$toplevel" /run/current-system
+
+say reloading reload
+say restarting restart
+say starting start
+
+failed=
+if [ "$fault" = unit-failure ]; then
+  failed=$(jq -r '.unit // empty' "$sim/fault.json")
+  [ -n "$failed" ] || failed=$(jq -r '(.start + .restart + .reload)[0] // empty' <<< "$plan")
+  [ -n "$failed" ] || failed=$(jq -r 'keys[0] // "simulated.service"' <<< "$desired")
+  case $failed in *.*) ;; *) failed=$failed.service ;; esac
+fi
+# The running units after the switch: the desired ones, one of them failed under the fault.
+jq -n --argjson new "$desired" --arg failed "$failed" \
+  '$new | with_entries(.value = { hash: .value.hash, state: (if .key == $failed then "failed" else "active" end) })
+   + (if $failed != "" and $new[$failed] == null then { ($failed): { hash: "", state: "failed" } } else {} end)' \
+  > "$units_file.tmp" && mv "$units_file.tmp" "$units_file"
+if [ -n "$failed" ]; then
+  echo "warning: the following units failed: $failed" >&2
+  echo "" >&2
+  echo "× $failed" >&2
+  echo "     Active: failed (Result: exit-code)" >&2
+  rc=4
+fi
+
+if [ "$rc" = 0 ] && [ "$fault" = unreachable-after-switch ]; then
+  # sshd refuses connections until this generation is no longer the running one.
+  echo "unreachable $toplevel" > "$sim/ctl.fifo"
+fi
+exit "$rc"
