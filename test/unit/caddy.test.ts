@@ -1,0 +1,118 @@
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import { mkdtempSync, writeFileSync } from "fs";
+import http from "http";
+import https from "https";
+import net from "net";
+import { tmpdir } from "os";
+import { join } from "path";
+import { caddyfile, ResolvedRoute } from "../../provider/render/caddy";
+import { resolveRoutes } from "../../provider/checks";
+import { host } from "../../provider/schema/host";
+import { route } from "../../provider/schema/route";
+import { mediaHost } from "./support/fixtures";
+
+const dir = mkdtempSync(join(tmpdir(), "caddy-unit-"));
+const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
+const HASH = execFileSync("caddy", ["hash-password", "--plaintext", "hunter2"], { encoding: "utf8", env }).trim();
+
+function writeConfig(text: string): string {
+  const file = join(dir, `Caddyfile-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("Caddyfile assembled as the NixOS module does", () => {
+  const routes = resolveRoutes(host.parse(mediaHost()));
+  const text = caddyfile(routes, { email: "admin@home.example", logDir: dir });
+
+  test("real caddy adapt accepts it and keeps every route", () => {
+    const out = execFileSync("caddy", ["adapt", "--config", writeConfig(text), "--adapter", "caddyfile"], {
+      encoding: "utf8",
+      env: { ...env, BASICAUTH_SONARR_HOME_EXAMPLE: HASH },
+    });
+    const json = JSON.parse(out);
+    const hosts = JSON.stringify(json.apps.http.servers);
+    for (const d of ["jellyfin", "radarr", "sonarr", "prowlarr", "requests"]) expect(hosts).toContain(`${d}.home.example`);
+    expect(hosts).toContain("127.0.0.1:7878");
+    expect(hosts).toContain(HASH.slice(0, 20));
+  });
+
+  test("real caddy validate accepts it", () => {
+    expect(() =>
+      execFileSync("caddy", ["validate", "--config", writeConfig(text), "--adapter", "caddyfile"], {
+        encoding: "utf8",
+        env: { ...env, BASICAUTH_SONARR_HOME_EXAMPLE: HASH },
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    ).not.toThrow();
+  });
+
+  test("caddy adapt rejects a broken block, so the check above can fail", () => {
+    expect(() => execFileSync("caddy", ["adapt", "--config", writeConfig(text.replace("reverse_proxy 127.0.0.1:8096", "reverse_proxy {")), "--adapter", "caddyfile"], { env, stdio: "pipe" })).toThrow();
+  });
+});
+
+describe("real caddy on loopback", () => {
+  const HTTPS_PORT = 18443;
+  let upstream: http.Server;
+  let caddy: ChildProcess;
+  let upstreamPort = 0;
+
+  function waitForPort(port: number, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    return new Promise((resolve, reject) => {
+      const attempt = () => {
+        const s = net.connect(port, "127.0.0.1");
+        s.once("connect", () => (s.destroy(), resolve()));
+        s.once("error", () => (Date.now() > deadline ? reject(new Error(`port ${port} never opened`)) : setTimeout(attempt, 100)));
+      };
+      attempt();
+    });
+  }
+
+  function get(domain: string, localAddress: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = https.get(
+        { host: "127.0.0.1", port: HTTPS_PORT, path: "/", servername: domain, headers: { host: domain }, localAddress, rejectUnauthorized: false, timeout: 5000 },
+        (res) => {
+          let body = "";
+          res.on("data", (c) => (body += c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on("error", reject);
+    });
+  }
+
+  beforeAll(async () => {
+    upstream = http.createServer((req, res) => res.end(`upstream saw ${req.headers.host}`));
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    upstreamPort = (upstream.address() as net.AddressInfo).port;
+    const specs = [
+      route.parse({ domain: "open.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal" }),
+      route.parse({ domain: "lan.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal", allow: ["127.0.0.1/32"] }),
+    ];
+    const routes: ResolvedRoute[] = specs.map((spec) => ({ spec, upstream: `127.0.0.1:${upstreamPort}`, https: false }));
+    const text = caddyfile(routes, { logDir: dir, extraGlobal: ["admin 127.0.0.1:18019", "http_port 18080", `https_port ${HTTPS_PORT}`, "skip_install_trust"] });
+    caddy = spawn("caddy", ["run", "--config", writeConfig(text), "--adapter", "caddyfile"], { env, stdio: "ignore" });
+    await waitForPort(HTTPS_PORT, 15000);
+  });
+
+  afterAll(async () => {
+    if (caddy?.pid) caddy.kill("SIGTERM");
+    await new Promise<void>((r) => upstream.close(() => r()));
+  });
+
+  test("a route reaches its upstream", async () => {
+    const r = await get("open.test.example", "127.0.0.1");
+    expect(r.status).toBe(200);
+    expect(r.body).toBe("upstream saw open.test.example");
+  });
+
+  test("an allowlisted route serves allowed clients and refuses others", async () => {
+    expect((await get("lan.test.example", "127.0.0.1")).status).toBe(200);
+    await expect(get("lan.test.example", "127.0.0.2")).rejects.toThrow();
+    // The same client is served by the open route: the refusal is the allowlist's doing.
+    expect((await get("open.test.example", "127.0.0.2")).status).toBe(200);
+  });
+});
