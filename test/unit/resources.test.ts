@@ -1,0 +1,58 @@
+import * as pulumi from "@pulumi/pulumi";
+
+const registered: { type: string; name: string }[] = [];
+pulumi.runtime.setMocks(
+  {
+    newResource: (args) => {
+      registered.push({ type: args.type, name: args.name });
+      return { id: `${args.name}-id`, state: args.inputs };
+    },
+    call: (args) => args.inputs,
+  },
+  "project",
+  "stack",
+  false,
+);
+
+import { CaddyRoute, Gpu, Host, Service, VirtualDisplay, ValidationError } from "../../provider";
+import { HOST_KEY } from "./support/fixtures";
+
+function value<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply(resolve));
+}
+
+const connection = { address: "192.168.1.10", hostKey: HOST_KEY, agent: true };
+
+describe("components", () => {
+  test("a media host renders its services and routes, and keeps secrets out of the files", async () => {
+    const jellyfin = new Service("jellyfin", { kind: "jellyfin" });
+    const radarr = new Service("radarr", { kind: "radarr", apiKey: pulumi.secret("k-123") });
+    const route = new CaddyRoute("jellyfin", { domain: "jellyfin.home.example", to: jellyfin });
+    const media = new Host("media", { connection, release: "25.11", stateVersion: "25.05", modules: [jellyfin, radarr, route] });
+    const rendered = await value(media.rendered);
+    expect(Object.keys(rendered.files)).toEqual(expect.arrayContaining(["flake.nix", "modules/caddy.nix", "modules/services/jellyfin.nix", "modules/services/radarr.nix"]));
+    expect(rendered.files["modules/caddy.nix"]).toContain("reverse_proxy 127.0.0.1:8096");
+    expect(JSON.stringify(rendered)).not.toContain("k-123");
+    expect(await value(media.secrets)).toEqual({ "radarr.env": "RADARR__AUTH__APIKEY=k-123\n" });
+    expect(registered.map((r) => r.type)).toEqual(expect.arrayContaining(["pulumi-nixos:index:Host", "pulumi-nixos:index:Service", "pulumi-nixos:index:CaddyRoute"]));
+  });
+
+  test("a gaming host with GPU and display components", async () => {
+    const gaming = new Host("gaming", {
+      connection: { ...connection, address: "192.168.1.20" },
+      release: "25.11",
+      stateVersion: "25.05",
+      allowUnfree: true,
+      modules: [new Gpu("gpu", { vendor: "nvidia", open: true }), new VirtualDisplay("display", { width: 3840, height: 2160, refresh: 60 }), new Service("sunshine", { kind: "sunshine" })],
+    });
+    const files = (await value(gaming.rendered)).files;
+    expect(files["modules/display.nix"]).toContain("CustomEDID");
+    expect(files["modules/services/sunshine.nix"]).toContain("cudaSupport = true;");
+  });
+
+  test("invalid declarations fail at construction, naming the field", () => {
+    expect(() => new Service("bad", { kind: "radarr", port: 0 })).toThrow(/service 'bad': port: must be between 1 and 65535/);
+    expect(() => new Host("lonely", { connection, release: "25.11", stateVersion: "25.05", modules: [new Service("s2", { kind: "sunshine" })] })).toThrow(ValidationError);
+    expect(() => new Host("g", { connection, release: "25.11", stateVersion: "25.05", modules: [new Gpu("g", { vendor: "nvidia" })] })).toThrow(/hardware.nvidia.open/);
+  });
+});
