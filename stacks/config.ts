@@ -1,0 +1,91 @@
+// The stack configuration (Pulumi.<stack>.yaml): which hosts a stack has, how to reach them, which role
+// each plays. One program serves every stack; only this configuration differs between them.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { domain, hostName, port, strictObject } from "../provider/schema/common";
+import { parseOrThrow } from "../provider/schema/errors";
+import { nixpkgsPin } from "../provider/schema/host";
+import { release } from "../provider/schema/release";
+
+export const ROLES = ["media", "gaming"] as const;
+
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/, "must be an IP range such as \"192.168.1.0/24\" (fix: list your LAN ranges)");
+
+export const hostEntry = strictObject(
+  {
+    role: z.enum(ROLES, `must be one of ${ROLES.join(", ")} (fix: pick what this host runs, see stacks/roles/)`),
+    address: z.string().regex(/^[A-Za-z0-9.:-]+$/, "must be an IP address or DNS name (fix: e.g. \"192.168.1.10\")"),
+    port: port.default(22),
+    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user (fix: \"root\" or a sudo-capable deploy user)").default("root"),
+    /** Pinned host key; leave it out only on a stack with trustOnFirstUse (the demo). */
+    hostKey: z.string().optional(),
+    /** Groups for partial rollouts: `pulumi up` with rollout.tags = ["gaming"] deploys only those hosts. */
+    tags: z.array(z.string().regex(/^[a-z0-9-]+$/, "must be a lower-case tag (fix: e.g. \"gaming\")")).default([]),
+    /** Sub-domain per service instead of the service's name, e.g. { jellyfin: "watch" }. */
+    subdomains: z.record(z.string(), z.string().regex(/^[a-z0-9-]+$/, "must be one DNS label (fix: e.g. \"watch\")")).default({}),
+  },
+  "a host entry",
+);
+
+export const stackConfig = strictObject(
+  {
+    domain,
+    release: release.default("25.11"),
+    stateVersion: z.string().regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the hosts were installed with)").default("25.05"),
+    nixpkgs: nixpkgsPin.optional(),
+    timeZone: z.string().default("UTC"),
+    /** LAN ranges allowed to reach admin UIs (Radarr, Sonarr, Prowlarr, Sunshine's web UI). */
+    lan: z.array(cidr).default(["192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "127.0.0.0/8"]),
+    tls: z.enum(["acme", "internal"], "must be \"acme\" or \"internal\" (fix: internal for names only your LAN resolves)").default("acme"),
+    acmeEmail: z.email().optional(),
+    /** Record host keys on first contact instead of pinning them: for throwaway demo hosts only. */
+    trustOnFirstUse: z.boolean().default(false),
+    sshAgent: z.boolean().default(false),
+    hosts: z.record(hostName, hostEntry).refine((h) => Object.keys(h).length > 0, "must list at least one host (fix: pulumi config set --path 'hosts.media.address' 192.168.1.10)"),
+    rollout: strictObject(
+      {
+        /** Hosts activating at once; a failure stops the rollout and leaves the rest untouched. */
+        maxActivating: z.number().int().min(1, "must be at least 1 (fix: e.g. 10)").default(10),
+        /** Deploy only hosts carrying one of these tags (e.g. ["gaming"] to roll out to @gaming first). */
+        tags: z.array(z.string()).default([]),
+      },
+      "rollout settings",
+    ).default({ maxActivating: 10, tags: [] }),
+  },
+  "the stack configuration",
+);
+
+export type StackConfig = z.infer<typeof stackConfig>;
+export type HostEntry = z.infer<typeof hostEntry>;
+
+/** Secrets read from the stack config (set with `pulumi config set --secret`). */
+export interface StackSecrets {
+  sshPrivateKey?: pulumi.Output<string>;
+  apiKeys: Record<string, pulumi.Output<string> | undefined>;
+}
+
+const CONFIG_KEYS = Object.keys(stackConfig.shape);
+
+/** Reads and validates the stack's configuration, failing before any host is touched. */
+export function loadStackConfig(config = new pulumi.Config()): { settings: StackConfig; secrets: StackSecrets } {
+  const raw: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const text = config.get(key);
+    // Objects, lists and booleans arrive as JSON text; "25.11" must stay a string, not become a number.
+    if (text !== undefined) raw[key] = /^\s*[[{]|^(true|false)$/.test(text) ? JSON.parse(text) : text;
+  }
+  const settings = parseOrThrow(stackConfig, raw, `stack '${pulumi.getStack()}' config`);
+  return {
+    settings,
+    secrets: {
+      sshPrivateKey: config.getSecret("sshPrivateKey"),
+      apiKeys: {
+        radarr: config.getSecret("radarrApiKey"),
+        sonarr: config.getSecret("sonarrApiKey"),
+        prowlarr: config.getSecret("prowlarrApiKey"),
+      },
+    },
+  };
+}
