@@ -8,12 +8,25 @@ import { route, RouteInput, RouteSpec } from "../schema/route";
 import { service, ServiceInput, ServiceSpec } from "../schema/service";
 import { serviceName } from "../model/catalogue";
 
+/**
+ * What a component records as its inputs, so that `pulumi preview` names the component whose
+ * declaration changed. Secret-bearing fields are wrapped as Pulumi secrets: never plaintext in state.
+ */
+export function recordedInputs(spec: ServiceSpec | RouteSpec | GpuSpec | DisplaySpec): pulumi.Inputs {
+  if ("apiKey" in spec && spec.apiKey !== undefined) return { ...spec, apiKey: pulumi.secret(spec.apiKey) };
+  if ("basicAuth" in spec && spec.basicAuth !== undefined) {
+    return { ...spec, basicAuth: { ...spec.basicAuth, passwordHash: pulumi.secret(spec.basicAuth.passwordHash) } };
+  }
+  return { ...spec };
+}
+
 export class Service extends pulumi.ComponentResource {
   public readonly spec: ServiceSpec;
   public readonly serviceName: string;
   constructor(name: string, args: ServiceInput, opts?: pulumi.ComponentResourceOptions) {
-    super("pulumi-nixos:index:Service", name, {}, opts);
-    this.spec = parseOrThrow(service, args, `service '${name}'`);
+    const spec = parseOrThrow(service, args, `service '${name}'`);
+    super("pulumi-nixos:index:Service", name, recordedInputs(spec), opts);
+    this.spec = spec;
     this.serviceName = serviceName(this.spec);
     this.registerOutputs({});
   }
@@ -33,8 +46,9 @@ export function routeInput(args: CaddyRouteArgs): RouteInput {
 export class CaddyRoute extends pulumi.ComponentResource {
   public readonly spec: RouteSpec;
   constructor(name: string, args: CaddyRouteArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("pulumi-nixos:index:CaddyRoute", name, {}, opts);
-    this.spec = parseOrThrow(route, routeInput(args), `route '${name}'`);
+    const spec = parseOrThrow(route, routeInput(args), `route '${name}'`);
+    super("pulumi-nixos:index:CaddyRoute", name, recordedInputs(spec), opts);
+    this.spec = spec;
     this.registerOutputs({});
   }
 }
@@ -42,8 +56,9 @@ export class CaddyRoute extends pulumi.ComponentResource {
 export class Gpu extends pulumi.ComponentResource {
   public readonly spec: GpuSpec;
   constructor(name: string, args: GpuInput, opts?: pulumi.ComponentResourceOptions) {
-    super("pulumi-nixos:index:Gpu", name, {}, opts);
-    this.spec = parseOrThrow(gpu, args, `gpu '${name}'`);
+    const spec = parseOrThrow(gpu, args, `gpu '${name}'`);
+    super("pulumi-nixos:index:Gpu", name, recordedInputs(spec), opts);
+    this.spec = spec;
     this.registerOutputs({});
   }
 }
@@ -51,8 +66,9 @@ export class Gpu extends pulumi.ComponentResource {
 export class VirtualDisplay extends pulumi.ComponentResource {
   public readonly spec: DisplaySpec;
   constructor(name: string, args: DisplayInput, opts?: pulumi.ComponentResourceOptions) {
-    super("pulumi-nixos:index:VirtualDisplay", name, {}, opts);
-    this.spec = parseOrThrow(display, args, `display '${name}'`);
+    const spec = parseOrThrow(display, args, `display '${name}'`);
+    super("pulumi-nixos:index:VirtualDisplay", name, recordedInputs(spec), opts);
+    this.spec = spec;
     this.registerOutputs({});
   }
 }

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 
-const registered: { type: string; name: string }[] = [];
+const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
 pulumi.runtime.setMocks(
   {
     newResource: (args) => {
-      registered.push({ type: args.type, name: args.name });
+      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
       return { id: `${args.name}-id`, state: args.inputs };
     },
     call: (args) => args.inputs,
@@ -54,5 +54,17 @@ describe("components", () => {
     expect(() => new Service("bad", { kind: "radarr", port: 0 })).toThrow(/service 'bad': port: must be between 1 and 65535/);
     expect(() => new Host("lonely", { connection, release: "25.11", stateVersion: "25.05", modules: [new Service("s2", { kind: "sunshine" })] })).toThrow(ValidationError);
     expect(() => new Host("g", { connection, release: "25.11", stateVersion: "25.05", modules: [new Gpu("g", { vendor: "nvidia" })] })).toThrow(/hardware.nvidia.open/);
+  });
+
+  test("components record their declaration as inputs, secrets wrapped, so preview names what changed", async () => {
+    new Service("sonarr-recorded", { kind: "sonarr", apiKey: "plain-key-77" });
+    new CaddyRoute("sonarr-recorded", { domain: "tv.home.example", to: { service: "sonarr" }, allow: ["192.168.1.0/24"] });
+    await new Promise((r) => setTimeout(r, 50));
+    const svc = registered.find((r) => r.type === "pulumi-nixos:index:Service" && r.name === "sonarr-recorded");
+    const route = registered.find((r) => r.type === "pulumi-nixos:index:CaddyRoute" && r.name === "sonarr-recorded");
+    expect(svc?.inputs).toMatchObject({ kind: "sonarr" });
+    // The engine's secret marker: the value travels as a secret and is encrypted in state.
+    expect(svc?.inputs.apiKey).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: "plain-key-77" });
+    expect(route?.inputs).toMatchObject({ domain: "tv.home.example", allow: ["192.168.1.0/24"] });
   });
 });
