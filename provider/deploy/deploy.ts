@@ -101,7 +101,7 @@ export async function deploy(req: DeployRequest, log: Logger): Promise<DeployRes
     activationTimeoutSec: req.options.activationTimeoutSec,
     confirm,
     confirmTimeoutSec: req.options.rollbackTimeoutSec,
-    hasSecrets: req.secretFiles.length > 0,
+    secretOwners: req.secretFiles.map((f) => ({ key: f.key, owner: f.owner, group: f.group })),
   };
   let t = await step(log, req.host, "connect", () => connect(spec));
   // Later connections (reconnects, the confirmation) pin the key this one saw.
@@ -111,7 +111,7 @@ export async function deploy(req: DeployRequest, log: Logger): Promise<DeployRes
     const R = scripts.runDir(id);
     const uploads: UploadFile[] = [
       ...Object.entries(req.files).map(([path, content]) => ({ path: `${R}/flake/${path}`, content, mode: "0644" })),
-      ...req.secretFiles.map((f) => ({ path: `${R}/secrets/${f.key}`, content: req.secrets[f.key], mode: f.mode, owner: f.owner, group: f.group })),
+      ...req.secretFiles.map((f) => ({ path: `${R}/secrets/${f.key}`, content: req.secrets[f.key], mode: f.mode })),
     ];
     await step(log, req.host, `upload (${uploads.length} files)`, () => t.upload(uploads));
     await must(t, req.host, "starting the activation", scripts.startActivation(params));

@@ -94,7 +94,20 @@ export interface ActivationParams {
   activationTimeoutSec: number;
   confirm: boolean; // magic rollback: wait for a confirmation after the switch
   confirmTimeoutSec: number;
-  hasSecrets: boolean;
+  secretOwners: { key: string; owner: string; group: string }[];
+}
+
+// Secret files arrive root-owned: a service's user may only exist once the new generation has
+// been activated, so ownership is given before the rebuild where possible and again after it.
+function ownSecrets(p: ActivationParams, strict: boolean): Shell {
+  return lines(
+    ...p.secretOwners.map((o) =>
+      strict
+        ? sh`chown ${o.owner + ":" + o.group} ${PATHS.secrets + "/" + o.key} || echo "pulumi-nixos: warning: cannot give secret ${o.key} to ${o.owner}:${o.group}"`
+        : sh`chown ${o.owner + ":" + o.group} ${PATHS.secrets + "/" + o.key} 2>/dev/null || true`,
+    ),
+    sh`:`,
+  );
 }
 
 // Shell functions shared by the job and its watchdog. Rolling back means going to the exact
@@ -144,8 +157,11 @@ export function activationJob(p: ActivationParams): Shell {
     sh`rm -rf ${PATHS.flake}.old ${PATHS.secrets}.old`,
     sh`if [ -d ${PATHS.flake} ]; then mv ${PATHS.flake} ${PATHS.flake}.old; fi`,
     sh`mv "$R/flake" ${PATHS.flake}`,
-    p.hasSecrets
-      ? sh`if [ -d ${PATHS.secrets} ]; then mv ${PATHS.secrets} ${PATHS.secrets}.old; fi; chmod 0711 "$R/secrets"; mv "$R/secrets" ${PATHS.secrets}`
+    p.secretOwners.length > 0
+      ? lines(
+          sh`if [ -d ${PATHS.secrets} ]; then mv ${PATHS.secrets} ${PATHS.secrets}.old; fi; chmod 0711 "$R/secrets"; mv "$R/secrets" ${PATHS.secrets}`,
+          ownSecrets(p, false),
+        )
       : sh`:`,
     sh`if ! systemd-run --unit=${watchdogUnit(p.id)} --collect --quiet -- sh -c ${watchdog(p).text}; then`,
     sh`  echo "pulumi-nixos: cannot arm the rollback watchdog; not activating"; restore; put exit 1; put result failed; exit 0`,
@@ -156,6 +172,7 @@ export function activationJob(p: ActivationParams): Shell {
     sh`  if changed; then rollback "nixos-rebuild exited $rc"; fi`,
     sh`  restore; put exit "$rc"; put result failed; exit 0`,
     sh`fi`,
+    ownSecrets(p, true),
     sh`put exit 0`,
     p.confirm
       ? lines(
