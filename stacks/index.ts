@@ -1,13 +1,28 @@
 // The pulumi-nixos program: every stack (homelab, demo, ...) runs this; its Pulumi.<stack>.yaml says
 // which hosts exist and what each runs. Outputs: per host its generation, system path, routes and services.
 import * as pulumi from "@pulumi/pulumi";
-import { Host } from "../provider";
+import { CaddyRoute, Gpu, Host, HostModule, Service, VirtualDisplay } from "../provider";
 import { loadStackConfig } from "./config";
-import { declareHosts } from "./hosts";
+import { declareHosts, HostDeclaration } from "./hosts";
 
 const { settings, secrets } = loadStackConfig();
-const declarations = declareHosts(settings, secrets, pulumi.getStack());
-const hosts = declarations.map((d) => new Host(d.name, d.args));
+
+/** Each service, route, GPU and display becomes a component of its own, so preview names it. */
+function components(d: HostDeclaration): HostModule[] {
+  const { services = [], routes = [], gpu, display } = d.args;
+  return [
+    ...services.map((s) => new Service(`${d.name}-${s.name ?? s.kind}`, s)),
+    // Named after the target, not the domain: moving a service to another sub-domain is an update.
+    ...routes.map((r, i) => new CaddyRoute(`${d.name}-${"service" in r.to ? r.to.service : `upstream-${i}`}-route`, r)),
+    ...(gpu ? [new Gpu(`${d.name}-gpu`, gpu)] : []),
+    ...(display ? [new VirtualDisplay(`${d.name}-display`, display)] : []),
+  ];
+}
+
+const hosts = declareHosts(settings, secrets, pulumi.getStack()).map((d) => {
+  const { services: _s, routes: _r, gpu: _g, display: _d, ...rest } = d.args;
+  return new Host(d.name, { ...rest, modules: components(d) });
+});
 
 export const summary = Object.fromEntries(
   hosts.map((h) => [
