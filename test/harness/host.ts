@@ -232,6 +232,7 @@ export function attach(rec: HostRecord, claim?: Claim): SimHost & { record: Host
         await must("umount /var/lib/pulumi-nixos");
       }
       current = f;
+      fs.rmSync(path.join(s, "run/sim/unreachable-generation"), { force: true });
       fs.writeFileSync(path.join(s, "run", faultFile.replace(/^\/run\//, "")), JSON.stringify(f));
       if (f?.kind === "host-key-change") {
         const before = listens();

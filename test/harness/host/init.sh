@@ -30,10 +30,11 @@ start_sshd() {
   sshd_pid=$!
 }
 
-# Kills sshd and every SSH session with all it started, sparing PID 1 and the detached
-# systemd-run units (each unit leads its own session, recorded in /run/sim/transient/*.pid).
+# Kills sshd and every SSH session with all it started (sshd gives each its own session), sparing
+# the detached systemd-run units (each leads its own session, recorded in /run/sim/transient/*.pid)
+# and processes of session 0 (this init and commands entered from outside with nsenter).
 kill_sessions() {
-  local keep=" 1 " f p line rest fields
+  local keep=" 0 " f p line rest fields
   for f in /run/sim/transient/*.pid; do
     [ -e "$f" ] && read -r p < "$f" && keep+="$p "
   done
@@ -47,6 +48,7 @@ kill_sessions() {
     [[ $keep == *" ${fields[3]} "* ]] && continue
     kill -KILL "$p" 2>/dev/null
   done
+  [ -n "$sshd_pid" ] && kill -KILL "$sshd_pid" 2>/dev/null
   sshd_pid=
 }
 

@@ -108,8 +108,10 @@ if [ -n "$failed" ]; then
   rc=4
 fi
 
-if [ "$rc" = 0 ] && [ "$fault" = unreachable-after-switch ]; then
-  # sshd refuses connections until this generation is no longer the running one.
+if [ "$rc" = 0 ] && [ "$fault" = unreachable-after-switch ] && [ ! -e "$sim/unreachable-generation" ]; then
+  # sshd refuses connections until this generation is no longer the running one. Only the first
+  # switch after the fault was set is faulty: switching back (the rollback) must not be.
+  echo "$toplevel" > "$sim/unreachable-generation"
   echo "unreachable $toplevel" > "$sim/ctl.fifo"
 fi
 exit "$rc"

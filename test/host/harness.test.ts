@@ -1,0 +1,307 @@
+// Tests of the simulated NixOS hosts themselves, driven over real SSH (ssh2) with hand-written
+// commands: start, deploy a flake, generations, NixOS-like evaluation errors, and every fault.
+import { Client } from "ssh2";
+import { SimHost, startHosts } from "../harness/pool";
+
+interface Run {
+  code: number | null;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+function pinned(h: SimHost) {
+  return (key: Buffer) => `ssh-ed25519 ${key.toString("base64")}` === h.hostKey;
+}
+
+/** One connection, one command; rejects when the connection cannot be made. */
+function ssh(h: SimHost, cmd: string, opts: { user?: "root" | "deploy"; stdin?: string } = {}): Promise<Run> {
+  const deploy = opts.user === "deploy";
+  return new Promise((resolve, reject) => {
+    const c = new Client();
+    let out: Run = { code: null, stdout: "", stderr: "" };
+    c.on("ready", () =>
+      c.exec(cmd, (err, stream) => {
+        if (err) return reject(err);
+        stream.on("data", (d: Buffer) => (out.stdout += d.toString()));
+        stream.stderr.on("data", (d: Buffer) => (out.stderr += d.toString()));
+        stream.on("exit", (code: number | null, signal?: string) => (out = { ...out, code, signal }));
+        stream.on("close", () => {
+          c.end();
+          resolve(out);
+        });
+        stream.end(opts.stdin ?? "");
+      }),
+    );
+    c.on("error", reject);
+    c.on("close", () => resolve(out));
+    c.connect({
+      host: h.address,
+      port: h.port,
+      username: deploy ? h.deployUser : "root",
+      privateKey: deploy ? h.deployKey : h.rootKey,
+      hostVerifier: pinned(h),
+      readyTimeout: 5000,
+    });
+  });
+}
+
+const flake = (release: string) => `{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-${release}";
+  outputs = { self, nixpkgs }: {
+    nixosConfigurations.media = nixpkgs.lib.nixosSystem {
+      system = "x86_64-linux";
+      modules = [ ./host.nix ];
+    };
+  };
+}
+`;
+
+const hostNix = (body: string) => `{ config, lib, pkgs, ... }: {
+  networking.hostName = "media";
+  system.stateVersion = "25.11";
+  system.configurationRevision = "test-rev";
+  environment.etc."pulumi-nixos/generation.json".text = builtins.toJSON { host = "media"; };
+${body}
+}
+`;
+
+/** Uploads the flake over SSH (two files through stdin) and runs nixos-rebuild GOAL on it. */
+async function deploy(h: SimHost, body: string, goal = "switch", release = "25.11"): Promise<Run> {
+  const dir = "/var/lib/pulumi-nixos/flake";
+  await ssh(h, `mkdir -p ${dir} && cat > ${dir}/flake.nix`, { stdin: flake(release) });
+  await ssh(h, `cat > ${dir}/host.nix`, { stdin: hostNix(body) });
+  return ssh(h, `nixos-rebuild ${goal} --flake ${dir}#media`);
+}
+
+async function generation(h: SimHost): Promise<number> {
+  const r = await h.exec("readlink /nix/var/nix/profiles/system");
+  return r.code === 0 ? Number(r.stdout.match(/system-(\d+)-link/)![1]) : 0;
+}
+
+const jellyfin = `  services.jellyfin.enable = true;\n  services.jellyfin.openFirewall = true;`;
+const radarr = `  services.radarr.enable = true;\n  networking.firewall.allowedTCPPorts = [ 7878 ];`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("simulated hosts", () => {
+  let hosts: SimHost[] = [];
+
+  beforeAll(async () => {
+    hosts = await startHosts(3, { prefix: "harness" });
+  });
+  afterAll(async () => {
+    const pids = await Promise.all(hosts.map((h) => h.exec("echo $$")));
+    await Promise.all(hosts.map((h) => h.stop()));
+    expect(pids.every((p) => p.code === 0)).toBe(true);
+  });
+
+  test("each host has its own address, host key, hostname and private /etc, /run and profiles", async () => {
+    expect(new Set(hosts.map((h) => h.address)).size).toBe(3);
+    expect(new Set(hosts.map((h) => h.hostKey)).size).toBe(3);
+    const names = await Promise.all(hosts.map((h) => ssh(h, "uname -n")));
+    expect(names.map((r) => r.stdout.trim())).toEqual(["harness1", "harness2", "harness3"]);
+    await ssh(hosts[0], "echo mine > /etc/nixos/marker && echo run > /run/marker");
+    expect((await ssh(hosts[1], "cat /etc/nixos/marker /run/marker")).code).not.toBe(0);
+    expect((await ssh(hosts[0], "cat /etc/nixos/marker /run/marker")).stdout).toBe("mine\nrun\n");
+  });
+
+  test("the deploy user logs in with its key and has passwordless sudo; keys are not interchangeable", async () => {
+    const h = hosts[0];
+    const r = await ssh(h, "id -un; sudo -n id -un", { user: "deploy" });
+    expect(r.stdout).toBe("deploy\nroot\n");
+    const wrongKey = new Promise((resolve, reject) => {
+      const c = new Client();
+      c.on("ready", () => reject(new Error("logged in with the deploy key as root")));
+      c.on("error", (e) => resolve(e.message));
+      c.connect({ host: h.address, port: h.port, username: "root", privateKey: h.deployKey, hostVerifier: pinned(h) });
+    });
+    await expect(wrongKey).resolves.toMatch(/authentication/i);
+  });
+
+  test("a flake with known options builds and switches; the generation number increases", async () => {
+    const h = hosts[0];
+    const first = await deploy(h, jellyfin);
+    expect(first.stderr).toContain("starting the following units: jellyfin.service");
+    expect(first.code).toBe(0);
+    const g1 = await generation(h);
+    const second = await deploy(h, radarr);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain("stopping the following units: jellyfin.service");
+    expect(second.stderr).toContain("starting the following units: radarr.service");
+    expect(await generation(h)).toBe(g1 + 1);
+    const running = await ssh(h, "readlink -f /run/current-system; readlink -f /nix/var/nix/profiles/system; cat /etc/pulumi-nixos/generation.json");
+    const [current, profile, marker] = running.stdout.trim().split("\n");
+    expect(current).toBe(profile);
+    expect(current).toMatch(/^\/nix\/store\/[a-z0-9]{32}-nixos-system-media-25\.11\./);
+    expect(JSON.parse(marker)).toEqual({ host: "media" });
+    expect((await ssh(h, "systemctl is-active radarr.service jellyfin.service")).stdout).toBe("active\ninactive\n");
+  });
+
+  test("an unknown option and an ill-typed value fail like NixOS, and change nothing", async () => {
+    const h = hosts[1];
+    const before = await generation(h);
+    const unknown = await deploy(h, "  services.jellyfn.enable = true;");
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/The option `services\.jellyfn' does not exist\. Definition values:\n\s*- In `\/nix\/store\/[^']+-source\/host\.nix': \{ enable = true; \}/);
+    const typed = await deploy(h, '  services.jellyfin.enable = "yes";');
+    expect(typed.code).toBe(1);
+    expect(typed.stderr).toContain("A definition for option `services.jellyfin.enable' is not of type `boolean'.");
+    const renamed = await deploy(h, "  services.seerr.enable = true;");
+    expect(renamed.stderr).toContain("The option `services.seerr' does not exist.");
+    const newest = await deploy(h, "  services.seerr.enable = true;", "switch", "26.05");
+    expect(newest.code).toBe(0);
+    expect(await generation(h)).toBe(before + 1);
+  });
+
+  test("list-generations --json has the real fields, newest first", async () => {
+    const h = hosts[2];
+    await deploy(h, jellyfin);
+    await deploy(h, radarr, "boot");
+    const r = await ssh(h, "nixos-rebuild list-generations --json");
+    expect(r.code).toBe(0);
+    const gens = JSON.parse(r.stdout) as Record<string, unknown>[];
+    expect(gens.map((g) => g.generation)).toEqual([2, 1]);
+    for (const g of gens) {
+      expect(Object.keys(g).sort()).toEqual(
+        ["configurationRevision", "current", "date", "generation", "kernelVersion", "nixosVersion", "specialisations"],
+      );
+      expect(g.date).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      expect(g.nixosVersion).toMatch(/^25\.11\./);
+      expect(g.configurationRevision).toBe("test-rev");
+      expect(g.specialisations).toEqual([]);
+    }
+    expect(gens.map((g) => g.current)).toEqual([true, false]);
+    // boot only changed the boot default: the running system is still generation 1's.
+    const same = await ssh(h, "[ /run/current-system -ef /nix/var/nix/profiles/system-1-link ] && echo running-1");
+    expect(same.stdout).toBe("running-1\n");
+    const back = await ssh(h, "nixos-rebuild switch --rollback");
+    expect(back.code).toBe(0);
+    expect(await generation(h)).toBe(1);
+  });
+
+  test("--sudo runs as root from the deploy user; --use-remote-sudo warns", async () => {
+    const h = hosts[2];
+    const dir = "/var/lib/pulumi-nixos/flake";
+    const r = await ssh(h, `nixos-rebuild test --use-remote-sudo --flake ${dir}#media`, { user: "deploy" });
+    expect(r.stderr).toContain("warning: --use-remote-sudo is deprecated, use --sudo instead");
+    expect(r.code).toBe(0);
+  });
+
+  describe("faults", () => {
+    afterEach(async () => {
+      await Promise.all(hosts.map((h) => h.fault(null)));
+    });
+
+    test("eval-error and build-failure: exit 1 with Nix's error, generation unchanged", async () => {
+      const h = hosts[1];
+      const before = await generation(h);
+      await h.fault({ kind: "eval-error" });
+      const e = await deploy(h, jellyfin);
+      expect(e.code).toBe(1);
+      expect(e.stderr).toContain("simulated evaluation error");
+      expect(e.stderr).toMatch(/error: Command '\['nix', .*'build'.*returned non-zero exit status 1\./);
+      await h.fault({ kind: "build-failure" });
+      const b = await deploy(h, jellyfin);
+      expect(b.code).toBe(1);
+      expect(b.stderr).toMatch(/builder for '\/nix\/store\/.*nixos-system-media.*\.drv' failed/);
+      expect(await generation(h)).toBe(before);
+    });
+
+    test("activation-failure exits 2, unit-failure exits 4; the profile was set before activation", async () => {
+      const h = hosts[1];
+      const before = await generation(h);
+      await h.fault({ kind: "activation-failure" });
+      const a = await deploy(h, jellyfin);
+      expect(a.code).toBe(1);
+      expect(a.stderr).toMatch(/switch-to-configuration', 'switch'\]' returned non-zero exit status 2\./);
+      expect(await generation(h)).toBe(before + 1);
+      await h.fault({ kind: "unit-failure", unit: "radarr" });
+      const u = await deploy(h, radarr);
+      expect(u.code).toBe(1);
+      expect(u.stderr).toContain("warning: the following units failed: radarr.service");
+      expect(u.stderr).toMatch(/returned non-zero exit status 4\./);
+      expect((await ssh(h, "systemctl is-failed radarr.service")).code).toBe(0);
+    });
+
+    test("hang: the activation never finishes", async () => {
+      const h = hosts[1];
+      await h.fault({ kind: "hang" });
+      await ssh(h, "systemd-run --unit=hung --quiet -- nixos-rebuild test --flake /var/lib/pulumi-nixos/flake#media");
+      await sleep(2500);
+      expect((await ssh(h, "systemctl is-active hung")).stdout).toBe("active\n");
+      expect((await ssh(h, "systemctl stop hung; systemctl is-active hung")).stdout).toBe("inactive\n");
+    });
+
+    test("sshd-restart-mid-activation cuts SSH sessions; a systemd-run activation survives", async () => {
+      const h = hosts[0];
+      await h.fault({ kind: "sshd-restart-mid-activation" });
+      const direct = await ssh(h, "nixos-rebuild test --flake /var/lib/pulumi-nixos/flake#media; echo finished");
+      expect(direct.stdout).not.toContain("finished");
+      expect(direct.code).not.toBe(0);
+      await ssh(h, "systemd-run --unit=act --quiet -- nixos-rebuild test --flake /var/lib/pulumi-nixos/flake#media").catch(() => undefined);
+      await sleep(3000);
+      const after = await ssh(h, "systemctl show act -p ActiveState,Result --value");
+      expect(after.stdout).toBe("inactive\nsuccess\n");
+    });
+
+    test("network-drop-mid-activation: no connection for a while, then back", async () => {
+      const h = hosts[0];
+      await h.fault({ kind: "network-drop-mid-activation", seconds: 3 });
+      await ssh(h, "systemd-run --unit=drop --quiet -- nixos-rebuild test --flake /var/lib/pulumi-nixos/flake#media");
+      await sleep(1500);
+      await expect(ssh(h, "true")).rejects.toThrow();
+      await sleep(3000);
+      expect((await ssh(h, "systemctl show drop -p Result --value")).stdout).toBe("success\n");
+    });
+
+    test("unreachable-after-switch: sshd refuses until the host rolled back", async () => {
+      const h = hosts[2];
+      expect((await deploy(h, radarr)).code).toBe(0);
+      const before = await generation(h);
+      await h.fault({ kind: "unreachable-after-switch" });
+      const r = await deploy(h, jellyfin + "\n  time.timeZone = \"UTC\";").catch((e: Error) => ({ code: -1, stderr: e.message, stdout: "" }));
+      expect(r.code === 0 || r.code === null || r.code === -1).toBe(true);
+      await sleep(500);
+      await expect(ssh(h, "true")).rejects.toThrow();
+      const back = await h.exec(`nix-env -p /nix/var/nix/profiles/system --switch-generation ${before} && /nix/var/nix/profiles/system/bin/switch-to-configuration switch`);
+      expect(back.stderr).toContain("activating the configuration");
+      expect(back.code).toBe(0);
+      await sleep(800);
+      expect((await ssh(h, "echo back")).stdout).toBe("back\n");
+    });
+
+    test("host-key-change: the pinned key no longer matches until cleared", async () => {
+      const h = hosts[2];
+      await h.fault({ kind: "host-key-change" });
+      await expect(ssh(h, "true")).rejects.toThrow(/verification failed/i);
+      await h.fault(null);
+      expect((await ssh(h, "echo ok")).stdout).toBe("ok\n");
+    });
+
+    test("disk-full-on-upload: writes under /var/lib/pulumi-nixos fail with ENOSPC", async () => {
+      const h = hosts[2];
+      await h.fault({ kind: "disk-full-on-upload" });
+      const r = await ssh(h, "mkdir -p /var/lib/pulumi-nixos/upload && head -c 100000 /dev/zero > /var/lib/pulumi-nixos/upload/f");
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("No space left on device");
+      await h.fault(null);
+      expect((await ssh(h, "echo x > /var/lib/pulumi-nixos/f && cat /var/lib/pulumi-nixos/flake/flake.nix | head -1")).code).toBe(0);
+    });
+
+    test("slow: every rebuild takes the given extra seconds", async () => {
+      const h = hosts[1];
+      await h.fault({ kind: "slow", seconds: 2 });
+      const t = Date.now();
+      await ssh(h, "nixos-rebuild dry-build --flake /var/lib/pulumi-nixos/flake#media");
+      expect(Date.now() - t).toBeGreaterThanOrEqual(2000);
+    });
+  });
+
+  test("sshConnections counts accepted connections", async () => {
+    const h = hosts[1];
+    const before = await h.sshConnections();
+    await ssh(h, "true");
+    await ssh(h, "true");
+    expect(await h.sshConnections()).toBe(before + 2);
+  });
+});
