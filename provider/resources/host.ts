@@ -6,6 +6,7 @@ import { parseOrThrow } from "../schema/errors";
 import { renderHostWithSecrets, RenderedHost } from "../render/flake";
 import { joinSecretParts, SecretPart } from "../render/secrets";
 import type { SecretInput } from "../schema/common";
+import { firewallPorts, serviceName } from "../model/catalogue";
 import { HostModule, moduleParts } from "./modules";
 
 export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes" | "gpu" | "display"> {
@@ -46,6 +47,57 @@ export function secretContents(secrets: Record<string, SecretPart[]>): pulumi.Ou
   );
 }
 
+/** Pure: the object without its undefined fields (each field costs the engine a serialisation step). */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+// Whether a secret-bearing field was passed as a Pulumi secret, never its value: a Promise rather than an
+// Output so the Host does not wait on the value itself.
+function isSecret(value: SecretInput): boolean | Promise<boolean> {
+  return typeof value === "string" ? false : pulumi.isSecret(pulumi.output(value));
+}
+
+/**
+ * Pure: what the Host records as its inputs, for the policy pack (policy/rules.ts reads it) and preview
+ * diffs: the connection without its key, the nixpkgs pin and whether a flake.lock locks it, the firewall,
+ * each service with the ports it opens, each route, and `secrets`: for every secret-bearing field
+ * (connection.privateKey, services.<name>.apiKey, routes.<domain>.basicAuth.passwordHash) whether it
+ * arrived as a Pulumi secret. Kept small: the engine serialises component inputs one field at a time.
+ */
+export function hostView(spec: HostSpec, rendered: RenderedHost): pulumi.Inputs {
+  const secrets: Record<string, boolean | Promise<boolean>> = {};
+  const c = spec.connection;
+  if (c.privateKey !== undefined) secrets["connection.privateKey"] = isSecret(c.privateKey);
+  const services = spec.services.map((s) => {
+    const name = serviceName(s);
+    if ("apiKey" in s && s.apiKey !== undefined) secrets[`services.${name}.apiKey`] = isSecret(s.apiKey);
+    return defined({
+      name,
+      kind: s.kind,
+      firewallPorts: s.openFirewall ? firewallPorts(s, spec.release) : undefined,
+      openFirewallReason: "openFirewallReason" in s ? s.openFirewallReason : undefined,
+      passwordAuthentication: s.kind === "openssh" ? s.passwordAuthentication : undefined,
+      module: s.kind === "generic" ? s.module : undefined,
+      options: s.kind === "generic" ? s.options : undefined,
+    });
+  });
+  const routes = spec.routes.map((r) => {
+    if (r.basicAuth !== undefined) secrets[`routes.${r.domain}.basicAuth.passwordHash`] = isSecret(r.basicAuth.passwordHash);
+    return defined({ domain: r.domain, to: r.to, tls: r.tls, allow: r.allow });
+  });
+  return {
+    name: spec.name,
+    release: spec.release,
+    connection: defined({ address: c.address, hostKey: c.hostKey, trustOnFirstUse: c.trustOnFirstUse }),
+    nixpkgs: defined({ url: spec.nixpkgs.url, rev: spec.nixpkgs.rev, narHash: spec.nixpkgs.narHash, locked: "flake.lock" in rendered.files }),
+    firewall: spec.firewall,
+    services,
+    routes,
+    secrets,
+  };
+}
+
 export class Host extends pulumi.ComponentResource {
   /** The validated declaration. */
   public readonly spec: HostSpec;
@@ -56,9 +108,10 @@ export class Host extends pulumi.ComponentResource {
   public readonly contentHash: pulumi.Output<string>;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("pulumi-nixos:index:Host", name, {}, opts);
-    this.spec = hostSpec(name, args);
-    const result = renderHostWithSecrets(this.spec, args.peers ?? []);
+    const spec = hostSpec(name, args);
+    const result = renderHostWithSecrets(spec, args.peers ?? []);
+    super("pulumi-nixos:index:Host", name, hostView(spec, result.rendered), opts);
+    this.spec = spec;
     this.rendered = pulumi.output(result.rendered);
     this.contentHash = pulumi.output(result.rendered.contentHash);
     this.secrets = secretContents(result.secrets);

@@ -56,7 +56,15 @@ export const host = strictObject(
     /** Unfree packages allowed on this host: true for all, or package names (NVIDIA needs "nvidia-x11" and "nvidia-settings"). */
     allowUnfree: z.union([z.boolean(), z.array(z.string().regex(/^[A-Za-z0-9._+-]+$/, "must be a package name (fix: e.g. \"nvidia-x11\")"))]).default(false),
     users: z.array(user).default([]),
-    firewall: strictObject({ tcp: z.array(port).default([]), udp: z.array(port).default([]) }, "firewall ports").default({ tcp: [], udp: [] }),
+    firewall: strictObject(
+      {
+        tcp: z.array(port).default([]),
+        udp: z.array(port).default([]),
+        /** Why these ports are open beside the services' own (the policy pack asks for one). */
+        reason: z.string("must be a string (fix: say in a few words why the ports are open)").min(1, "must not be empty (fix: say in a few words why the ports are open)").optional(),
+      },
+      "firewall ports",
+    ).default({ tcp: [], udp: [] }),
     services: z.array(service).default([]),
     routes: z.array(route).default([]),
     gpu: gpu.optional(),

@@ -15,13 +15,15 @@ const headerValue = z
   .string()
   .regex(/^[^{}"\\\r\n]*$/, "must not contain { } \" \\ or line breaks, which Caddy would interpret (fix: drop those characters)");
 
+/** How a route serves HTTPS; "none" serves plain HTTP, which the policy pack reports. */
 export const tls = z.union(
   [
     z.literal("acme"),
     z.literal("internal"),
+    z.literal("none"),
     strictObject({ certFile: hostPath, keyFile: hostPath }, "an existing certificate"),
   ],
-  "must be \"acme\", \"internal\" or { certFile, keyFile } (fix: \"internal\" for LAN-only names that no public CA can verify)",
+  "must be \"acme\", \"internal\", \"none\" or { certFile, keyFile } (fix: \"internal\" for LAN-only names that no public CA can verify)",
 );
 
 export const route = strictObject(

@@ -7,6 +7,8 @@ const base = {
   name: unixName.optional(),
   /** Open the service's own ports in the firewall (off by default: services sit behind Caddy). */
   openFirewall: z.boolean().default(false),
+  /** Why its ports are open although no route covers them (e.g. game-streaming clients connect directly). */
+  openFirewallReason: z.string("must be a string (fix: say in a few words why the ports are open)").min(1, "must not be empty (fix: say in a few words why the ports are open)").optional(),
 };
 
 const servarr = <K extends string>(kind: K) =>
