@@ -1,0 +1,71 @@
+// The Host's recorded inputs: the secret-free view the policy pack reads, with whether each
+// secret-bearing field arrived as a Pulumi secret.
+import * as pulumi from "@pulumi/pulumi";
+
+const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+pulumi.runtime.setMocks(
+  {
+    newResource: (args) => {
+      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+      return { id: `${args.name}-id`, state: args.inputs };
+    },
+    call: (args) => args.inputs,
+  },
+  "project",
+  "stack",
+  false,
+);
+
+import { CaddyRoute, Host, Service } from "../../provider";
+
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+async function recorded(name: string): Promise<Record<string, any>> {
+  for (let i = 0; i < 100; i++) {
+    const r = registered.find((x) => x.type === "pulumi-nixos:index:Host" && x.name === name);
+    if (r) return r.inputs;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  throw new Error(`host ${name} was never registered`);
+}
+
+describe("the Host's recorded view", () => {
+  test("records connection, services with their open ports, routes and secret flags, never a secret value", async () => {
+    const radarr = new Service("v-radarr", { kind: "radarr", apiKey: pulumi.secret("api-secret-1") });
+    const sonarr = new Service("v-sonarr", { kind: "sonarr", apiKey: "api-plain-2", openFirewall: true, openFirewallReason: "LAN tools" });
+    new Host("viewed", {
+      connection: { address: "192.0.2.10", hostKey: HOST_KEY, privateKey: "key-plain-3" },
+      release: "25.11",
+      stateVersion: "25.05",
+      modules: [
+        radarr,
+        sonarr,
+        new CaddyRoute("v-route", { domain: "radarr.home.example", to: radarr, tls: "internal", basicAuth: { user: "fam", passwordHash: pulumi.secret("hash-4") } }),
+      ],
+    });
+    const view = await recorded("viewed");
+    const text = JSON.stringify(view);
+    for (const value of ["api-secret-1", "api-plain-2", "key-plain-3", "hash-4"]) expect(text).not.toContain(value);
+    expect(view.connection).toEqual({ address: "192.0.2.10", hostKey: HOST_KEY, trustOnFirstUse: false });
+    expect(view.secrets).toEqual({
+      "connection.privateKey": false,
+      "services.radarr.apiKey": true,
+      "services.sonarr.apiKey": false,
+      "routes.radarr.home.example.basicAuth.passwordHash": true,
+    });
+    expect(view.services).toEqual([
+      { name: "radarr", kind: "radarr" },
+      { name: "sonarr", kind: "sonarr", openFirewallReason: "LAN tools", firewallPorts: { tcp: [8989], udp: [] } },
+    ]);
+    expect(view.routes).toEqual([{ domain: "radarr.home.example", to: { service: "radarr" }, tls: "internal" }]);
+    expect(view.nixpkgs).toEqual({ locked: false });
+  });
+
+  test("nixpkgs counts as locked only when a flake.lock is rendered", async () => {
+    const base = { connection: { address: "192.0.2.11", hostKey: HOST_KEY, agent: true }, release: "25.11" as const, stateVersion: "25.05" };
+    new Host("pinned", { ...base, nixpkgs: { rev: "0123456789abcdef0123456789abcdef01234567", narHash: `sha256-${"A".repeat(43)}=` } });
+    new Host("rev-only", { ...base, nixpkgs: { rev: "0123456789abcdef0123456789abcdef01234567" } });
+    expect((await recorded("pinned")).nixpkgs.locked).toBe(true);
+    expect((await recorded("rev-only")).nixpkgs.locked).toBe(false);
+  });
+});
