@@ -54,6 +54,7 @@ let
     attrsets = { inherit recursiveUpdate filterAttrs mapAttrsToList genAttrs attrByPath setAttrByPath; };
     lists = { inherit optional optionals unique flatten; };
     isDerivation = x: b.isAttrs x && (x.type or null) == "derivation";
+    getName = x: if b.isString x then (b.parseDrvName x).name else x.pname or (b.parseDrvName x.name).name;
   };
 in
 lib

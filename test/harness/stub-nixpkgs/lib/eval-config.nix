@@ -4,7 +4,10 @@
 { lib, sim, modules ? [ ], system ? null, specialArgs ? { }, ... }:
 let
   b = builtins;
-  table = b.fromJSON (b.readFile (../options + "/${sim.release}.json"));
+  # `defaultPkgs = "a.b"` in an entry is a default taken from pkgs (NixOS's `default = pkgs.a.b`).
+  raw = b.fromJSON (b.readFile (../options + "/${sim.release}.json"));
+  fromPkgs = o: o // { default = lib.getAttrFromPath (b.filter b.isString (b.split "\\." o.defaultPkgs)) pkgs; };
+  table = raw // { options = b.mapAttrs (_: o: if o ? defaultPkgs then fromPkgs o else o) raw.options; };
   m = import ./modules.nix { inherit lib table; };
   fault = if sim.fault == null then null else sim.fault.kind;
   system' = if system != null then system else "x86_64-linux";
@@ -15,13 +18,17 @@ let
 
   # What the real modules would refuse, for the paths the renderer uses.
   usesNvidia = b.elem "nvidia" (cfg.services.xserver.videoDrivers or [ ]);
+  nvidia = cfg.hardware.nvidia.package;
+  # nixpkgs: allowUnfree, else allowUnfreePredicate applied to the package.
+  unfreeAllowed = pkg: cfg.nixpkgs.config.allowUnfree || (lib.attrByPath [ "nixpkgs" "config" "allowUnfreePredicate" ] (_: false) defined) pkg;
+  # hardware.nvidia.open defaults to false below driver 560 and must be chosen from 560 on.
   failedAssertions =
-    lib.optional (usesNvidia && cfg.hardware.nvidia.open == null)
+    lib.optional (usesNvidia && cfg.hardware.nvidia.open == null && !(lib.versionOlder nvidia.version "560"))
       "You must configure `hardware.nvidia.open` on NVIDIA driver versions >= 560.";
   checked =
     if fault == "eval-error" then throw "simulated evaluation error (fault injected on this host)"
-    else if usesNvidia && !(cfg.nixpkgs.config.allowUnfree or false) then
-      throw "Package ‘nvidia-x11-sim’ in stub nixpkgs has an unfree license (‘unfreeRedistributable’), refusing to evaluate.\n\n       a) To temporarily allow unfree packages, you can use an environment variable\n          for a single invocation of the nix tools.\n\n            $ export NIXPKGS_ALLOW_UNFREE=1\n\n       b) For `nixos-rebuild` you can set\n         { nixpkgs.config.allowUnfree = true; }\n       in configuration.nix to override this."
+    else if usesNvidia && !(unfreeAllowed nvidia) then
+      throw "Package ‘${nvidia.name}-${nvidia.version}’ in stub nixpkgs has an unfree license (‘unfreeRedistributable’), refusing to evaluate.\n\n       a) To temporarily allow unfree packages, you can use an environment variable\n          for a single invocation of the nix tools.\n\n            $ export NIXPKGS_ALLOW_UNFREE=1\n\n       b) For `nixos-rebuild` you can set\n         { nixpkgs.config.allowUnfree = true; }\n       in configuration.nix to override this."
     else if failedAssertions != [ ] then
       throw "\nFailed assertions:\n${b.concatStringsSep "\n" (map (a: "- ${a}") failedAssertions)}"
     else defined;
@@ -33,7 +40,13 @@ let
     let src = if (e.source or null) != null then e.source else b.toFile "etc-${b.baseNameOf name}" (if e.text == null then "" else e.text); in
     "mkdir -p \"$out/etc/$(dirname '${name}')\"; cp -L '${src}' \"$out/etc/${name}\""
     + lib.optionalString ((e.mode or "symlink") != "symlink") "; chmod ${e.mode} \"$out/etc/${name}\"") etcEntries);
-  configJson = b.toJSON checked;
+  # Functions (e.g. allowUnfreePredicate) have no JSON form; the file shows where they were.
+  jsonable = v:
+    if b.isFunction v then "<function>"
+    else if b.isList v then map jsonable v
+    else if b.isAttrs v && !(lib.isDerivation v) then b.mapAttrs (_: jsonable) v
+    else v;
+  configJson = b.toJSON (jsonable checked);
 
   toplevel = b.derivation {
     name = "nixos-system-${hostName}-${version}";
@@ -50,10 +63,11 @@ let
       printf '#!/bin/sh\ncase "$1" in --configuration-revision) echo "%s";; --revision) echo 0000000;; --json) echo "{\\"nixosVersion\\":\\"%s\\"}";; *) echo "%s";; esac\n' \
         "$configurationRevision" "$version" "$version" > $out/sw/bin/nixos-version
       chmod +x $out/sw/bin/nixos-version
-      ${etcScript}
+      eval "$etcScript"
       ${lib.optionalString (fault == "build-failure") ''echo "error: simulated build failure (fault injected on this host)" >&2; exit 1''}
     '') ];
-    inherit configJson version;
+    # In the environment, not the script file: /etc sources may be store paths built by derivations.
+    inherit configJson version etcScript;
     configurationRevision = if cfg.system.configurationRevision == null then "" else cfg.system.configurationRevision;
     kernelParams = b.concatStringsSep " " cfg.boot.kernelParams;
     stcSource = ../switch-to-configuration.sh;

@@ -57,9 +57,10 @@ let
     The option `${b.concatStringsSep "." loc}' has conflicting definition values:${showDefs defs}
     Use `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions.'';
 
+  # One definition is taken as is (as mergeEqualOption does), so functions need no comparison.
   mergeEqual = showDefs: loc: defs:
     let first = (b.head defs).value; in
-    if b.all (d: d.value == first) defs then first else conflict showDefs loc defs;
+    if b.length defs == 1 || b.all (d: d.value == first) defs then first else conflict showDefs loc defs;
 
   # defs: [ { file; value; } ] already checked against t.
   merge = showDefs: loc: t: defs:

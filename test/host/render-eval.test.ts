@@ -1,0 +1,239 @@
+// What we render against what each NixOS release accepts: every renderer branch, for every release,
+// rendered with renderHost and built with the stub nixpkgs by the same `nix build` a simulated host's
+// nixos-rebuild runs (test/harness/bin/nixos-rebuild), batched into one build per release.
+import { execFile } from "child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { dirname, join } from "path";
+import { renderHost, RenderedHost } from "../../provider/render/flake";
+import { host, HostInput } from "../../provider/schema/host";
+import { Release, RELEASES } from "../../provider/schema/release";
+import { gamingHost, HOST_KEY, mediaHost } from "../unit/support/fixtures";
+
+const STUB = join(__dirname, "../harness/stub-nixpkgs");
+const work = mkdtempSync(join(tmpdir(), "render-eval-"));
+const REV = "0123456789abcdef0123456789abcdef01234567";
+const NAR_HASH = "sha256-" + "A".repeat(43) + "=";
+const FHD = { width: 1920, height: 1080, refresh: 60 };
+
+/** One host declaration per renderer branch; each is rendered for every release. */
+const MATRIX: Record<string, (release: Release) => HostInput> = {
+  // Seed homelab: every media service, routes with ACME, internal TLS + allowlist, basic auth, headers.
+  media: (release) => mediaHost({ release }),
+  // NVIDIA + nvidia-xorg display (the default for NVIDIA), XFCE, Sunshine with CUDA.
+  gaming: (release) => gamingHost({ release }),
+  "nvidia-gnome": (release) => gamingHost({ name: "nvidia-gnome", release, display: { ...FHD, desktop: "gnome" } }),
+  "nvidia-kernel": (release) => gamingHost({ name: "nvidia-kernel", release, display: { ...FHD, method: "kernel", connector: "HDMI-A-1" } }),
+  "nvidia-dummy": (release) => gamingHost({ name: "nvidia-dummy", release, display: { ...FHD, method: "xorg-dummy" } }),
+  // A legacy proprietary driver allowed by name (allowUnfreePredicate), every NVIDIA switch flipped.
+  "nvidia-legacy": (release) =>
+    gamingHost({
+      name: "nvidia-legacy",
+      release,
+      allowUnfree: ["nvidia-x11", "nvidia-settings"],
+      gpu: { vendor: "nvidia", channel: "legacy_470", open: false, modesetting: false, powerManagement: true, nvidiaSettings: true, enable32Bit: true },
+      services: [{ kind: "sunshine", cudaSupport: false, capSysAdmin: true, port: 48000, settings: { min_log_level: "info" } }],
+    }),
+  // Below driver 560 NixOS defaults hardware.nvidia.open to false, so it may stay unset.
+  "nvidia-535": (release) => gamingHost({ name: "nvidia-535", release, gpu: { vendor: "nvidia", channel: "legacy_535" } }),
+  "amd-kernel": (release) =>
+    gamingHost({ name: "amd-kernel", release, allowUnfree: false, gpu: { vendor: "amd" }, display: { ...FHD, connector: "DP-1" }, services: [{ kind: "sunshine" }] }),
+  "intel-dummy": (release) =>
+    gamingHost({
+      name: "intel-dummy",
+      release,
+      allowUnfree: false,
+      gpu: { vendor: "intel", enable32Bit: true },
+      display: { ...FHD, method: "xorg-dummy", desktop: "gnome", user: "player" },
+      users: [{ name: "player", groups: ["video"] }],
+      services: [{ kind: "sunshine", openFirewall: true }],
+    }),
+  "no-gpu": (release) => gamingHost({ name: "no-gpu", release, allowUnfree: false, gpu: undefined, display: FHD, services: [{ kind: "sunshine" }] }),
+  // Everything else: service options, a generic service, routes to an upstream, to a service port and
+  // with an existing certificate, users (normal and system), extra firewall ports, extra modules, a pin.
+  everything: (release) => ({
+    name: "everything",
+    connection: { address: "192.168.1.30", hostKey: HOST_KEY, agent: true },
+    release,
+    stateVersion: "25.05",
+    timeZone: "Europe/Berlin",
+    nixpkgs: { rev: REV, narHash: NAR_HASH, lastModified: 1760000000 },
+    users: [
+      { name: "bob", authorizedKeys: [HOST_KEY + " bob@laptop"], groups: ["wheel", "video"] },
+      { name: "backup", system: true },
+    ],
+    firewall: { tcp: [3000], udp: [] },
+    services: [
+      { kind: "jellyfin", openFirewall: true, user: "media", group: "media", dataDir: "/srv/jellyfin" },
+      { kind: "radarr", port: 7879, settings: { log: { analyticsEnabled: false } } },
+      { kind: "sonarr" },
+      { kind: "prowlarr", apiKey: "prowlarr-key", openFirewall: true },
+      { kind: "jellyseerr", port: 5056, openFirewall: true },
+      { kind: "caddy", email: "admin@home.example", acmeCA: "https://acme-staging-v02.api.letsencrypt.org/directory" },
+      { kind: "openssh", port: 2222, passwordAuthentication: true, permitRootLogin: "no" },
+      { kind: "generic", module: "uptime-kuma", options: { settings: { PORT: "3001" } }, tcpPorts: [3001], openFirewall: true },
+      { kind: "generic", name: "dashboards", module: "grafana", options: { settings: { server: { http_port: 3000 } } }, tcpPorts: [3000] },
+    ],
+    routes: [
+      { domain: "media.home.example", to: { service: "jellyfin", port: 8920 }, tls: { certFile: "/var/lib/certs/media.pem", keyFile: "/var/lib/certs/media.key" } },
+      { domain: "status.home.example", to: { service: "uptime-kuma" }, tls: "internal", allow: ["10.0.0.0/8", "fd00::/8"] },
+      { domain: "nas.home.example", to: { upstream: "192.168.1.5:5000" }, basicAuth: { user: "admin", passwordHash: "$2a$14$abcdefghijklmnopqrstuv" }, headers: { "X-Robots-Tag": "none", "Referrer-Policy": "no-referrer" } },
+    ],
+    extraModules: [{ name: "tools", text: "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.htop pkgs.jq ];\n}" }],
+  }),
+};
+
+/** Hosts whose build must fail, by name: a misspelt service, and an NVIDIA driver the unfree predicate refuses. */
+const REFUSED: Record<string, (release: Release) => HostInput> = {
+  typo: (release) => mediaHost({ name: "typo", release, extraModules: [{ name: "typo", text: "{ ... }: {\n  services.jellyfn.enable = true;\n}" }] }),
+  unfree: (release) => {
+    const h = MATRIX["nvidia-legacy"](release);
+    return { ...h, name: "unfree", extraModules: [{ name: "refuse", text: "{ lib, ... }: {\n  nixpkgs.config.allowUnfreePredicate = lib.mkForce (pkg: false);\n}" }] };
+  },
+};
+
+interface Built {
+  out?: string;
+  error?: string;
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function writeFlake(dir: string, r: RenderedHost): void {
+  for (const [path, text] of Object.entries(r.files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+}
+
+/** The per-rebuild stub copy the stand-in makes: test/harness/stub-nixpkgs with sim.nix naming the release. */
+function stubFor(release: Release): string {
+  const dir = join(work, `nixpkgs-${release}`);
+  cpSync(STUB, dir, { recursive: true });
+  writeFileSync(join(dir, "sim.nix"), `{ release = "${release}"; fault = null; }\n`);
+  return dir;
+}
+
+/** The stand-in's `nix build` (same flags and installable) over several flakes at once. */
+async function nixBuild(stub: string, flakes: { name: string; dir: string }[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const installables = flakes.map((f) => `${f.dir}#nixosConfigurations."${f.name}".config.system.build.toplevel`);
+  return run("nix", [
+    "--extra-experimental-features", "nix-command flakes",
+    "build", "--json", "--no-write-lock-file", "--option", "substituters", "",
+    "--override-input", "nixpkgs", `path:${stub}`, ...installables, "--no-link",
+  ]);
+}
+
+/** One build for the whole batch; when it fails, one build per flake to say which fail and why. */
+async function buildBatch(release: Release, flakes: { name: string; dir: string }[]): Promise<Map<string, Built>> {
+  const stub = stubFor(release);
+  const results = new Map<string, Built>();
+  const all = await nixBuild(stub, flakes);
+  if (all.code === 0) {
+    const outs = JSON.parse(all.stdout) as { drvPath: string; outputs: { out: string } }[];
+    for (const f of flakes) {
+      const out = outs.find((o) => o.outputs.out.endsWith(`-nixos-system-${f.name}-${release}.20250101.0000000`));
+      results.set(f.name, out ? { out: out.outputs.out } : { error: `no toplevel for ${f.name} in ${all.stdout}` });
+    }
+    return results;
+  }
+  for (const f of flakes) {
+    const one = await nixBuild(stub, [f]);
+    results.set(f.name, one.code === 0 ? { out: (JSON.parse(one.stdout) as { outputs: { out: string } }[])[0].outputs.out } : { error: one.stderr });
+  }
+  return results;
+}
+
+/** The release the stand-in builds a flake for: the first nixos-YY.MM in flake.nix and flake.lock. */
+function releaseSeenByHost(r: RenderedHost): string | undefined {
+  const text = (r.files["flake.nix"] ?? "") + (r.files["flake.lock"] ?? "");
+  return /nixos-(\d\d\.\d\d)/.exec(text)?.[1];
+}
+
+async function inParallel<T>(items: T[], limit: number, f: (x: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: limit }, async () => {
+    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await f(x);
+  }));
+}
+
+const rendered = new Map<string, RenderedHost>();
+const built = new Map<string, Built>();
+const key = (release: Release, name: string) => `${release}/${name}`;
+
+beforeAll(async () => {
+  const batches = new Map<Release, { name: string; dir: string }[]>();
+  for (const release of RELEASES) {
+    const flakes: { name: string; dir: string }[] = [];
+    const hosts = Object.fromEntries(Object.entries({ ...MATRIX, ...REFUSED }).map(([n, f]) => [n, f(release)]));
+    for (const [name, h] of Object.entries(hosts)) {
+      const r = renderHost(host.parse(h));
+      rendered.set(key(release, name), r);
+      const dir = join(work, release, name);
+      writeFlake(dir, r);
+      flakes.push({ name, dir });
+    }
+    batches.set(release, flakes);
+  }
+  // Refused hosts fail their batch by design, so they are built apart; the rest go in one build per release.
+  await inParallel([...batches.entries()], 2, async ([release, flakes]) => {
+    const good = await buildBatch(release, flakes.filter((f) => !(f.name in REFUSED)));
+    const refused = await buildBatch(release, flakes.filter((f) => f.name in REFUSED));
+    for (const [name, b] of [...good, ...refused]) built.set(key(release, name), b);
+  });
+}, 600_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const cases = RELEASES.flatMap((release) => Object.keys(MATRIX).map((name) => [release, name] as const));
+
+describe("rendered hosts build against the release's options", () => {
+  test.each(cases)("%s %s: builds, and the toplevel carries the deployment marker", (release, name) => {
+    const r = rendered.get(key(release, name))!;
+    const b = built.get(key(release, name))!;
+    expect(b.error).toBeUndefined();
+    const marker = JSON.parse(readFileSync(join(b.out!, "etc/pulumi-nixos/generation.json"), "utf8"));
+    expect(marker).toEqual({ host: name, stack: "dev", contentHash: r.contentHash });
+    expect(readFileSync(join(b.out!, "nixos-version"), "utf8")).toMatch(new RegExp(`^${release.replace(".", "\\.")}\\.`));
+  });
+
+  test.each(cases)("%s %s: the host's nixos-rebuild reads the flake's release as the rendered one", (release, name) => {
+    expect(releaseSeenByHost(rendered.get(key(release, name))!)).toBe(release);
+  });
+});
+
+describe("what the build proves", () => {
+  const config = (release: Release, name: string) => JSON.parse(readFileSync(join(built.get(key(release, name))!.out!, "config.json"), "utf8"));
+
+  test.each(RELEASES)("%s: a misspelt option in an extra module fails with NixOS's message", (release) => {
+    const b = built.get(key(release, "typo"))!;
+    expect(b.out).toBeUndefined();
+    expect(b.error).toMatch(/error: The option `services\.jellyfn' does not exist\. Definition values:\s+- In `\/nix\/store\/[a-z0-9]{32}-source\/modules\/extra-typo\.nix': \{ enable = true; \}/);
+  });
+
+  test.each(RELEASES)("%s: an NVIDIA driver the unfree predicate does not allow fails like nixpkgs", (release) => {
+    const b = built.get(key(release, "unfree"))!;
+    expect(b.out).toBeUndefined();
+    expect(b.error).toMatch(/error: Package ‘nvidia-x11-470\.0’ in .* has an unfree license \(‘unfreeRedistributable’\), refusing to evaluate\./);
+  });
+
+  test.each(RELEASES)("%s: the EDID the nvidia-xorg display points Xorg at is built into /etc: 128 bytes, EDID header, checksum", (release) => {
+    const edid = readFileSync(join(built.get(key(release, "gaming"))!.out!, "etc/X11/pulumi-nixos-edid.bin"));
+    expect(edid.length).toBe(128);
+    expect(edid.subarray(0, 8).toString("hex")).toBe("00ffffffffffff00");
+    expect(edid.reduce((s, x) => s + x, 0) % 256).toBe(0);
+  });
+
+  test("the release decides where Jellyseerr and GDM live", () => {
+    expect(config("25.11", "media").services.jellyseerr.enable).toBe(true);
+    expect(config("26.05", "media").services.seerr.enable).toBe(true);
+    expect(config("25.05", "nvidia-gnome").services.xserver.displayManager.gdm.enable).toBe(true);
+    expect(config("25.11", "nvidia-gnome").services.displayManager.gdm.enable).toBe(true);
+  });
+});
