@@ -17,9 +17,15 @@ export interface CaddyGlobals {
 }
 
 export interface VirtualHost {
+  /** The route's domain: the attribute name under services.caddy.virtualHosts. */
+  domain: string;
+  /** Caddy's site address: the domain, or http://domain for a plain-HTTP route (no certificate, no redirect). */
   hostName: string;
   extraConfig: string;
 }
+
+/** Where the NixOS module puts a virtual host's access log when logDir keeps its default. */
+export const CADDY_LOG_DIR = "/var/log/caddy";
 
 /** The environment variable holding a route's basic-auth hash, e.g. BASICAUTH_JELLYFIN_HOME_EXAMPLE. */
 export function basicAuthVar(domain: string): string {
@@ -54,7 +60,7 @@ export function vhostBody(r: ResolvedRoute): string {
 export function virtualHosts(routes: readonly ResolvedRoute[]): VirtualHost[] {
   return [...routes]
     .sort((a, b) => (a.spec.domain < b.spec.domain ? -1 : a.spec.domain > b.spec.domain ? 1 : 0))
-    .map((r) => ({ hostName: r.spec.domain, extraConfig: vhostBody(r) }));
+    .map((r) => ({ domain: r.spec.domain, hostName: r.spec.tls === "none" ? `http://${r.spec.domain}` : r.spec.domain, extraConfig: vhostBody(r) }));
 }
 
 /** The basic-auth hashes, as one environment file for the caddy unit. */
@@ -70,7 +76,15 @@ export function caddySecrets(routes: readonly ResolvedRoute[]): SecretFile[] {
 /** services.caddy options for the routes. */
 export function caddyModule(routes: readonly ResolvedRoute[], globals: CaddyGlobals, secrets: readonly SecretFile[]): nix.Nix {
   const hosts: Record<string, nix.Nix> = {};
-  for (const v of virtualHosts(routes)) hosts[v.hostName] = { extraConfig: nix.lines(v.extraConfig) };
+  for (const v of virtualHosts(routes)) {
+    const plain = v.hostName !== v.domain;
+    hosts[v.domain] = {
+      hostName: plain ? v.hostName : undefined,
+      // Releases differ in how the default log name treats "http://"; the file is named after the domain.
+      logFormat: plain ? nix.lines(`output file ${CADDY_LOG_DIR}/access-${v.domain}.log\n`) : undefined,
+      extraConfig: nix.lines(v.extraConfig),
+    };
+  }
   return {
     services: {
       caddy: {
@@ -95,7 +109,7 @@ export interface CaddyfileOptions extends CaddyGlobals {
  * (email, acme_ca, log), then one block per virtual host with its access log and extraConfig.
  */
 export function caddyfile(routes: readonly ResolvedRoute[], opts: CaddyfileOptions = {}): string {
-  const logDir = opts.logDir ?? "/var/log/caddy";
+  const logDir = opts.logDir ?? CADDY_LOG_DIR;
   const global = [
     ...(opts.email ? [`email ${opts.email}`] : []),
     ...(opts.acmeCA ? [`acme_ca ${opts.acmeCA}`] : []),
@@ -108,7 +122,7 @@ export function caddyfile(routes: readonly ResolvedRoute[], opts: CaddyfileOptio
     [
       `${v.hostName} {`,
       "\tlog {",
-      `\t\toutput file ${logDir}/access-${v.hostName}.log`,
+      `\t\toutput file ${logDir}/access-${v.domain}.log`,
       "\t}",
       ...v.extraConfig.trimEnd().split("\n").map((l) => `\t${l}`),
       "}",

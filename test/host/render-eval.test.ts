@@ -49,8 +49,8 @@ const MATRIX: Record<string, (release: Release) => HostInput> = {
       services: [{ kind: "sunshine", openFirewall: true }],
     }),
   "no-gpu": (release) => gamingHost({ name: "no-gpu", release, allowUnfree: false, gpu: undefined, display: FHD, services: [{ kind: "sunshine" }] }),
-  // Everything else: service options, a generic service, routes to an upstream, to a service port and
-  // with an existing certificate, users (normal and system), extra firewall ports, extra modules, a pin.
+  // Everything else: service options, a generic service, routes to an upstream, to a service port,
+  // with an existing certificate and plain HTTP, users (normal and system), extra firewall ports, extra modules, a pin.
   everything: (release) => ({
     name: "everything",
     connection: { address: "192.168.1.30", hostKey: HOST_KEY, agent: true },
@@ -77,6 +77,7 @@ const MATRIX: Record<string, (release: Release) => HostInput> = {
     routes: [
       { domain: "media.home.example", to: { service: "jellyfin", port: 8920 }, tls: { certFile: "/var/lib/certs/media.pem", keyFile: "/var/lib/certs/media.key" } },
       { domain: "status.home.example", to: { service: "uptime-kuma" }, tls: "internal", allow: ["10.0.0.0/8", "fd00::/8"] },
+      { domain: "printer.home.example", to: { upstream: "192.168.1.6:631" }, tls: "none" },
       { domain: "nas.home.example", to: { upstream: "192.168.1.5:5000" }, basicAuth: { user: "admin", passwordHash: "$2a$14$abcdefghijklmnopqrstuv" }, headers: { "X-Robots-Tag": "none", "Referrer-Policy": "no-referrer" } },
     ],
     extraModules: [{ name: "tools", text: "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.htop pkgs.jq ];\n}" }],
@@ -228,6 +229,13 @@ describe("what the build proves", () => {
     expect(edid.length).toBe(128);
     expect(edid.subarray(0, 8).toString("hex")).toBe("00ffffffffffff00");
     expect(edid.reduce((s, x) => s + x, 0) % 256).toBe(0);
+  });
+
+  test.each(RELEASES)("%s: a plain-HTTP route's virtual host has an http:// address and a log named after the domain", (release) => {
+    const vhost = config(release, "everything").services.caddy.virtualHosts["printer.home.example"];
+    expect(vhost.hostName).toBe("http://printer.home.example");
+    expect(vhost.logFormat).toBe("output file /var/log/caddy/access-printer.home.example.log\n");
+    expect(config(release, "everything").services.caddy.virtualHosts["nas.home.example"].hostName).toBeUndefined();
   });
 
   test("the release decides where Jellyseerr and GDM live", () => {

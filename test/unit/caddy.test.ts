@@ -54,6 +54,7 @@ describe("Caddyfile assembled as the NixOS module does", () => {
 
 describe("real caddy on loopback", () => {
   const HTTPS_PORT = 18443;
+  const HTTP_PORT = 18080;
   let upstream: http.Server;
   let caddy: ChildProcess;
   let upstreamPort = 0;
@@ -91,9 +92,10 @@ describe("real caddy on loopback", () => {
     const specs = [
       route.parse({ domain: "open.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal" }),
       route.parse({ domain: "lan.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal", allow: ["127.0.0.1/32"] }),
+      route.parse({ domain: "plain.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "none" }),
     ];
     const routes: ResolvedRoute[] = specs.map((spec) => ({ spec, upstream: `127.0.0.1:${upstreamPort}`, https: false }));
-    const text = caddyfile(routes, { logDir: dir, extraGlobal: ["admin 127.0.0.1:18019", "http_port 18080", `https_port ${HTTPS_PORT}`, "skip_install_trust"] });
+    const text = caddyfile(routes, { logDir: dir, extraGlobal: ["admin 127.0.0.1:18019", `http_port ${HTTP_PORT}`, `https_port ${HTTPS_PORT}`, "skip_install_trust"] });
     caddy = spawn("caddy", ["run", "--config", writeConfig(text), "--adapter", "caddyfile"], { env, stdio: "ignore" });
     await waitForPort(HTTPS_PORT, 15000);
   });
@@ -107,6 +109,22 @@ describe("real caddy on loopback", () => {
     const r = await get("open.test.example", "127.0.0.1");
     expect(r.status).toBe(200);
     expect(r.body).toBe("upstream saw open.test.example");
+  });
+
+  test("a tls \"none\" route is served over plain HTTP, without a redirect; the others are not", async () => {
+    const plain = (domain: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        http
+          .get({ host: "127.0.0.1", port: HTTP_PORT, path: "/", headers: { host: domain }, timeout: 5000 }, (res) => {
+            let body = "";
+            res.on("data", (c) => (body += c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          })
+          .on("error", reject);
+      });
+    expect(await plain("plain.test.example")).toEqual({ status: 200, body: "upstream saw plain.test.example" });
+    expect((await plain("open.test.example")).status).toBe(308);
+    await expect(get("plain.test.example", "127.0.0.1")).rejects.toThrow();
   });
 
   test("an allowlisted route serves allowed clients and refuses others", async () => {
