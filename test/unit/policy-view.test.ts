@@ -17,6 +17,8 @@ pulumi.runtime.setMocks(
 );
 
 import { CaddyRoute, Host, Service } from "../../provider";
+import { parseOrThrow } from "../../provider/schema/errors";
+import { host } from "../../provider/schema/host";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
@@ -67,5 +69,17 @@ describe("the Host's recorded view", () => {
     new Host("rev-only", { ...base, nixpkgs: { rev: "0123456789abcdef0123456789abcdef01234567" } });
     expect((await recorded("pinned")).nixpkgs.locked).toBe(true);
     expect((await recorded("rev-only")).nixpkgs.locked).toBe(false);
+  });
+
+  test("the fields the policies read refuse empty reasons and unknown TLS modes, naming the field and the fix", () => {
+    const base = { name: "h", connection: { address: "192.0.2.12", hostKey: HOST_KEY, agent: true }, release: "25.11", stateVersion: "25.05" };
+    expect(() => parseOrThrow(host, { ...base, services: [{ kind: "jellyfin", openFirewall: true, openFirewallReason: "" }] }, "host 'h'")).toThrow(
+      "host 'h': services[0].openFirewallReason: must not be empty (fix: say in a few words why the ports are open)",
+    );
+    expect(() => parseOrThrow(host, { ...base, firewall: { tcp: [25565], reason: "" } }, "host 'h'")).toThrow("host 'h': firewall.reason: must not be empty");
+    expect(() => parseOrThrow(host, { ...base, routes: [{ domain: "a.home.example", to: { upstream: "127.0.0.1:80" }, tls: "off" }] }, "host 'h'")).toThrow(
+      'routes[0].tls: must be "acme", "internal", "none" or { certFile, keyFile }',
+    );
+    expect(parseOrThrow(host, { ...base, routes: [{ domain: "a.home.example", to: { upstream: "127.0.0.1:80" }, tls: "none" }] }, "host 'h'").routes[0].tls).toBe("none");
   });
 });
