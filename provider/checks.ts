@@ -116,6 +116,12 @@ export function checkHost(h: HostSpec, others: readonly HostSpec[] = []): string
     }
   }
 
+  // Options are rendered for `release`; a pin to another release branch would be evaluated against other options.
+  const branch = /nixos-(\d\d\.\d\d)/.exec(h.nixpkgs.url ?? "")?.[1];
+  if (branch !== undefined && branch !== h.release) {
+    errors.push(`${at}: nixpkgs.url pins nixos-${branch}, but release is ${h.release}; the options would be rendered for the wrong release (fix: set release: "${branch}", or pin nixos-${h.release})`);
+  }
+
   for (const [proto, ports] of [["tcp", h.firewall.tcp], ["udp", h.firewall.udp]] as const) {
     for (const p of ports) {
       if (!listeners.has(`${proto}/${p}`)) errors.push(`${at}: firewall.${proto} opens ${p}, but no service listens there (fix: remove it, or declare the service, e.g. a generic service with ${proto}Ports: [${p}])`);

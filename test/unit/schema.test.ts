@@ -53,11 +53,13 @@ describe("cross-checks", () => {
     [[mediaHost(), mediaHost()], "are both named 'media'"],
     [[mediaHost(), gamingHost({ connection: mediaHost().connection })], "both connect to 192.168.1.10:22"],
     [[mediaHost({ routes: [{ domain: "a.b.example", to: { service: "openssh" } }] })], "serves no HTTP"],
+    [[mediaHost({ nixpkgs: { url: "github:NixOS/nixpkgs/nixos-25.05" } })], "nixpkgs.url pins nixos-25.05, but release is 25.11"],
   ])("%#", (hs, expected) => {
     expect(check(hs as HostInput[])).toContain(expected);
   });
 
   test("the seed homelab passes", () => {
     expect(check([mediaHost(), gamingHost()])).toBe("");
+    expect(check([mediaHost({ nixpkgs: { url: "github:NixOS/nixpkgs/nixos-25.11" } })])).toBe("");
   });
 });
