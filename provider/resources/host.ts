@@ -1,5 +1,5 @@
-// The Host component: validates its declaration (schemas, then cross-checks), renders the flake, and
-// exposes the rendered files and the secret file contents. The deployment worker adds the Generation child.
+// The Host component: validates its declaration (schemas, then cross-checks), renders the flake, and owns
+// the one Generation resource that deploys it over SSH and records what the host runs.
 import * as pulumi from "@pulumi/pulumi";
 import { host, HostInput, HostSpec } from "../schema/host";
 import { parseOrThrow } from "../schema/errors";
@@ -7,6 +7,8 @@ import { renderHostWithSecrets, RenderedHost } from "../render/flake";
 import { joinSecretParts, SecretPart } from "../render/secrets";
 import type { SecretInput } from "../schema/common";
 import { firewallPorts, serviceName } from "../model/catalogue";
+import type { DeployOptions } from "../schema/generation";
+import { Generation } from "./generation";
 import { HostModule, moduleParts } from "./modules";
 
 export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes" | "gpu" | "display"> {
@@ -18,11 +20,23 @@ export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes"
   readonly display?: HostInput["display"];
   /** Other hosts of the stack, for cross-host checks (routes to services elsewhere). */
   readonly peers?: readonly HostSpec[];
+  /** How `pulumi up` activates the configuration: switch (default), boot (at next reboot) or test. */
+  readonly goal?: "switch" | "boot" | "test";
+  /** Magic rollback and its timeout, activation timeout, health checks, rollback on delete. */
+  readonly deploy?: Partial<DeployOptions>;
+  /**
+   * Keep the host on the generation it runs: a partial rollout leaves it out. Its Generation ignores
+   * changes to what is deployed (Pulumi's ignoreChanges), so `pulumi up` neither rebuilds nor deletes it.
+   */
+  readonly hold?: boolean;
 }
+
+/** Inputs of the Generation: what the host ships and how to reach it. Changes here only are updates. */
+const DEPLOYED_FIELDS = ["files", "contentHash", "secrets", "secretFiles", "goal", "flakeAttr"];
 
 /** Pure: merges modules into the declaration and validates it. */
 export function hostSpec(name: string, args: HostArgs): HostSpec {
-  const { modules = [], peers: _peers, ...rest } = args;
+  const { modules = [], peers: _peers, goal: _goal, deploy: _deploy, hold: _hold, ...rest } = args;
   const parts = moduleParts(modules);
   const input = {
     ...rest,
@@ -106,6 +120,8 @@ export class Host extends pulumi.ComponentResource {
   /** Secret file contents by key, as a Pulumi secret. */
   public readonly secrets: pulumi.Output<Record<string, string>>;
   public readonly contentHash: pulumi.Output<string>;
+  /** The deployed generation: number, system path, units changed, drift. */
+  public readonly generation: Generation;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     const spec = hostSpec(name, args);
@@ -115,6 +131,29 @@ export class Host extends pulumi.ComponentResource {
     this.rendered = pulumi.output(result.rendered);
     this.contentHash = pulumi.output(result.rendered.contentHash);
     this.secrets = secretContents(result.secrets);
-    this.registerOutputs({ rendered: this.rendered, contentHash: this.contentHash, secrets: this.secrets });
+    const c = spec.connection;
+    this.generation = new Generation(
+      name,
+      {
+        host: name,
+        stack: spec.stack,
+        connection: {
+          ...defined({ privateKey: c.privateKey as pulumi.Input<string> | undefined, hostKey: c.hostKey }),
+          address: c.address,
+          port: c.port,
+          user: c.user,
+          trustOnFirstUse: c.trustOnFirstUse,
+        },
+        files: result.rendered.files,
+        contentHash: result.rendered.contentHash,
+        flakeAttr: name,
+        goal: args.goal ?? "switch",
+        secrets: this.secrets,
+        secretFiles: result.rendered.secretFiles,
+        deploy: args.deploy ?? {},
+      },
+      { parent: this, ...(args.hold ? { ignoreChanges: DEPLOYED_FIELDS } : {}) },
+    );
+    this.registerOutputs({ rendered: this.rendered, contentHash: this.contentHash, secrets: this.secrets, generation: this.generation.generation });
   }
 }

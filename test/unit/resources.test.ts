@@ -17,6 +17,16 @@ pulumi.runtime.setMocks(
 import { CaddyRoute, Gpu, Host, Service, VirtualDisplay, ValidationError } from "../../provider";
 import { HOST_KEY } from "./support/fixtures";
 
+/** Component inputs are serialised field by field before registration; wait for it instead of guessing. */
+async function registration(type: string, name: string) {
+  for (let i = 0; i < 200; i++) {
+    const r = registered.find((x) => x.type === type && x.name === name);
+    if (r) return r;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  throw new Error(`${type} ${name} was never registered`);
+}
+
 function value<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply(resolve));
 }
@@ -34,7 +44,11 @@ describe("components", () => {
     expect(rendered.files["modules/caddy.nix"]).toContain("reverse_proxy 127.0.0.1:8096");
     expect(JSON.stringify(rendered)).not.toContain("k-123");
     expect(await value(media.secrets)).toEqual({ "radarr.env": "RADARR__AUTH__APIKEY=k-123\n" });
-    expect(registered.map((r) => r.type)).toEqual(expect.arrayContaining(["pulumi-nixos:index:Host", "pulumi-nixos:index:Service", "pulumi-nixos:index:CaddyRoute"]));
+    await registration("pulumi-nixos:index:Host", "media");
+    const generation = await registration("pulumi-nodejs:dynamic/nixos:Generation", "media");
+    expect(generation.inputs).toMatchObject({ host: "media", flakeAttr: "media", goal: "switch", contentHash: rendered.contentHash, files: rendered.files });
+    expect(generation.inputs.secrets).toMatchObject({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig });
+    expect(registered.map((r) => r.type)).toEqual(expect.arrayContaining(["pulumi-nixos:index:Service", "pulumi-nixos:index:CaddyRoute"]));
   });
 
   test("a gaming host with GPU and display components", async () => {
@@ -59,9 +73,8 @@ describe("components", () => {
   test("components record their declaration as inputs, secrets wrapped, so preview names what changed", async () => {
     new Service("sonarr-recorded", { kind: "sonarr", apiKey: "plain-key-77" });
     new CaddyRoute("sonarr-recorded", { domain: "tv.home.example", to: { service: "sonarr" }, allow: ["192.168.1.0/24"] });
-    await new Promise((r) => setTimeout(r, 50));
-    const svc = registered.find((r) => r.type === "pulumi-nixos:index:Service" && r.name === "sonarr-recorded");
-    const route = registered.find((r) => r.type === "pulumi-nixos:index:CaddyRoute" && r.name === "sonarr-recorded");
+    const svc = await registration("pulumi-nixos:index:Service", "sonarr-recorded");
+    const route = await registration("pulumi-nixos:index:CaddyRoute", "sonarr-recorded");
     expect(svc?.inputs).toMatchObject({ kind: "sonarr" });
     // The engine's secret marker: the value travels as a secret and is encrypted in state.
     expect(svc?.inputs.apiKey).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: "plain-key-77" });
