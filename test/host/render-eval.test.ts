@@ -117,7 +117,7 @@ function writeFlake(dir: string, r: RenderedHost): void {
 function stubFor(release: Release): string {
   const dir = join(work, `nixpkgs-${release}`);
   cpSync(STUB, dir, { recursive: true });
-  writeFileSync(join(dir, "sim.nix"), `{ release = "${release}"; fault = null; }\n`);
+  writeFileSync(join(dir, "sim.nix"), `{ release = "${release}"; fault = builtins.fromJSON "null"; }\n`);
   return dir;
 }
 
@@ -206,6 +206,15 @@ describe("rendered hosts build against the release's options", () => {
 
   test.each(cases)("%s %s: the host's nixos-rebuild reads the flake's release as the rendered one", (release, name) => {
     expect(releaseSeenByHost(rendered.get(key(release, name))!)).toBe(release);
+  });
+});
+
+describe("the batch build is the hosts' build", () => {
+  test("the stand-in nixos-rebuild runs the same nix build command as this file", () => {
+    const standIn = readFileSync(join(__dirname, "../harness/bin/nixos-rebuild"), "utf8").replace(/\s*\n\s*/g, " ");
+    expect(standIn).toContain('attr="$ref#nixosConfigurations.\\"$name\\".config.system.build.toplevel"');
+    expect(standIn).toContain('cmd=(nix --extra-experimental-features "nix-command flakes" build --json --no-write-lock-file --option substituters "" --override-input nixpkgs "path:$stub" "${nix_args[@]}" "$attr")');
+    expect(standIn).toContain(`printf '{ release = "%s"; fault = builtins.fromJSON %s; }\\n' "$release" "$(jq -R . <<< "$fault")"`);
   });
 });
 
