@@ -44,6 +44,8 @@ export const stackConfig = strictObject(
     trustOnFirstUse: z.boolean().default(false),
     sshAgent: z.boolean().default(false),
     hosts: z.record(hostName, hostEntry).refine((h) => Object.keys(h).length > 0, "must list at least one host (fix: pulumi config set --path 'hosts.media.address' 192.168.1.10)"),
+    /** Deploy options for every host: magicRollback, rollbackTimeoutSec, activationTimeoutSec, healthChecks. */
+    deploy: z.record(z.string(), z.unknown()).default({}),
     rollout: strictObject(
       {
         /** Hosts activating at once; a failure stops the rollout and leaves the rest untouched. */

@@ -1,6 +1,8 @@
 // Turns the stack configuration into host declarations: connection details from config, everything the
 // host runs from its role. Pure, so the render script and the tests use it without an engine.
 import type { HostArgs } from "../provider/resources/host";
+import { parseOrThrow } from "../provider/schema/errors";
+import { generationSchemas } from "../provider/schema/generation";
 import type { StackConfig, StackSecrets } from "./config";
 import { gamingRole } from "./roles/gaming";
 import { mediaRole } from "./roles/media";
@@ -11,14 +13,23 @@ export interface HostDeclaration {
   args: HostArgs;
 }
 
+/** Hosts outside a partial rollout (rollout.tags) keep the generation they run. */
+export function inRollout(tags: string[], settings: StackConfig): boolean {
+  return settings.rollout.tags.length === 0 || tags.some((t) => settings.rollout.tags.includes(t));
+}
+
 export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack: string): HostDeclaration[] {
+  const deploy = parseOrThrow(generationSchemas().deployOptionsSchema.partial().strict(), settings.deploy, `stack '${stack}' config: deploy`);
   return Object.entries(settings.hosts).map(([name, entry]) => {
     const role = entry.role === "media" ? mediaRole(entry, settings, secrets) : gamingRole();
+    const tags = [entry.role, ...entry.tags];
     return {
       name,
-      tags: [entry.role, ...entry.tags],
+      tags,
       args: {
         ...role,
+        deploy,
+        hold: !inRollout(tags, settings),
         connection: {
           address: entry.address,
           port: entry.port,

@@ -1,5 +1,5 @@
 // The pulumi-nixos program: every stack (homelab, demo, ...) runs this; its Pulumi.<stack>.yaml says
-// which hosts exist and what each runs. Outputs: per host its generation, system path, routes and services.
+// which hosts exist and what each runs. Outputs: per host its generation, system path, route URLs, services.
 import * as pulumi from "@pulumi/pulumi";
 import { CaddyRoute, Gpu, Host, HostModule, Service, VirtualDisplay } from "../provider";
 import { loadStackConfig } from "./config";
@@ -28,9 +28,12 @@ export const summary = Object.fromEntries(
   hosts.map((h) => [
     h.spec.name,
     {
+      generation: h.generation.generation,
+      systemPath: h.generation.systemPath,
       services: h.spec.services.map((s) => s.name ?? s.kind),
-      urls: h.spec.routes.map((r) => `https://${r.domain}`),
-      contentHash: h.contentHash,
+      urls: h.spec.routes.map((r) => `${r.tls === "none" ? "http" : "https"}://${r.domain}`),
+      unitsRestarted: h.generation.unitsRestarted,
+      drift: h.generation.drift,
     },
   ]),
 );

@@ -7,6 +7,10 @@ import type { ServiceInput } from "../../provider/schema/service";
 export function gamingRole() {
   const gpu: GpuInput = { vendor: "nvidia", channel: "stable", open: true };
   const display: DisplayInput = { width: 3840, height: 2160, refresh: 60, user: "sunshine" };
-  const services: ServiceInput[] = [{ kind: "openssh" }, { kind: "sunshine", openFirewall: true }];
+  const services: ServiceInput[] = [{ kind: "openssh" }, {
+      kind: "sunshine",
+      openFirewall: true,
+      openFirewallReason: "Moonlight clients stream from Sunshine directly; its video and control ports are not HTTP",
+    }];
   return { gpu, display, services, routes: [], allowUnfree: true as const };
 }

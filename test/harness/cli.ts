@@ -1,5 +1,5 @@
 // Command line for simulated hosts that outlive one process (demo, e2e tests):
-//   ts-node test/harness/cli.ts start N --state-dir DIR [--prefix P] [--port N] [--release 25.11]
+//   ts-node test/harness/cli.ts start N --state-dir DIR [--prefix P] [--port N] [--release 25.11] [--authorize KEY.pub]
 //   ts-node test/harness/cli.ts stop --state-dir DIR
 // `start` writes DIR/hosts.json: an array of { name, address, port, hostKey, rootKey, deployUser,
 // deployKey, release, stateDir, pid }.
@@ -31,6 +31,7 @@ async function main(argv: string[]): Promise<void> {
       port: port === undefined ? undefined : Number(port),
       release: release as Release | undefined,
       persistent: true,
+      authorizedKeys: flag(args, "--authorize") === undefined ? undefined : [fs.readFileSync(flag(args, "--authorize") as string, "utf8")],
     });
     const records = hosts.map((h) => (h as typeof h & { record: HostRecord }).record);
     fs.writeFileSync(hostsFile, JSON.stringify(records, null, 2));

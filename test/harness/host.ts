@@ -42,6 +42,7 @@ export interface HostOptions {
   port?: number;
   release?: Release;
   persistent?: boolean; // survive the starting process (for the CLI); otherwise die with it
+  authorizedKeys?: string[]; // more public keys allowed for root and the deploy user (one deploy key for a fleet)
 }
 
 /** What a process outside the host needs to find it again (written to hosts.json by the CLI). */
@@ -148,8 +149,9 @@ export async function startHost(opts: HostOptions): Promise<SimHost> {
     ]);
     fs.copyFileSync(path.join(s, "keys/host_ed25519"), path.join(s, "etc-upper/ssh/ssh_host_ed25519_key"));
     fs.copyFileSync(path.join(s, "keys/host_ed25519.pub"), path.join(s, "etc-upper/ssh/ssh_host_ed25519_key.pub"));
-    fs.writeFileSync(path.join(s, "etc-upper/ssh/authorized_keys.d/root"), `${root.pub}\n`);
-    fs.writeFileSync(path.join(s, `etc-upper/ssh/authorized_keys.d/${deployUser}`), `${deploy.pub}\n`);
+    const extra = (opts.authorizedKeys ?? []).map((k) => `${k.trim()}\n`).join("");
+    fs.writeFileSync(path.join(s, "etc-upper/ssh/authorized_keys.d/root"), `${root.pub}\n${extra}`);
+    fs.writeFileSync(path.join(s, `etc-upper/ssh/authorized_keys.d/${deployUser}`), `${deploy.pub}\n${extra}`);
     fs.writeFileSync(path.join(s, "etc-upper/hostname"), `${opts.name}\n`);
     fs.writeFileSync(path.join(s, "run/sim/release"), `${release}\n`);
     fs.writeFileSync(path.join(s, "etc-upper/ssh/sshd_config"), sshdConfig(claim.address, port));

@@ -16,6 +16,7 @@ export interface PoolOptions {
   port?: number; // sshd port (default 22; each host has its own address)
   release?: Release; // release assumed when a flake does not name one (default "25.11")
   persistent?: boolean; // hosts outlive this process (the CLI); stop them with stopHosts or the CLI
+  authorizedKeys?: string[]; // public keys every host accepts for root and the deploy user
 }
 
 const live = new Set<SimHost & { record: HostRecord }>();
@@ -64,6 +65,7 @@ export async function startHosts(n: number, opts: PoolOptions = {}): Promise<Sim
         port: opts.port,
         release: opts.release,
         persistent: opts.persistent,
+        authorizedKeys: opts.authorizedKeys,
       }),
     ),
   );

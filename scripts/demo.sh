@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: two simulated NixOS hosts (real sshd, real Nix generations),
+# the demo stack on a local file backend, then preview -> up -> move Jellyfin to another sub-domain ->
+# preview the diff -> up -> the generations on the host. Leaves nothing running.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+bash scripts/setup.sh
+source scripts/env.sh
+
+work=$(mktemp -d /tmp/pulumi-nixos-demo.XXXXXX)
+harness() { npx ts-node --transpile-only test/harness/cli.ts "$@"; }
+cleanup() {
+  [ -f "$work/hosts/hosts.json" ] && harness stop --state-dir "$work/hosts" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=demo PULUMI_HOME="$work/pulumi-home"
+mkdir -p "$work/state" "$work/hosts"
+config="$work/Pulumi.demo.yaml"
+cp Pulumi.demo.yaml "$config"
+pulumi_() { pulumi --config-file "$config" --non-interactive "$@"; }
+
+step "Starting two simulated NixOS hosts (sshd in private namespaces, real Nix profiles)"
+key="$work/deploy_key"
+ssh-keygen -q -t ed25519 -N '' -C pulumi-nixos-demo -f "$key"
+harness start 2 --state-dir "$work/hosts" --prefix demo --release 25.11 --authorize "$key.pub"
+hosts="$work/hosts/hosts.json"
+
+step "Creating the demo stack on a local file backend ($work/state)"
+pulumi stack init demo --non-interactive >/dev/null
+roles=(media gaming)
+for i in 0 1; do
+  name=${roles[$i]}
+  pulumi_ config set --path "hosts.$name.address" "$(jq -r ".[$i].address" "$hosts")"
+  pulumi_ config set --path "hosts.$name.port" "$(jq -r ".[$i].port" "$hosts")"
+  pulumi_ config set --path "hosts.$name.hostKey" "$(jq -r ".[$i].hostKey" "$hosts")"
+done
+pulumi_ config set --secret sshPrivateKey <"$key"
+head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' | pulumi_ config set --secret radarrApiKey
+echo "hosts pinned by their ed25519 host keys; the deploy key and Radarr's API key are stack secrets"
+
+step "pulumi preview: what would be created (no host is contacted)"
+run pulumi_ preview
+
+step "pulumi up: render a flake per host, upload it, nixos-rebuild switch, confirm"
+run pulumi_ up --yes --skip-preview
+
+step "Change one service: move Jellyfin from jellyfin.home.example to watch.home.example"
+run pulumi_ config set --path hosts.media.subdomains.jellyfin watch
+
+step "pulumi preview --diff: the changed route and the changed Nix file"
+pulumi_ preview --diff | grep -E '^\s*[~+-] |^\s*[~+-]\s+[a-z]|Resources:|to update|unchanged$' | grep -v -- '--outputs' | head -40
+
+step "pulumi up: only the media host rebuilds"
+run pulumi_ up --yes --skip-preview
+
+step "The generations on the media host (nixos-rebuild list-generations, over SSH)"
+media_addr=$(jq -r '.[0].address' "$hosts")
+media_port=$(jq -r '.[0].port' "$hosts")
+known=$([ "$media_port" = 22 ] && echo "$media_addr" || echo "[$media_addr]:$media_port")
+printf '%s %s\n' "$known" "$(jq -r '.[0].hostKey' "$hosts")" >"$work/known_hosts"
+ssh -i "$key" -p "$media_port" -o UserKnownHostsFile="$work/known_hosts" -o StrictHostKeyChecking=yes \
+  -o BatchMode=yes "root@$media_addr" nixos-rebuild list-generations
+
+step "Stack outputs"
+pulumi stack output --json
+
+step "Done: stopping the simulated hosts"
