@@ -164,7 +164,7 @@ export async function deploy(req: DeployRequest, log: Logger): Promise<DeployRes
           throw await unreachableAfterSwitch(req, pinned, status, e);
         }
         try {
-          const r = await fresh.exec(scripts.confirm(id, req.options.healthChecks.map((h) => h.command)), { timeoutMs: 120000 });
+          const r = await fresh.exec(scripts.confirm(id, req.options.healthChecks), { timeoutMs: 120000 });
           if (r.code !== 0) {
             await fresh.exec(scripts.abort(id, `health check failed`));
             const final = await pollOn(fresh, id, (s) => s.result !== undefined);

@@ -163,7 +163,8 @@ export function activationJob(p: ActivationParams): Shell {
           ownSecrets(p, false),
         )
       : sh`:`,
-    sh`if ! systemd-run --unit=${watchdogUnit(p.id)} --collect --quiet -- sh -c ${watchdog(p).text}; then`,
+    // 9>&-: the watchdog must not inherit the lock, or it would wait on itself when it rolls back.
+    sh`if ! systemd-run --unit=${watchdogUnit(p.id)} --collect --quiet -- sh -c ${watchdog(p).text} 9>&-; then`,
     sh`  echo "pulumi-nixos: cannot arm the rollback watchdog; not activating"; restore; put exit 1; put result failed; exit 0`,
     sh`fi`,
     sh`echo "pulumi-nixos: nixos-rebuild ${p.goal} --flake ${flakeRef} (previous generation $prevgen)"`,
@@ -267,9 +268,9 @@ export function parseRunStatus(out: string): RunStatus {
 }
 
 /** Health checks (each a shell command run as root) and, when all pass, the confirmation. */
-export function confirm(id: string, healthChecks: readonly string[]): Shell {
+export function confirm(id: string, healthChecks: readonly { name: string; command: string }[]): Shell {
   const checks = healthChecks.map(
-    (c, i) => sh`if ! out=$(sh -c ${c} 2>&1); then echo "health check ${i + 1} failed: ${c}: $out" >&2; exit 3; fi`,
+    (c) => sh`if ! out=$(sh -c ${c.command} 2>&1); then printf 'health check %s failed: %s\n' ${c.name} "$out" >&2; exit 3; fi`,
   );
   return lines(...checks, sh`touch ${runDir(id) + "/confirmed"}`);
 }
