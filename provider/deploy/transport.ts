@@ -52,6 +52,9 @@ export class DeployError extends Error {
     readonly transient = false, // the host could not be reached; trying again later may work
   ) {
     super(`${host}: ${message}`);
+    // Pulumi's closure serialiser turns this class into a function that calls Error without `new`,
+    // which leaves `this.message` unset: `pulumi up` would print "error: undefined".
+    this.message = `${host}: ${message}`;
     this.name = "DeployError";
   }
 }
