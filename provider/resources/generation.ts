@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { DeployOptions, GenerationInputs, SecretFile } from "../schema/generation";
 import { checkGeneration } from "../schema/generation";
 import { deploy, readHost, undeploy } from "../deploy/deploy";
+import { rolloutOf } from "../deploy/rollout";
 
 /** Inputs as a program passes them (Host passes its RenderedHost's fields). */
 export interface GenerationArgs {
@@ -62,7 +63,8 @@ function logger(): (m: string) => void {
 }
 
 async function apply(news: GenerationInputs, olds?: GenerationState): Promise<GenerationState> {
-  const r = await deploy(
+  const limit = news.deploy.maxActivating;
+  const r = await rolloutOf(news.stack, limit).run(news.host, limit, () => deploy(
     {
       host: news.host,
       stack: news.stack,
@@ -76,7 +78,7 @@ async function apply(news: GenerationInputs, olds?: GenerationState): Promise<Ge
       options: news.deploy,
     },
     logger(),
-  );
+  ));
   return {
     ...news,
     hostKey: r.hostKey,

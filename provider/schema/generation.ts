@@ -49,6 +49,8 @@ export function generationSchemas() {
     lockWaitSec: z.number().int().min(0).max(3600).default(60),
     healthChecks: z.array(healthCheckSchema).default([]),
     rollbackOnDelete: z.boolean().default(false),
+    /** Hosts of the stack deploying at once (a rolling deploy); the first failure stops the rest. */
+    maxActivating: z.number().int().min(1, { message: "at least 1 host must be allowed to activate at a time" }).default(10),
   });
 
   const relativePath = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+\-/]+$/;
