@@ -22,7 +22,6 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=demo PULUMI_HOME="$work/pulumi-home"
 mkdir -p "$work/state" "$work/hosts"
 config="$work/Pulumi.demo.yaml"
-cp Pulumi.demo.yaml "$config"
 pulumi_() { pulumi --config-file "$config" --non-interactive "$@"; }
 
 step "Starting two simulated NixOS hosts (sshd in private namespaces, real Nix profiles)"
@@ -32,7 +31,11 @@ harness start 2 --state-dir "$work/hosts" --prefix demo --release 25.11 --author
 hosts="$work/hosts/hosts.json"
 
 step "Creating the demo stack on a local file backend ($work/state)"
+# `stack init` appends the passphrase's salt to Pulumi.demo.yaml; keep it in the run's copy instead.
+cp Pulumi.demo.yaml "$work/Pulumi.demo.committed.yaml"
 pulumi stack init demo --non-interactive >/dev/null
+{ grep -v '^encryptionsalt:' "$work/Pulumi.demo.committed.yaml"; grep '^encryptionsalt:' Pulumi.demo.yaml; } >"$config"
+cp "$work/Pulumi.demo.committed.yaml" Pulumi.demo.yaml
 roles=(media gaming)
 for i in 0 1; do
   name=${roles[$i]}
@@ -44,8 +47,8 @@ pulumi_ config set --secret sshPrivateKey <"$key"
 head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' | pulumi_ config set --secret radarrApiKey
 echo "hosts pinned by their ed25519 host keys; the deploy key and Radarr's API key are stack secrets"
 
-step "pulumi preview: what would be created (no host is contacted)"
-run pulumi_ preview
+step "pulumi preview with the policy pack, as CI runs it (no host is contacted)"
+run pulumi_ preview --policy-pack policy --policy-pack-config policy/config/demo.json
 
 step "pulumi up: render a flake per host, upload it, nixos-rebuild switch, confirm"
 run pulumi_ up --yes --skip-preview

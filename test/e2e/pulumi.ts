@@ -13,6 +13,9 @@ export interface CliResult {
 
 const repo = path.resolve(__dirname, "../..");
 
+/** The commands that read stack config and accept --config-file. */
+const CONFIG_FILE_COMMANDS = new Set(["preview", "up", "refresh", "destroy", "config"]);
+
 /** The engine scripts/env.sh selects: a `pulumi` on PATH, else the one engine/build.sh cached. */
 function enginePath(): string {
   const version = require(path.join(repo, "package.json")).dependencies["@pulumi/pulumi"];
@@ -26,7 +29,14 @@ export class PulumiWorkspace {
   readonly passphrase = "e2e-passphrase";
   private readonly home: string;
 
-  constructor(readonly projectDir: string) {
+  /**
+   * @param configFile stack config outside the project (passed as --config-file), so tests never write
+   *   Pulumi.<stack>.yaml into the repository
+   */
+  constructor(
+    readonly projectDir: string,
+    readonly configFile?: string,
+  ) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-e2e-"));
     this.backendDir = path.join(root, "state");
     this.home = path.join(root, "home");
@@ -50,9 +60,11 @@ export class PulumiWorkspace {
 
   run(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
+      const withConfig = this.configFile && CONFIG_FILE_COMMANDS.has(args[0]) ? ["--config-file", this.configFile] : [];
       execFile(
         "pulumi",
-        [...args, "--non-interactive", "--color", "never"],
+        // Global flags go first: anything after a `--` in args is a value, not a flag.
+        [...withConfig, "--non-interactive", "--color", "never", ...args],
         { cwd: this.projectDir, env: this.env(opts.env), timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 },
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
@@ -60,6 +72,26 @@ export class PulumiWorkspace {
         },
       );
     });
+  }
+
+  /**
+   * Creates a stack whose config lives in this workspace's configFile, starting from baseConfig.
+   * `stack init` writes the passphrase's salt into <project>/Pulumi.<stack>.yaml; it is moved into the
+   * config file and the project's file is put back as it was.
+   */
+  async initStack(stack: string, baseConfig: string): Promise<void> {
+    if (!this.configFile) throw new Error("initStack needs a workspace with a configFile");
+    const projectFile = path.join(this.projectDir, `Pulumi.${stack}.yaml`);
+    const original = fs.existsSync(projectFile) ? fs.readFileSync(projectFile, "utf8") : null;
+    try {
+      await this.ok(["stack", "init", stack]);
+      const salt = fs.readFileSync(projectFile, "utf8").split("\n").find((l) => l.startsWith("encryptionsalt:"));
+      const base = fs.readFileSync(baseConfig, "utf8").replace(/^encryptionsalt:.*\n?/m, "");
+      fs.writeFileSync(this.configFile, salt ? `${base.trimEnd()}\n${salt}\n` : base);
+    } finally {
+      if (original === null) fs.rmSync(projectFile, { force: true });
+      else fs.writeFileSync(projectFile, original);
+    }
   }
 
   /** Like run, but throws with the CLI's output when it exits non-zero. */

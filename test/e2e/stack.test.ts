@@ -1,0 +1,156 @@
+// The whole product through the real CLI: the stacks/ program with the demo stack's shape on two
+// simulated hosts. Create, no-op, update of one service on one host, drift after a manual rollback
+// (shown by refresh, repaired by up), a failing activation, secrets kept out of state, destroy.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { SimHost, startHosts, stopHosts } from "../harness/pool";
+import { PulumiWorkspace } from "./pulumi";
+
+const repo = path.resolve(__dirname, "../..");
+const apiKey = "radarr-e2e-key-5d2c8b1f";
+
+interface HostSummary {
+  generation: number;
+  systemPath: string;
+  drift: string;
+  urls: string[];
+}
+
+describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-stack-"));
+  const configFile = path.join(work, "Pulumi.e2e.yaml");
+  const ws = new PulumiWorkspace(repo, configFile);
+  const keyFile = path.join(work, "deploy_key");
+  let media: SimHost;
+  let gaming: SimHost;
+
+  const summary = async (): Promise<Record<string, HostSummary>> =>
+    JSON.parse((await ws.ok(["stack", "output", "summary", "--json"])).stdout);
+  /** A host's Generation as recorded in state (stack outputs are dropped when an update fails). */
+  const recorded = async (host: string): Promise<{ generation: number; systemPath: string }> => {
+    const state = JSON.parse((await ws.ok(["stack", "export"])).stdout);
+    return state.deployment.resources.find(
+      (r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/nixos:Generation" && r.urn.endsWith(`::${host}`),
+    ).outputs;
+  };
+  const onHost = async (h: SimHost, cmd: string) => {
+    const r = await h.exec(cmd);
+    if (r.code !== 0) throw new Error(`${cmd} on ${h.name}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const currentGeneration = async (h: SimHost) =>
+    JSON.parse(await onHost(h, "nixos-rebuild list-generations --json")).find((g: { current: boolean }) => g.current).generation;
+  const connections = async () => (await media.sshConnections()) + (await gaming.sshConnections());
+
+  beforeAll(async () => {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", keyFile]);
+    [media, gaming] = await startHosts(2, { prefix: "e2e", authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] });
+    await ws.initStack("e2e", path.join(repo, "Pulumi.demo.yaml"));
+    for (const [name, h] of [["media", media], ["gaming", gaming]] as const) {
+      await ws.ok(["config", "set", "--path", `hosts.${name}.address`, h.address]);
+      await ws.ok(["config", "set", "--path", `hosts.${name}.port`, String(h.port)]);
+      await ws.ok(["config", "set", "--path", `hosts.${name}.hostKey`, h.hostKey]);
+    }
+    await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
+    await ws.ok(["config", "set", "--secret", "radarrApiKey", apiKey]);
+  });
+
+  afterAll(async () => {
+    await ws.run(["stack", "rm", "--yes", "--force"]);
+    await stopHosts([media, gaming].filter(Boolean));
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it("previews without contacting a host, then creates both hosts", async () => {
+    const before = await connections();
+    const preview = await ws.ok(["preview"]);
+    expect(preview.stdout).toMatch(/\+\s+pulumi-nodejs:dynamic\/nixos:Generation\s+media\s+create/);
+    expect(preview.stdout).toMatch(/\+\s+pulumi-nodejs:dynamic\/nixos:Generation\s+gaming\s+create/);
+    expect(await connections()).toBe(before);
+
+    await ws.ok(["up", "--yes", "--skip-preview"]);
+    const out = await summary();
+    expect(out.media.generation).toBe(1);
+    expect(out.gaming.generation).toBe(1);
+    expect(await onHost(media, "readlink -f /run/current-system")).toBe(out.media.systemPath);
+    const marker = JSON.parse(await onHost(media, "cat /etc/pulumi-nixos/generation.json"));
+    expect(marker).toMatchObject({ host: "media", stack: "e2e" });
+  });
+
+  it("finds nothing to do on a second up: no change, no rebuild, no connection", async () => {
+    const before = await connections();
+    await ws.ok(["up", "--yes", "--expect-no-changes"]);
+    expect(await connections()).toBe(before);
+    expect(await currentGeneration(media)).toBe(1);
+    expect(await currentGeneration(gaming)).toBe(1);
+  });
+
+  it("updates one service on one host: preview names the route and the Nix file, only that host rebuilds", async () => {
+    await ws.ok(["config", "set", "--path", "hosts.media.subdomains.jellyfin", "watch"]);
+    const preview = await ws.ok(["preview", "--diff"]);
+    expect(preview.stdout).toMatch(/~ pulumi-nixos:index:CaddyRoute: \(update\)[\s\S]*domain\s*: "jellyfin\.home\.example" => "watch\.home\.example"/);
+    expect(preview.stdout).toMatch(/~ modules\/caddy\.nix/);
+    expect(preview.stdout).not.toMatch(/Generation\s+gaming/);
+
+    await ws.ok(["up", "--yes", "--skip-preview"]);
+    expect(await currentGeneration(media)).toBe(2);
+    expect(await currentGeneration(gaming)).toBe(1);
+    expect((await summary()).media.urls).toContain("https://watch.home.example");
+  });
+
+  it("shows drift after a manual rollback on the host, and repairs it", async () => {
+    const deployed = (await summary()).media.systemPath;
+    await onHost(media, "nixos-rebuild switch --rollback");
+    expect(await onHost(media, "readlink -f /run/current-system")).not.toBe(deployed);
+
+    const before = await connections();
+    const preview = await ws.ok(["preview", "--refresh"]);
+    expect(preview.stdout).toMatch(/~\s+pulumi-nodejs:dynamic\/nixos:Generation\s+media\s+(refresh|update)/);
+    expect(await connections()).toBe(before + 2);
+
+    await ws.ok(["up", "--yes", "--refresh", "--skip-preview"]);
+    const out = await summary();
+    expect(out.media.drift).toBe("");
+    expect(await onHost(media, "readlink -f /run/current-system")).toBe(out.media.systemPath);
+    const marker = JSON.parse(await onHost(media, "cat /etc/pulumi-nixos/generation.json"));
+    expect(marker.contentHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("a failing activation rolls the host back, fails the up clearly and keeps state true", async () => {
+    const before = await recorded("media");
+    const running = await onHost(media, "readlink -f /run/current-system");
+    await media.fault({ kind: "unit-failure", unit: "jellyfin.service" });
+    await ws.ok(["config", "set", "--path", "hosts.media.subdomains.jellyfin", "tv"]);
+    const up = await ws.run(["up", "--yes", "--skip-preview"]);
+    await media.fault(null);
+
+    expect(up.code).not.toBe(0);
+    expect(up.stdout + up.stderr).toMatch(/jellyfin\.service/);
+    expect(up.stdout + up.stderr).toMatch(/rolled back/i);
+    expect(await onHost(media, "readlink -f /run/current-system")).toBe(running);
+    const after = await recorded("media");
+    expect(after.systemPath).toBe(running);
+    expect(after.systemPath).toBe(before.systemPath);
+    expect(after.generation).toBe(before.generation);
+  });
+
+  it("keeps the deploy key and service secrets out of state and logs", async () => {
+    const exported = (await ws.ok(["stack", "export", "--show-secrets=false"])).stdout;
+    const key = fs.readFileSync(keyFile, "utf8").split("\n")[1];
+    expect(exported).not.toContain(key);
+    expect(exported).not.toContain(apiKey);
+    expect(ws.stateText("pulumi-nixos", "e2e")).not.toContain(apiKey);
+    const envFile = await onHost(media, "stat -c '%a %U' /var/lib/pulumi-nixos/secrets/radarr.env");
+    expect(envFile).toBe("400 root");
+    expect(await onHost(media, `grep -rl ${apiKey} /run/current-system/ || true`)).toBe("");
+  });
+
+  it("destroys: the hosts keep running their system, what pulumi-nixos uploaded is removed", async () => {
+    const running = await onHost(media, "readlink -f /run/current-system");
+    await ws.ok(["destroy", "--yes", "--skip-preview"]);
+    expect(await onHost(media, "readlink -f /run/current-system")).toBe(running);
+    expect(await onHost(media, "test -e /var/lib/pulumi-nixos/flake && echo present || echo gone")).toBe("gone");
+  });
+});
