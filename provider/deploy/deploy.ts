@@ -141,7 +141,10 @@ export async function deploy(req: DeployRequest, log: Logger): Promise<DeployRes
         await sleep(500);
       }
     };
-    let status = await step(log, req.host, `build and ${req.goal}`, () => poll((s) => s.exit !== undefined));
+    // switch-to-configuration announces itself with this line: the build is over, activation begins.
+    const activating = (s: scripts.RunStatus) => s.exit !== undefined || s.log.includes("activating the configuration");
+    let status = await step(log, req.host, "build", () => poll(activating));
+    status = await step(log, req.host, req.goal, () => poll((s) => s.exit !== undefined));
     if (status.exit === "locked") {
       throw new DeployError(
         req.host,
@@ -196,7 +199,7 @@ export async function deploy(req: DeployRequest, log: Logger): Promise<DeployRes
       markerHash: state.marker?.contentHash,
       units: { started: units.started, stopped: units.stopped, restarted: units.restarted, reloaded: units.reloaded },
       activatedAt: new Date().toISOString(),
-      closureDiff: diff.trim(),
+      closureDiff: diff.replace(/\x1b\[[0-9;]*m/g, "").trim(), // nix colours it even into a pipe
       hostKey: t.hostKey,
     };
   } finally {

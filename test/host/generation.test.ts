@@ -30,7 +30,7 @@ describe("lifecycle on one host", () => {
     expect(state.previousGeneration).toBe(before.generation || null);
     expect(state.unitsStarted).toEqual(expect.arrayContaining(["demo.service", "radarr.service"]));
     expect(now.units["demo.service"].state).toBe("active");
-    for (const step of ["connect", "upload", "build and switch", "confirm", "read back"]) {
+    for (const step of ["connect", "upload", "build", "switch", "confirm", "read back"]) {
       expect(logs).toMatch(new RegExp(`${h.name}: ${step}.* done in \\d+\\.\\d s`));
     }
     expect(logs).not.toContain(SECRET);
@@ -91,6 +91,22 @@ describe("lifecycle on one host", () => {
     await generationProvider.delete!(h.name, state);
     expect(await running(h)).toEqual(before);
     expect((await h.exec("ls -A /var/lib/pulumi-nixos")).stdout).toBe("lock\n");
+  });
+});
+
+describe("trust on first use", () => {
+  it("records the key it saw, and later refuses a different one", async () => {
+    const h = hosts[1];
+    const inputs = await inputsFor(h, 5);
+    const tofu = { ...inputs, connection: { ...inputs.connection, hostKey: undefined, trustOnFirstUse: true } };
+    const state = await create(tofu);
+    expect(state.hostKey).toBe(h.hostKey);
+    await h.fault({ kind: "host-key-change" });
+    try {
+      await expect(generationProvider.read!(h.name, state)).rejects.toThrow(/host key mismatch/);
+    } finally {
+      await h.fault(null);
+    }
   });
 });
 
