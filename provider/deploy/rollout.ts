@@ -24,12 +24,17 @@ interface Waiter {
 }
 
 export class Rollout {
-  private active = 0;
-  private readonly queue: Waiter[] = [];
+  // Set in the constructor, not as field initialisers: the closure serialiser drops those.
+  private limit: number;
+  private active: number;
+  private readonly queue: Waiter[];
   private failed?: string;
 
-  constructor(private limit: number) {
+  constructor(limit: number) {
     if (!(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`maxActivating must be a whole number >= 1, got ${limit}`);
+    this.limit = limit;
+    this.active = 0;
+    this.queue = [];
   }
 
   /** Hosts working now, and the host whose failure stopped the rollout (if any). */
@@ -77,12 +82,11 @@ export class Rollout {
   }
 }
 
-const REGISTRY = Symbol.for("pulumi-nixos.rollouts");
-
 /** The one rollout of `stack` in this process (one `pulumi up`), created on first use. */
 export function rolloutOf(stack: string, limit: number): Rollout {
-  const g = globalThis as typeof globalThis & { [REGISTRY]?: Map<string, Rollout> };
-  const all = (g[REGISTRY] ??= new Map<string, Rollout>());
+  // A string key: the closure serialiser cannot carry a captured Symbol.
+  const g = globalThis as typeof globalThis & { __pulumiNixosRollouts?: Map<string, Rollout> };
+  const all = (g.__pulumiNixosRollouts ??= new Map<string, Rollout>());
   let r = all.get(stack);
   if (!r) all.set(stack, (r = new Rollout(limit)));
   return r;

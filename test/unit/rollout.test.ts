@@ -1,6 +1,8 @@
 // The rolling deploy's bookkeeping: at most K at once, first come first served, and the first
 // failure stops the rollout for every host still waiting or arriving later.
+import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
+import * as vm from "vm";
 import { Rollout, RolloutStopped, rolloutOf } from "../../provider/deploy/rollout";
 
 /** A task the test finishes by hand; records when it ran. */
@@ -135,6 +137,30 @@ describe("rolloutOf", () => {
     const a = rolloutOf("bench-stack", 2);
     expect(rolloutOf("bench-stack", 5)).toBe(a);
     expect(rolloutOf("other-stack", 2)).not.toBe(a);
-    expect((globalThis as Record<symbol, unknown>)[Symbol.for("pulumi-nixos.rollouts")]).toBeInstanceOf(Map);
+    expect((globalThis as Record<string, unknown>).__pulumiNixosRollouts).toBeInstanceOf(Map);
+  });
+
+  it("works as the dynamic provider runs it: serialised, one copy per resource, sharing one rollout", async () => {
+    const key = `serialised-${Date.now()}`;
+    const attempt = (host: string, fail: boolean) => async () => {
+      await rolloutOf(key, 1).run(host, 1, async () => {
+        if (fail) throw new Error(`${host}: activation failed`);
+      });
+    };
+    const first = await runSerialised(attempt("a", true));
+    const second = await runSerialised(attempt("b", false));
+    expect(first).toMatchObject({ message: "a: activation failed" });
+    expect(second).toMatchObject({ name: "RolloutStopped", message: "b: rollout stopped: host a failed; this host was not touched" });
   });
 });
+
+/** Runs fn the way the Node dynamic provider does: serialised by value, evaluated apart; returns what it threw. */
+async function runSerialised(fn: () => Promise<unknown>): Promise<unknown> {
+  const serialised = await pulumi.runtime.serializeFunction(fn, { isFactoryFunction: false });
+  const module = { exports: {} as { handler: () => Promise<unknown> } };
+  vm.runInNewContext(serialised.text, { exports: module.exports, module, require, global, globalThis, Error, Object, Map }, { filename: "serialised.js" });
+  return module.exports.handler().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
