@@ -68,26 +68,46 @@ export interface StackSecrets {
   apiKeys: Record<string, pulumi.Output<string> | undefined>;
 }
 
-const CONFIG_KEYS = Object.keys(stackConfig.shape);
+const SECRET_KEYS = ["sshPrivateKey", "radarrApiKey", "sonarrApiKey", "prowlarrApiKey"] as const;
 
-/** Reads and validates the stack's configuration, failing before any host is touched. */
+/**
+ * Validates raw config values (namespace already stripped); fails before any host is touched. A key
+ * that is neither a setting nor a known secret is refused by name, so a typo never goes unnoticed.
+ */
+export function parseStackConfig(raw: Record<string, unknown>, stack: string): StackConfig {
+  const settings = Object.fromEntries(Object.entries(raw).filter(([k]) => !(SECRET_KEYS as readonly string[]).includes(k)));
+  return parseOrThrow(stackConfig, settings, `stack '${stack}' config`);
+}
+
+function stackSecrets(get: (key: (typeof SECRET_KEYS)[number]) => pulumi.Output<string> | undefined): StackSecrets {
+  return {
+    sshPrivateKey: get("sshPrivateKey"),
+    apiKeys: { radarr: get("radarrApiKey"), sonarr: get("sonarrApiKey"), prowlarr: get("prowlarrApiKey") },
+  };
+}
+
+/** Reads and validates the running stack's configuration through the engine. */
 export function loadStackConfig(config = new pulumi.Config()): { settings: StackConfig; secrets: StackSecrets } {
   const raw: Record<string, unknown> = {};
-  for (const key of CONFIG_KEYS) {
-    const text = config.get(key);
+  const prefix = `${pulumi.getProject()}:`;
+  for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
+    if (!fullKey.startsWith(prefix)) continue;
     // Objects, lists and booleans arrive as JSON text; "25.11" must stay a string, not become a number.
-    if (text !== undefined) raw[key] = /^\s*[[{]|^(true|false)$/.test(text) ? JSON.parse(text) : text;
+    raw[fullKey.slice(prefix.length)] = /^\s*[[{]|^(true|false)$/.test(text) ? JSON.parse(text) : text;
   }
-  const settings = parseOrThrow(stackConfig, raw, `stack '${pulumi.getStack()}' config`);
-  return {
-    settings,
-    secrets: {
-      sshPrivateKey: config.getSecret("sshPrivateKey"),
-      apiKeys: {
-        radarr: config.getSecret("radarrApiKey"),
-        sonarr: config.getSecret("sonarrApiKey"),
-        prowlarr: config.getSecret("prowlarrApiKey"),
-      },
-    },
-  };
+  return { settings: parseStackConfig(raw, pulumi.getStack()), secrets: stackSecrets((k) => config.getSecret(k)) };
+}
+
+/**
+ * Reads a Pulumi.<stack>.yaml without the engine (for `npm run render`). Secret values stay encrypted
+ * in the file: each present secret becomes a placeholder, which is enough to render, since rendered
+ * files only ever reference secrets by path.
+ */
+export function readStackConfigFile(file: string, stack: string): { settings: StackConfig; secrets: StackSecrets } {
+  const yaml = require("js-yaml") as typeof import("js-yaml");
+  const doc = (yaml.load(require("fs").readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc.config ?? {})) raw[key.replace(/^pulumi-nixos:/, "")] = value;
+  const placeholder = (k: string) => (raw[k] === undefined ? undefined : pulumi.output(`<secret ${k}>`));
+  return { settings: parseStackConfig(raw, stack), secrets: stackSecrets(placeholder) };
 }
