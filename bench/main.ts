@@ -1,0 +1,199 @@
+// `npm run bench`: how pulumi-nixos scales with the number of hosts, against the floor of the same
+// engine running trivial resources. Prints a table and writes bench/results/<timestamp>.json.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { SimHost, startHosts } from "../test/harness/pool";
+import { benchRender, RenderFigures } from "./render";
+import { sshMark, SshCounts } from "./sshd-log";
+import { BenchStack, scratchDir, Timed } from "./stack";
+
+const repo = path.resolve(__dirname, "..");
+const PREVIEW_N = [10, 20, 40];
+const DEPLOY_N = [1, 10, 20]; // deploys with a 3 s rebuild each; 40 would push the run past 10 minutes
+const REBUILD_SECONDS = 3;
+const PARALLEL = 64; // --parallel: above every N, so the engine never queues a host
+const env: NodeJS.ProcessEnv = process.env.BENCH_TRANSPILE_ONLY ? { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } : {};
+
+interface PerHost {
+  connections: { mean: number; max: number };
+  commands: { mean: number; max: number };
+  sftpSessions: number;
+}
+
+function perHost(counts: SshCounts[]): PerHost {
+  const stat = (xs: number[]) => ({ mean: xs.reduce((a, b) => a + b, 0) / xs.length, max: Math.max(...xs) });
+  return {
+    connections: stat(counts.map((c) => c.connections)),
+    commands: stat(counts.map((c) => c.commands)),
+    sftpSessions: counts.reduce((a, c) => a + c.sftp, 0),
+  };
+}
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+async function floor(work: string, n: number) {
+  const s = new BenchStack(path.join(repo, "bench/floor"), `floor-${n}`, path.join(work, `floor-${n}.yaml`), env);
+  await s.init({ "bench-floor:count": String(n), "bench-floor:revision": "0" });
+  const changed = await s.variant(path.join(work, `floor-${n}-changed.yaml`), { revision: "1" });
+  const create = await s.timed(["up", "--yes", "--skip-preview", "--parallel", String(PARALLEL)]);
+  const preview = await s.timed(["preview"], changed);
+  const noop = await s.timed(["up", "--yes", "--skip-preview", "--refresh", "--parallel", String(PARALLEL)]);
+  log(`floor ${n}: create ${create.seconds.toFixed(1)} s, preview ${preview.seconds.toFixed(1)} s, no-op ${noop.seconds.toFixed(1)} s`);
+  return { n, create: create.seconds, preview: preview.seconds, noop: noop.seconds };
+}
+
+function hostsConfig(hosts: SimHost[]) {
+  return {
+    "pulumi-nixos:domain": "home.example",
+    "pulumi-nixos:release": "25.11",
+    "pulumi-nixos:tls": "internal",
+    "pulumi-nixos:lan": ["127.0.0.0/8"],
+    // Every host may activate at once: the bench measures parallelism, not the rolling limit.
+    "pulumi-nixos:deploy": { maxActivating: PARALLEL },
+    "pulumi-nixos:hosts": Object.fromEntries(hosts.map((h) => [h.name, { role: "media", address: h.address, port: h.port, hostKey: h.hostKey }])),
+  };
+}
+
+interface Product {
+  n: number;
+  resources: number;
+  deploy?: { seconds: number; rebuildSeconds: number; ssh: PerHost; providerKiB: number; providerProcesses: number; allKiB: number };
+  preview?: { seconds: number; ssh: PerHost };
+  noop?: { seconds: number; ssh: PerHost };
+}
+
+async function product(work: string, all: SimHost[], n: number, key: string, measure: { deploy: boolean; preview: boolean }): Promise<Product> {
+  const hosts = all.slice(0, n);
+  const s = new BenchStack(repo, `hosts-${n}`, path.join(work, `hosts-${n}.yaml`), env);
+  await s.init(hostsConfig(hosts), { sshPrivateKey: key, radarrApiKey: "0123456789abcdef" });
+  // One service change on every host: Jellyfin moves to another sub-domain (route and Nix files change).
+  const changed = await s.variant(
+    path.join(work, `hosts-${n}-changed.yaml`),
+    Object.fromEntries(hosts.map((h) => [`hosts.${h.name}.subdomains.jellyfin`, "watch"])),
+  );
+  const up = ["up", "--yes", "--skip-preview", "--parallel", String(PARALLEL)];
+  const out: Product = { n, resources: 0 };
+
+  await Promise.all(hosts.map((h) => h.fault(measure.deploy ? { kind: "slow", seconds: REBUILD_SECONDS } : null)));
+  let ssh = sshMark(hosts);
+  let t: Timed;
+  try {
+    t = await s.timed(up);
+  } finally {
+    await Promise.all(hosts.map((h) => h.fault(null)));
+  }
+  out.resources = Number(/\+ (\d+) created/.exec(t.stdout)?.[1] ?? 0);
+  if (measure.deploy) {
+    out.deploy = { seconds: t.seconds, rebuildSeconds: REBUILD_SECONDS, ssh: perHost(ssh()), providerKiB: t.memory.providerKiB, providerProcesses: t.memory.providerProcesses, allKiB: t.memory.allKiB };
+  }
+  log(`hosts ${n}: up ${t.seconds.toFixed(1)} s${measure.deploy ? ` (${REBUILD_SECONDS} s rebuilds)` : ""}, ${out.resources} resources`);
+  if (!measure.preview) return out;
+
+  ssh = sshMark(hosts);
+  t = await s.timed(["preview"], changed);
+  if (!/~ \d+ to update|(\d+) to update/.test(t.stdout)) throw new Error(`preview of ${n} hosts showed no update:\n${t.stdout.slice(-2000)}`);
+  out.preview = { seconds: t.seconds, ssh: perHost(ssh()) };
+
+  ssh = sshMark(hosts);
+  t = await s.timed([...up, "--refresh"]);
+  if (/to update|updated/.test(t.stdout.split("Resources:")[1] ?? "")) throw new Error(`the no-op up of ${n} hosts changed something:\n${t.stdout.slice(-2000)}`);
+  out.noop = { seconds: t.seconds, ssh: perHost(ssh()) };
+  log(`hosts ${n}: preview ${out.preview.seconds.toFixed(1)} s, no-op ${out.noop.seconds.toFixed(1)} s`);
+  return out;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: `${cpus.length} x ${cpus[0]?.model ?? "unknown"}`,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    pulumi: execFileSync("pulumi", ["version"], { encoding: "utf8" }).trim(),
+    engineDefaultParallel: Number(/--parallel int32 .*\(default (\d+)\)/.exec(execFileSync("pulumi", ["up", "--help"], { encoding: "utf8" }))?.[1] ?? NaN),
+    load: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    transpileOnly: Boolean(env.PULUMI_NODEJS_TRANSPILE_ONLY),
+  };
+}
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const mib = (kib: number) => (kib / 1024).toFixed(0);
+
+function table(r: { floors: Awaited<ReturnType<typeof floor>>[]; products: Product[]; render: RenderFigures; machine: ReturnType<typeof machine> }): string {
+  const floorOf = (n: number) => r.floors.find((f) => f.n === n);
+  const rows: string[] = [];
+  rows.push(`machine: ${r.machine.cpu}, ${r.machine.memoryGiB} GiB, ${r.machine.kernel}, node ${r.machine.node}, pulumi ${r.machine.pulumi}; engine default --parallel ${r.machine.engineDefaultParallel}, bench uses ${PARALLEL}`);
+  rows.push("");
+  rows.push("| N hosts | floor preview s | preview s | ratio | SSH conns in preview | floor no-op s | no-op up --refresh s | ratio | conns/host | cmds/host | SFTP sessions |");
+  rows.push("|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const p of r.products.filter((x) => x.preview && x.noop)) {
+    const fl = floorOf(p.n)!;
+    rows.push(
+      `| ${p.n} | ${f1(fl.preview)} | ${f1(p.preview!.seconds)} | ${f2(p.preview!.seconds / fl.preview)} | ${p.preview!.ssh.connections.mean * p.n} | ` +
+        `${f1(fl.noop)} | ${f1(p.noop!.seconds)} | ${f2(p.noop!.seconds / fl.noop)} | ${f1(p.noop!.ssh.connections.mean)} (max ${p.noop!.ssh.connections.max}) | ` +
+        `${f1(p.noop!.ssh.commands.mean)} | ${p.noop!.ssh.sftpSessions} |`,
+    );
+  }
+  rows.push("");
+  const deploys = r.products.filter((x) => x.deploy);
+  const w1 = deploys.find((d) => d.n === 1)?.deploy?.seconds;
+  rows.push(`| N hosts (${REBUILD_SECONDS} s rebuild) | wall(N) s | wall(N)/wall(1) | speed-up vs N x wall(1) | conns/host | cmds/host | provider peak RSS MiB | per host MiB | all processes MiB |`);
+  rows.push("|---|---|---|---|---|---|---|---|---|");
+  for (const d of deploys) {
+    const x = d.deploy!;
+    rows.push(
+      `| ${d.n} | ${f1(x.seconds)} | ${w1 ? f2(x.seconds / w1) : "-"} | ${w1 ? f1((d.n * w1) / x.seconds) : "-"}x | ${f1(x.ssh.connections.mean)} (max ${x.ssh.connections.max}) | ` +
+        `${f1(x.ssh.commands.mean)} (max ${x.ssh.commands.max}) | ${mib(x.providerKiB)} (${x.providerProcesses} proc) | ${d.n > 1 && deploys[0].deploy ? f1((x.providerKiB - deploys[0].deploy.providerKiB) / 1024 / (d.n - deploys[0].n)) : "-"} | ${mib(x.allKiB)} |`,
+    );
+  }
+  rows.push("");
+  rows.push(
+    `render: ${r.render.hosts} hosts x ${r.render.servicesPerHost} services (${r.render.filesPerHost} files, ${(r.render.bytesPerHost / 1024).toFixed(1)} KiB per host): ` +
+      `validate ${f1(r.render.parseMs)} ms + render ${f1(r.render.renderMs)} ms = ${r.render.hostsPerSecond.toFixed(0)} hosts/s`,
+  );
+  return rows.join("\n");
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const work = scratchDir();
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "pulumi-nixos-bench", "-f", path.join(work, "key")]);
+  const key = fs.readFileSync(path.join(work, "key"), "utf8");
+  const render = benchRender(200);
+  log(`render: ${render.hostsPerSecond.toFixed(0)} hosts/s`);
+  const hosts = await startHosts(Math.max(...PREVIEW_N, ...DEPLOY_N), {
+    prefix: "bench",
+    authorizedKeys: [fs.readFileSync(path.join(work, "key.pub"), "utf8")],
+  });
+  try {
+    const floors = [];
+    for (const n of PREVIEW_N) floors.push(await floor(work, n));
+    const products: Product[] = [];
+    for (const n of [...new Set([...DEPLOY_N, ...PREVIEW_N])].sort((a, b) => a - b)) {
+      products.push(await product(work, hosts, n, key, { deploy: DEPLOY_N.includes(n), preview: PREVIEW_N.includes(n) }));
+    }
+    const m = machine();
+    const result = { date: new Date().toISOString(), machine: m, rebuildSeconds: REBUILD_SECONDS, parallel: PARALLEL, floors, products, render, totalSeconds: (Date.now() - started) / 1000 };
+    const text = table(result);
+    console.log(text);
+    console.log(`\nbench took ${f1(result.totalSeconds)} s`);
+    const dir = path.join(repo, "bench/results");
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${result.date.replace(/[:.]/g, "-")}.json`);
+    fs.writeFileSync(file, JSON.stringify(result, null, 2));
+    console.log(`results: ${path.relative(repo, file)}`);
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(`bench failed: ${e.stack ?? e.message}`);
+  process.exit(1);
+});

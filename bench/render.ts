@@ -1,0 +1,65 @@
+// Rendering throughput: hosts per second through schema validation and renderHost (pure, no I/O),
+// for a fleet of hosts with ten services each.
+import { performance } from "perf_hooks";
+import { renderHost } from "../provider/render/flake";
+import { host, HostInput, HostSpec } from "../provider/schema/host";
+
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+/** A media host with ten services: the seed homelab's seven plus three generic NixOS modules. */
+export function benchHost(i: number): HostInput {
+  return {
+    name: `render-${i}`,
+    connection: { address: `10.0.${i >> 8}.${i & 255}`, hostKey: HOST_KEY, agent: true },
+    release: "25.11",
+    stateVersion: "25.05",
+    services: [
+      { kind: "openssh" },
+      { kind: "caddy", email: "admin@home.example" },
+      { kind: "jellyfin" },
+      { kind: "radarr", apiKey: "radarr-key" },
+      { kind: "sonarr", apiKey: "sonarr-key" },
+      { kind: "prowlarr" },
+      { kind: "jellyseerr" },
+      { kind: "generic", module: "uptime-kuma", tcpPorts: [3001] },
+      { kind: "generic", name: "grafana", module: "grafana", tcpPorts: [3000], options: { settings: { server: { http_port: 3000 } } } },
+      { kind: "generic", module: "prometheus", tcpPorts: [9090] },
+    ],
+    routes: [
+      { domain: `jellyfin.h${i}.home.example`, to: { service: "jellyfin" } },
+      { domain: `radarr.h${i}.home.example`, to: { service: "radarr" }, allow: ["192.168.0.0/16"] },
+      { domain: `grafana.h${i}.home.example`, to: { service: "grafana" } },
+    ],
+  } as HostInput;
+}
+
+export interface RenderFigures {
+  hosts: number;
+  servicesPerHost: number;
+  filesPerHost: number;
+  bytesPerHost: number;
+  parseMs: number;
+  renderMs: number;
+  hostsPerSecond: number; // validation and rendering together
+}
+
+export function benchRender(hosts = 200): RenderFigures {
+  const inputs = Array.from({ length: hosts }, (_, i) => benchHost(i + 1));
+  renderHost(host.parse(inputs[0])); // warm up the JIT and the lazy schemas
+  const t0 = performance.now();
+  const specs: HostSpec[] = inputs.map((h) => host.parse(h));
+  const t1 = performance.now();
+  const rendered = specs.map((s) => renderHost(s));
+  const t2 = performance.now();
+  const files = rendered.reduce((n, r) => n + Object.keys(r.files).length, 0);
+  const bytes = rendered.reduce((n, r) => n + Object.values(r.files).reduce((m, f) => m + f.length, 0), 0);
+  return {
+    hosts,
+    servicesPerHost: specs[0].services.length,
+    filesPerHost: Math.round(files / hosts),
+    bytesPerHost: Math.round(bytes / hosts),
+    parseMs: t1 - t0,
+    renderMs: t2 - t1,
+    hostsPerSecond: hosts / ((t2 - t0) / 1000),
+  };
+}
