@@ -128,9 +128,11 @@ function rollbackFunctions(p: ActivationParams): Shell {
     sh`  ${activate}; rc=$?`,
     sh`  echo "$prevgen $rc" > "$R/rolled-back"`,
     sh`}`,
+    // Puts back the flake and secrets that were in place before this run (or none, if none were).
     sh`restore() {`,
-    sh`  if [ -d ${PATHS.flake}.old ]; then rm -rf ${PATHS.flake}; mv ${PATHS.flake}.old ${PATHS.flake}; fi`,
-    sh`  if [ -d ${PATHS.secrets}.old ]; then rm -rf ${PATHS.secrets}; mv ${PATHS.secrets}.old ${PATHS.secrets}; fi`,
+    sh`  rm -rf ${PATHS.flake} ${PATHS.secrets}`,
+    sh`  if [ -d ${PATHS.flake}.old ]; then mv ${PATHS.flake}.old ${PATHS.flake}; fi`,
+    sh`  if [ -d ${PATHS.secrets}.old ]; then mv ${PATHS.secrets}.old ${PATHS.secrets}; fi`,
     sh`}`,
     sh`put() { echo "$2" > "$R/$1.tmp" && mv "$R/$1.tmp" "$R/$1"; }`,
   );
@@ -149,20 +151,21 @@ export function activationJob(p: ActivationParams): Shell {
     sh`exec >>"$R/log" 2>&1`,
     sh`echo $$ > "$R/pid"`,
     sh`exec 9>>${PATHS.lock}`,
-    sh`if ! flock -w ${p.lockWaitSec} 9; then put exit locked; put result "locked by $(cat ${PATHS.lockOwner} 2>/dev/null || echo unknown)"; exit 0; fi`,
+    sh`if ! flock -w ${p.lockWaitSec} 9; then`,
+    sh`  rm -rf "$R/flake" "$R/secrets"; put result "locked by $(cat ${PATHS.lockOwner} 2>/dev/null || echo unknown)"; put exit locked; exit 0`,
+    sh`fi`,
     sh`echo ${p.owner} > ${PATHS.lockOwner}`,
+    // Keep the logs of the last 20 runs.
+    sh`ls -1t ${PATHS.runs} | tail -n +21 | while read -r old; do rm -rf ${PATHS.runs}/"$old"; done`,
     sh`${profileGeneration} > "$R/prev-generation"; readlink -e ${PATHS.current} > "$R/prev-system"`,
     sh`prevgen=$(cat "$R/prev-generation"); prevsys=$(cat "$R/prev-system")`,
     // Keep what was in place so that a failed rebuild leaves the host exactly as it was.
     sh`rm -rf ${PATHS.flake}.old ${PATHS.secrets}.old`,
     sh`if [ -d ${PATHS.flake} ]; then mv ${PATHS.flake} ${PATHS.flake}.old; fi`,
     sh`mv "$R/flake" ${PATHS.flake}`,
-    p.secretOwners.length > 0
-      ? lines(
-          sh`if [ -d ${PATHS.secrets} ]; then mv ${PATHS.secrets} ${PATHS.secrets}.old; fi; chmod 0711 "$R/secrets"; mv "$R/secrets" ${PATHS.secrets}`,
-          ownSecrets(p, false),
-        )
-      : sh`:`,
+    // The secrets directory is replaced whole, so secrets no longer declared disappear.
+    sh`if [ -d ${PATHS.secrets} ]; then mv ${PATHS.secrets} ${PATHS.secrets}.old; fi; chmod 0711 "$R/secrets"; mv "$R/secrets" ${PATHS.secrets}`,
+    ownSecrets(p, false),
     // 9>&-: the watchdog must not inherit the lock, or it would wait on itself when it rolls back.
     sh`if ! systemd-run --unit=${watchdogUnit(p.id)} --collect --quiet -- sh -c ${watchdog(p).text} 9>&-; then`,
     sh`  echo "pulumi-nixos: cannot arm the rollback watchdog; not activating"; restore; put exit 1; put result failed; exit 0`,

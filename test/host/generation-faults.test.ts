@@ -7,6 +7,9 @@ import { SECRET, capturingLogs, create, inputsFor, running, update } from "./gen
 let hosts: SimHost[];
 let baseline: GenerationState[];
 let version = 1;
+// One stack per deploy: a failed host stops its stack's rollout for the rest of the process (one `up`).
+let stacks = 0;
+const nextStack = () => `test-${++stacks}`;
 beforeAll(async () => {
   hosts = await startHosts(2, { prefix: "flt" });
   baseline = await Promise.all(hosts.map(async (h) => create(await inputsFor(h, version, { withSecret: true }))));
@@ -21,7 +24,7 @@ async function underFault(i: number, fault: Fault | null, deploy: object = {}, c
   // The simulated faults hit every switch, the rollback's too; clearing one early lets only the
   // new generation's activation show it, as on a real host.
   const clearing = clearAfterMs === undefined ? undefined : new Promise((r) => setTimeout(r, clearAfterMs)).then(() => h.fault(null));
-  const inputs = await inputsFor(h, ++version, { withSecret: true, deploy });
+  const inputs = await inputsFor(h, ++version, { withSecret: true, deploy, stack: nextStack() });
   const r = await capturingLogs(() => update(baseline[i], inputs));
   await clearing;
   await h.fault(null);
@@ -87,7 +90,7 @@ describe("connection trouble during activation", () => {
   });
 
   it("unreachable after the switch: the host rolls itself back and the error says so", async () => {
-    const { error, before, after } = await underFault(1, { kind: "unreachable-after-switch" });
+    const { error, before, after } = await underFault(1, { kind: "unreachable-after-switch" }, { rollbackTimeoutSec: 6 });
     expect(error?.message).toMatch(
       new RegExp(`^flt2: the host (could not be reached to confirm the switch within 6 s, so it rolled itself back|became unreachable after the switch.*rolls itself back) to generation ${before.generation}`),
     );
@@ -120,11 +123,11 @@ describe("the host lock", () => {
     const h = hosts[0];
     await h.fault({ kind: "slow", seconds: 6 });
     const start = await running(h);
-    const a = update(baseline[0], await inputsFor(h, ++version, { withSecret: true }));
+    const a = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, stack: nextStack() }));
     await new Promise((r) => setTimeout(r, 1500));
-    const impatient = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, deploy: { lockWaitSec: 1 } }));
-    await expect(impatient).rejects.toThrow(/^flt1: another deployment holds the host lock \/var\/lib\/pulumi-nixos\/lock \(stack test from .*\); gave up after waiting 1 s; nothing was changed$/);
-    const patient = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, deploy: { lockWaitSec: 60 } }));
+    const impatient = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, deploy: { lockWaitSec: 1 }, stack: nextStack() }));
+    await expect(impatient).rejects.toThrow(/^flt1: another deployment holds the host lock \/var\/lib\/pulumi-nixos\/lock \(stack test-\d+ from .*\); gave up after waiting 1 s; nothing was changed$/);
+    const patient = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, deploy: { lockWaitSec: 60 }, stack: nextStack() }));
     const first = await a;
     await h.fault(null);
     const second = await patient;
@@ -133,5 +136,7 @@ describe("the host lock", () => {
     expect(second.generation).toBe(first.generation! + 1);
     expect(second.previousGeneration).toBe(first.generation);
     expect((await running(h)).current).toBe(second.systemPath);
+    // No run, not even the one that gave up, leaves a staged secret behind.
+    expect((await h.exec("find /var/lib/pulumi-nixos/runs -path '*/secrets/*'")).stdout).toBe("");
   });
 });

@@ -47,20 +47,21 @@ export function contentHashOf(files: Record<string, string>): string {
 export async function inputsFor(
   h: SimHost,
   version: number,
-  over: { user?: "root" | "deploy"; withSecret?: boolean; deploy?: object; goal?: string } = {},
+  over: { user?: "root" | "deploy"; withSecret?: boolean; deploy?: object; goal?: string; stack?: string } = {},
 ): Promise<GenerationInputs> {
   const files = flakeFiles(h.name, version, over.withSecret);
   const deployUser = over.user === "deploy";
   const raw = {
     host: h.name,
-    stack: "test",
+    stack: over.stack ?? "test",
     connection: { address: h.address, port: h.port, user: deployUser ? h.deployUser : "root", privateKey: deployUser ? h.deployKey : h.rootKey, hostKey: h.hostKey },
     files,
     contentHash: contentHashOf(files),
     goal: over.goal,
     secrets: over.withSecret ? { radarr: `RADARR__AUTH__APIKEY=${SECRET}\n` } : {},
     secretFiles: over.withSecret ? [{ key: "radarr", path: "/var/lib/pulumi-nixos/secrets/radarr", owner: "nobody", group: "nogroup", mode: "0400" }] : [],
-    deploy: { rollbackTimeoutSec: 6, activationTimeoutSec: 40, lockWaitSec: 5, ...over.deploy },
+    // Short enough for tests, long enough that a loaded machine still confirms in time.
+    deploy: { rollbackTimeoutSec: 15, activationTimeoutSec: 60, lockWaitSec: 5, ...over.deploy },
   };
   const r = await generationProvider.check!({}, raw);
   if (r.failures?.length) throw new Error(JSON.stringify(r.failures));
