@@ -9,4 +9,9 @@ source scripts/env.sh
 echo "test: type check" >&2
 npx tsc --noEmit -p .
 echo "test: jest" >&2
-npx jest --ci "$@"
+results=$(mktemp)
+status=0
+npx jest --ci --json --outputFile="$results" "$@" || status=$?
+jq -r '"jest: \(.numPassedTests) passed, \(.numFailedTests) failed"' "$results"
+rm -f "$results"
+exit "$status"
