@@ -141,21 +141,27 @@ export async function deploy(req: DeployRequest, log: Logger): Promise<DeployRes
         await sleep(500);
       }
     };
+    const finished = (s: scripts.RunStatus) => s.result !== undefined;
     // switch-to-configuration announces itself with this line: the build is over, activation begins.
     const activating = (s: scripts.RunStatus) => s.exit !== undefined || s.log.includes("activating the configuration");
-    let status = await step(log, req.host, "build", () => poll(activating));
-    status = await step(log, req.host, req.goal, () => poll((s) => s.exit !== undefined));
-    if (status.exit === "locked") {
-      throw new DeployError(
-        req.host,
-        `another deployment holds the host lock ${scripts.PATHS.lock} (${(status.result ?? "").replace(/^locked by /, "")}); ` +
-          `gave up after waiting ${req.options.lockWaitSec} s; nothing was changed`,
-      );
-    }
-    if (status.exit !== "0") {
-      status = await poll((s) => s.result !== undefined);
-      throw failure(req, status);
-    }
+    let status = await step(log, req.host, "build", async () => {
+      const s = await poll(activating);
+      if (s.exit === "locked") {
+        throw new DeployError(
+          req.host,
+          `another deployment holds the host lock ${scripts.PATHS.lock} (${(s.result ?? "").replace(/^locked by /, "")}); ` +
+            `gave up after waiting ${req.options.lockWaitSec} s; nothing was changed`,
+        );
+      }
+      if (s.exit !== undefined && s.exit !== "0") throw failure(req, await poll(finished));
+      return s;
+    });
+    // A quick activation may already be over when the build is seen to end; the line still says so.
+    status = await step(log, req.host, req.goal, async () => {
+      const s = await poll((x) => x.exit !== undefined);
+      if (s.exit !== "0") throw failure(req, await poll(finished));
+      return s;
+    });
 
     if (confirm) {
       // Already rolled back means the host was unreachable for the whole confirmation window.
@@ -181,10 +187,10 @@ export async function deploy(req: DeployRequest, log: Logger): Promise<DeployRes
           t = fresh;
         }
       });
-      status = await poll((s) => s.result !== undefined);
+      status = await poll(finished);
       if (status.result !== "done") throw failure(req, status);
     } else {
-      status = await poll((s) => s.result !== undefined);
+      status = await poll(finished);
     }
 
     const back = await step(log, req.host, "read back", () => t.exec(scripts.readBack(status.previousSystem ?? "")));

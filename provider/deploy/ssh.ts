@@ -76,7 +76,8 @@ function connectOnce(spec: ConnectionSpec): Promise<SshTransport> {
       client.on("error", () => undefined);
       resolve(new SshTransport(client, spec, keyLine(seen!)));
     });
-    client.once("error", (err: Error & { level?: string }) => {
+    // `on`, not `once`: a failing handshake can emit more than one error, and an unheard one crashes.
+    client.on("error", (err: Error & { level?: string }) => {
       client.end();
       if (mismatch) {
         reject(
