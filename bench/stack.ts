@@ -5,11 +5,11 @@ import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import { PulumiWorkspace } from "../test/e2e/pulumi";
-import { MemoryPeak, sampleMemory } from "./memory";
+import { ProcessFigures, sampleProcesses } from "./processes";
 
 export interface Timed {
   seconds: number;
-  memory: MemoryPeak;
+  processes: ProcessFigures;
   stdout: string;
 }
 
@@ -52,13 +52,13 @@ export class BenchStack {
   async timed(args: string[], configFile = this.configFile): Promise<Timed> {
     const key = "PULUMI_NIXOS_BENCH_RUN";
     const value = `${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const sampler = sampleMemory(`${key}=${value}`);
+    const sampler = sampleProcesses(`${key}=${value}`);
     const start = performance.now();
     const r = await this.on(configFile).run([...args, "--stack", this.stack], { env: { ...this.backendEnv(), [key]: value } });
     const seconds = (performance.now() - start) / 1000;
-    const memory = sampler.stop();
+    const processes = sampler.stop();
     if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} (stack ${this.stack}) exited ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
-    return { seconds, memory, stdout: r.stdout };
+    return { seconds, processes, stdout: r.stdout };
   }
 
   // The same stack and backend, read with another config file.
