@@ -28,7 +28,7 @@ export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack
       tags,
       args: {
         ...role,
-        deploy,
+        deploy: { ...deploy, maxActivating: settings.rollout.maxActivating },
         hold: !inRollout(tags, settings),
         connection: {
           address: entry.address,

@@ -160,7 +160,7 @@ func (h *nodeHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumir
 		"PULUMI_CONFIG="+string(config),
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys),
 	)
-	env = append(env, typescriptEnv(info.GetOptions())...)
+	env = append(env, typescriptEnv(info.GetOptions(), info.GetRootDirectory())...)
 
 	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = programDir
@@ -202,7 +202,7 @@ func (h *nodeHost) RunPlugin(req *pulumirpc.RunPluginRequest,
 	cmd := exec.CommandContext(server.Context(), "node", append([]string{runner}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), req.GetEnv()...)
-	cmd.Env = append(cmd.Env, typescriptEnv(req.GetInfo().GetOptions())...)
+	cmd.Env = append(cmd.Env, typescriptEnv(req.GetInfo().GetOptions(), req.GetInfo().GetRootDirectory())...)
 	var mu sync.Mutex
 	cmd.Stdout = streamWriter(server, &mu, func(b []byte) *pulumirpc.RunPluginResponse {
 		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}}
@@ -242,14 +242,18 @@ func findSdkCommand(dir, name string) (string, error) {
 }
 
 // typescriptEnv maps the project's runtime options (Pulumi.yaml runtime.options) to the variables the
-// Node runtime reads. TypeScript is on unless the project turns it off, as with Pulumi's host.
-func typescriptEnv(options *structpb.Struct) []string {
+// Node runtime reads. TypeScript is on unless the project turns it off, as with Pulumi's host; a
+// relative tsconfig path is relative to the project root (where Pulumi.yaml is).
+func typescriptEnv(options *structpb.Struct, rootDir string) []string {
 	opts := options.AsMap()
 	env := []string{}
 	if ts, ok := opts["typescript"].(bool); !ok || ts {
 		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
 	}
 	if p, ok := opts["tsconfig"].(string); ok && p != "" {
+		if !filepath.IsAbs(p) && rootDir != "" {
+			p = filepath.Join(rootDir, p)
+		}
 		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+p)
 	}
 	if nodeargs, ok := opts["nodeargs"].(string); ok && nodeargs != "" {
