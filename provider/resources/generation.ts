@@ -58,8 +58,26 @@ function needsDeploy(olds: GenerationState, news: GenerationInputs): boolean {
   );
 }
 
-function logger(): (m: string) => void {
-  return (m) => pulumi.log.info(m);
+/**
+ * Progress lines for one resource. The dynamic-provider process is not wired to the engine's log
+ * service, but the engine's address is its first argument: sending there with the resource's URN
+ * attaches each line to the resource in `pulumi up`'s display. Elsewhere pulumi.log prints them.
+ */
+function logger(urn?: string): (m: string) => void {
+  const addr = /dynamic-provider[\\/]index\.js$/.test(process.argv[1] ?? "") ? process.argv[2] : undefined;
+  if (!addr || !urn) return (m) => void pulumi.log.info(m);
+  const grpc = require("@grpc/grpc-js");
+  const { EngineClient } = require("@pulumi/pulumi/proto/engine_grpc_pb");
+  const { LogRequest, LogSeverity } = require("@pulumi/pulumi/proto/engine_pb");
+  const g = globalThis as typeof globalThis & { __pulumiNixosEngineLog?: { log: (r: unknown, cb: () => void) => void } };
+  const client = (g.__pulumiNixosEngineLog ??= new EngineClient(addr, grpc.credentials.createInsecure()));
+  return (m) => {
+    const r = new LogRequest();
+    r.setSeverity(LogSeverity.INFO);
+    r.setMessage(m);
+    r.setUrn(urn);
+    client.log(r, () => undefined);
+  };
 }
 
 async function apply(news: GenerationInputs, olds?: GenerationState): Promise<GenerationState> {
@@ -77,7 +95,7 @@ async function apply(news: GenerationInputs, olds?: GenerationState): Promise<Ge
       secretFiles: news.secretFiles,
       options: news.deploy,
     },
-    logger(),
+    logger(news.progressUrn),
   ));
   return {
     ...news,
@@ -144,7 +162,7 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id: string, props: GenerationState) {
     const to = props.deploy.rollbackOnDelete ? (props.firstPreviousGeneration ?? undefined) : undefined;
-    await undeploy(props.host, props.connection, props.hostKey, to, logger());
+    await undeploy(props.host, props.connection, props.hostKey, to, logger(props.progressUrn));
   },
 };
 
@@ -195,6 +213,8 @@ export class Generation extends pulumi.dynamic.Resource {
     };
     const props = {
       ...args,
+      // Lets the provider attach its progress lines to this resource (it is never told its URN).
+      progressUrn: pulumi.createUrn(name, "pulumi-nodejs:dynamic/nixos:Generation", opts?.parent),
       connection: pulumi.secret(args.connection),
       secrets: pulumi.secret(args.secrets ?? {}),
       ...outputs,

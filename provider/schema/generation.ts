@@ -67,6 +67,7 @@ export function generationSchemas() {
       secrets: z.record(z.string(), z.string()).default({}),
       secretFiles: z.array(secretFileSchema).default([]),
       deploy: deployOptionsSchema.default(() => deployOptionsSchema.parse({})),
+      progressUrn: z.string().optional(), // the Generation's own URN, for progress lines
     })
     .superRefine((g, ctx) => {
       if (!("flake.nix" in g.files)) ctx.addIssue({ code: "custom", path: ["files"], message: "the rendered files must include flake.nix" });
