@@ -126,3 +126,22 @@ describe("a non-root deploy user through sudo", () => {
     expect(await running(h)).toMatchObject({ generation: baseline.generation, current: baseline.systemPath });
   });
 });
+
+describe("goals", () => {
+  it("boot sets the boot default without activating; test activates without a new boot default", async () => {
+    const h = hosts[0];
+    const before = await running(h);
+    const boot = await create(await inputsFor(h, 10, { goal: "boot" }));
+    const afterBoot = await running(h);
+    expect(afterBoot.generation).toBeGreaterThan(before.generation);
+    expect(afterBoot.current).toBe(before.current);
+    expect(boot).toMatchObject({ generation: afterBoot.generation, goal: "boot" });
+    expect(boot.systemPath).not.toBe(before.current);
+
+    const test = await update(boot, await inputsFor(h, 11, { goal: "test" }));
+    const afterTest = await running(h);
+    expect(afterTest.generation).toBe(afterBoot.generation);
+    expect(afterTest.current).not.toBe(before.current);
+    expect(test.systemPath).toBe(afterTest.current);
+  });
+});
