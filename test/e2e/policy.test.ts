@@ -20,7 +20,7 @@ describe("the policy pack in `pulumi preview`", () => {
   async function preview(violate: string[], packConfig?: string): Promise<CliResult> {
     const args = ["preview", "--policy-pack", pack, "--config", `violate=${violate.join(",") || "none"}`];
     const res = await ws.run(packConfig ? [...args, "--policy-pack-config", packConfig] : args, { env });
-    expect(res.stdout).toMatch(/pulumi-nodejs:dynamic\/nixos:Generation\s+fixture-gaming\s+create/);
+    expect(res.stdout).toMatch(/pulumi-nodejs:dynamic\/nixos:Generation\s+gaming\s+create/);
     expect(res.stdout + res.stderr).not.toMatch(/unhandled exception/);
     return res;
   }
