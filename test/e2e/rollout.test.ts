@@ -1,44 +1,22 @@
 // Partial rollouts through the real CLI on two simulated hosts: `pulumi up --target` on one host's
 // Generation deploys only that host, and rollout.tags holds the hosts outside the tags untouched.
-import { execFileSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { SimHost, startHosts, stopHosts } from "../harness/pool";
-import { PulumiWorkspace } from "./pulumi";
-
-const repo = path.resolve(__dirname, "../..");
+import type { SimHost } from "../harness/pool";
+import { currentGeneration as generation, DemoStack, demoStack } from "./demo-stack";
+import type { PulumiWorkspace } from "./pulumi";
 
 describe("partial rollouts", () => {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-rollout-"));
-  const ws = new PulumiWorkspace(repo, path.join(work, "Pulumi.rollout.yaml"));
-  const keyFile = path.join(work, "deploy_key");
+  let stack: DemoStack;
+  let ws: PulumiWorkspace;
   let media: SimHost;
   let gaming: SimHost;
 
-  const generation = async (h: SimHost): Promise<number> => {
-    const r = await h.exec("nixos-rebuild list-generations --json");
-    return JSON.parse(r.stdout).find((g: { current: boolean }) => g.current).generation;
-  };
-
   beforeAll(async () => {
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", keyFile]);
-    [media, gaming] = await startHosts(2, { prefix: "roll", authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] });
-    await ws.initStack("rollout", path.join(repo, "Pulumi.demo.yaml"));
-    for (const [name, h] of [["media", media], ["gaming", gaming]] as const) {
-      await ws.ok(["config", "set", "--path", `hosts.${name}.address`, h.address]);
-      await ws.ok(["config", "set", "--path", `hosts.${name}.hostKey`, h.hostKey]);
-    }
-    await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
-    await ws.ok(["config", "set", "--secret", "radarrApiKey", "rollout-e2e-key"]);
+    stack = await demoStack("rollout", { radarrApiKey: "rollout-e2e-key" });
+    ({ ws, media, gaming } = stack);
     await ws.ok(["up", "--yes", "--skip-preview"]);
   }, 180_000);
 
-  afterAll(async () => {
-    await ws.run(["stack", "rm", "--yes", "--force"]);
-    await stopHosts([media, gaming].filter(Boolean));
-    fs.rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => stack?.dispose());
 
   it("--target on one host's Generation deploys that host only", async () => {
     await ws.ok(["config", "set", "timeZone", "Europe/Berlin"]); // changes both hosts

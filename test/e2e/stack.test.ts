@@ -1,14 +1,11 @@
 // The whole product through the real CLI: the stacks/ program with the demo stack's shape on two
 // simulated hosts. Create, no-op, update of one service on one host, drift after a manual rollback
 // (shown by refresh, repaired by up), a failing activation, secrets kept out of state, destroy.
-import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { SimHost, startHosts, stopHosts } from "../harness/pool";
-import { PulumiWorkspace } from "./pulumi";
+import type { SimHost } from "../harness/pool";
+import { currentGeneration, DemoStack, demoStack } from "./demo-stack";
+import type { PulumiWorkspace } from "./pulumi";
 
-const repo = path.resolve(__dirname, "../..");
 const apiKey = "radarr-e2e-key-5d2c8b1f";
 
 interface HostSummary {
@@ -19,10 +16,8 @@ interface HostSummary {
 }
 
 describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-stack-"));
-  const configFile = path.join(work, "Pulumi.e2e.yaml");
-  const ws = new PulumiWorkspace(repo, configFile);
-  const keyFile = path.join(work, "deploy_key");
+  let stack: DemoStack;
+  let ws: PulumiWorkspace;
   let media: SimHost;
   let gaming: SimHost;
 
@@ -40,28 +35,14 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
     if (r.code !== 0) throw new Error(`${cmd} on ${h.name}: ${r.stderr}`);
     return r.stdout.trim();
   };
-  const currentGeneration = async (h: SimHost) =>
-    JSON.parse(await onHost(h, "nixos-rebuild list-generations --json")).find((g: { current: boolean }) => g.current).generation;
   const connections = async () => (await media.sshConnections()) + (await gaming.sshConnections());
 
   beforeAll(async () => {
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", keyFile]);
-    [media, gaming] = await startHosts(2, { prefix: "e2e", authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] });
-    await ws.initStack("e2e", path.join(repo, "Pulumi.demo.yaml"));
-    for (const [name, h] of [["media", media], ["gaming", gaming]] as const) {
-      await ws.ok(["config", "set", "--path", `hosts.${name}.address`, h.address]);
-      await ws.ok(["config", "set", "--path", `hosts.${name}.port`, String(h.port)]);
-      await ws.ok(["config", "set", "--path", `hosts.${name}.hostKey`, h.hostKey]);
-    }
-    await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
-    await ws.ok(["config", "set", "--secret", "radarrApiKey", apiKey]);
+    stack = await demoStack("e2e", { radarrApiKey: apiKey });
+    ({ ws, media, gaming } = stack);
   });
 
-  afterAll(async () => {
-    await ws.run(["stack", "rm", "--yes", "--force"]);
-    await stopHosts([media, gaming].filter(Boolean));
-    fs.rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => stack?.dispose());
 
   it("previews without contacting a host, then creates both hosts", async () => {
     const before = await connections();
@@ -138,7 +119,7 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
 
   it("keeps the deploy key and service secrets out of state and logs", async () => {
     const exported = (await ws.ok(["stack", "export", "--show-secrets=false"])).stdout;
-    const key = fs.readFileSync(keyFile, "utf8").split("\n")[1];
+    const key = fs.readFileSync(stack.keyFile, "utf8").split("\n")[1];
     expect(exported).not.toContain(key);
     expect(exported).not.toContain(apiKey);
     expect(ws.stateText("pulumi-nixos", "e2e")).not.toContain(apiKey);

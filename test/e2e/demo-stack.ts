@@ -1,0 +1,52 @@
+// The demo stack's shape on two fresh simulated hosts, for end-to-end tests of the stacks/ program:
+// one deploy key for both, the hosts' addresses and pinned keys in the stack's own config file.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { SimHost, startHosts, stopHosts } from "../harness/pool";
+import { PulumiWorkspace } from "./pulumi";
+
+const repo = path.resolve(__dirname, "../..");
+
+export interface DemoStack {
+  ws: PulumiWorkspace;
+  media: SimHost;
+  gaming: SimHost;
+  keyFile: string;
+  /** Removes the stack, stops the hosts and deletes the work directory. */
+  dispose(): Promise<void>;
+}
+
+export async function demoStack(stack: string, secrets: Record<string, string> = {}): Promise<DemoStack> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-nixos-${stack}-`));
+  const ws = new PulumiWorkspace(repo, path.join(work, `Pulumi.${stack}.yaml`));
+  const keyFile = path.join(work, "deploy_key");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", stack, "-f", keyFile]);
+  const [media, gaming] = await startHosts(2, { prefix: stack, authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] });
+  const dispose = async () => {
+    await ws.run(["stack", "rm", "--yes", "--force"]);
+    await stopHosts([media, gaming]);
+    fs.rmSync(work, { recursive: true, force: true });
+  };
+  try {
+    await ws.initStack(stack, path.join(repo, "Pulumi.demo.yaml"));
+    for (const [name, h] of [["media", media], ["gaming", gaming]] as const) {
+      await ws.ok(["config", "set", "--path", `hosts.${name}.address`, h.address]);
+      await ws.ok(["config", "set", "--path", `hosts.${name}.port`, String(h.port)]);
+      await ws.ok(["config", "set", "--path", `hosts.${name}.hostKey`, h.hostKey]);
+    }
+    await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
+    for (const [key, value] of Object.entries(secrets)) await ws.ok(["config", "set", "--secret", key, value]);
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+  return { ws, media, gaming, keyFile, dispose };
+}
+
+/** The generation a simulated host's system profile points at. */
+export async function currentGeneration(h: SimHost): Promise<number> {
+  const r = await h.exec("nixos-rebuild list-generations --json");
+  return JSON.parse(r.stdout).find((g: { current: boolean }) => g.current).generation;
+}
