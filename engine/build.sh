@@ -18,9 +18,9 @@ export GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local} CGO_ENABLED=0
 ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version"
 
 if [ ! -x "$bin/pulumi" ] || [ "$("$bin/pulumi" version 2>/dev/null)" != "v$version" ]; then
-  echo "engine/build.sh: building pulumi v$version from Go modules (minutes on a cold cache)" >&2
   work="$cache/engine/v$version/cli-module"
   rm -rf "$work" && mkdir -p "$work"
+  echo "engine/build.sh: building pulumi v$version from Go modules (minutes on a cold cache; log: $work.log)" >&2
   pkgmod=$(cd "$work" && go mod download -json "github.com/pulumi/pulumi/pkg/v3@v$version" | jq -r .GoMod)
   [ -f "$pkgmod" ] || { echo "engine/build.sh: Go module github.com/pulumi/pulumi/pkg/v3@v$version is not served by the Go proxy" >&2; exit 1; }
   (
@@ -30,9 +30,9 @@ if [ ! -x "$bin/pulumi" ] || [ "$("$bin/pulumi" version 2>/dev/null)" != "v$vers
     go mod edit -json "$pkgmod" | jq -r '.Replace[]? | select(.New.Version != null) | "\(.Old.Path)=\(.New.Path)@\(.New.Version)"' |
       while read -r r; do go mod edit -replace "$r"; done
     go mod edit -require "github.com/pulumi/pulumi/pkg/v3@v$version" -require "github.com/pulumi/pulumi/sdk/v3@v$version"
-    go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$version" >/dev/null
-    go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-  )
+    go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$version" &&
+      go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  ) >"$work.log" 2>&1 || { tail -n 20 "$work.log" >&2; echo "engine/build.sh: building the pulumi CLI failed (log: $work.log)" >&2; exit 1; }
 fi
 
 host_src="$repo/engine/pulumi-language-nodejs"
