@@ -33,6 +33,7 @@ export const summary = Object.fromEntries(
       services: h.spec.services.map((s) => s.name ?? s.kind),
       urls: h.spec.routes.map((r) => `${r.tls === "none" ? "http" : "https"}://${r.domain}`),
       unitsRestarted: h.generation.unitsRestarted,
+      unitsReloaded: h.generation.unitsReloaded,
       drift: h.generation.drift,
     },
   ]),

@@ -10,6 +10,7 @@ const apiKey = "radarr-e2e-key-5d2c8b1f";
 
 interface HostSummary {
   generation: number;
+  unitsReloaded: string[];
   systemPath: string;
   drift: string;
   urls: string[];
@@ -78,7 +79,9 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
     await ws.ok(["up", "--yes", "--skip-preview"]);
     expect(await currentGeneration(media)).toBe(2);
     expect(await currentGeneration(gaming)).toBe(1);
-    expect((await summary()).media.urls).toContain("https://watch.home.example");
+    const out = await summary();
+    expect(out.media.urls).toContain("https://watch.home.example");
+    expect(out.media.unitsReloaded).toEqual(["caddy.service"]); // the NixOS caddy module reloads on config changes
   });
 
   it("shows drift after a manual rollback on the host, and repairs it", async () => {
