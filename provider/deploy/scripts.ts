@@ -125,8 +125,9 @@ function rollbackFunctions(p: ActivationParams): Shell {
     sh`rollback() {`,
     sh`  echo "pulumi-nixos: rolling back to generation $prevgen ($1)"`,
     sh`  if [ -n "$prevgen" ]; then nix-env -p ${PATHS.profile} --switch-generation "$prevgen"; fi`,
-    sh`  ${activate}; rc=$?`,
-    sh`  echo "$prevgen $rc" > "$R/rolled-back"`,
+    // Its own variable: the job reports nixos-rebuild's exit code in $rc after rolling back.
+    sh`  ${activate}; rollback_rc=$?`,
+    sh`  echo "$prevgen $rollback_rc" > "$R/rolled-back"`,
     sh`}`,
     // Puts back the flake and secrets that were in place before this run (or none, if none were).
     sh`restore() {`,

@@ -235,6 +235,7 @@ export function attach(rec: HostRecord, claim?: Claim): SimHost & { record: Host
       }
       current = f;
       fs.rmSync(path.join(s, "run/sim/unreachable-generation"), { force: true });
+      fs.rmSync(path.join(s, "run/sim/faulty-generation"), { force: true });
       fs.writeFileSync(path.join(s, "run", faultFile.replace(/^\/run\//, "")), JSON.stringify(f));
       if (f?.kind === "host-key-change") {
         const before = listens();
