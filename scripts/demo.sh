@@ -17,7 +17,7 @@ cleanup() {
 trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$ %s\n' "${*/#pulumi_/pulumi}"; "$@"; }
 
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=demo PULUMI_HOME="$work/pulumi-home"
 mkdir -p "$work/state" "$work/hosts"

@@ -1,21 +1,7 @@
 // The Host's recorded inputs: the secret-free view the policy pack reads, with whether each
 // secret-bearing field arrived as a Pulumi secret.
 import * as pulumi from "@pulumi/pulumi";
-
-const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
-pulumi.runtime.setMocks(
-  {
-    newResource: (args) => {
-      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-      return { id: `${args.name}-id`, state: args.inputs };
-    },
-    call: (args) => args.inputs,
-  },
-  "project",
-  "stack",
-  false,
-);
-
+import { registration } from "./support/mocks";
 import { CaddyRoute, Host, Service } from "../../provider";
 import { parseOrThrow } from "../../provider/schema/errors";
 import { host } from "../../provider/schema/host";
@@ -23,12 +9,7 @@ import { host } from "../../provider/schema/host";
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
 async function recorded(name: string): Promise<Record<string, any>> {
-  for (let i = 0; i < 100; i++) {
-    const r = registered.find((x) => x.type === "pulumi-nixos:index:Host" && x.name === name);
-    if (r) return r.inputs;
-    await new Promise((res) => setTimeout(res, 10));
-  }
-  throw new Error(`host ${name} was never registered`);
+  return (await registration("pulumi-nixos:index:Host", name)).inputs;
 }
 
 describe("the Host's recorded view", () => {

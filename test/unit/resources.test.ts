@@ -1,31 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-
-const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
-pulumi.runtime.setMocks(
-  {
-    newResource: (args) => {
-      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-      return { id: `${args.name}-id`, state: args.inputs };
-    },
-    call: (args) => args.inputs,
-  },
-  "project",
-  "stack",
-  false,
-);
-
+import { registeredTypes, registration } from "./support/mocks";
 import { CaddyRoute, Gpu, Host, Service, VirtualDisplay, ValidationError } from "../../provider";
 import { HOST_KEY } from "./support/fixtures";
-
-/** Component inputs are serialised field by field before registration; wait for it instead of guessing. */
-async function registration(type: string, name: string) {
-  for (let i = 0; i < 200; i++) {
-    const r = registered.find((x) => x.type === type && x.name === name);
-    if (r) return r;
-    await new Promise((res) => setTimeout(res, 10));
-  }
-  throw new Error(`${type} ${name} was never registered`);
-}
 
 function value<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply(resolve));
@@ -48,7 +24,7 @@ describe("components", () => {
     const generation = await registration("pulumi-nodejs:dynamic/nixos:Generation", "media");
     expect(generation.inputs).toMatchObject({ host: "media", flakeAttr: "media", goal: "switch", contentHash: rendered.contentHash, files: rendered.files });
     expect(generation.inputs.secrets).toMatchObject({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig });
-    expect(registered.map((r) => r.type)).toEqual(expect.arrayContaining(["pulumi-nixos:index:Service", "pulumi-nixos:index:CaddyRoute"]));
+    expect(registeredTypes()).toEqual(expect.arrayContaining(["pulumi-nixos:index:Service", "pulumi-nixos:index:CaddyRoute"]));
   });
 
   test("a gaming host with GPU and display components", async () => {
