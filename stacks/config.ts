@@ -2,23 +2,21 @@
 // each plays. One program serves every stack; only this configuration differs between them.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { domain, hostName, port, strictObject } from "../provider/schema/common";
+import { cidr, domain, hostName, strictObject } from "../provider/schema/common";
+import { connection } from "../provider/schema/connection";
 import { parseOrThrow } from "../provider/schema/errors";
 import { nixpkgsPin } from "../provider/schema/host";
 import { release } from "../provider/schema/release";
 
 export const ROLES = ["media", "gaming"] as const;
 
-const cidr = z
-  .string()
-  .regex(/^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/, "must be an IP range such as \"192.168.1.0/24\" (fix: list your LAN ranges)");
-
 export const hostEntry = strictObject(
   {
     role: z.enum(ROLES, `must be one of ${ROLES.join(", ")} (fix: pick what this host runs, see stacks/roles/)`),
-    address: z.string().regex(/^[A-Za-z0-9.:-]+$/, "must be an IP address or DNS name (fix: e.g. \"192.168.1.10\")"),
-    port: port.default(22),
-    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user (fix: \"root\" or a sudo-capable deploy user)").default("root"),
+    // The same fields and messages as a Host's connection.
+    address: connection.shape.address,
+    port: connection.shape.port,
+    user: connection.shape.user,
     /** Pinned host key; leave it out only on a stack with trustOnFirstUse (the demo). */
     hostKey: z.string().optional(),
     /** Groups for partial rollouts: `pulumi up` with rollout.tags = ["gaming"] deploys only those hosts. */

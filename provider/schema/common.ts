@@ -39,6 +39,14 @@ export const domain = z
     ),
   );
 
+/** An address or range allowed to reach something (a LAN-only route, the stack's LAN). */
+export const cidr = z
+  .string()
+  .regex(
+    /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/,
+    "must be an IP address or CIDR range such as \"192.168.1.0/24\" (fix: list the LAN ranges allowed in)",
+  );
+
 /** An absolute path on the host; quotes, spaces and `$` are refused so it is safe in Caddy and Xorg text too. */
 export const hostPath = z
   .string("must be a string (fix: give an absolute path like \"/var/lib/x\")")

@@ -1,13 +1,6 @@
 // A Caddy reverse-proxy route: a domain to a service of the same host or to host:port.
 import { z } from "zod";
-import { strictObject, domain, hostPath, port, secret, unixName } from "./common";
-
-const cidr = z
-  .string()
-  .regex(
-    /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/,
-    "must be an IP address or CIDR range such as \"192.168.1.0/24\" (fix: list the LAN ranges allowed to reach this route)",
-  );
+import { cidr, strictObject, domain, hostPath, port, secret, unixName } from "./common";
 
 const headerName = z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name of letters, digits and '-' (fix: e.g. \"X-Frame-Options\")");
 // Caddyfile text: braces would be read as placeholders and quotes/backslashes/newlines end the token.
