@@ -1,37 +1,8 @@
-// Scale and speed of the simulated hosts: 3 hosts start, deploy and stop within 20 s; 40 hosts run
+// Scale of the simulated hosts: 3 hosts start, deploy and stop (the time is printed); 40 hosts run
 // at once (their total memory is printed); nothing is left running afterwards.
 import * as fs from "fs";
-import { Client } from "ssh2";
 import { SimHost, startHosts } from "../harness/pool";
-
-function ssh(h: SimHost, cmd: string, stdin = ""): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = new Client();
-    c.on("ready", () =>
-      c.exec(cmd, (err, s) => {
-        if (err) return reject(err);
-        let stderr = "";
-        let code: number | null = null;
-        s.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        s.on("data", () => undefined);
-        s.on("exit", (c0: number | null) => (code = c0));
-        s.on("close", () => {
-          c.end();
-          resolve({ code, stderr });
-        });
-        s.end(stdin);
-      }),
-    );
-    c.on("error", reject);
-    c.connect({
-      host: h.address,
-      port: h.port,
-      username: "root",
-      privateKey: h.rootKey,
-      hostVerifier: (k: Buffer) => `ssh-ed25519 ${k.toString("base64")}` === h.hostKey,
-    });
-  });
-}
+import { ssh } from "../harness/ssh";
 
 const flake = `{
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
@@ -85,7 +56,7 @@ test("3 hosts start, deploy over SSH and stop (time printed); nothing is left ru
   const pids = hosts.map((h) => (h as SimHost & { record: { pid: number } }).record.pid);
   const results = await Promise.all(
     hosts.map(async (h) => {
-      await ssh(h, "mkdir -p /var/lib/pulumi-nixos/flake && cat > /var/lib/pulumi-nixos/flake/flake.nix", flake);
+      await ssh(h, "mkdir -p /var/lib/pulumi-nixos/flake && cat > /var/lib/pulumi-nixos/flake/flake.nix", { stdin: flake });
       return ssh(h, "nixos-rebuild switch --flake /var/lib/pulumi-nixos/flake#box");
     }),
   );

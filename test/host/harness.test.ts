@@ -2,49 +2,7 @@
 // commands: start, deploy a flake, generations, NixOS-like evaluation errors, and every fault.
 import { Client } from "ssh2";
 import { SimHost, startHosts } from "../harness/pool";
-
-interface Run {
-  code: number | null;
-  signal?: string;
-  stdout: string;
-  stderr: string;
-}
-
-function pinned(h: SimHost) {
-  return (key: Buffer) => `ssh-ed25519 ${key.toString("base64")}` === h.hostKey;
-}
-
-/** One connection, one command; rejects when the connection cannot be made. */
-function ssh(h: SimHost, cmd: string, opts: { user?: "root" | "deploy"; stdin?: string } = {}): Promise<Run> {
-  const deploy = opts.user === "deploy";
-  return new Promise((resolve, reject) => {
-    const c = new Client();
-    let out: Run = { code: null, stdout: "", stderr: "" };
-    c.on("ready", () =>
-      c.exec(cmd, (err, stream) => {
-        if (err) return reject(err);
-        stream.on("data", (d: Buffer) => (out.stdout += d.toString()));
-        stream.stderr.on("data", (d: Buffer) => (out.stderr += d.toString()));
-        stream.on("exit", (code: number | null, signal?: string) => (out = { ...out, code, signal }));
-        stream.on("close", () => {
-          c.end();
-          resolve(out);
-        });
-        stream.end(opts.stdin ?? "");
-      }),
-    );
-    c.on("error", reject);
-    c.on("close", () => resolve(out));
-    c.connect({
-      host: h.address,
-      port: h.port,
-      username: deploy ? h.deployUser : "root",
-      privateKey: deploy ? h.deployKey : h.rootKey,
-      hostVerifier: pinned(h),
-      readyTimeout: 5000,
-    });
-  });
-}
+import { pinned, Run, ssh } from "../harness/ssh";
 
 const flake = (release: string) => `{
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-${release}";
