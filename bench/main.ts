@@ -89,7 +89,7 @@ function hostsConfig(hosts: SimHost[]) {
     "pulumi-nixos:tls": "internal",
     "pulumi-nixos:lan": ["127.0.0.0/8"],
     // Every host may activate at once: the bench measures parallelism, not the rolling limit.
-    "pulumi-nixos:deploy": { maxActivating: PARALLEL },
+    "pulumi-nixos:rollout": { maxActivating: PARALLEL },
     "pulumi-nixos:hosts": Object.fromEntries(hosts.map((h) => [h.name, { role: "media", address: h.address, port: h.port, hostKey: h.hostKey }])),
   };
 }

@@ -1,7 +1,7 @@
 // Turns the stack configuration into host declarations: connection details from config, everything the
 // host runs from its role. Pure, so the render script and the tests use it without an engine.
 import type { HostArgs } from "../provider/resources/host";
-import { parseOrThrow } from "../provider/schema/errors";
+import { parseOrThrow, ValidationError } from "../provider/schema/errors";
 import { generationSchemas } from "../provider/schema/generation";
 import type { StackConfig, StackSecrets } from "./config";
 import { gamingRole } from "./roles/gaming";
@@ -19,7 +19,12 @@ export function inRollout(tags: string[], settings: StackConfig): boolean {
 }
 
 export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack: string): HostDeclaration[] {
-  const deploy = parseOrThrow(generationSchemas().deployOptionsSchema.partial().strict(), settings.deploy, `stack '${stack}' config: deploy`);
+  const subject = `stack '${stack}' config: deploy`;
+  // One setting for one thing: the rolling limit is rollout.maxActivating, never deploy.maxActivating.
+  if ("maxActivating" in settings.deploy) {
+    throw new ValidationError([`${subject}: maxActivating belongs to the rollout (fix: pulumi config set --path rollout.maxActivating N)`]);
+  }
+  const deploy = parseOrThrow(generationSchemas().deployOptionsSchema.partial().strict(), settings.deploy, subject);
   return Object.entries(settings.hosts).map(([name, entry]) => {
     const role = entry.role === "media" ? mediaRole(entry, settings, secrets) : gamingRole();
     const tags = [entry.role, ...entry.tags];

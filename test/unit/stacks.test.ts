@@ -44,8 +44,14 @@ test("a partial rollout holds the hosts without the tag; deploy options reach ev
   const decl = declareHosts(settings, secrets, "s");
   expect(decl.map((d) => [d.name, d.args.hold])).toEqual([["media", true], ["gaming", false]]);
   expect(decl[0].args.deploy).toMatchObject({ rollbackTimeoutSec: 90 });
+  expect(decl.map((d) => d.args.deploy?.maxActivating)).toEqual([10, 10]);
   const bad = parseStackConfig({ ...base, deploy: { rollbackTimeout: 90 } }, "s");
   expect(() => declareHosts(bad, secrets, "s")).toThrow(ValidationError);
+  // The bench once set deploy.maxActivating, which rollout.maxActivating silently replaced.
+  const misplaced = parseStackConfig({ ...base, deploy: { maxActivating: 64 } }, "s");
+  expect(() => declareHosts(misplaced, secrets, "s")).toThrow(/maxActivating belongs to the rollout \(fix: pulumi config set --path rollout\.maxActivating N\)/);
+  const wide = parseStackConfig({ ...base, rollout: { maxActivating: 64 } }, "s");
+  expect(declareHosts(wide, secrets, "s").map((d) => d.args.deploy?.maxActivating)).toEqual([64, 64]);
 });
 
 test("the committed homelab config is valid once host keys are set, and says so when they are not", () => {
