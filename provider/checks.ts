@@ -6,6 +6,8 @@ import { serviceFacts, firewallPorts } from "./model/catalogue";
 import { EDID_MAX_CLOCK_KHZ } from "./render/cvt";
 import { displayMethod, displayMode } from "./render/display";
 import type { ResolvedRoute } from "./render/caddy";
+import { deployAccessRule } from "./model/access";
+import { bootableRule } from "./model/boot";
 
 /** Services as deployed: routes bring in Caddy when no caddy service is declared. */
 export function effectiveServices(h: HostSpec): ServiceSpec[] {
@@ -54,7 +56,12 @@ export function checkHost(h: HostSpec, others: readonly HostSpec[] = []): string
   }
 
   const listeners = new Map<string, ServiceSpec>();
-  for (const s of services) {
+  // The sshd the deploy connects to (modules/access.nix) listens even when no openssh service is declared.
+  const sshd: ServiceSpec[] =
+    h.keepDeployAccess && !services.some((s) => s.kind === "openssh" && s.port === h.connection.port)
+      ? [{ kind: "openssh", name: "openssh (deploy access)", port: h.connection.port, openFirewall: true, passwordAuthentication: false, permitRootLogin: "prohibit-password" }]
+      : [];
+  for (const s of [...sshd, ...services]) {
     const { listens } = serviceFacts(s, h.release);
     for (const [proto, ports] of [["tcp", listens.tcp], ["udp", listens.udp]] as const) {
       for (const p of new Set(ports)) {
@@ -127,7 +134,16 @@ export function checkHost(h: HostSpec, others: readonly HostSpec[] = []): string
       if (!listeners.has(`${proto}/${p}`)) errors.push(`${at}: firewall.${proto} opens ${p}, but no service listens there (fix: remove it, or declare the service, e.g. a generic service with ${proto}Ports: [${p}])`);
     }
   }
+  errors.push(...deployAccessRule(h));
   return errors;
+}
+
+/**
+ * What a deploy needs beyond a valid declaration: the host's own modules must make it bootable. Kept
+ * apart so that a host can be rendered for review (npm run render) before it is adopted.
+ */
+export function checkDeployable(h: HostSpec): string[] {
+  return bootableRule(h);
 }
 
 /** Checks across the hosts of one stack: host names and addresses must be unique. */

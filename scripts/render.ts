@@ -5,11 +5,11 @@
 // or the array itself. Each host lands in <out>/<name>/ as a flake; secret values are never written.
 import { mkdirSync, rmSync, writeFileSync } from "fs";
 import { dirname, join, resolve } from "path";
-import { checkStack } from "../provider/checks";
+import { checkDeployable, checkStack } from "../provider/checks";
 import { ValidationError, formatIssues } from "../provider/schema/errors";
 import { host, HostInput, HostSpec } from "../provider/schema/host";
-import { renderHost } from "../provider/render/flake";
-import { hostSpec } from "../provider/resources/host";
+import { renderHostWithSecrets } from "../provider/render/flake";
+import { hostSpec, withHostFiles } from "../provider/resources/host";
 import { readStackConfigFile } from "../stacks/config";
 import { declareHosts } from "../stacks/hosts";
 
@@ -26,6 +26,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const errors: string[] = [];
+  const needs: string[] = [];
   const specs: HostSpec[] = [];
   if (/\.[cm]?[jt]s$/.test(stack)) {
     const mod = await import(resolve(stack));
@@ -42,17 +43,23 @@ async function main(): Promise<number> {
     });
   } else {
     const { settings, secrets } = readStackConfigFile(arg("config-file") ?? `Pulumi.${stack}.yaml`, stack);
-    // Rendering needs no deploy key: a placeholder satisfies the connection schema.
-    const withKey = { ...secrets, sshPrivateKey: secrets.sshPrivateKey ?? "<deploy key>" };
-    for (const d of declareHosts(settings, withKey as typeof secrets, stack)) specs.push(hostSpec(d.name, d.args));
+    for (const d of declareHosts(settings, secrets, stack)) {
+      needs.push(...d.needs);
+      // Rendering contacts no host and needs no key: stand-ins let the declaration validate.
+      const c = d.args.connection;
+      const connection = { ...c, privateKey: c.privateKey ?? "<deploy key>", trustOnFirstUse: c.trustOnFirstUse || c.hostKey === undefined };
+      specs.push(hostSpec(d.name, withHostFiles(d.name, { ...d.args, connection })));
+    }
   }
   errors.push(...checkStack(specs));
+  needs.push(...specs.flatMap(checkDeployable));
   if (errors.length) {
     console.error(errors.join("\n"));
     return 1;
   }
   for (const spec of specs) {
-    const r = renderHost(spec, specs);
+    // The deploy key's public line comes from the secret key when the program runs; here it is named only.
+    const r = renderHostWithSecrets(spec, specs, { deployKeys: [`<public key of ${spec.stack}'s sshPrivateKey>`] }).rendered;
     const dir = join(out, r.name);
     rmSync(dir, { recursive: true, force: true });
     for (const [path, text] of Object.entries(r.files)) {
@@ -63,6 +70,7 @@ async function main(): Promise<number> {
     writeFileSync(join(dir, "secrets.json"), JSON.stringify(r.secretFiles, null, 2) + "\n");
     console.log(`${r.name}\t${r.contentHash}\t${Object.keys(r.files).length} files\t${dir}`);
   }
+  if (needs.length) console.log(`Rendered for review. A deploy still needs:\n${[...new Set(needs)].map((n) => `  - ${n}`).join("\n")}`);
   return 0;
 }
 

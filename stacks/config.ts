@@ -13,12 +13,15 @@ export const ROLES = ["media", "gaming"] as const;
 export const hostEntry = strictObject(
   {
     role: z.enum(ROLES, `must be one of ${ROLES.join(", ")} (fix: pick what this host runs, see stacks/roles/)`),
-    // The same fields and messages as a Host's connection.
-    address: connection.shape.address,
+    // The same fields and messages as a Host's connection. The address may wait until the first deploy:
+    // rendering (npm run render) needs none.
+    address: connection.shape.address.optional(),
     port: connection.shape.port,
     user: connection.shape.user,
     /** Pinned host key; leave it out only on a stack with trustOnFirstUse (the demo). */
     hostKey: z.string().optional(),
+    /** The release this host was installed with, when it differs from the stack's (npm run adopt reads it). */
+    stateVersion: z.string().regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the host was installed with; npm run adopt prints it)").optional(),
     /** Groups for partial rollouts: `pulumi up` with rollout.tags = ["gaming"] deploys only those hosts. */
     tags: z.array(z.string().regex(/^[a-z0-9-]+$/, "must be a lower-case tag (fix: e.g. \"gaming\")")).default([]),
     /** Sub-domain per service instead of the service's name, e.g. { jellyfin: "watch" }. */
@@ -30,7 +33,7 @@ export const hostEntry = strictObject(
 export const stackConfig = strictObject(
   {
     domain,
-    release: release.default("25.11"),
+    release: release.default("26.11"),
     stateVersion: z.string().regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the hosts were installed with)").default("25.05"),
     nixpkgs: nixpkgsPin.optional(),
     timeZone: z.string().default("UTC"),
@@ -41,6 +44,10 @@ export const stackConfig = strictObject(
     /** Record host keys on first contact instead of pinning them: for throwaway demo hosts only. */
     trustOnFirstUse: z.boolean().default(false),
     sshAgent: z.boolean().default(false),
+    /** Public keys of the deploy key when it lives in the SSH agent (sshAgent: true), kept authorized on every host. */
+    deployKeys: z.array(z.string()).optional(),
+    /** Where each host's own folder lives: <hostsDir>/<host>/ (hardware-configuration.nix, boot loader, ...). */
+    hostsDir: z.string().min(1, "must not be empty (fix: leave it out for nix/hosts)").default("nix/hosts"),
     hosts: z.record(hostName, hostEntry).refine((h) => Object.keys(h).length > 0, "must list at least one host (fix: pulumi config set --path 'hosts.media.address' 192.168.1.10)"),
     /** Deploy options for every host: magicRollback, rollbackTimeoutSec, activationTimeoutSec, healthChecks. */
     deploy: z.record(z.string(), z.unknown()).default({}),

@@ -3,7 +3,7 @@
 import type { HostArgs } from "../provider/resources/host";
 import { parseOrThrow, ValidationError } from "../provider/schema/errors";
 import { generationSchemas } from "../provider/schema/generation";
-import type { StackConfig, StackSecrets } from "./config";
+import type { HostEntry, StackConfig, StackSecrets } from "./config";
 import { gamingRole } from "./roles/gaming";
 import { mediaRole } from "./roles/media";
 
@@ -11,6 +11,24 @@ export interface HostDeclaration {
   name: string;
   tags: string[];
   args: HostArgs;
+  /** What a deploy still needs that the stack config lacks, each with its fix; rendering needs none of it. */
+  needs: string[];
+}
+
+/** Stands in for an address that is not set yet, so the host can be rendered for review. */
+export const unsetAddress = (host: string) => `address-not-set-${host}`;
+
+function needsOf(name: string, entry: HostEntry, settings: StackConfig, secrets: StackSecrets, stack: string): string[] {
+  const at = `stack '${stack}' config: hosts.${name}`;
+  const needs: string[] = [];
+  if (entry.address === undefined) needs.push(`${at}.address: is not set (fix: pulumi config set --path hosts.${name}.address <its IP address or DNS name>)`);
+  if (entry.hostKey === undefined && !settings.trustOnFirstUse) {
+    needs.push(`${at}.hostKey: is not pinned (fix: npm run adopt -- --stack ${stack} ${name} prints the key the host presents and the line that pins it)`);
+  }
+  if (!secrets.sshPrivateKey && !(settings.sshAgent && settings.deployKeys?.length)) {
+    needs.push(`stack '${stack}' config: sshPrivateKey: the deploy key is not set (fix: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519_deploy, or sshAgent: true with deployKeys)`);
+  }
+  return needs;
 }
 
 /** Hosts outside a partial rollout (rollout.tags) keep the generation they run. */
@@ -31,12 +49,13 @@ export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack
     return {
       name,
       tags,
+      needs: needsOf(name, entry, settings, secrets, stack),
       args: {
         ...role,
         deploy: { ...deploy, maxActivating: settings.rollout.maxActivating },
         hold: !inRollout(tags, settings),
         connection: {
-          address: entry.address,
+          address: entry.address ?? unsetAddress(name),
           port: entry.port,
           user: entry.user,
           ...(entry.hostKey ? { hostKey: entry.hostKey } : {}),
@@ -45,7 +64,9 @@ export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack
           agent: settings.sshAgent,
         },
         release: settings.release,
-        stateVersion: settings.stateVersion,
+        stateVersion: entry.stateVersion ?? settings.stateVersion,
+        hostDir: `${settings.hostsDir}/${name}`,
+        ...(settings.deployKeys ? { deployKeys: settings.deployKeys } : {}),
         ...(settings.nixpkgs ? { nixpkgs: settings.nixpkgs } : {}),
         timeZone: settings.timeZone,
         stack,

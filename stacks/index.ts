@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CaddyRoute, Gpu, Host, HostModule, Service, VirtualDisplay } from "../provider";
 import { loadStackConfig } from "./config";
+import { ValidationError } from "../provider/schema/errors";
 import { declareHosts, HostDeclaration } from "./hosts";
 
 const { settings, secrets } = loadStackConfig();
@@ -19,7 +20,11 @@ function components(d: HostDeclaration): HostModule[] {
   ];
 }
 
-const hosts = declareHosts(settings, secrets, pulumi.getStack()).map((d) => {
+const declared = declareHosts(settings, secrets, pulumi.getStack());
+const needs = [...new Set(declared.flatMap((d) => d.needs))];
+if (needs.length) throw new ValidationError(needs);
+
+const hosts = declared.map((d) => {
   const { services: _s, routes: _r, gpu: _g, display: _d, ...rest } = d.args;
   return new Host(d.name, { ...rest, modules: components(d) });
 });

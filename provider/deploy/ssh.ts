@@ -17,6 +17,42 @@ export function keyLine(blob: Buffer): string {
   return `${blob.subarray(4, 4 + len).toString("ascii")} ${blob.toString("base64")}`;
 }
 
+/** The public "ssh-ed25519 AAAA..." line of an OpenSSH or PEM private key (what the host must authorize). */
+export function publicKeyOf(privateKey: string): string {
+  const { utils } = require("ssh2") as typeof import("ssh2");
+  const parsed = utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key instanceof Error || key === undefined) {
+    throw new DeployError("deploy key", `connection.privateKey is not an OpenSSH or PEM private key without a passphrase (${key instanceof Error ? key.message : "no key found"})`);
+  }
+  return keyLine(key.getPublicSSH());
+}
+
+/**
+ * The host key a server presents, as `ssh-keyscan` reads it: the handshake stops at the key, before
+ * any authentication, so nothing is sent to or run on the host.
+ */
+export function scanHostKey(address: string, port: number, timeoutMs = 10000): Promise<string> {
+  const { Client: ClientCtor } = require("ssh2") as typeof import("ssh2");
+  const client = new ClientCtor();
+  return new Promise((resolve, reject) => {
+    let seen: string | undefined;
+    client.on("error", (err: Error) => (seen ? resolve(seen) : reject(err)));
+    client.on("close", () => (seen ? resolve(seen) : reject(new Error(`${address}:${port} closed the connection before presenting a host key`))));
+    client.connect({
+      host: address,
+      port,
+      username: "keyscan",
+      readyTimeout: timeoutMs,
+      algorithms: { serverHostKey: ["ssh-ed25519"] },
+      hostVerifier: (key: Buffer) => {
+        seen = keyLine(Buffer.from(key));
+        return false;
+      },
+    });
+  });
+}
+
 // Host key algorithms to offer so the server presents the same kind of key that was pinned.
 function hostKeyAlgorithms(pinned: string): string[] {
   const type = pinned.trim().split(/\s+/)[0];

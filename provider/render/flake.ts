@@ -4,6 +4,8 @@ import { createHash } from "crypto";
 import type { HostSpec } from "../schema/host";
 import { checkHost, effectiveServices, openPorts, resolveRoutes } from "../checks";
 import { ValidationError } from "../schema/errors";
+import { deployAccess } from "../model/access";
+import { accessModule } from "./access";
 import { firewallModule, hostModule, usersModule } from "./base";
 import { caddyModule, caddySecrets } from "./caddy";
 import { displayModule } from "./display";
@@ -92,6 +94,21 @@ function flakeNix(h: HostSpec, modules: string[]): string {
   return nix.renderFile(body, header(h, "Flake"));
 }
 
+/** Facts the program knows only as Outputs (secrets and values derived from them), resolved. */
+export interface RenderContext {
+  /** Public keys of the deploy key(s), kept authorized for the connection's user. */
+  deployKeys: readonly string[];
+}
+
+/** Where the host's own folder lands in its flake. */
+export const HOST_FILES_DIR = "host";
+
+/** The host's own files that are modules of the flake: default.nix if the folder has one, else every top-level .nix file. */
+export function hostModules(h: HostSpec): string[] {
+  const top = Object.keys(h.hostFiles).filter((f) => !f.includes("/") && f.endsWith(".nix")).sort();
+  return (top.includes("default.nix") ? ["default.nix"] : top).map((f) => `${HOST_FILES_DIR}/${f}`);
+}
+
 export interface RenderResult {
   rendered: RenderedHost;
   /** Secret file contents, by key: literal text and secret values to splice in. */
@@ -99,15 +116,23 @@ export interface RenderResult {
 }
 
 /** Renders a validated host; throws a ValidationError listing every cross-check failure. */
-export function renderHostWithSecrets(h: HostSpec, stackHosts: readonly HostSpec[] = []): RenderResult {
+export function renderHostWithSecrets(h: HostSpec, stackHosts: readonly HostSpec[] = [], ctx: RenderContext = { deployKeys: [] }): RenderResult {
   const problems = checkHost(h, stackHosts);
   if (problems.length) throw new ValidationError(problems);
   const files: Record<string, string> = {};
+  for (const [path, text] of Object.entries(h.hostFiles)) files[`${HOST_FILES_DIR}/${path}`] = text;
   const secrets: SecretFile[] = [];
   const nvidia = h.gpu?.vendor === "nvidia";
 
   files["modules/host.nix"] = moduleFile(h, "Identity and Nix settings", hostModule(h));
   files["modules/users.nix"] = moduleFile(h, "Users", usersModule(h));
+  if (h.keepDeployAccess) {
+    const keys = [...new Set([...(h.deployKeys ?? []), ...ctx.deployKeys])];
+    if (keys.length === 0) throw new Error(`render: host ${h.name} keeps the deployer's access but no deploy key was given`);
+    const a = deployAccess(h);
+    const portDeclared = effectiveServices(h).some((s) => s.kind === "openssh" && s.port === a.port);
+    files["modules/access.nix"] = moduleFile(h, "The deployer's SSH access, kept by every generation", accessModule(a, keys, portDeclared));
+  }
   files["modules/firewall.nix"] = moduleFile(h, "Firewall", firewallModule(openPorts(h)));
   const services = effectiveServices(h);
   for (const s of services) {
@@ -127,7 +152,7 @@ export function renderHostWithSecrets(h: HostSpec, stackHosts: readonly HostSpec
   if (h.display) files["modules/display.nix"] = moduleFile(h, "Virtual display and graphical session", displayModule(h.display, h.gpu, h.release));
   for (const m of h.extraModules) files[`modules/extra-${m.name}.nix`] = m.text.endsWith("\n") ? m.text : m.text + "\n";
 
-  const modules = [...Object.keys(files).sort(), MARKER_FILE];
+  const modules = [...Object.keys(files).filter((f) => f.startsWith("modules/")).sort(), ...hostModules(h), MARKER_FILE];
   files["flake.nix"] = flakeNix(h, modules);
   const lock = flakeLock(h);
   if (lock !== undefined) files["flake.lock"] = lock;

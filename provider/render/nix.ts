@@ -17,7 +17,12 @@ type NixNode =
   | { readonly [NODE]: "apply"; readonly fn: Nix; readonly args: readonly Nix[] }
   | { readonly [NODE]: "comment"; readonly text: string; readonly value: Nix }
   | { readonly [NODE]: "module"; readonly args: readonly string[]; readonly body: Nix }
-  | { readonly [NODE]: "lambda"; readonly arg: string; readonly body: Nix };
+  | { readonly [NODE]: "lambda"; readonly arg: string; readonly body: Nix }
+  | { readonly [NODE]: "select"; readonly base: Nix; readonly names: readonly string[] }
+  | { readonly [NODE]: "op"; readonly op: Operator; readonly operands: readonly Nix[] };
+
+/** The binary operators our renderers combine (left-associative chains of one operator). */
+export type Operator = "||" | "&&" | "==" | "!=" | "++" | "!";
 
 const NODE = Symbol("nix");
 
@@ -71,6 +76,18 @@ export function module(body: Nix, args: readonly string[] = ["config", "lib", "p
 export function lambda(arg: string, body: Nix): Nix {
   if (!IDENT.test(arg) || KEYWORDS.has(arg)) throw new Error(`nix: bad argument name ${arg}`);
   return { [NODE]: "lambda", arg, body };
+}
+
+/** `base.a."b c"`: attribute names from data (user names, domains) are quoted where they must be. */
+export function select(base: Nix, ...names: string[]): Nix {
+  for (const n of names) assertText(n);
+  return { [NODE]: "select", base, names };
+}
+
+/** `a || b || c`, `a == b`, ...; `!` takes one operand. Operands that are themselves operators get parentheses. */
+export function op(operator: Operator, ...operands: Nix[]): Nix {
+  if (operator === "!" ? operands.length !== 1 : operands.length < 2) throw new Error(`nix: wrong number of operands for ${operator}`);
+  return { [NODE]: "op", op: operator, operands };
 }
 
 function isNode(v: Nix): v is NixNode {
@@ -133,7 +150,7 @@ function printIndented(s: string, depth: number): string {
 }
 
 function isScalar(v: Nix): boolean {
-  return v === null || typeof v !== "object" || (isNode(v) && (v[NODE] === "path" || v[NODE] === "raw"));
+  return v === null || typeof v !== "object" || (isNode(v) && (v[NODE] === "path" || v[NODE] === "raw" || v[NODE] === "select"));
 }
 
 function printInt(n: number): string {
@@ -144,7 +161,14 @@ function printInt(n: number): string {
 // Inside a list or an argument position, applications, functions and negative numbers need parentheses.
 function needsParens(v: Nix): boolean {
   if (typeof v === "number") return v < 0;
-  return isNode(v) && (v[NODE] === "apply" || v[NODE] === "module" || v[NODE] === "lambda");
+  return isNode(v) && (v[NODE] === "apply" || v[NODE] === "module" || v[NODE] === "lambda" || v[NODE] === "op");
+}
+
+// An operand of an operator: application binds tighter than every operator, so only other
+// operators, functions and modules need parentheses.
+function operand(v: Nix, depth: number): string {
+  const wrap = isNode(v) && (v[NODE] === "op" || v[NODE] === "module" || v[NODE] === "lambda");
+  return wrap ? `(${print(v, depth)})` : print(v, depth);
 }
 
 function printComment(text: string, pad: string): string {
@@ -214,6 +238,12 @@ function print(v: Nix, depth: number): string {
       }
       case "lambda":
         return `${v.arg}: ${print(v.body, depth)}`;
+      case "select": {
+        const base = isNode(v.base) && v.base[NODE] === "raw" ? print(v.base, depth) : `(${print(v.base, depth)})`;
+        return [base, ...v.names.map(attrName)].join(".");
+      }
+      case "op":
+        return v.op === "!" ? `!${operand(v.operands[0], depth)}` : v.operands.map((x) => operand(x, depth)).join(` ${v.op} `);
       case "module":
         return `{ ${[...v.args, "..."].join(", ")} }:\n${close}${print(v.body, depth)}`;
     }

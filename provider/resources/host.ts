@@ -3,7 +3,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { host, HostInput, HostSpec } from "../schema/host";
 import { parseOrThrow } from "../schema/errors";
-import { renderHostWithSecrets, RenderedHost } from "../render/flake";
+import { flakeLock, renderHostWithSecrets, RenderedHost, RenderResult } from "../render/flake";
+import { endOfLifeWarning } from "../schema/release";
+import { checkDeployable, checkHost } from "../checks";
+import { ValidationError } from "../schema/errors";
+import { publicKeyOf } from "../deploy/ssh";
+import { defaultHostDir, readHostDir } from "./host-dir";
 import { joinSecretParts, SecretPart } from "../render/secrets";
 import type { SecretInput } from "../schema/common";
 import { firewallPorts, serviceName } from "../model/catalogue";
@@ -34,6 +39,13 @@ export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes"
 /** Inputs of the Generation: what the host ships and how to reach it. Changes here only are updates. */
 const DEPLOYED_FIELDS = ["files", "contentHash", "secrets", "secretFiles", "goal", "flakeAttr"];
 
+/** Reads the host's own folder into the declaration, unless the files were given (the edge: file I/O). */
+export function withHostFiles(name: string, args: HostArgs): HostArgs {
+  if (args.hostFiles !== undefined) return args;
+  const dir = args.hostDir ?? defaultHostDir(name);
+  return { ...args, hostDir: dir, hostFiles: readHostDir(name, dir) };
+}
+
 /** Pure: merges modules into the declaration and validates it. */
 export function hostSpec(name: string, args: HostArgs): HostSpec {
   const { modules = [], peers: _peers, goal: _goal, deploy: _deploy, hold: _hold, ...rest } = args;
@@ -61,6 +73,17 @@ export function secretContents(secrets: Record<string, SecretPart[]>): pulumi.Ou
   );
 }
 
+/**
+ * The public keys the deployer logs in with: the given deployKeys, and the public half of the private
+ * key (derived inside its Output; a public key is no secret, so the result is unwrapped from it).
+ */
+export function deployKeys(spec: HostSpec): pulumi.Output<string[]> {
+  const given = spec.deployKeys ?? [];
+  const key = spec.connection.privateKey;
+  if (!spec.keepDeployAccess || key === undefined) return pulumi.output(given);
+  return pulumi.unsecret(pulumi.output(key as pulumi.Input<string>).apply((k) => [...given, publicKeyOf(k)]));
+}
+
 /** Pure: the object without its undefined fields (each field costs the engine a serialisation step). */
 function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -79,7 +102,7 @@ function isSecret(value: SecretInput): boolean | Promise<boolean> {
  * (connection.privateKey, services.<name>.apiKey, routes.<domain>.basicAuth.passwordHash) whether it
  * arrived as a Pulumi secret. Kept small: the engine serialises component inputs one field at a time.
  */
-export function hostView(spec: HostSpec, rendered: RenderedHost): pulumi.Inputs {
+export function hostView(spec: HostSpec): pulumi.Inputs {
   const secrets: Record<string, boolean | Promise<boolean>> = {};
   const c = spec.connection;
   if (c.privateKey !== undefined) secrets["connection.privateKey"] = isSecret(c.privateKey);
@@ -100,11 +123,13 @@ export function hostView(spec: HostSpec, rendered: RenderedHost): pulumi.Inputs 
     if (r.basicAuth !== undefined) secrets[`routes.${r.domain}.basicAuth.passwordHash`] = isSecret(r.basicAuth.passwordHash);
     return defined({ domain: r.domain, to: r.to, tls: r.tls, allow: r.allow });
   });
+  const locked = flakeLock(spec) !== undefined;
   return {
     name: spec.name,
     release: spec.release,
     connection: defined({ address: c.address, hostKey: c.hostKey, trustOnFirstUse: c.trustOnFirstUse }),
-    nixpkgs: defined({ url: spec.nixpkgs.url, rev: spec.nixpkgs.rev, narHash: spec.nixpkgs.narHash, locked: "flake.lock" in rendered.files }),
+    nixpkgs: defined({ url: spec.nixpkgs.url, rev: spec.nixpkgs.rev, narHash: spec.nixpkgs.narHash, locked }),
+    keepDeployAccess: spec.keepDeployAccess,
     firewall: spec.firewall,
     services,
     routes,
@@ -124,13 +149,20 @@ export class Host extends pulumi.ComponentResource {
   public readonly generation: Generation;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
-    const spec = hostSpec(name, args);
-    const result = renderHostWithSecrets(spec, args.peers ?? []);
-    super("pulumi-nixos:index:Host", name, hostView(spec, result.rendered), opts);
+    const spec = hostSpec(name, withHostFiles(name, args));
+    const peers = args.peers ?? [];
+    // Every check runs now, before anything is registered: a bad declaration never reaches a host.
+    const problems = [...checkHost(spec, peers), ...checkDeployable(spec)];
+    if (problems.length) throw new ValidationError(problems);
+    super("pulumi-nixos:index:Host", name, hostView(spec), opts);
+    const eol = endOfLifeWarning(spec.release, new Date().toISOString().slice(0, 10));
+    if (eol !== undefined) void pulumi.log.warn(`host '${name}': release: ${eol}`, this);
+    // Rendering waits for what only Outputs know (the deploy key's public half, from a secret key).
+    const result: pulumi.Output<RenderResult> = deployKeys(spec).apply((keys) => renderHostWithSecrets(spec, peers, { deployKeys: keys }));
     this.spec = spec;
-    this.rendered = pulumi.output(result.rendered);
-    this.contentHash = pulumi.output(result.rendered.contentHash);
-    this.secrets = secretContents(result.secrets);
+    this.rendered = result.apply((r) => r.rendered);
+    this.contentHash = this.rendered.apply((r) => r.contentHash);
+    this.secrets = result.apply((r) => secretContents(r.secrets));
     const c = spec.connection;
     this.generation = new Generation(
       name,
@@ -144,12 +176,12 @@ export class Host extends pulumi.ComponentResource {
           user: c.user,
           trustOnFirstUse: c.trustOnFirstUse,
         },
-        files: result.rendered.files,
-        contentHash: result.rendered.contentHash,
+        files: this.rendered.apply((r) => r.files),
+        contentHash: this.contentHash,
         flakeAttr: name,
         goal: args.goal ?? "switch",
         secrets: this.secrets,
-        secretFiles: result.rendered.secretFiles,
+        secretFiles: this.rendered.apply((r) => r.secretFiles),
         deploy: args.deploy ?? {},
       },
       { parent: this, ...(args.hold ? { ignoreChanges: DEPLOYED_FIELDS } : {}) },

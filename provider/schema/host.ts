@@ -44,10 +44,30 @@ export const extraModule = strictObject(
   "an extra module",
 );
 
+/** A file of the host's own folder (nix/hosts/<host>/), relative to it: no "..", no hidden files. */
+const hostFilePath = z
+  .string()
+  .regex(/^(?!.*(^|\/)\.)[A-Za-z0-9_+-][A-Za-z0-9._+-]*(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)*$/, "must be a relative path of letters, digits and ._+- without hidden parts or \"..\" (fix: rename the file in the host's folder)");
+
 export const host = strictObject(
   {
     name: hostName,
     connection,
+    /**
+     * Public keys the deployer logs in with, kept authorized for connection.user by every generation.
+     * Derived from connection.privateKey when that is given; needed with an SSH agent.
+     */
+    deployKeys: z.array(sshKey).optional(),
+    /**
+     * Render the deployer's way in (sshd on the connection port, the user, its key, passwordless sudo)
+     * into every generation and refuse declarations that take it away. Off only for hosts managed
+     * some other way: a generation without it can lock the deployer out.
+     */
+    keepDeployAccess: z.boolean("must be true or false (fix: leave it out to keep the deployer's SSH access)").default(true),
+    /** The host's own NixOS files (hardware-configuration.nix, boot loader, networking), path -> text. */
+    hostFiles: z.record(hostFilePath, z.string()).default({}),
+    /** Where hostFiles were read from, for messages (e.g. "nix/hosts/media"). */
+    hostDir: z.string().optional(),
     system: z.enum(["x86_64-linux", "aarch64-linux"], "must be \"x86_64-linux\" or \"aarch64-linux\" (fix: match the host's CPU)").default("x86_64-linux"),
     release,
     stateVersion: z.string("is required (fix: the release the host was first installed with, e.g. \"25.05\"; never change it afterwards)").regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the host was first installed with)"),

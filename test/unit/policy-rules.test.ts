@@ -16,13 +16,15 @@ import {
   routesUseTls,
   secretsAreSecret,
 } from "../../policy/rules";
+import { DEPLOY_PRIVATE_KEY, own } from "./support/fixtures";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 const PIN = { rev: "0123456789abcdef0123456789abcdef01234567", narHash: `sha256-${"A".repeat(43)}=` };
 
 function compliant(): HostArgs {
   return {
-    connection: { address: "192.0.2.10", hostKey: HOST_KEY, privateKey: pulumi.secret("deploy-key") },
+    ...own(),
+    connection: { address: "192.0.2.10", hostKey: HOST_KEY, privateKey: pulumi.secret(DEPLOY_PRIVATE_KEY) },
     release: "25.11",
     stateVersion: "25.05",
     nixpkgs: PIN,
@@ -37,7 +39,7 @@ function compliant(): HostArgs {
 // Resolves the view's promises the way the engine does before a policy sees it.
 async function view(args: HostArgs, name = "media"): Promise<HostView> {
   const spec = hostSpec(name, args);
-  const raw = hostView(spec, renderHost(spec));
+  const raw = hostView(spec);
   const secrets = raw.secrets as Record<string, boolean | Promise<boolean>>;
   const resolved = Object.fromEntries(await Promise.all(Object.entries(secrets).map(async ([k, v]) => [k, await v] as const)));
   return asHostView(JSON.parse(JSON.stringify({ ...raw, secrets: resolved })))!;

@@ -5,6 +5,7 @@ import { registration } from "./support/mocks";
 import { CaddyRoute, Host, Service } from "../../provider";
 import { parseOrThrow } from "../../provider/schema/errors";
 import { host } from "../../provider/schema/host";
+import { DEPLOY_PRIVATE_KEY, own } from "./support/fixtures";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
@@ -17,7 +18,8 @@ describe("the Host's recorded view", () => {
     const radarr = new Service("v-radarr", { kind: "radarr", apiKey: pulumi.secret("api-secret-1") });
     const sonarr = new Service("v-sonarr", { kind: "sonarr", apiKey: "api-plain-2", openFirewall: true, openFirewallReason: "LAN tools" });
     new Host("viewed", {
-      connection: { address: "192.0.2.10", hostKey: HOST_KEY, privateKey: "key-plain-3" },
+      ...own(),
+      connection: { address: "192.0.2.10", hostKey: HOST_KEY, privateKey: DEPLOY_PRIVATE_KEY },
       release: "25.11",
       stateVersion: "25.05",
       modules: [
@@ -28,7 +30,7 @@ describe("the Host's recorded view", () => {
     });
     const view = await recorded("viewed");
     const text = JSON.stringify(view);
-    for (const value of ["api-secret-1", "api-plain-2", "key-plain-3", "hash-4"]) expect(text).not.toContain(value);
+    for (const value of ["api-secret-1", "api-plain-2", DEPLOY_PRIVATE_KEY.split("\n")[1], "hash-4"]) expect(text).not.toContain(value);
     expect(view.connection).toEqual({ address: "192.0.2.10", hostKey: HOST_KEY, trustOnFirstUse: false });
     expect(view.secrets).toEqual({
       "connection.privateKey": false,
@@ -45,7 +47,7 @@ describe("the Host's recorded view", () => {
   });
 
   test("nixpkgs counts as locked only when a flake.lock is rendered", async () => {
-    const base = { connection: { address: "192.0.2.11", hostKey: HOST_KEY, agent: true }, release: "25.11" as const, stateVersion: "25.05" };
+    const base = { ...own(), connection: { address: "192.0.2.11", hostKey: HOST_KEY, agent: true }, release: "25.11" as const, stateVersion: "25.05" };
     new Host("pinned", { ...base, nixpkgs: { rev: "0123456789abcdef0123456789abcdef01234567", narHash: `sha256-${"A".repeat(43)}=` } });
     new Host("rev-only", { ...base, nixpkgs: { rev: "0123456789abcdef0123456789abcdef01234567" } });
     expect((await recorded("pinned")).nixpkgs.locked).toBe(true);

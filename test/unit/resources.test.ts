@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { registeredTypes, registration } from "./support/mocks";
 import { CaddyRoute, Gpu, Host, Service, VirtualDisplay, ValidationError } from "../../provider";
-import { HOST_KEY } from "./support/fixtures";
+import { HOST_KEY, own } from "./support/fixtures";
 
 function value<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply(resolve));
@@ -14,7 +14,7 @@ describe("components", () => {
     const jellyfin = new Service("jellyfin", { kind: "jellyfin" });
     const radarr = new Service("radarr", { kind: "radarr", apiKey: pulumi.secret("k-123") });
     const route = new CaddyRoute("jellyfin", { domain: "jellyfin.home.example", to: jellyfin });
-    const media = new Host("media", { connection, release: "25.11", stateVersion: "25.05", modules: [jellyfin, radarr, route] });
+    const media = new Host("media", { ...own(), connection, release: "25.11", stateVersion: "25.05", modules: [jellyfin, radarr, route] });
     const rendered = await value(media.rendered);
     expect(Object.keys(rendered.files)).toEqual(expect.arrayContaining(["flake.nix", "modules/caddy.nix", "modules/services/jellyfin.nix", "modules/services/radarr.nix"]));
     expect(rendered.files["modules/caddy.nix"]).toContain("reverse_proxy 127.0.0.1:8096");
@@ -29,6 +29,7 @@ describe("components", () => {
 
   test("a gaming host with GPU and display components", async () => {
     const gaming = new Host("gaming", {
+      ...own(),
       connection: { ...connection, address: "192.168.1.20" },
       release: "25.11",
       stateVersion: "25.05",
@@ -42,8 +43,8 @@ describe("components", () => {
 
   test("invalid declarations fail at construction, naming the field", () => {
     expect(() => new Service("bad", { kind: "radarr", port: 0 })).toThrow(/service 'bad': port: must be between 1 and 65535/);
-    expect(() => new Host("lonely", { connection, release: "25.11", stateVersion: "25.05", modules: [new Service("s2", { kind: "sunshine" })] })).toThrow(ValidationError);
-    expect(() => new Host("g", { connection, release: "25.11", stateVersion: "25.05", modules: [new Gpu("g", { vendor: "nvidia" })] })).toThrow(/hardware.nvidia.open/);
+    expect(() => new Host("lonely", { ...own(), connection, release: "25.11", stateVersion: "25.05", modules: [new Service("s2", { kind: "sunshine" })] })).toThrow(ValidationError);
+    expect(() => new Host("g", { ...own(), connection, release: "25.11", stateVersion: "25.05", modules: [new Gpu("g", { vendor: "nvidia" })] })).toThrow(/hardware.nvidia.open/);
   });
 
   test("components record their declaration as inputs, secrets wrapped, so preview names what changed", async () => {

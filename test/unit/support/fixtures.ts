@@ -1,12 +1,48 @@
 // Seed homelab host declarations shared by the rendering tests.
+import { utils } from "ssh2";
 import type { HostInput } from "../../../provider/schema/host";
 
 export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+/** A throwaway deploy key made for this test run: its private half, and the public line hosts authorize. */
+const pair = utils.generateKeyPairSync("ed25519", { comment: "deploy@test" });
+export const DEPLOY_PRIVATE_KEY = pair.private;
+export const DEPLOY_KEY = pair.public.trim();
+
+/** What a Host needs besides its services: its own folder's files and the key the deployer logs in with. */
+export function own(): { hostFiles: Record<string, string>; deployKeys: string[] } {
+  return { hostFiles: hostFiles(), deployKeys: [DEPLOY_KEY] };
+}
+
+/** A host's own folder as `npm run adopt` writes it for a UEFI machine booting with systemd-boot. */
+export function hostFiles(disk = "6f2d1c8e-1a4b-4f0e-9d1e-2f1b3c4d5e6f"): Record<string, string> {
+  return {
+    "hardware-configuration.nix": `{ config, lib, pkgs, modulesPath, ... }:
+{
+  imports = [ (modulesPath + "/installer/scan/not-detected.nix") ];
+  boot.initrd.availableKernelModules = [ "xhci_pci" "ahci" "nvme" "sd_mod" ];
+  boot.kernelModules = [ "kvm-intel" ];
+  fileSystems."/" = { device = "/dev/disk/by-uuid/${disk}"; fsType = "ext4"; };
+  fileSystems."/boot" = { device = "/dev/disk/by-uuid/1234-ABCD"; fsType = "vfat"; options = [ "fmask=0077" "dmask=0077" ]; };
+  swapDevices = [ ];
+  networking.useDHCP = lib.mkDefault true;
+  nixpkgs.hostPlatform = lib.mkDefault "x86_64-linux";
+}
+`,
+    "boot.nix": `{ ... }:
+{
+  boot.loader.systemd-boot.enable = true;
+  boot.loader.efi.canTouchEfiVariables = true;
+}
+`,
+  };
+}
 
 export function mediaHost(over: Partial<HostInput> = {}): HostInput {
   return {
     name: "media",
     connection: { address: "192.168.1.10", hostKey: HOST_KEY, agent: true },
+    deployKeys: [DEPLOY_KEY],
+    hostFiles: hostFiles(),
     release: "25.11",
     stateVersion: "25.05",
     users: [{ name: "alice", authorizedKeys: [HOST_KEY + " alice@laptop"], groups: ["wheel"] }],
@@ -34,6 +70,8 @@ export function gamingHost(over: Partial<HostInput> = {}): HostInput {
   return {
     name: "gaming",
     connection: { address: "192.168.1.20", hostKey: HOST_KEY, agent: true },
+    deployKeys: [DEPLOY_KEY],
+    hostFiles: hostFiles("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
     release: "25.11",
     stateVersion: "25.05",
     allowUnfree: true,

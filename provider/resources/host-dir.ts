@@ -1,0 +1,47 @@
+// Reads a host's own folder (nix/hosts/<host>/ by default): the one place the library touches the
+// deployer's file system. The files travel as text inside the flake like every rendered file, so they
+// are part of the content hash and of preview's diff.
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { ValidationError } from "../schema/errors";
+
+/** The project's root (where Pulumi.yaml is), against which relative folders are resolved. */
+export function projectRoot(): string {
+  try {
+    return pulumi.getRootDirectory() || process.cwd();
+  } catch {
+    return process.cwd();
+  }
+}
+
+/** The default folder of a host's own files, relative to the project root. */
+export const defaultHostDir = (host: string) => `nix/hosts/${host}`;
+
+/**
+ * Every regular file under `dir` (hidden files and folders skipped), path relative to `dir` -> text.
+ * A missing folder reads as empty: the host's checks then say what is missing and which command writes it.
+ */
+export function readHostDir(host: string, dir: string): Record<string, string> {
+  const root = path.resolve(projectRoot(), dir);
+  if (!fs.existsSync(root)) return {};
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const entry of fs.readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (entry.name.startsWith(".")) continue;
+      const r = rel ? `${rel}/${entry.name}` : entry.name;
+      const full = path.join(root, r);
+      const stat = fs.statSync(full);
+      if (stat.isDirectory()) walk(r);
+      else if (stat.isFile()) {
+        const text = fs.readFileSync(full, "utf8");
+        if (text.includes("\0") || text.includes("\uFFFD")) {
+          throw new ValidationError([`host '${host}': hostDir: ${path.join(dir, r)} is not a text file; only NixOS modules and other text travel in the flake (fix: move it out of the folder, or reference it from the host by path)`]);
+        }
+        out[r] = text;
+      }
+    }
+  };
+  walk("");
+  return out;
+}
