@@ -1,0 +1,28 @@
+#!/bin/sh
+# Reads what `npm run adopt` needs from a NixOS host, changing nothing: its hardware configuration,
+# the install-time /etc/nixos/configuration.nix, how it boots, and its release. Prints key=base64 lines.
+# Runs as root (nixos-generate-config reads /sys and /proc); uses only what a NixOS system path has.
+PATH=/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/system/sw/bin:$PATH
+export PATH
+
+put() { # key value...
+  printf '%s=%s\n' "$1" "$(printf '%s' "$2" | base64 -w0)"
+}
+
+if hw=$(nixos-generate-config --show-hardware-config 2>/dev/null); then
+  put hardware "$hw"
+  put hardwareSource "nixos-generate-config --show-hardware-config"
+elif [ -r /etc/nixos/hardware-configuration.nix ]; then
+  put hardware "$(cat /etc/nixos/hardware-configuration.nix)"
+  put hardwareSource /etc/nixos/hardware-configuration.nix
+fi
+if [ -r /etc/nixos/configuration.nix ]; then put configuration "$(cat /etc/nixos/configuration.nix)"; fi
+if [ -d /sys/firmware/efi ]; then put firmware uefi; else put firmware bios; fi
+if [ -e /boot/loader/loader.conf ]; then put systemdBoot yes; fi
+if [ -e /boot/grub/grub.cfg ]; then put grub yes; fi
+# The disk the root file system lives on: where a BIOS GRUB installs itself.
+root=$(findmnt -n -o SOURCE / 2>/dev/null)
+disk=$(lsblk -n -d -o PKNAME "$root" 2>/dev/null | head -n 1)
+if [ -n "$disk" ]; then put rootDisk "/dev/$disk"; fi
+put nixosVersion "$(nixos-version 2>/dev/null)"
+put hostname "$(uname -n)"
