@@ -161,9 +161,9 @@ export function planAdoption(host: string, r: HostReadout, deployUser: string): 
   files["hardware-configuration.nix"] = hardware;
 
   const boot = bootModule(r, defs);
-  files["boot.nix"] = nix.renderFile(nix.module(boot.body, ["lib"]), header(host, "How the host boots"));
+  files["boot.nix"] = nix.renderFile(nix.module(boot.body, ["lib"]), header(host, "Boot loader"));
   const net = carried(defs, NETWORK_OPTIONS);
-  if (Object.keys(net.body).length > 0) files["networking.nix"] = nix.renderFile(nix.module(net.body, ["lib"]), header(host, "The host's network settings, from its configuration.nix"));
+  if (Object.keys(net.body).length > 0) files["networking.nix"] = nix.renderFile(nix.module(net.body, ["lib"]), header(host, "Network settings (from its configuration.nix)"));
 
   const review =
     "error" in config && config.error !== undefined

@@ -26,7 +26,7 @@ export const user = strictObject(
 export const nixpkgsPin = strictObject(
   {
     /** Flake reference of nixpkgs; defaults to the release branch on GitHub. */
-    url: z.string().regex(/^(github:|git\+https:|https:|path:)[^\s"]+$/, "must be a flake URL such as \"github:NixOS/nixpkgs/nixos-25.11\" (fix: use a github:, git+https:, https: or path: reference)").optional(),
+    url: z.string().regex(/^(github:|git\+https:|git\+file:|https:|path:)[^\s"]+$/, "must be a flake URL such as \"github:NixOS/nixpkgs/nixos-26.11\" (fix: use a github:, git+https:, git+file:, https: or path: reference)").optional(),
     rev: z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character git commit hash (fix: copy it from `nix flake metadata`)").optional(),
     narHash: z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, "must be an SRI hash \"sha256-...=\" (fix: copy it from `nix flake metadata --json`)").optional(),
     lastModified: z.number().int().nonnegative().optional(),

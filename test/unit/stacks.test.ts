@@ -54,15 +54,39 @@ test("a partial rollout holds the hosts without the tag; deploy options reach ev
   expect(declareHosts(wide, secrets, "s").map((d) => d.args.deploy?.maxActivating)).toEqual([64, 64]);
 });
 
-test("the committed homelab config is valid once host keys are set, and says so when they are not", () => {
+test("the committed homelab config renders as a newcomer finds it, and lists what a deploy still needs", () => {
   const file = path.join(repo, "Pulumi.homelab.yaml");
   const { settings } = readStackConfigFile(file, "homelab");
-  expect(() => declareHosts(settings, secrets, "homelab").map((d) => hostSpec(d.name, d.args))).toThrow(/connection\.hostKey: is required/);
+  expect(settings.release).toBe("26.11");
+  // Ship no pin that was not read from Nix: `npm run pin` fills it in.
+  expect(settings.nixpkgs).toEqual({ url: "github:NixOS/nixpkgs/nixos-26.11" });
+  const decl = declareHosts(settings, { apiKeys: {} }, "homelab");
+  expect(decl.flatMap((d) => d.needs)).toEqual([
+    expect.stringContaining("hosts.media.hostKey: is not pinned (fix: npm run adopt -- --stack homelab media"),
+    expect.stringContaining("sshPrivateKey: the deploy key is not set"),
+    expect.stringContaining("hosts.gaming.hostKey: is not pinned"),
+    expect.stringContaining("sshPrivateKey: the deploy key is not set"),
+  ]);
   const withKeys = fs.readFileSync(file, "utf8").replace(/(address: 192\.168\.1\.\d+)/g, `$1\n      hostKey: ${HOST_KEY}`);
   const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-")), "Pulumi.homelab.yaml");
   fs.writeFileSync(tmp, withKeys);
   const read = readStackConfigFile(tmp, "homelab");
-  expect(read.settings.nixpkgs?.rev).toMatch(/^[0-9a-f]{40}$/);
-  const specs = declareHosts(read.settings, secrets, "homelab").map((d) => hostSpec(d.name, d.args));
-  expect(specs.map((s) => s.name)).toEqual(["media", "gaming"]);
+  const ready = declareHosts(read.settings, secrets, "homelab");
+  expect(ready.flatMap((d) => d.needs)).toEqual([]);
+  expect(ready.map((d) => hostSpec(d.name, d.args).name)).toEqual(["media", "gaming"]);
+});
+
+test("each host's own folder and install release come from the stack config", () => {
+  const settings = parseStackConfig({ ...base, hostsDir: "/srv/hosts", stateVersion: "24.11", hosts: { ...base.hosts, media: { ...base.hosts.media, stateVersion: "23.05" } } }, "s");
+  const [media, gaming] = declareHosts(settings, secrets, "s");
+  expect(media.args).toMatchObject({ hostDir: "/srv/hosts/media", stateVersion: "23.05" });
+  expect(gaming.args).toMatchObject({ hostDir: "/srv/hosts/gaming", stateVersion: "24.11" });
+  expect(() => parseStackConfig({ ...base, hosts: { media: { ...base.hosts.media, stateVersion: "23" } } }, "s")).toThrow(/hosts\.media\.stateVersion: must look like "25\.05"/);
+});
+
+test("a host without an address can be rendered; the deploy is refused naming the field and the fix", () => {
+  const settings = parseStackConfig({ ...base, hosts: { media: { role: "media" } } }, "s");
+  const [media] = declareHosts(settings, secrets, "s");
+  expect(media.needs).toEqual([expect.stringContaining("stack 's' config: hosts.media.address: is not set (fix: pulumi config set --path hosts.media.address"), expect.stringContaining("hosts.media.hostKey: is not pinned")]);
+  expect(media.args.connection.address).toBe("address-not-set-media");
 });
