@@ -20,6 +20,8 @@ export const hostEntry = strictObject(
     user: connection.shape.user,
     /** Pinned host key; leave it out only on a stack with trustOnFirstUse (the demo). */
     hostKey: z.string().optional(),
+    /** Keep the deployer's SSH access in every generation (off only for a host reached some other way). */
+    keepDeployAccess: z.boolean().default(true),
     /** The release this host was installed with, when it differs from the stack's (npm run adopt reads it). */
     stateVersion: z.string().regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the host was installed with; npm run adopt prints it)").optional(),
     /** Groups for partial rollouts: `pulumi up` with rollout.tags = ["gaming"] deploys only those hosts. */

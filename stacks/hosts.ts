@@ -66,6 +66,7 @@ export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack
         release: settings.release,
         stateVersion: entry.stateVersion ?? settings.stateVersion,
         hostDir: `${settings.hostsDir}/${name}`,
+        keepDeployAccess: entry.keepDeployAccess,
         ...(settings.deployKeys ? { deployKeys: settings.deployKeys } : {}),
         ...(settings.nixpkgs ? { nixpkgs: settings.nixpkgs } : {}),
         timeZone: settings.timeZone,
