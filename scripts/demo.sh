@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: two simulated NixOS hosts (real sshd, real Nix generations),
-# the demo stack on a local file backend, then preview -> up -> move Jellyfin to another sub-domain ->
-# preview the diff -> up -> the generations on the host. Leaves nothing running.
+# The main job on the embedded default: two simulated NixOS hosts (freshly installed: real sshd, real Nix
+# generations), the demo stack on a local file backend, then adopt both hosts -> preview -> up -> move
+# Jellyfin to another sub-domain -> preview the diff -> up -> the generations on the host. Leaves nothing
+# running.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -24,7 +25,7 @@ mkdir -p "$work/state" "$work/hosts"
 config="$work/Pulumi.demo.yaml"
 pulumi_() { pulumi --config-file "$config" --non-interactive "$@"; }
 
-step "Starting two simulated NixOS hosts (sshd in private namespaces, real Nix profiles)"
+step "Starting two freshly installed simulated NixOS hosts (sshd in private namespaces, real Nix profiles)"
 key="$work/deploy_key"
 ssh-keygen -q -t ed25519 -N '' -C pulumi-nixos-demo -f "$key"
 harness start 2 --state-dir "$work/hosts" --prefix demo --release 25.11 --authorize "$key.pub"
@@ -46,6 +47,14 @@ done
 pulumi_ config set --secret sshPrivateKey <"$key"
 head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' | pulumi_ config set --secret radarrApiKey
 echo "hosts pinned by their ed25519 host keys; the deploy key and Radarr's API key are stack secrets"
+
+step "npm run adopt: each host's own folder (hardware, boot loader) from the host itself, nothing changed there"
+pulumi_ config set hostsDir "$work/nix/hosts"
+for name in "${roles[@]}"; do
+  run npm run --silent adopt -- --stack demo --config-file "$config" --identity "$key" --out "$work/nix/hosts" "$name"
+done
+echo "--- $work/nix/hosts/media/boot.nix:"
+cat "$work/nix/hosts/media/boot.nix"
 
 step "pulumi preview with the policy pack, as CI runs it (no host is contacted)"
 run pulumi_ preview --policy-pack policy --policy-pack-config policy/config/demo.json

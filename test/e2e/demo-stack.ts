@@ -1,6 +1,6 @@
 // The demo stack's shape on two fresh simulated hosts, for end-to-end tests of the stacks/ program:
 // one deploy key for both, the hosts' addresses and pinned keys in the stack's own config file.
-import { execFileSync } from "child_process";
+import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,14 +14,33 @@ export interface DemoStack {
   media: SimHost;
   gaming: SimHost;
   keyFile: string;
+  /** The stack's hostsDir: each host's own folder is <hostsDir>/<host>/. */
+  hostsDir: string;
   /** Removes the stack, stops the hosts and deletes the work directory. */
   dispose(): Promise<void>;
 }
 
-export async function demoStack(stack: string, secrets: Record<string, string> = {}): Promise<DemoStack> {
+/** Runs `npm run adopt` for one host of a demo stack, as an operator would; returns its output. */
+export function adopt(stack: string, ws: PulumiWorkspace, keyFile: string, hostsDir: string, host: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      "npx",
+      ["ts-node", "--transpile-only", "scripts/adopt.ts", "--stack", stack, "--config-file", ws.configFile!, "--identity", keyFile, "--out", hostsDir, host],
+      { cwd: repo, env: ws.env() },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/**
+ * Two freshly installed simulated hosts and a stack of the demo's shape pointing at them, adopted
+ * (their nix/hosts folders written by `npm run adopt`) unless `adopted: false`.
+ */
+export async function demoStack(stack: string, secrets: Record<string, string> = {}, opts: { adopted?: boolean } = {}): Promise<DemoStack> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-nixos-${stack}-`));
   const ws = new PulumiWorkspace(repo, path.join(work, `Pulumi.${stack}.yaml`));
   const keyFile = path.join(work, "deploy_key");
+  const hostsDir = path.join(work, "nix", "hosts");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", stack, "-f", keyFile]);
   const [media, gaming] = await startHosts(2, { prefix: stack, authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] });
   const dispose = async () => {
@@ -38,11 +57,17 @@ export async function demoStack(stack: string, secrets: Record<string, string> =
     }
     await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
     for (const [key, value] of Object.entries(secrets)) await ws.ok(["config", "set", "--secret", key, value]);
+    await ws.ok(["config", "set", "hostsDir", hostsDir]);
+    if (opts.adopted ?? true) {
+      for (const r of await Promise.all(["media", "gaming"].map((h) => adopt(stack, ws, keyFile, hostsDir, h)))) {
+        if (r.code !== 0) throw new Error(`adopt failed:\n${r.stdout}\n${r.stderr}`);
+      }
+    }
   } catch (e) {
     await dispose();
     throw e;
   }
-  return { ws, media, gaming, keyFile, dispose };
+  return { ws, media, gaming, keyFile, hostsDir, dispose };
 }
 
 /** The generation a simulated host's system profile points at. */
