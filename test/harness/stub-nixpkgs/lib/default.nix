@@ -6,6 +6,7 @@ let
   mkOverride = priority: content: { _type = "override"; inherit priority content; };
   mkOrder = priority: content: { _type = "order"; inherit priority content; };
   foldl' = b.foldl';
+  foldr = op: nul: list: let len = b.length list; go = n: if n == len then nul else op (b.elemAt list n) (go (n + 1)); in go 0;
   genAttrs = names: f: b.listToAttrs (map (n: { name = n; value = f n; }) names);
   recursiveUpdate = lhs: rhs:
     lhs // b.mapAttrs (n: v: if b.isAttrs v && b.isAttrs (lhs.${n} or null) then recursiveUpdate lhs.${n} v else v) rhs;
@@ -13,7 +14,7 @@ let
   flatten = x: if b.isList x then b.concatMap flatten x else [ x ];
   version = "${release}.20250101.0000000";
   lib = rec {
-    inherit foldl' genAttrs recursiveUpdate unique flatten version mkOverride mkOrder;
+    inherit foldl' foldr genAttrs recursiveUpdate unique flatten version mkOverride mkOrder;
     inherit (b) attrNames attrValues concatMap concatLists concatStringsSep elem filter head tail
       length listToAttrs mapAttrs hasAttr isAttrs isList isString isBool isInt isFunction toJSON
       fromJSON replaceStrings stringLength substring toString;

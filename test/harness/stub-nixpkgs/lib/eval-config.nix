@@ -1,6 +1,10 @@
-# lib.nixosSystem of the stub: evaluates the modules against the option table of the release and
-# builds a real toplevel store path (config.json, nixos-version, kernel, etc/, sw/bin/nixos-version,
-# bin/switch-to-configuration) with builtins.derivation and the machine's /bin/sh (no sandbox).
+# lib.nixosSystem of the stub: evaluates the modules (with the stub's own NixOS modules, see
+# nixos/modules/module-list.nix) against the option table of the release, refuses what NixOS
+# refuses (its assertions, with their texts; unfree packages), prints its warnings, and builds a
+# real toplevel store path with builtins.derivation and the machine's /bin/sh (no sandbox):
+# config.json, nixos-version, kernel, etc/ (with .mode/.uid/.gid beside copied entries, as NixOS's
+# etc builder), users-groups.json (update-users-groups.pl's input), activate, sw (the system path),
+# bin/switch-to-configuration.
 { lib, sim, modules ? [ ], system ? null, specialArgs ? { }, ... }:
 let
   b = builtins;
@@ -12,7 +16,10 @@ let
   fault = if sim.fault == null then null else sim.fault.kind;
   system' = if system != null then system else "x86_64-linux";
   pkgs = import ./pkgs.nix { inherit lib; system = system'; config = eval.config.nixpkgs.config; };
-  eval = m.evalModules { inherit modules; specialArgs = { inherit pkgs; modulesPath = "${../.}/nixos/modules"; } // specialArgs; };
+  eval = m.evalModules {
+    modules = modules ++ import ../nixos/modules/module-list.nix;
+    specialArgs = { inherit pkgs; modulesPath = ../nixos/modules; } // specialArgs;
+  };
   cfg = eval.config;
   defined = eval.definedConfig;
 
@@ -21,25 +28,73 @@ let
   nvidia = cfg.hardware.nvidia.package;
   # nixpkgs: allowUnfree, else allowUnfreePredicate applied to the package.
   unfreeAllowed = pkg: cfg.nixpkgs.config.allowUnfree || (lib.attrByPath [ "nixpkgs" "config" "allowUnfreePredicate" ] (_: false) defined) pkg;
+  # NixOS's `assertions` (the stub's modules and the configuration's own), plus nvidia.nix's:
   # hardware.nvidia.open defaults to false below driver 560 and must be chosen from 560 on.
   failedAssertions =
-    lib.optional (usesNvidia && cfg.hardware.nvidia.open == null && !(lib.versionOlder nvidia.version "560"))
+    map (a: a.message) (b.filter (a: !a.assertion) cfg.assertions)
+    ++ lib.optional (usesNvidia && cfg.hardware.nvidia.open == null && !(lib.versionOlder nvidia.version "560"))
       "You must configure `hardware.nvidia.open` on NVIDIA driver versions >= 560.";
+  # As top-level.nix: warnings are traced ("trace: warning: ...") once the assertions hold.
+  withWarnings = x: lib.foldr (w: acc: b.trace "warning: ${w}" acc) x cfg.warnings;
   checked =
     if fault == "eval-error" then throw "simulated evaluation error (fault injected on this host)"
     else if usesNvidia && !(unfreeAllowed nvidia) then
       throw "Package ‘${nvidia.name}-${nvidia.version}’ in stub nixpkgs has an unfree license (‘unfreeRedistributable’), refusing to evaluate.\n\n       a) To temporarily allow unfree packages, you can use an environment variable\n          for a single invocation of the nix tools.\n\n            $ export NIXPKGS_ALLOW_UNFREE=1\n\n       b) For `nixos-rebuild` you can set\n         { nixpkgs.config.allowUnfree = true; }\n       in configuration.nix to override this."
     else if failedAssertions != [ ] then
       throw "\nFailed assertions:\n${b.concatStringsSep "\n" (map (a: "- ${a}") failedAssertions)}"
-    else defined;
+    else withWarnings defined;
 
   hostName = cfg.networking.hostName;
   version = "${sim.release}.20250101.0000000";
-  etcEntries = lib.filterAttrs (_: e: e.enable or true) (cfg.environment.etc or { });
+  configurationRevision = if cfg.system.configurationRevision == null then "" else cfg.system.configurationRevision;
+
+  # /etc: declared entries only (an entry under mkIf false does not exist). Entries with a mode are
+  # copied at activation, with their owner, as NixOS's setup-etc.pl does; the rest are symlinks.
+  etcEntries = lib.filterAttrs (_: e: e.enable) (b.mapAttrs (n: _: cfg.environment.etc.${n}) (defined.environment.etc or { }));
   etcScript = b.concatStringsSep "\n" (lib.mapAttrsToList (name: e:
-    let src = if (e.source or null) != null then e.source else b.toFile "etc-${b.baseNameOf name}" (if e.text == null then "" else e.text); in
+    let src = if e.source != null then e.source else b.toFile "etc-${b.baseNameOf name}" (if e.text == null then "" else e.text); in
     "mkdir -p \"$out/etc/$(dirname '${name}')\"; cp -L '${src}' \"$out/etc/${name}\""
-    + lib.optionalString ((e.mode or "symlink") != "symlink") "; chmod ${e.mode} \"$out/etc/${name}\"") etcEntries);
+    + lib.optionalString (e.mode != "symlink")
+      "; printf '%s' '${e.mode}' > \"$out/etc/${name}.mode\"; printf '%s' '${e.user}' > \"$out/etc/${name}.uid\"; printf '%s' '${e.group}' > \"$out/etc/${name}.gid\"") etcEntries);
+
+  # update-users-groups.pl's input, as users-groups.nix builds it.
+  users = import ../nixos/lib/users.nix { inherit lib; config = cfg; nologin = pkgs.shadow; };
+  declaredUsers = users.users defined;
+  groupNames = b.attrNames (defined.users.groups or { });
+  usersGroups = {
+    inherit (cfg.users) mutableUsers;
+    users = lib.mapAttrsToList (_: u: {
+      inherit (u) name uid group description home homeMode createHome isSystemUser shell
+        hashedPassword hashedPasswordFile initialHashedPassword initialPassword password;
+    }) declaredUsers;
+    groups = map (g: {
+      name = g;
+      inherit (cfg.users.groups.${g}) gid;
+      members = lib.unique (cfg.users.groups.${g}.members
+        ++ b.filter (u: b.elem g declaredUsers.${u}.extraGroups) (b.attrNames declaredUsers));
+    }) groupNames;
+  };
+
+  # The effective values the simulated host acts on (activation, its sshd and network, the boot loader).
+  loader = cfg.boot.loader;
+  hostFacts = {
+    inherit hostName;
+    sudo = cfg.security.sudo.enable;
+    sshd = { inherit (cfg.services.openssh) enable ports; };
+    firewall = {
+      inherit (cfg.networking.firewall) enable allowedTCPPorts allowedTCPPortRanges trustedInterfaces;
+      interfaces = b.mapAttrs (_: i: { inherit (i) allowedTCPPorts allowedTCPPortRanges; }) cfg.networking.firewall.interfaces;
+    };
+    network = {
+      inherit (cfg.networking) useDHCP;
+      interfaces = b.mapAttrs (_: i: { inherit (i) useDHCP; addresses = map (a: a.address) i.ipv4.addresses; }) cfg.networking.interfaces;
+    };
+    bootLoader =
+      if loader.grub.enable then { kind = "grub"; inherit (loader.grub) devices efiSupport; }
+      else if loader.systemd-boot.enable then { kind = "systemd-boot"; }
+      else { kind = "none"; };
+  };
+
   # Functions (e.g. allowUnfreePredicate) have no JSON form; the file shows where they were.
   jsonable = v:
     if b.isFunction v then "<function>"
@@ -48,29 +103,58 @@ let
     else v;
   configJson = b.toJSON (jsonable checked);
 
+  # The simulated systemd (systemctl, systemd-run, journalctl, reboot, ...) and the system path:
+  # the machine's tools a NixOS system path holds, the stand-ins, and this generation's nixos-version.
+  systemd = b.derivation {
+    name = "systemd-sim";
+    system = system';
+    builder = "/bin/sh";
+    args = [ "-e" ../pkgs/systemd-sim/builder.sh ];
+    src = ../pkgs/systemd-sim;
+    PATH = "/usr/bin:/bin";
+  };
+  systemPath = b.derivation {
+    name = "system-path";
+    system = system';
+    builder = "/bin/sh";
+    args = [ "-e" ../pkgs/system-path/builder.sh ];
+    tools = import ../pkgs/system-path/tools.nix;
+    inherit systemd version configurationRevision;
+    nixosRebuild = ../pkgs/nixos-rebuild/nixos-rebuild;
+    nixosGenerateConfig = ../pkgs/nixos-generate-config/nixos-generate-config;
+    PATH = "/usr/bin:/bin";
+  };
+
   toplevel = b.derivation {
     name = "nixos-system-${hostName}-${version}";
     system = system';
     builder = "/bin/sh";
     args = [ "-e" (b.toFile "build-toplevel.sh" ''
-      mkdir -p $out/bin $out/sw/bin $out/etc $out/specialisation $out/linux/lib/modules/6.12.0-sim
+      mkdir -p $out/bin $out/etc $out/specialisation $out/linux/lib/modules/6.12.0-sim
       printf '%s' "$configJson" > $out/config.json
+      printf '%s' "$usersGroups" > $out/users-groups.json
+      printf '%s' "$hostFacts" > $out/host.json
       printf '%s' "$version" > $out/nixos-version
       printf '%s' "$system" > $out/system
       touch $out/linux/bzImage; ln -s $out/linux/bzImage $out/kernel
       printf '%s' "$kernelParams" > $out/kernel-params
+      ln -s $systemPath $out/sw
       cp $stcSource $out/bin/switch-to-configuration; chmod +x $out/bin/switch-to-configuration
-      printf '#!/bin/sh\ncase "$1" in --configuration-revision) echo "%s";; --revision) echo 0000000;; --json) echo "{\\"nixosVersion\\":\\"%s\\"}";; *) echo "%s";; esac\n' \
-        "$configurationRevision" "$version" "$version" > $out/sw/bin/nixos-version
-      chmod +x $out/sw/bin/nixos-version
+      cp $unitsSource $out/units.jq
+      cp $activateSource $out/activate; cp $usersGroupsSource $out/update-users-groups.pl
+      chmod +x $out/activate $out/update-users-groups.pl
       eval "$etcScript"
       ${lib.optionalString (fault == "build-failure") ''echo "error: simulated build failure (fault injected on this host)" >&2; exit 1''}
     '') ];
     # In the environment, not the script file: /etc sources may be store paths built by derivations.
-    inherit configJson version etcScript;
-    configurationRevision = if cfg.system.configurationRevision == null then "" else cfg.system.configurationRevision;
+    inherit configJson version etcScript systemPath;
+    usersGroups = b.toJSON usersGroups;
+    hostFacts = b.toJSON hostFacts;
+    usersGroupsSource = ../activation/users-groups.pl;
     kernelParams = b.concatStringsSep " " cfg.boot.kernelParams;
     stcSource = ../switch-to-configuration.sh;
+    unitsSource = ../units.jq;
+    activateSource = ../activation/activate.sh;
     PATH = "/usr/bin:/bin";
   };
 in

@@ -72,13 +72,20 @@ let
           in { value = throw msg; defined = true; dump = throw msg; };
       children = lib.genAttrs names child;
       definedNames = b.filter (n: children.${n}.defined) names;
+      # `x = { };` defines x (NixOS declares `users.groups.sshd = { };`); under mkIf false it does not.
+      present = v:
+        if (v._type or null) == "merge" then b.any present v.contents
+        else if (v._type or null) == "if" then v.condition && present v.content
+        else if (v._type or null) == "override" || (v._type or null) == "order" then present v.content
+        else true;
     in
     if notAttrs != [ ] then
       let d = b.head notAttrs; msg = "A definition for option `${showOption loc}' is not of type `attribute set'. Definition values:${showDefs [ d ]}";
       in { value = throw msg; defined = true; dump = throw msg; }
     else {
       value = b.mapAttrs (_: c: c.value) children;
-      defined = definedNames != [ ];
+      nodes = children;
+      defined = definedNames != [ ] || b.any (d: present d.value) defs;
       dump = lib.genAttrs definedNames (n: children.${n}.dump);
     };
 
@@ -93,6 +100,7 @@ let
       value =
         if kept == [ ] then
           (if opt ? default then opt.default
+           else if opt.defaultName or false then b.elemAt loc (b.length loc - 2)
            else types.emptyValue opt.type (throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option."))
         else types.merge showDefs loc opt.type checked;
     in { inherit value; defined = kept != [ ]; dump = value; };
@@ -100,7 +108,9 @@ let
   # --- collecting modules -------------------------------------------------------------------------
   evalModules = { modules, specialArgs ? { } }:
     let
-      args = { inherit lib config; options = { }; } // specialArgs;
+      # definedConfig: what the modules define (mkIf false left out), per top-level attribute, so that
+      # one option can depend on what is defined under another (NixOS does it per submodule).
+      args = { inherit lib config; options = { }; definedConfig = b.mapAttrs (_: c: c.dump) root.nodes; } // specialArgs;
       load = file: m:
         let
           f = if b.isPath m || b.isString m then import m else m;

@@ -43,6 +43,9 @@ free [
   "xorg-server" "gnome-shell" "gdm"
 ] // {
   inherit lib system config;
+  # Login shells: users-groups.nix turns a shell package into /run/current-system/sw<shellPath>.
+  bashInteractive = package { name = "bash-interactive"; } // { shellPath = "/bin/bash"; };
+  shadow = package { name = "shadow"; } // { shellPath = "/bin/nologin"; };
   stdenv = { hostPlatform = { inherit system; }; buildPlatform = { inherit system; }; };
   xorg = free [ "xf86videodummy" "xf86videonv" "xrandr" "xorgserver" ];
   linuxPackages = { inherit nvidiaPackages; };

@@ -1,0 +1,11 @@
+# The stub's own NixOS modules, evaluated with every configuration as nixpkgs' module-list.nix is.
+[
+  ./config/networking.nix
+  ./config/users-groups.nix
+  ./security/pam.nix
+  ./security/sudo.nix
+  ./services/networking/ssh/sshd.nix
+  ./system/boot/loader/grub/grub.nix
+  ./system/boot/loader/systemd-boot/systemd-boot.nix
+  ./system/boot/stage-1.nix
+]
