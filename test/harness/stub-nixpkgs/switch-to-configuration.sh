@@ -1,10 +1,15 @@
-#!/usr/bin/env bash
-# switch-to-configuration of a simulated NixOS system (copied into every toplevel as bin/). Compares
-# the running units (/run/sim/units.json) with this configuration's (enabled services and
-# systemd.services, identified by their configuration), prints the real tool's unit messages,
-# links /etc entries and /run/current-system, and applies the host's injected fault.
-# Exit codes as the real one: 0 ok, 1 usage/generic, 2 activation script failed, 4 a unit failed.
+#!/bin/bash
+# switch-to-configuration of a simulated NixOS system (copied into every toplevel as bin/). For
+# switch and boot it first installs the boot loader (systemd-boot entries in /boot/loader, or
+# /boot/grub/grub.cfg; systemd-boot needs EFI firmware), as the real one does; boot stops there.
+# For switch and test it compares the running units (/run/sim/units.json) with this configuration's
+# (units.jq), prints the real tool's unit messages, runs the toplevel's activate (users, /etc,
+# wrappers, /run/current-system), has the host's init reconcile sshd with the new configuration
+# (its port, keys, firewall and addresses), and applies the host's injected fault.
+# Exit codes as the real one: 0 ok, 1 usage/generic/boot loader, 2 activation script failed, 4 a unit failed.
 set -uo pipefail
+# A wrapped program: its own tools by absolute PATH (a transient unit has only systemd's bin).
+PATH=/usr/bin:/bin:/usr/sbin:/sbin
 action=${1:-}
 case $action in
   switch|boot|test|dry-activate|check) ;;
@@ -21,19 +26,55 @@ exec 8>"$sim/switch-to-configuration.lock"
 flock 8
 
 [ "$action" = check ] && exit 0
-if [ "$action" = boot ]; then
-  echo "updating the boot default to $toplevel" >&2
-  exit 0
-fi
 
-# Units this configuration wants: { "<unit>": { "hash": <its configuration as JSON>, "reload": bool } }.
-desired=$(jq -c '
-  def unitname($n): if $n == "openssh" then "sshd.service" elif $n == "xserver" then "display-manager.service" else "\($n).service" end;
-  ((.services // {}) | to_entries | map(select((.value | type) == "object" and .value.enable == true))
-     | map({ key: unitname(.key), value: { hash: (.value | tojson), reload: (.key == "caddy" and (.value.enableReload // true)) } }))
-  + ((.systemd.services // {}) | to_entries | map(select(.value.enable != false))
-     | map({ key: "\(.key).service", value: { hash: (.value | tojson), reload: (.value.reloadIfChanged // false) } }))
-  | from_entries' "$toplevel/config.json")
+# --- the boot loader: entries for every generation of the system profile, the profile's the default
+install_bootloader() {
+  local profile=/nix/var/nix/profiles/system kind default link n
+  kind=$(jq -r .bootLoader.kind "$toplevel/host.json")
+  default=$(readlink "$profile"); default=${default%-link}; default=${default##*-}
+  case $kind in
+    systemd-boot)
+      if [ ! -d /sys/firmware/efi ]; then
+        echo "Couldn't find EFI system partition. It is recommended to mount it to /boot or /efi." >&2
+        return 1
+      fi
+      mkdir -p /boot/loader/entries /boot/EFI/systemd /boot/EFI/BOOT
+      rm -f /boot/loader/entries/nixos-generation-*.conf
+      for link in "$profile"-*-link; do
+        [ -L "$link" ] || continue
+        n=${link%-link}; n=${n##*-}
+        printf 'title NixOS\nversion Generation %s NixOS %s\nlinux %s\noptions init=%s/init %s\n' \
+          "$n" "$(cat "$link/nixos-version")" "$(readlink -f "$link/kernel")" "$(readlink -f "$link")" "$(cat "$link/kernel-params")" \
+          > "/boot/loader/entries/nixos-generation-$n.conf"
+      done
+      printf 'timeout 5\ndefault nixos-generation-%s.conf\nconsole-mode keep\n' "$default" > /boot/loader/loader.conf ;;
+    grub)
+      echo "updating GRUB 2 menu..." >&2
+      if [ "${NIXOS_INSTALL_BOOTLOADER:-}" = 1 ] || [ ! -e /boot/grub/grub.cfg ]; then
+        jq -r '.bootLoader.devices[]' "$toplevel/host.json" | while read -r dev; do
+          echo "installing the GRUB 2 boot loader on $dev..." >&2
+        done
+      fi
+      mkdir -p /boot/grub
+      {
+        echo "set default=0"
+        echo "set timeout=5"
+        for link in $(ls -d "$profile"-*-link | sort -t- -k2 -n -r); do
+          n=${link%-link}; n=${n##*-}
+          printf 'menuentry "NixOS - Generation %s" {\n  linux %s init=%s/init %s\n}\n' \
+            "$n" "$(readlink -f "$link/kernel")" "$(readlink -f "$link")" "$(cat "$link/kernel-params")"
+        done
+      } > /boot/grub/grub.cfg.tmp && mv /boot/grub/grub.cfg.tmp /boot/grub/grub.cfg ;;
+    *)
+      echo "Warning: do not know how to make this configuration bootable; please enable a boot loader." >&2 ;;
+  esac
+}
+if [ "$action" = switch ] || [ "$action" = boot ]; then
+  install_bootloader || { echo "Failed to install bootloader" >&2; exit 1; }
+fi
+[ "$action" = boot ] && exit 0
+
+desired=$(jq -c -f "$toplevel/units.jq" "$toplevel/config.json")
 plan=$(jq -n -c --argjson old "$(cat "$units_file")" --argjson new "$desired" '
   { stop: [$old | keys[] | select($new[.] == null and $old[.].state != "inactive")],
     start: [$new | keys[] | select($old[.] == null or $old[.].state == "inactive")],
@@ -79,19 +120,9 @@ case $fault in
     exec sleep infinity ;;
 esac
 
-echo "setting up /etc..." >&2
-ln -sfn "$toplevel/etc" /etc/static
-touch "$sim/etc-managed"
-(cd "$toplevel/etc" && find . -mindepth 1 \( -type f -o -type l \) | sed 's|^\./||') | sort > "$sim/etc-managed.new"
-comm -23 <(sort "$sim/etc-managed") "$sim/etc-managed.new" | while read -r rel; do
-  [ -L "/etc/$rel" ] && rm -f "/etc/$rel"
-done
-while read -r rel; do
-  mkdir -p "/etc/$(dirname "$rel")"
-  ln -sfn "/etc/static/$rel" "/etc/$rel"
-done < "$sim/etc-managed.new"
-mv "$sim/etc-managed.new" "$sim/etc-managed"
-ln -sfn "$toplevel" /run/current-system
+"$toplevel/activate" || rc=2
+# sshd follows the new configuration: its port, keys, firewall and the host's addresses.
+echo reconcile > "$sim/ctl.fifo"
 
 say reloading reload
 say restarting restart

@@ -1,0 +1,21 @@
+# The system path: links to the machine's tools by name (those it has), the simulated systemd's
+# commands, the NixOS tools of the stub, and this generation's nixos-version.
+mkdir -p "$out/bin"
+for t in $tools; do
+  for d in /usr/bin /bin /usr/sbin /sbin; do
+    if [ -x "$d/$t" ]; then ln -s "$d/$t" "$out/bin/$t"; break; fi
+  done
+done
+for f in "$systemd"/bin/*; do ln -sf "$f" "$out/bin/"; done
+cp "$nixosRebuild" "$out/bin/nixos-rebuild"
+cp "$nixosGenerateConfig" "$out/bin/nixos-generate-config"
+cat > "$out/bin/nixos-version" <<VERSION
+#!/bin/sh
+case "\$1" in
+  --configuration-revision) echo "$configurationRevision" ;;
+  --revision) echo 0000000 ;;
+  --json) echo '{"nixosVersion":"$version"}' ;;
+  *) echo "$version" ;;
+esac
+VERSION
+chmod +x "$out"/bin/nixos-rebuild "$out"/bin/nixos-generate-config "$out"/bin/nixos-version

@@ -1,0 +1,6 @@
+# The simulated systemd's bin directory: the stand-ins, and reboot & co. as links to systemctl
+# (as systemd installs them). A transient unit's PATH is this directory alone.
+mkdir -p "$out/bin"
+cp "$src"/bin/* "$out/bin/"
+chmod +x "$out"/bin/*
+for l in reboot poweroff halt shutdown; do ln -s systemctl "$out/bin/$l"; done
