@@ -1,11 +1,12 @@
 // Command line for simulated hosts that outlive one process (demo, e2e tests):
 //   ts-node test/harness/cli.ts start N --state-dir DIR [--prefix P] [--port N] [--release 25.11] [--authorize KEY.pub]
+//                                [--firmware uefi|bios] [--network dhcp|static] [--no-root-key] [--no-deploy-user]
 //   ts-node test/harness/cli.ts stop --state-dir DIR
 // `start` writes DIR/hosts.json: an array of { name, address, port, hostKey, rootKey, deployUser,
-// deployKey, release, stateDir, pid }.
+// rootPublicKey, deployKey, deployPublicKey, release, firmware, stateDir, pid }.
 import * as fs from "fs";
 import * as path from "path";
-import { HostRecord, Release, attach, releases, startHosts } from "./pool";
+import { Firmware, HostRecord, Release, attach, releases, startHosts } from "./pool";
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -25,11 +26,18 @@ async function main(argv: string[]): Promise<void> {
       throw new Error(`--release must be one of ${releases.join(", ")}`);
     }
     const port = flag(args, "--port");
+    const firmware = flag(args, "--firmware");
+    if (firmware !== undefined && firmware !== "uefi" && firmware !== "bios") throw new Error("--firmware must be uefi or bios");
+    const network = flag(args, "--network");
+    if (network !== undefined && network !== "dhcp" && network !== "static") throw new Error("--network must be dhcp or static");
     const hosts = await startHosts(n, {
       stateDir,
       prefix: flag(args, "--prefix"),
       port: port === undefined ? undefined : Number(port),
       release: release as Release | undefined,
+      firmware: firmware as Firmware | undefined,
+      network: network as "dhcp" | "static" | undefined,
+      access: { root: !args.includes("--no-root-key"), deploy: !args.includes("--no-deploy-user") },
       persistent: true,
       authorizedKeys: flag(args, "--authorize") === undefined ? undefined : [fs.readFileSync(flag(args, "--authorize") as string, "utf8")],
     });

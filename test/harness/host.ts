@@ -1,18 +1,30 @@
 // One simulated NixOS host: a real sshd on its own loopback address, in its own mount and PID
-// namespace (private /etc, /run, /var/lib, /nix/var/nix/profiles, /home/deploy; shared /nix/store).
+// namespace (private /etc, /run, /var/lib, /nix/var/nix/profiles, /home, /root, /tmp, /boot; shared
+// /nix/store), installed as a fresh NixOS: /etc/nixos written as nixos-generate-config writes it plus
+// the installer's edits (host name, sshd, the deployer's keys and sudo), built by real Nix through
+// the stub nixpkgs into generation 1 of the system profile, and booted.
 import { ChildProcess, execFile, spawn } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { promisify } from "util";
+import * as nix from "../../provider/render/nix";
 import { Fault, faultFile } from "./fault";
 import { Claim, claimAddress, releaseClaim, updateClaim } from "./registry";
 
 const run = promisify(execFile);
 const harnessDir = __dirname;
+const stubDir = path.join(harnessDir, "stub-nixpkgs");
 export const deployUser = "deploy";
-export const releases = ["25.05", "25.11", "26.05"] as const;
+export const releases = ["25.05", "25.11", "26.05", "26.11"] as const;
 export type Release = (typeof releases)[number];
-const hostPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export type Firmware = "uefi" | "bios";
+// exec() is the harness's back door, not a NixOS shell: NixOS's paths first, then the machine's
+// (the harness's own inspection uses jq and the like, which NixOS does not have).
+const execPath = "/run/wrappers/bin:/run/current-system/sw/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+const machinePath = "/usr/bin:/bin:/usr/sbin:/sbin";
+// The simulated hardware's network interface.
+const iface = "enp1s0";
 
 export interface ExecResult {
   code: number;
@@ -25,15 +37,25 @@ export interface SimHost {
   address: string;
   port: number;
   hostKey: string; // "ssh-ed25519 AAAA…": the key a user pins (the original one, also under host-key-change)
-  rootKey: string; // OpenSSH private key for root
+  rootKey: string; // OpenSSH private key for root (authorized unless started with access.root false)
+  rootPublicKey: string; // "ssh-ed25519 AAAA…", as the installed configuration authorizes it
   deployUser: string;
-  deployKey: string; // OpenSSH private key for the deploy user (passwordless sudo)
-  release: Release; // the release assumed when the uploaded flake does not name one
+  deployKey: string; // OpenSSH private key for the deploy user (declared, wheel, passwordless sudo, unless access.deploy false)
+  deployPublicKey: string;
+  release: Release; // the installed release, also assumed when an uploaded flake does not name one
+  firmware: Firmware;
   stateDir: string; // the host's files on this machine (its /run is stateDir/run)
   exec(cmd: string): Promise<ExecResult>;
   fault(f: Fault | null): Promise<void>;
   sshConnections(): Promise<number>;
+  reboot(): Promise<void>; // as `systemctl reboot`; resolves once the boot default has booted
   stop(): Promise<void>;
+}
+
+/** What the installed system gives the deployer (both by default), for tests of each access path. */
+export interface Access {
+  root?: boolean; // root's key in users.users.root.openssh.authorizedKeys.keys
+  deploy?: boolean; // the deploy user: isNormalUser, wheel, its key, security.sudo.wheelNeedsPassword = false
 }
 
 export interface HostOptions {
@@ -41,6 +63,9 @@ export interface HostOptions {
   stateDir: string; // this host's own directory (created; removed by stop())
   port?: number;
   release?: Release;
+  firmware?: Firmware; // uefi (systemd-boot, the default) or bios (GRUB on /dev/vda)
+  network?: "dhcp" | "static"; // static: the installed configuration assigns the address, no DHCP server
+  access?: Access;
   persistent?: boolean; // survive the starting process (for the CLI); otherwise die with it
   authorizedKeys?: string[]; // more public keys allowed for root and the deploy user (one deploy key for a fleet)
 }
@@ -52,11 +77,25 @@ export interface HostRecord {
   port: number;
   hostKey: string;
   rootKey: string;
+  rootPublicKey: string;
   deployUser: string;
   deployKey: string;
+  deployPublicKey: string;
   release: Release;
+  firmware: Firmware;
   stateDir: string;
   pid: number;
+}
+
+/** A host whose disk is prepared and whose installed system is not built yet. */
+interface Prepared {
+  opts: HostOptions;
+  claim: Claim;
+  release: Release;
+  firmware: Firmware;
+  host: { priv: string; pub: string };
+  root: { priv: string; pub: string };
+  deploy: { priv: string; pub: string };
 }
 
 async function keygen(file: string, comment: string): Promise<{ priv: string; pub: string }> {
@@ -65,37 +104,114 @@ async function keygen(file: string, comment: string): Promise<{ priv: string; pu
   return { priv: fs.readFileSync(file, "utf8"), pub };
 }
 
-function sshdConfig(address: string, port: number): string {
-  return [
-    `ListenAddress ${address}:${port}`,
-    "HostKey /etc/ssh/ssh_host_ed25519_key",
-    "PidFile /run/sshd.pid",
-    "AuthorizedKeysFile /etc/ssh/authorized_keys.d/%u .ssh/authorized_keys",
-    "PasswordAuthentication no",
-    "KbdInteractiveAuthentication no",
-    "PermitRootLogin prohibit-password",
-    "UsePAM no",
-    "LogLevel VERBOSE",
-    "MaxStartups 100:30:200",
-    "MaxSessions 64",
-    `SetEnv PATH=${hostPath}`,
-    "Subsystem sftp internal-sftp",
-    "",
-  ].join("\n");
+/** The host's hardware, as its nixos-generate-config sees it (stable per host name). */
+function hardware(name: string, release: Release, firmware: Firmware, address: string, network: "dhcp" | "static") {
+  const h = createHash("sha256").update(name).digest("hex");
+  const uuid = (s: string) => `${s.slice(0, 8)}-${s.slice(8, 12)}-4${s.slice(13, 16)}-a${s.slice(17, 20)}-${s.slice(20, 32)}`;
+  return {
+    firmware,
+    system: "x86_64-linux",
+    cpu: "intel",
+    interface: iface,
+    initrdModules: ["ahci", "xhci_pci", "virtio_pci", "virtio_scsi", "sd_mod", "sr_mod"],
+    kernelModules: ["kvm-intel"],
+    rootUuid: uuid(h),
+    bootUuid: `${h.slice(32, 36)}-${h.slice(36, 40)}`.toUpperCase(),
+    swapUuid: uuid(h.slice(32)),
+    release,
+    address,
+    dhcp: network === "dhcp",
+  };
 }
 
-let deployIds: { uid: number; gid: number } | undefined;
-async function deployOwner(): Promise<{ uid: number; gid: number }> {
-  if (!deployIds) {
+/** What the person installing the host added to the generated configuration.nix. */
+function installerEdits(p: Prepared, port: number, network: "dhcp" | "static", access: Access): string {
+  const extra = (p.opts.authorizedKeys ?? []).map((k) => k.trim().split(" ").slice(0, 2).join(" "));
+  const body = {
+    boot: p.firmware === "bios" ? { loader: { grub: { device: "/dev/vda" } } } : undefined,
+    networking: {
+      hostName: p.opts.name,
+      ...(network === "static"
+        ? { useDHCP: false, interfaces: { [iface]: { ipv4: { addresses: [{ address: p.claim.address, prefixLength: 8 }] } } } }
+        : {}),
+    },
+    services: { openssh: { enable: true, ports: port === 22 ? undefined : [port] } },
+    users: {
+      users: {
+        root: access.root === false ? undefined : { openssh: { authorizedKeys: { keys: [p.root.pub, ...extra] } } },
+        [deployUser]: access.deploy === false
+          ? undefined
+          : { isNormalUser: true, extraGroups: ["wheel"], openssh: { authorizedKeys: { keys: [p.deploy.pub, ...extra] } } },
+      },
+    },
+    security: access.deploy === false ? undefined : { sudo: { wheelNeedsPassword: false } },
+  };
+  const inner = nix.render(body).split("\n").slice(1, -1).join("\n");
+  return `\n  # Set up by the installer of this simulated host.\n${inner}\n`;
+}
+
+async function prepare(opts: HostOptions, claim: Claim): Promise<Prepared> {
+  const s = opts.stateDir;
+  const release = opts.release ?? "25.11";
+  const firmware = opts.firmware ?? "uefi";
+  const network = opts.network ?? "dhcp";
+  const port = opts.port ?? 22;
+  for (const d of ["etc-upper/ssh", "etc-upper/nixos", "etc-work", "run/sim", "var-lib", "profiles", "home", "root", "tmp", "boot", "keys"]) {
+    fs.mkdirSync(path.join(s, d), { recursive: true });
+  }
+  fs.chmodSync(path.join(s, "root"), 0o700);
+  fs.chmodSync(path.join(s, "tmp"), 0o1777);
+  const [host, root, deploy] = await Promise.all([
+    keygen(path.join(s, "keys/host_ed25519"), opts.name),
+    keygen(path.join(s, "keys/root_ed25519"), `root@${opts.name}`),
+    keygen(path.join(s, "keys/deploy_ed25519"), `${deployUser}@${opts.name}`),
+  ]);
+  fs.copyFileSync(path.join(s, "keys/host_ed25519"), path.join(s, "etc-upper/ssh/ssh_host_ed25519_key"));
+  fs.copyFileSync(path.join(s, "keys/host_ed25519.pub"), path.join(s, "etc-upper/ssh/ssh_host_ed25519_key.pub"));
+  // A fresh install: no accounts but what activation creates from the configuration.
+  for (const f of ["passwd", "group", "shadow"]) fs.writeFileSync(path.join(s, "etc-upper", f), "");
+  fs.writeFileSync(path.join(s, "run/sim/release"), `${release}\n`);
+  const hw = path.join(s, "run/sim/hardware.json");
+  fs.writeFileSync(hw, JSON.stringify(hardware(opts.name, release, firmware, claim.address, network), null, 2));
+  const etcNixos = path.join(s, "etc-upper/nixos");
+  await run(path.join(stubDir, "pkgs/nixos-generate-config/nixos-generate-config"), ["--dir", etcNixos], {
+    env: { PATH: machinePath, NIXOS_SIM_HARDWARE: hw },
+  });
+  const p: Prepared = { opts, claim, release, firmware, host, root, deploy };
+  const config = path.join(etcNixos, "configuration.nix");
+  const generated = fs.readFileSync(config, "utf8");
+  const edits = installerEdits(p, port, network, opts.access ?? {});
+  fs.writeFileSync(config, generated.replace(/\n}\n*$/, `${edits}}\n`));
+  return p;
+}
+
+/**
+ * Builds the installed systems of prepared hosts with one Nix evaluation (as nixos-install would,
+ * flake-less, from each /etc/nixos/configuration.nix) and makes each generation 1 of its system profile.
+ */
+async function install(hosts: Prepared[]): Promise<void> {
+  for (const release of new Set(hosts.map((h) => h.release))) {
+    const group = hosts.filter((h) => h.release === release);
+    const configs = group.map((h) => nix.quote(path.join(h.opts.stateDir, "etc-upper/nixos/configuration.nix")));
+    const expr =
+      `map (c: (import ${nix.quote(path.join(stubDir, "nixos"))} { configuration = /. + c; ` +
+      `sim = { release = ${nix.quote(release)}; fault = null; }; }).system) [ ${configs.join(" ")} ]`;
+    let out: string;
     try {
-      const uid = Number((await run("id", ["-u", deployUser])).stdout.trim());
-      const gid = Number((await run("id", ["-g", deployUser])).stdout.trim());
-      deployIds = { uid, gid };
-    } catch {
-      throw new Error(`user '${deployUser}' does not exist: run scripts/setup-hosts.sh as root first`);
+      out = (await run("nix-build", ["--no-out-link", "--option", "substituters", "", "-E", expr], { env: { PATH: machinePath }, maxBuffer: 1 << 24 })).stdout;
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new Error(`installing ${group.map((h) => h.opts.name).join(", ")}: nix-build failed: ${err.stderr ?? err.message}`);
+    }
+    const paths = out.trim().split("\n");
+    for (const h of group) {
+      const system = paths.find((p) => p.includes(`-nixos-system-${h.opts.name}-`));
+      if (!system) throw new Error(`installing ${h.opts.name}: no system was built for it`);
+      const profiles = path.join(h.opts.stateDir, "profiles");
+      fs.symlinkSync(system, path.join(profiles, "system-1-link"));
+      fs.symlinkSync("system-1-link", path.join(profiles, "system"));
     }
   }
-  return deployIds;
 }
 
 async function waitFor(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
@@ -129,71 +245,88 @@ function initPid(unsharePid: number): number {
   return Number(children.split(/\s+/)[0] || 0);
 }
 
-/** Starts one host and resolves once its sshd accepts connections. */
-export async function startHost(opts: HostOptions): Promise<SimHost> {
-  const port = opts.port ?? 22;
-  const release = opts.release ?? "25.11";
-  const s = opts.stateDir;
-  // Claimed before any await, so hosts started together get addresses in the order they were asked for.
-  const claim: Claim = claimAddress(port, s, opts.persistent ?? false);
-  try {
-    for (const d of ["etc-upper/ssh/authorized_keys.d", "etc-work", "run/sim", "var-lib", "profiles", "home-deploy", "keys"]) {
-      fs.mkdirSync(path.join(s, d), { recursive: true });
-    }
-    const owner = await deployOwner();
-    fs.chownSync(path.join(s, "home-deploy"), owner.uid, owner.gid);
-    const [host, root, deploy] = await Promise.all([
-      keygen(path.join(s, "keys/host_ed25519"), opts.name),
-      keygen(path.join(s, "keys/root_ed25519"), `root@${opts.name}`),
-      keygen(path.join(s, "keys/deploy_ed25519"), `${deployUser}@${opts.name}`),
-    ]);
-    fs.copyFileSync(path.join(s, "keys/host_ed25519"), path.join(s, "etc-upper/ssh/ssh_host_ed25519_key"));
-    fs.copyFileSync(path.join(s, "keys/host_ed25519.pub"), path.join(s, "etc-upper/ssh/ssh_host_ed25519_key.pub"));
-    const extra = (opts.authorizedKeys ?? []).map((k) => `${k.trim()}\n`).join("");
-    fs.writeFileSync(path.join(s, "etc-upper/ssh/authorized_keys.d/root"), `${root.pub}\n${extra}`);
-    fs.writeFileSync(path.join(s, `etc-upper/ssh/authorized_keys.d/${deployUser}`), `${deploy.pub}\n${extra}`);
-    fs.writeFileSync(path.join(s, "etc-upper/hostname"), `${opts.name}\n`);
-    fs.writeFileSync(path.join(s, "run/sim/release"), `${release}\n`);
-    fs.writeFileSync(path.join(s, "etc-upper/ssh/sshd_config"), sshdConfig(claim.address, port));
-    const log = fs.openSync(path.join(s, "init.log"), "a");
-    const unshare = ["--mount", "--propagation", "private", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"];
-    const init = [path.join(harnessDir, "host/init.sh"), s, harnessDir];
-    // Without `persistent`, PR_SET_PDEATHSIG ties the host to this process: if it dies (even by
-    // SIGKILL), unshare gets SIGKILL, and --kill-child takes the host's PID 1 and so everything in it.
-    const child: ChildProcess = opts.persistent
-      ? spawn("unshare", [...unshare, ...init], { detached: true, stdio: ["ignore", log, log] })
-      : spawn("setpriv", ["--pdeathsig", "KILL", "unshare", ...unshare, ...init], { stdio: ["ignore", log, log] });
-    fs.closeSync(log);
-    if (opts.persistent) child.unref();
-    const pid = child.pid ?? 0;
-    claim.hostPid = pid;
-    updateClaim(claim);
-    let exited = false;
-    child.on("exit", () => (exited = true));
-    const sshdLog = path.join(s, "run/sim/sshd.log");
-    await waitFor(
-      () => exited || readOr(sshdLog, "").includes("Server listening on"),
-      15000,
-      () => `host ${opts.name} did not start: ${readOr(path.join(s, "init.log"), "")}${readOr(sshdLog, "")}`,
-    );
-    if (exited) throw new Error(`host ${opts.name} exited at start: ${readOr(path.join(s, "init.log"), "")}`);
-    return attach({
-      name: opts.name,
-      address: claim.address,
-      port,
-      hostKey: host.pub,
-      rootKey: root.priv,
+const boots = (s: string): number => readOr(path.join(s, "run/sim/boots"), "").split("\n").filter(Boolean).length;
+
+/** Boots a prepared and installed host; resolves once it has booted (its sshd listens, if it should). */
+async function boot(p: Prepared): Promise<SimHost> {
+  const s = p.opts.stateDir;
+  const log = fs.openSync(path.join(s, "init.log"), "a");
+  const unshare = ["--mount", "--propagation", "private", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"];
+  const init = [path.join(harnessDir, "host/init.sh"), s, harnessDir];
+  // Without `persistent`, PR_SET_PDEATHSIG ties the host to this process: if it dies (even by
+  // SIGKILL), unshare gets SIGKILL, and --kill-child takes the host's PID 1 and so everything in it.
+  const child: ChildProcess = p.opts.persistent
+    ? spawn("unshare", [...unshare, ...init], { detached: true, stdio: ["ignore", log, log], env: { PATH: machinePath } })
+    : spawn("setpriv", ["--pdeathsig", "KILL", "unshare", ...unshare, ...init], { stdio: ["ignore", log, log], env: { PATH: machinePath } });
+  fs.closeSync(log);
+  if (p.opts.persistent) child.unref();
+  const pid = child.pid ?? 0;
+  p.claim.hostPid = pid;
+  updateClaim(p.claim);
+  let exited = false;
+  child.on("exit", () => (exited = true));
+  const sshdLog = path.join(s, "run/sim/sshd.log");
+  await waitFor(
+    () => exited || (boots(s) > 0 && readOr(sshdLog, "").includes("Server listening on")),
+    30000,
+    () => `host ${p.opts.name} did not start: ${readOr(path.join(s, "init.log"), "")}${readOr(path.join(s, "run/sim/boot.log"), "")}${readOr(sshdLog, "")}`,
+  );
+  if (exited) throw new Error(`host ${p.opts.name} exited at start: ${readOr(path.join(s, "init.log"), "")}`);
+  return attach(
+    {
+      name: p.opts.name,
+      address: p.claim.address,
+      port: p.opts.port ?? 22,
+      hostKey: p.host.pub,
+      rootKey: p.root.priv,
+      rootPublicKey: p.root.pub,
       deployUser,
-      deployKey: deploy.priv,
-      release,
+      deployKey: p.deploy.priv,
+      deployPublicKey: p.deploy.pub,
+      release: p.release,
+      firmware: p.firmware,
       stateDir: s,
       pid,
-    }, claim);
+    },
+    p.claim,
+  );
+}
+
+/** Starts hosts: prepares each disk, installs all their systems at once, boots each. */
+export async function startHostGroup(all: HostOptions[]): Promise<PromiseSettledResult<SimHost>[]> {
+  // Claimed before any await, so hosts started together get addresses in the order they were asked for.
+  const claims = all.map((o) => claimAddress(o.port ?? 22, o.stateDir, o.persistent ?? false));
+  const cleanup = (c: Claim) => {
+    if (c.hostPid > 0 && alive(c.hostPid)) process.kill(c.hostPid, "SIGKILL");
+    releaseClaim(c);
+  };
+  const prepared = await Promise.allSettled(all.map((o, i) => prepare(o, claims[i])));
+  const ready = prepared.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  let installed: Error | undefined;
+  try {
+    await install(ready);
   } catch (e) {
-    if (claim.hostPid > 0 && alive(claim.hostPid)) process.kill(claim.hostPid, "SIGKILL");
-    releaseClaim(claim);
-    throw e;
+    installed = e as Error;
   }
+  return Promise.all(
+    prepared.map(async (r, i): Promise<PromiseSettledResult<SimHost>> => {
+      try {
+        if (r.status === "rejected") throw r.reason;
+        if (installed) throw installed;
+        return { status: "fulfilled", value: await boot(r.value) };
+      } catch (e) {
+        cleanup(claims[i]);
+        return { status: "rejected", reason: e };
+      }
+    }),
+  );
+}
+
+/** Starts one host and resolves once its sshd accepts connections. */
+export async function startHost(opts: HostOptions): Promise<SimHost> {
+  const [r] = await startHostGroup([opts]);
+  if (r.status === "rejected") throw r.reason;
+  return r.value;
 }
 
 /** A SimHost for a running host, from its record (used by startHost and by the CLI's stop). */
@@ -203,8 +336,9 @@ export function attach(rec: HostRecord, claim?: Claim): SimHost & { record: Host
     new Promise((resolve, reject) => {
       const target = initPid(rec.pid);
       if (!target) return reject(new Error(`host ${rec.name} is not running`));
-      const p = spawn("nsenter", ["-t", String(target), "-m", "-p", "--", "/bin/bash", "-c", cmd], {
-        env: { PATH: hostPath, HOME: "/root", USER: "root", LANG: "C.UTF-8" },
+      const p = spawn("nsenter", ["-t", String(target), "-m", "-p", "-u", "--", "/bin/bash", "-c", cmd], {
+        env: { PATH: execPath, HOME: "/root", USER: "root", LANG: "C.UTF-8" },
+        cwd: "/",
       });
       let stdout = "";
       let stderr = "";
@@ -255,6 +389,14 @@ export function attach(rec: HostRecord, claim?: Claim): SimHost & { record: Host
     },
     async sshConnections(): Promise<number> {
       return (readOr(path.join(s, "run/sim/sshd.log"), "").match(/^Connection from /gm) ?? []).length;
+    },
+    async reboot(): Promise<void> {
+      const before = boots(s);
+      // Non-blocking: a host that is not running has no reader on its control pipe.
+      const fd = fs.openSync(path.join(s, "run/sim/ctl.fifo"), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      fs.writeSync(fd, "reboot\n");
+      fs.closeSync(fd);
+      await waitFor(() => boots(s) > before, 30000, () => `host ${rec.name} did not come back from the reboot`);
     },
     async stop(): Promise<void> {
       const inner = initPid(rec.pid);

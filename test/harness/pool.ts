@@ -3,18 +3,21 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { HostRecord, Release, SimHost, startHost } from "./host";
+import { Access, Firmware, HostRecord, Release, SimHost, startHostGroup } from "./host";
 import { reapOrphans, simRoot } from "./registry";
 
 export type { Fault } from "./fault";
-export type { ExecResult, HostRecord, Release, SimHost } from "./host";
+export type { Access, ExecResult, Firmware, HostRecord, Release, SimHost } from "./host";
 export { attach, deployUser, releases } from "./host";
 
 export interface PoolOptions {
   prefix?: string; // host names are `${prefix}${i}` (default "host")
   stateDir?: string; // parent of the hosts' own directories (default: a fresh dir under /tmp)
   port?: number; // sshd port (default 22; each host has its own address)
-  release?: Release; // release assumed when a flake does not name one (default "25.11")
+  release?: Release; // the installed release, also assumed when a flake does not name one (default "25.11")
+  firmware?: Firmware; // uefi with systemd-boot (default) or bios with GRUB on /dev/vda
+  network?: "dhcp" | "static"; // static: the installed configuration assigns each host its address
+  access?: Access; // leave out root's key or the deploy user (default: both)
   persistent?: boolean; // hosts outlive this process (the CLI); stop them with stopHosts or the CLI
   authorizedKeys?: string[]; // public keys every host accepts for root and the deploy user
 }
@@ -57,17 +60,18 @@ export async function startHosts(n: number, opts: PoolOptions = {}): Promise<Sim
   fs.mkdirSync(parent, { recursive: true });
   fs.mkdirSync(simRoot, { recursive: true });
   const prefix = opts.prefix ?? "host";
-  const started = await Promise.allSettled(
-    Array.from({ length: n }, (_, i) =>
-      startHost({
-        name: `${prefix}${i + 1}`,
-        stateDir: path.join(parent, `${prefix}${i + 1}`),
-        port: opts.port,
-        release: opts.release,
-        persistent: opts.persistent,
-        authorizedKeys: opts.authorizedKeys,
-      }),
-    ),
+  const started = await startHostGroup(
+    Array.from({ length: n }, (_, i) => ({
+      name: `${prefix}${i + 1}`,
+      stateDir: path.join(parent, `${prefix}${i + 1}`),
+      port: opts.port,
+      release: opts.release,
+      persistent: opts.persistent,
+      authorizedKeys: opts.authorizedKeys,
+      firmware: opts.firmware,
+      network: opts.network,
+      access: opts.access,
+    })),
   );
   const hosts = started.flatMap((r) => (r.status === "fulfilled" ? [r.value as SimHost & { record: HostRecord }] : []));
   const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");

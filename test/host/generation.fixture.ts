@@ -1,5 +1,7 @@
-// Shared by the Generation host tests: a tiny hand-made flake (only option paths the stub knows),
-// inputs for a simulated host, and a look at what the host runs.
+// Shared by the Generation host tests: a tiny hand-made flake (only option paths the stub knows)
+// that, like a rendered one (Contract 3), declares a root file system, a boot loader and the
+// deployer's access (sshd, root's and the deploy user's keys, passwordless sudo for wheel, guarded
+// by an assertion); inputs for a simulated host, and a look at what the host runs.
 import type { SimHost } from "../harness/pool";
 import { generationProvider, GenerationState } from "../../provider/resources/generation";
 import type { GenerationInputs } from "../../provider/schema/generation";
@@ -7,15 +9,30 @@ import { createHash } from "crypto";
 
 export const SECRET = "hunter2-Sup3r'Secret$";
 
-/** flake.nix + configuration.nix; `version` changes one unit's configuration. */
-export function flakeFiles(host: string, version: number, withSecret = false): Record<string, string> {
+type Keys = Pick<SimHost, "name" | "rootPublicKey" | "deployPublicKey">;
+
+/** The deployer's way in, as Contract 3's modules/access.nix keeps it. */
+export function accessModule(h: Keys): string {
+  return `{ config, ... }: {
+  services.openssh.enable = true;
+  users.users.root.openssh.authorizedKeys.keys = [ "${h.rootPublicKey}" ];
+  users.users.deploy = { isNormalUser = true; extraGroups = [ "wheel" ]; openssh.authorizedKeys.keys = [ "${h.deployPublicKey}" ]; };
+  security.sudo.wheelNeedsPassword = false;
+  assertions = [ { assertion = config.services.openssh.enable; message = "access.nix: the deployer needs sshd"; } ];
+}
+`;
+}
+
+/** flake.nix, configuration.nix, hardware.nix, access.nix; `version` changes one unit's configuration. */
+export function flakeFiles(h: Keys, version: number, withSecret = false): Record<string, string> {
+  const host = h.name;
   const files: Record<string, string> = {
     "flake.nix": `{
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
   outputs = { self, nixpkgs }: {
     nixosConfigurations.${host} = nixpkgs.lib.nixosSystem {
       system = "x86_64-linux";
-      modules = [ ./configuration.nix ./marker.nix ];
+      modules = [ ./configuration.nix ./hardware.nix ./access.nix ./marker.nix ];
     };
   };
 }
@@ -26,6 +43,8 @@ export function flakeFiles(host: string, version: number, withSecret = false): R
   systemd.services.demo = { wantedBy = [ "multi-user.target" ]; script = "sleep infinity"; serviceConfig.Environment = "VERSION=${version}"; };
 ${withSecret ? `  services.radarr.enable = true;\n  services.radarr.environmentFiles = [ "/var/lib/pulumi-nixos/secrets/radarr" ];\n` : ""}}
 `,
+    "hardware.nix": hardwareModule,
+    "access.nix": accessModule(h),
   };
   const contentHash = hashOf(files);
   files["marker.nix"] = `{ ... }: { environment.etc."pulumi-nixos/generation.json".text = builtins.toJSON { host = "${host}"; stack = "test"; contentHash = "${contentHash}"; }; }\n`;
@@ -49,7 +68,7 @@ export async function inputsFor(
   version: number,
   over: { user?: "root" | "deploy"; withSecret?: boolean; deploy?: object; goal?: string; stack?: string } = {},
 ): Promise<GenerationInputs> {
-  const files = flakeFiles(h.name, version, over.withSecret);
+  const files = flakeFiles(h, version, over.withSecret);
   const deployUser = over.user === "deploy";
   const raw = {
     host: h.name,
@@ -99,3 +118,11 @@ export async function capturingLogs<T>(fn: () => Promise<T>): Promise<{ value?: 
     spies.forEach((s) => s.mockRestore());
   }
 }
+
+/** A root file system and a boot loader for a UEFI host, as a hardware-configuration.nix gives them. */
+export const hardwareModule = `{ ... }: {
+  fileSystems."/" = { device = "/dev/disk/by-label/nixos"; fsType = "ext4"; };
+  fileSystems."/boot" = { device = "/dev/disk/by-label/boot"; fsType = "vfat"; };
+  boot.loader.systemd-boot.enable = true;
+}
+`;

@@ -1,15 +1,17 @@
 // Tests of the simulated NixOS hosts themselves, driven over real SSH (ssh2) with hand-written
 // commands: start, deploy a flake, generations, NixOS-like evaluation errors, and every fault.
+// The flakes declare what a real NixOS needs (root file system, boot loader, the deployer's access).
 import { Client } from "ssh2";
 import { SimHost, startHosts } from "../harness/pool";
 import { pinned, Run, ssh } from "../harness/ssh";
+import { accessModule, hardwareModule } from "./generation.fixture";
 
 const flake = (release: string) => `{
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-${release}";
   outputs = { self, nixpkgs }: {
     nixosConfigurations.media = nixpkgs.lib.nixosSystem {
       system = "x86_64-linux";
-      modules = [ ./host.nix ];
+      modules = [ ./host.nix ./hardware.nix ./access.nix ];
     };
   };
 }
@@ -29,6 +31,8 @@ async function deploy(h: SimHost, body: string, goal = "switch", release = "25.1
   const dir = "/var/lib/pulumi-nixos/flake";
   await ssh(h, `mkdir -p ${dir} && cat > ${dir}/flake.nix`, { stdin: flake(release) });
   await ssh(h, `cat > ${dir}/host.nix`, { stdin: hostNix(body) });
+  await ssh(h, `cat > ${dir}/hardware.nix`, { stdin: hardwareModule });
+  await ssh(h, `cat > ${dir}/access.nix`, { stdin: accessModule(h) });
   return ssh(h, `nixos-rebuild ${goal} --flake ${dir}#media`);
 }
 
@@ -40,6 +44,15 @@ async function generation(h: SimHost): Promise<number> {
 const jellyfin = `  services.jellyfin.enable = true;\n  services.jellyfin.openFirewall = true;`;
 const radarr = `  services.radarr.enable = true;\n  networking.firewall.allowedTCPPorts = [ 7878 ];`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether CMD prints WANT over SSH within about 10 s (asked every 200 ms). */
+async function until(h: SimHost, cmd: string, want: string): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
+    if ((await ssh(h, cmd).catch(() => ({ stdout: "" }))).stdout === want) return true;
+    await sleep(200);
+  }
+  return false;
+}
 
 describe("simulated hosts", () => {
   let hosts: SimHost[] = [];
@@ -118,8 +131,10 @@ describe("simulated hosts", () => {
     const r = await ssh(h, "nixos-rebuild list-generations --json");
     expect(r.code).toBe(0);
     const gens = JSON.parse(r.stdout) as Record<string, unknown>[];
-    expect(gens.map((g) => g.generation)).toEqual([2, 1]);
-    for (const g of gens) {
+    // Generation 1 is the installed system (no revision); 2 and 3 are this test's.
+    expect(gens.map((g) => g.generation)).toEqual([3, 2, 1]);
+    expect(gens[2].configurationRevision).toBe("Unknown");
+    for (const g of gens.slice(0, 2)) {
       expect(Object.keys(g).sort()).toEqual(
         ["configurationRevision", "current", "date", "generation", "kernelVersion", "nixosVersion", "specialisations"],
       );
@@ -128,13 +143,13 @@ describe("simulated hosts", () => {
       expect(g.configurationRevision).toBe("test-rev");
       expect(g.specialisations).toEqual([]);
     }
-    expect(gens.map((g) => g.current)).toEqual([true, false]);
-    // boot only changed the boot default: the running system is still generation 1's.
-    const same = await ssh(h, "[ /run/current-system -ef /nix/var/nix/profiles/system-1-link ] && echo running-1");
-    expect(same.stdout).toBe("running-1\n");
+    expect(gens.map((g) => g.current)).toEqual([true, false, false]);
+    // boot only changed the boot default: the running system is still generation 2's.
+    const same = await ssh(h, "[ /run/current-system -ef /nix/var/nix/profiles/system-2-link ] && echo running-2");
+    expect(same.stdout).toBe("running-2\n");
     const back = await ssh(h, "nixos-rebuild switch --rollback");
     expect(back.code).toBe(0);
-    expect(await generation(h)).toBe(1);
+    expect(await generation(h)).toBe(2);
   });
 
   test("--sudo runs as root from the deploy user; --use-remote-sudo warns", async () => {
@@ -196,6 +211,8 @@ describe("simulated hosts", () => {
       const direct = await ssh(h, "nixos-rebuild test --flake /var/lib/pulumi-nixos/flake#media; echo finished");
       expect(direct.stdout).not.toContain("finished");
       expect(direct.code).not.toBe(0);
+      // nixos-rebuild ran switch-to-configuration in its own transient unit: it goes on without its caller.
+      expect(await until(h, "systemctl is-active nixos-rebuild-switch-to-configuration", "inactive\n")).toBe(true);
       await ssh(h, "systemd-run --unit=act --quiet -- nixos-rebuild test --flake /var/lib/pulumi-nixos/flake#media").catch(() => undefined);
       await sleep(3000);
       const after = await ssh(h, "systemctl show act -p ActiveState,Result --value");

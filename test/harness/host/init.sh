@@ -1,33 +1,104 @@
-#!/usr/bin/env bash
-# PID 1 of one simulated host: makes the host's private mounts, then keeps its sshd running and
-# obeys control words (sshd restart, network drop, unreachable) written to /run/sim/ctl.fifo.
+#!/bin/bash
+# PID 1 of one simulated NixOS host. Makes the host's private mounts, boots it (activates the boot
+# default, the generation /nix/var/nix/profiles/system points at, and starts its units), keeps its
+# sshd as the running configuration says, and obeys control words written to /run/sim/ctl.fifo:
+#   reconcile ID     after a switch: sshd follows the configuration (acknowledged in /run/sim/ack)
+#   reboot [ID]      every process dies, /run is emptied but for /run/sim, the boot default boots
+#   sshd-restart, network-drop SECONDS, unreachable STORE-PATH, reload-host-key   (injected faults)
 # Usage (inside `unshare --mount --pid --fork --kill-child --mount-proc`): init.sh STATE_DIR HARNESS_DIR
 set -euo pipefail
 state=$1 harness=$2
+PATH=/usr/bin:/bin:/usr/sbin:/sbin
 
-# Private views of the host's mutable paths; /nix/store and the Nix database stay shared.
+# Private views of the host's own paths; /nix/store and the Nix database stay shared. /usr/bin and
+# the rest of the machine stay visible (the system path links into them), as the store does on NixOS.
 mount --make-rprivate /
-hostname "$(< "$state/etc-upper/hostname")"
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$state/etc-upper,workdir=$state/etc-work" /etc
 mount --bind "$state/run" /run
 mount --bind "$state/var-lib" /var/lib
 mount --bind "$state/profiles" /nix/var/nix/profiles
-mount --bind "$state/home-deploy" /home/deploy
-mount --bind -o ro "$harness/bin" /usr/local/sbin
-mkdir -p /run/sshd /run/sim/transient /etc/nixos
+mount --bind "$state/home" /home
+mount --bind "$state/root" /root
+mount --bind "$state/boot" /boot
+# Firmware as a machine shows it: /sys/firmware/efi only on UEFI hosts.
+mount -t tmpfs -o mode=0755,size=64k sim-firmware /sys/firmware
+# Last: the state directory itself may live under the machine's /tmp.
+mount --bind "$state/tmp" /tmp
+[ "$(jq -r .firmware /run/sim/hardware.json)" = uefi ] && mkdir -p /sys/firmware/efi/efivars
 echo "$harness" > /run/sim/harness-dir
-chmod 0755 /run/sshd
+mkdir -p /run/sim/transient
 [ -p /run/sim/ctl.fifo ] || mkfifo -m 0600 /run/sim/ctl.fifo
 exec 3<>/run/sim/ctl.fifo
 set +e
 
+address=$(jq -r .address /run/sim/hardware.json)
+iface=$(jq -r .interface /run/sim/hardware.json)
+dhcp=$(jq -r .dhcp /run/sim/hardware.json) # does the host's network have a DHCP server?
 sshd_pid=
+sshd_off=   # set while the running system leaves no way in
 down_until=0       # epoch seconds: the network is down until then
 unreachable_while= # store path: sshd refuses connections while this is the current system
 
+# The sshd_config the running system asks for, on this host's address, or nothing when the
+# system leaves no way in: sshd disabled, every port closed by the firewall, or the address not
+# configured (neither static on the interface nor by DHCP on a network that has it).
+sshd_config() {
+  local facts=/run/current-system/host.json ports
+  [ -r "$facts" ] && [ "$(jq -r .sshd.enable "$facts")" = true ] || return 0
+  jq -e --arg a "$address" --arg i "$iface" --argjson dhcp "$dhcp" '
+    .network as $n | ($n.interfaces[$i] // { useDHCP: null, addresses: [] }) as $ifc
+    | ($ifc.addresses | index($a)) != null
+      or ($dhcp and ($ifc.useDHCP == true or ($n.useDHCP and $ifc.useDHCP != false)))' "$facts" >/dev/null || return 0
+  ports=$(jq -r --arg i "$iface" '
+    .firewall as $f | .sshd.ports[] as $p
+    | ($f.interfaces[$i] // { allowedTCPPorts: [], allowedTCPPortRanges: [] }) as $fi
+    | select(($f.enable | not) or ($f.trustedInterfaces | index($i)) != null
+        or ($f.allowedTCPPorts + $fi.allowedTCPPorts | index($p)) != null
+        or any($f.allowedTCPPortRanges[], $fi.allowedTCPPortRanges[]; .from <= $p and $p <= .to))
+    | $p' "$facts" | sort -un)
+  [ -n "$ports" ] || return 0
+  for p in $ports; do echo "ListenAddress $address:$p"; done
+  # The harness's own: its log (sshConnections() counts it) and room for a fleet's connections.
+  printf '%s\n' "PidFile /run/sshd.pid" "LogLevel VERBOSE" "MaxStartups 100:30:200" "MaxSessions 64"
+  grep -v '^ListenAddress' /etc/ssh/sshd_config
+}
+
 start_sshd() {
-  /usr/sbin/sshd -D -f /etc/ssh/sshd_config -E /run/sim/sshd.log &
+  mkdir -p /run/sshd && chmod 0755 /run/sshd
+  sshd_config > /run/sim/sshd_config.running
+  sshd_off=
+  [ -s /run/sim/sshd_config.running ] || { sshd_off=1; return 0; }
+  /usr/sbin/sshd -D -f /run/sim/sshd_config.running -E /run/sim/sshd.log &
   sshd_pid=$!
+}
+
+# Starts sshd and returns once it listens (or has failed), so that what follows can connect.
+start_sshd_listening() {
+  local before
+  touch /run/sim/sshd.log
+  before=$(grep -c "^Server listening" /run/sim/sshd.log)
+  start_sshd
+  [ -n "$sshd_pid" ] || return 0
+  for _ in $(seq 500); do
+    [ "$(grep -c "^Server listening" /run/sim/sshd.log 2>/dev/null)" -gt "$before" ] && return 0
+    kill -0 "$sshd_pid" 2>/dev/null || return 0
+    sleep 0.01
+  done
+}
+
+# Stops the listening sshd only: sessions survive, as NixOS's sshd.service has KillMode=process.
+stop_sshd() {
+  [ -n "$sshd_pid" ] && kill -TERM "$sshd_pid" 2>/dev/null && wait "$sshd_pid" 2>/dev/null
+  sshd_pid=
+}
+
+reconcile() {
+  local want
+  want=$(sshd_config)
+  if [ -z "$want" ]; then stop_sshd; sshd_off=1
+  elif [ -z "$sshd_pid" ] || ! kill -0 "$sshd_pid" 2>/dev/null || [ "$want" != "$(cat /run/sim/sshd_config.running 2>/dev/null)" ]; then
+    stop_sshd; start_sshd_listening
+  fi
 }
 
 # Kills sshd and every SSH session with all it started (sshd gives each its own session), sparing
@@ -41,7 +112,7 @@ kill_sessions() {
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [ "$p" = 1 ] && continue
-    read -r line < "/proc/$p/stat" 2>/dev/null || continue
+    { read -r line < "/proc/$p/stat"; } 2>/dev/null || continue
     rest=${line##*) }
     read -r -a fields <<< "$rest"
     # fields: state ppid pgrp session ...
@@ -52,21 +123,64 @@ kill_sessions() {
   sshd_pid=
 }
 
-start_sshd
+# Boots the boot default: the stage-2 part of a NixOS boot (activation, /run/booted-system, units).
+boot() {
+  local system
+  system=$(readlink -f /nix/var/nix/profiles/system)
+  find /run -mindepth 1 -maxdepth 1 ! -name sim -exec rm -rf {} +
+  rm -rf /run/sim/transient /run/sim/units.json && mkdir -p /run/sim/transient /run/systemd/system /run/wrappers
+  if [ -x "$system/activate" ]; then
+    # The installer (nixos-install) put the boot loader in place once.
+    if [ ! -e /run/sim/installed ]; then
+      NIXOS_INSTALL_BOOTLOADER=1 "$system/bin/switch-to-configuration" boot >> /run/sim/boot.log 2>&1 && touch /run/sim/installed
+    fi
+    "$system/activate" >> /run/sim/boot.log 2>&1
+    ln -sfn "$system" /run/booted-system
+    jq -c 'with_entries(.value = { hash: .value.hash, state: "active" })' <(jq -c -f "$system/units.jq" "$system/config.json") > /run/sim/units.json
+  fi
+  start_sshd_listening
+  echo "$EPOCHREALTIME booted $system" >> /run/sim/boots
+}
+
+# Whether any process but this init still runs (zombies are reaped by bash, the host's PID 1).
+others_alive() {
+  local p s
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = 1 ] && continue
+    { read -r s < "$p/stat"; } 2>/dev/null || continue
+    s=${s##*) }
+    [ "${s:0:1}" = Z ] || return 0
+  done
+  return 1
+}
+
+# Every process but this one dies, as at power-off; then the boot default boots.
+reboot() {
+  stop_sshd
+  kill -KILL -1 2>/dev/null
+  local deadline=$(( EPOCHSECONDS + 10 ))
+  while others_alive && (( EPOCHSECONDS < deadline )); do sleep 0.02; done
+  umount /var/lib/pulumi-nixos 2>/dev/null # a full disk is a tmpfs, gone at power-off
+  boot
+}
+
+boot
 while true; do
   if read -r -t 0.3 -u 3 word arg; then
     case $word in
+      reconcile) reconcile; echo "$arg" > /run/sim/ack ;;
+      reboot) reboot; [ -n "$arg" ] && echo "$arg" > /run/sim/ack ;;
       sshd-restart) kill_sessions ;;
       network-drop) kill_sessions; down_until=$(( EPOCHSECONDS + ${arg:-3} )) ;;
       unreachable) kill_sessions; unreachable_while=$arg ;;
-      reload-host-key) [ -n "$sshd_pid" ] && kill -TERM "$sshd_pid"; wait "$sshd_pid" 2>/dev/null; sshd_pid= ;;
+      reload-host-key) stop_sshd ;;
     esac
   fi
   if [ -n "$unreachable_while" ] && ! [ /run/current-system -ef "$unreachable_while" ]; then
     unreachable_while=
   fi
   if [ -z "$unreachable_while" ] && (( EPOCHSECONDS >= down_until )); then
-    if [ -z "$sshd_pid" ] || ! kill -0 "$sshd_pid" 2>/dev/null; then start_sshd; fi
+    if [ -z "$sshd_off" ] && { [ -z "$sshd_pid" ] || ! kill -0 "$sshd_pid" 2>/dev/null; }; then sshd_pid=; start_sshd; fi
   elif [ -n "$sshd_pid" ]; then
     kill -KILL "$sshd_pid" 2>/dev/null; sshd_pid=
   fi
