@@ -7,6 +7,7 @@ import { ChildProcess, execFile, spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { utils } from "ssh2";
 import { promisify } from "util";
 import * as nix from "../../provider/render/nix";
 import { Fault, faultFile } from "./fault";
@@ -98,10 +99,12 @@ interface Prepared {
   deploy: { priv: string; pub: string };
 }
 
-async function keygen(file: string, comment: string): Promise<{ priv: string; pub: string }> {
-  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
-  const pub = fs.readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
-  return { priv: fs.readFileSync(file, "utf8"), pub };
+/** An ed25519 key pair in OpenSSH's formats, written to FILE and FILE.pub (in-process: 120 ssh-keygen runs would cost seconds for 40 hosts). */
+function keygen(file: string, comment: string): { priv: string; pub: string } {
+  const k = utils.generateKeyPairSync("ed25519", { comment });
+  fs.writeFileSync(file, k.private, { mode: 0o600 });
+  fs.writeFileSync(`${file}.pub`, `${k.public}\n`);
+  return { priv: k.private, pub: k.public.split(" ").slice(0, 2).join(" ") };
 }
 
 /** The host's hardware, as its nixos-generate-config sees it (stable per host name). */
@@ -150,39 +153,43 @@ function installerEdits(p: Prepared, port: number, network: "dhcp" | "static", a
   return `\n  # Set up by the installer of this simulated host.\n${inner}\n`;
 }
 
-async function prepare(opts: HostOptions, claim: Claim): Promise<Prepared> {
+/** The host's disk before installation: its directories, keys, empty account files and hardware. */
+function prepare(opts: HostOptions, claim: Claim): Prepared {
   const s = opts.stateDir;
   const release = opts.release ?? "25.11";
   const firmware = opts.firmware ?? "uefi";
-  const network = opts.network ?? "dhcp";
-  const port = opts.port ?? 22;
   for (const d of ["etc-upper/ssh", "etc-upper/nixos", "etc-work", "run/sim", "var-lib", "profiles", "home", "root", "tmp", "boot", "keys"]) {
     fs.mkdirSync(path.join(s, d), { recursive: true });
   }
   fs.chmodSync(path.join(s, "root"), 0o700);
   fs.chmodSync(path.join(s, "tmp"), 0o1777);
-  const [host, root, deploy] = await Promise.all([
-    keygen(path.join(s, "keys/host_ed25519"), opts.name),
-    keygen(path.join(s, "keys/root_ed25519"), `root@${opts.name}`),
-    keygen(path.join(s, "keys/deploy_ed25519"), `${deployUser}@${opts.name}`),
-  ]);
+  const host = keygen(path.join(s, "keys/host_ed25519"), opts.name);
+  const root = keygen(path.join(s, "keys/root_ed25519"), `root@${opts.name}`);
+  const deploy = keygen(path.join(s, "keys/deploy_ed25519"), `${deployUser}@${opts.name}`);
   fs.copyFileSync(path.join(s, "keys/host_ed25519"), path.join(s, "etc-upper/ssh/ssh_host_ed25519_key"));
   fs.copyFileSync(path.join(s, "keys/host_ed25519.pub"), path.join(s, "etc-upper/ssh/ssh_host_ed25519_key.pub"));
   // A fresh install: no accounts but what activation creates from the configuration.
   for (const f of ["passwd", "group", "shadow"]) fs.writeFileSync(path.join(s, "etc-upper", f), "");
   fs.writeFileSync(path.join(s, "run/sim/release"), `${release}\n`);
-  const hw = path.join(s, "run/sim/hardware.json");
-  fs.writeFileSync(hw, JSON.stringify(hardware(opts.name, release, firmware, claim.address, network), null, 2));
-  const etcNixos = path.join(s, "etc-upper/nixos");
-  await run(path.join(stubDir, "pkgs/nixos-generate-config/nixos-generate-config"), ["--dir", etcNixos], {
-    env: { PATH: machinePath, NIXOS_SIM_HARDWARE: hw },
-  });
-  const p: Prepared = { opts, claim, release, firmware, host, root, deploy };
-  const config = path.join(etcNixos, "configuration.nix");
-  const generated = fs.readFileSync(config, "utf8");
-  const edits = installerEdits(p, port, network, opts.access ?? {});
-  fs.writeFileSync(config, generated.replace(/\n}\n*$/, `${edits}}\n`));
-  return p;
+  const hw = hardware(opts.name, release, firmware, claim.address, opts.network ?? "dhcp");
+  fs.writeFileSync(path.join(s, "run/sim/hardware.json"), JSON.stringify(hw, null, 2));
+  return { opts, claim, release, firmware, host, root, deploy };
+}
+
+/**
+ * /etc/nixos of each host: nixos-generate-config's files (one shell for all hosts: a process per
+ * host costs seconds for 40 of them), then the installer's edits to configuration.nix.
+ */
+async function configure(hosts: Prepared[]): Promise<void> {
+  if (hosts.length === 0) return;
+  const generate = path.join(stubDir, "pkgs/nixos-generate-config/nixos-generate-config");
+  const script = 'g=$1; shift; for s; do NIXOS_SIM_HARDWARE="$s/run/sim/hardware.json" "$g" --dir "$s/etc-upper/nixos" || exit 1; done';
+  await run("bash", ["-c", script, "configure", generate, ...hosts.map((h) => h.opts.stateDir)], { env: { PATH: machinePath } });
+  for (const p of hosts) {
+    const config = path.join(p.opts.stateDir, "etc-upper/nixos/configuration.nix");
+    const edits = installerEdits(p, p.opts.port ?? 22, p.opts.network ?? "dhcp", p.opts.access ?? {});
+    fs.writeFileSync(config, fs.readFileSync(config, "utf8").replace(/\n}\n*$/, `${edits}}\n`));
+  }
 }
 
 /**
@@ -198,7 +205,7 @@ async function install(hosts: Prepared[]): Promise<void> {
       `sim = { release = ${nix.quote(release)}; fault = null; }; }).system) [ ${configs.join(" ")} ]`;
     let out: string;
     try {
-      out = (await run("nix-build", ["--no-out-link", "--option", "substituters", "", "-E", expr], { env: { PATH: machinePath }, maxBuffer: 1 << 24 })).stdout;
+      out = (await run("nix-build", ["--no-out-link", "--max-jobs", "8", "--option", "substituters", "", "-E", expr], { env: { PATH: machinePath }, maxBuffer: 1 << 24 })).stdout;
     } catch (e) {
       const err = e as { stderr?: string; message: string };
       throw new Error(`installing ${group.map((h) => h.opts.name).join(", ")}: nix-build failed: ${err.stderr ?? err.message}`);
@@ -218,7 +225,7 @@ async function waitFor(check: () => boolean, timeoutMs: number, what: () => stri
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(what());
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
@@ -267,7 +274,8 @@ async function boot(p: Prepared): Promise<SimHost> {
   child.on("exit", () => (exited = true));
   const sshdLog = path.join(s, "run/sim/sshd.log");
   await waitFor(
-    () => exited || (boots(s) > 0 && readOr(sshdLog, "").includes("Server listening on")),
+    // init records a boot once the booted system's sshd listens.
+    () => exited || boots(s) > 0,
     30000,
     () => `host ${p.opts.name} did not start: ${readOr(path.join(s, "init.log"), "")}${readOr(path.join(s, "run/sim/boot.log"), "")}${readOr(sshdLog, "")}`,
   );
@@ -292,7 +300,7 @@ async function boot(p: Prepared): Promise<SimHost> {
   );
 }
 
-/** Starts hosts: prepares each disk, installs all their systems at once, boots each. */
+/** Starts hosts: prepares each disk, configures and installs all their systems at once, boots each. */
 export async function startHostGroup(all: HostOptions[]): Promise<PromiseSettledResult<SimHost>[]> {
   // Claimed before any await, so hosts started together get addresses in the order they were asked for.
   const claims = all.map((o) => claimAddress(o.port ?? 22, o.stateDir, o.persistent ?? false));
@@ -300,10 +308,17 @@ export async function startHostGroup(all: HostOptions[]): Promise<PromiseSettled
     if (c.hostPid > 0 && alive(c.hostPid)) process.kill(c.hostPid, "SIGKILL");
     releaseClaim(c);
   };
-  const prepared = await Promise.allSettled(all.map((o, i) => prepare(o, claims[i])));
+  const prepared = all.map((o, i): PromiseSettledResult<Prepared> => {
+    try {
+      return { status: "fulfilled", value: prepare(o, claims[i]) };
+    } catch (e) {
+      return { status: "rejected", reason: e };
+    }
+  });
   const ready = prepared.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   let installed: Error | undefined;
   try {
+    await configure(ready);
     await install(ready);
   } catch (e) {
     installed = e as Error;

@@ -3,11 +3,14 @@
 import * as fs from "fs";
 import { SimHost, startHosts } from "../harness/pool";
 import { ssh } from "../harness/ssh";
+import { accessModule, hardwareModule } from "./generation.fixture";
 
 const flake = `{
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
   outputs = { self, nixpkgs }: {
-    nixosConfigurations.box = nixpkgs.lib.nixosSystem { modules = [ { services.jellyfin.enable = true; system.stateVersion = "25.11"; } ]; };
+    nixosConfigurations.box = nixpkgs.lib.nixosSystem {
+      modules = [ ./hardware.nix ./access.nix { services.jellyfin.enable = true; system.stateVersion = "25.11"; } ];
+    };
   };
 }
 `;
@@ -57,6 +60,8 @@ test("3 hosts start, deploy over SSH and stop (time printed); nothing is left ru
   const results = await Promise.all(
     hosts.map(async (h) => {
       await ssh(h, "mkdir -p /var/lib/pulumi-nixos/flake && cat > /var/lib/pulumi-nixos/flake/flake.nix", { stdin: flake });
+      await ssh(h, "cat > /var/lib/pulumi-nixos/flake/hardware.nix", { stdin: hardwareModule });
+      await ssh(h, "cat > /var/lib/pulumi-nixos/flake/access.nix", { stdin: accessModule(h) });
       return ssh(h, "nixos-rebuild switch --flake /var/lib/pulumi-nixos/flake#box");
     }),
   );

@@ -24,16 +24,18 @@ mount --bind "$state/boot" /boot
 mount -t tmpfs -o mode=0755,size=64k sim-firmware /sys/firmware
 # Last: the state directory itself may live under the machine's /tmp.
 mount --bind "$state/tmp" /tmp
-[ "$(jq -r .firmware /run/sim/hardware.json)" = uefi ] && mkdir -p /sys/firmware/efi/efivars
 echo "$harness" > /run/sim/harness-dir
 mkdir -p /run/sim/transient
 [ -p /run/sim/ctl.fifo ] || mkfifo -m 0600 /run/sim/ctl.fifo
 exec 3<>/run/sim/ctl.fifo
+# A pipe nobody writes to: `read -t` on it is a sleep without a process.
+[ -p /run/sim/tick.fifo ] || mkfifo -m 0600 /run/sim/tick.fifo
+exec 5<>/run/sim/tick.fifo
 set +e
 
-address=$(jq -r .address /run/sim/hardware.json)
-iface=$(jq -r .interface /run/sim/hardware.json)
-dhcp=$(jq -r .dhcp /run/sim/hardware.json) # does the host's network have a DHCP server?
+# The hardware: its firmware, address, interface, and whether its network has a DHCP server.
+eval "$(jq -r '@sh "firmware=\(.firmware) address=\(.address) iface=\(.interface) dhcp=\(.dhcp)"' /run/sim/hardware.json)"
+[ "$firmware" = uefi ] && mkdir -p /sys/firmware/efi/efivars
 sshd_pid=
 sshd_off=   # set while the running system leaves no way in
 down_until=0       # epoch seconds: the network is down until then
@@ -44,46 +46,45 @@ unreachable_while= # store path: sshd refuses connections while this is the curr
 # configured (neither static on the interface nor by DHCP on a network that has it).
 sshd_config() {
   local facts=/run/current-system/host.json ports
-  [ -r "$facts" ] && [ "$(jq -r .sshd.enable "$facts")" = true ] || return 0
-  jq -e --arg a "$address" --arg i "$iface" --argjson dhcp "$dhcp" '
+  [ -r "$facts" ] || return 0
+  ports=$(jq -r --arg a "$address" --arg i "$iface" --argjson dhcp "$dhcp" '
     .network as $n | ($n.interfaces[$i] // { useDHCP: null, addresses: [] }) as $ifc
-    | ($ifc.addresses | index($a)) != null
-      or ($dhcp and ($ifc.useDHCP == true or ($n.useDHCP and $ifc.useDHCP != false)))' "$facts" >/dev/null || return 0
-  ports=$(jq -r --arg i "$iface" '
-    .firewall as $f | .sshd.ports[] as $p
+    | select(.sshd.enable)
+    | select(($ifc.addresses | index($a)) != null
+        or ($dhcp and ($ifc.useDHCP == true or ($n.useDHCP and $ifc.useDHCP != false))))
+    | .firewall as $f | [ .sshd.ports[] as $p
     | ($f.interfaces[$i] // { allowedTCPPorts: [], allowedTCPPortRanges: [] }) as $fi
     | select(($f.enable | not) or ($f.trustedInterfaces | index($i)) != null
         or ($f.allowedTCPPorts + $fi.allowedTCPPorts | index($p)) != null
         or any($f.allowedTCPPortRanges[], $fi.allowedTCPPortRanges[]; .from <= $p and $p <= .to))
-    | $p' "$facts" | sort -un)
+    | $p ] | unique[]' "$facts")
   [ -n "$ports" ] || return 0
   for p in $ports; do echo "ListenAddress $address:$p"; done
   # The harness's own: its log (sshConnections() counts it) and room for a fleet's connections.
   printf '%s\n' "PidFile /run/sshd.pid" "LogLevel VERBOSE" "MaxStartups 100:30:200" "MaxSessions 64"
-  grep -v '^ListenAddress' /etc/ssh/sshd_config
+  while IFS= read -r line; do [[ $line == ListenAddress* ]] || printf '%s\n' "$line"; done < /etc/ssh/sshd_config
 }
 
+# Starts sshd with CONFIG (default: what the running system asks for) and returns once it listens
+# (or has failed), so that what follows can connect. Builtins only while waiting: 40 hosts boot at once.
 start_sshd() {
-  mkdir -p /run/sshd && chmod 0755 /run/sshd
-  sshd_config > /run/sim/sshd_config.running
+  local config line
+  config=${1-$(sshd_config)}
   sshd_off=
-  [ -s /run/sim/sshd_config.running ] || { sshd_off=1; return 0; }
+  [ -n "$config" ] || { sshd_off=1; return 0; }
+  mkdir -p /run/sshd && chmod 0755 /run/sshd
+  printf '%s\n' "$config" > /run/sim/sshd_config.running
+  touch /run/sim/sshd.log
+  exec 4< /run/sim/sshd.log
+  while read -r -u 4 line; do :; done
   /usr/sbin/sshd -D -f /run/sim/sshd_config.running -E /run/sim/sshd.log &
   sshd_pid=$!
-}
-
-# Starts sshd and returns once it listens (or has failed), so that what follows can connect.
-start_sshd_listening() {
-  local before
-  touch /run/sim/sshd.log
-  before=$(grep -c "^Server listening" /run/sim/sshd.log)
-  start_sshd
-  [ -n "$sshd_pid" ] || return 0
-  for _ in $(seq 500); do
-    [ "$(grep -c "^Server listening" /run/sim/sshd.log 2>/dev/null)" -gt "$before" ] && return 0
-    kill -0 "$sshd_pid" 2>/dev/null || return 0
-    sleep 0.01
+  for _ in {1..500}; do
+    while read -r -u 4 line; do [[ $line == "Server listening on"* ]] && break 2; done
+    kill -0 "$sshd_pid" 2>/dev/null || break
+    read -r -t 0.01 -u 5
   done
+  exec 4<&-
 }
 
 # Stops the listening sshd only: sessions survive, as NixOS's sshd.service has KillMode=process.
@@ -96,8 +97,8 @@ reconcile() {
   local want
   want=$(sshd_config)
   if [ -z "$want" ]; then stop_sshd; sshd_off=1
-  elif [ -z "$sshd_pid" ] || ! kill -0 "$sshd_pid" 2>/dev/null || [ "$want" != "$(cat /run/sim/sshd_config.running 2>/dev/null)" ]; then
-    stop_sshd; start_sshd_listening
+  elif [ -z "$sshd_pid" ] || ! kill -0 "$sshd_pid" 2>/dev/null || [ "$want" != "$(< /run/sim/sshd_config.running)" ]; then
+    stop_sshd; start_sshd "$want"
   fi
 }
 
@@ -138,7 +139,7 @@ boot() {
     ln -sfn "$system" /run/booted-system
     jq -c 'with_entries(.value = { hash: .value.hash, state: "active" })' <(jq -c -f "$system/units.jq" "$system/config.json") > /run/sim/units.json
   fi
-  start_sshd_listening
+  start_sshd
   echo "$EPOCHREALTIME booted $system" >> /run/sim/boots
 }
 

@@ -121,8 +121,11 @@ case $fault in
 esac
 
 "$toplevel/activate" || rc=2
-# sshd follows the new configuration: its port, keys, firewall and the host's addresses.
-echo reconcile > "$sim/ctl.fifo"
+# sshd follows the new configuration (its port, keys, firewall and the host's addresses); the
+# switch ends once the host's init has done it, as systemd's restart of sshd.service would.
+ack=$$.$EPOCHREALTIME
+echo "reconcile $ack" > "$sim/ctl.fifo"
+for _ in $(seq 500); do [ "$(cat "$sim/ack" 2>/dev/null)" = "$ack" ] && break; sleep 0.02; done
 
 say reloading reload
 say restarting restart

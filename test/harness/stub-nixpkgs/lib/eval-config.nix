@@ -134,6 +134,12 @@ let
       printf '%s' "$configJson" > $out/config.json
       printf '%s' "$usersGroups" > $out/users-groups.json
       printf '%s' "$hostFacts" > $out/host.json
+      printf '%s\n' "$activationEnv" > $out/activation.env
+      # The setuid wrappers (links to the machine's setuid programs); sudo while security.sudo.enable.
+      mkdir $out/wrappers
+      for w in $wrappers; do
+        for d in /usr/bin /bin /usr/sbin /sbin; do [ -x "$d/$w" ] && { ln -s "$d/$w" "$out/wrappers/$w"; break; }; done
+      done
       printf '%s' "$version" > $out/nixos-version
       printf '%s' "$system" > $out/system
       touch $out/linux/bzImage; ln -s $out/linux/bzImage $out/kernel
@@ -141,8 +147,8 @@ let
       ln -s $systemPath $out/sw
       cp $stcSource $out/bin/switch-to-configuration; chmod +x $out/bin/switch-to-configuration
       cp $unitsSource $out/units.jq
-      cp $activateSource $out/activate; cp $usersGroupsSource $out/update-users-groups.pl
-      chmod +x $out/activate $out/update-users-groups.pl
+      cp $activateSource $out/activate; cp $usersGroupsSource $out/update-users-groups.pl; cp $setupEtcSource $out/setup-etc.pl
+      chmod +x $out/activate $out/update-users-groups.pl $out/setup-etc.pl
       eval "$etcScript"
       ${lib.optionalString (fault == "build-failure") ''echo "error: simulated build failure (fault injected on this host)" >&2; exit 1''}
     '') ];
@@ -150,7 +156,11 @@ let
     inherit configJson version etcScript systemPath;
     usersGroups = b.toJSON usersGroups;
     hostFacts = b.toJSON hostFacts;
+    # What activate needs, as shell assignments (no jq at boot: 40 hosts boot at once).
+    activationEnv = "hostName=${lib.escapeShellArg hostName}";
+    wrappers = [ "su" "passwd" "mount" "umount" ] ++ lib.optionals cfg.security.sudo.enable [ "sudo" "sudoedit" ];
     usersGroupsSource = ../activation/users-groups.pl;
+    setupEtcSource = ../activation/setup-etc.pl;
     kernelParams = b.concatStringsSep " " cfg.boot.kernelParams;
     stcSource = ../switch-to-configuration.sh;
     unitsSource = ../units.jq;
