@@ -183,6 +183,9 @@ describe("NixOS's paths and environments", () => {
     expect(r.code).toBe(127);
     const sd = await ssh(h, "systemctl show-environment | grep PATH; ls $(systemctl show-environment | sed -n 's/^PATH=//p')");
     expect(sd.stdout).toMatch(/^PATH=\/nix\/store\/[a-z0-9]{32}-systemd-sim\/bin\nhalt\njournalctl\npoweroff\nreboot\nshutdown\nsystemctl\nsystemd-run\n$/);
+    // -E PATH hands the caller's PATH to the unit, as on NixOS.
+    const withPath = await ssh(h, "systemd-run --wait --pipe --quiet -E PATH sh -c 'command -v flock'");
+    expect(withPath.stdout).toBe("/run/current-system/sw/bin/flock\n");
     const missing = await ssh(h, "systemd-run --quiet no-such-tool");
     expect(missing.stderr).toBe("Failed to find executable no-such-tool: No such file or directory\n");
     const refused = await ssh(h, "systemd-run --quiet -p MemoryMax=1G true");
