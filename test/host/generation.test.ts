@@ -27,7 +27,9 @@ describe("lifecycle on one host", () => {
     expect(state.systemPath).toBe(now.current);
     expect(state.deployedHash).toBe(inputs.contentHash);
     expect(state.markerHash).toBe(inputs.contentHash);
-    expect(state.previousGeneration).toBe(before.generation || null);
+    // The installed system is generation 1: the first deploy is generation 2.
+    expect(before.generation).toBe(1);
+    expect(state.previousGeneration).toBe(1);
     expect(state.unitsStarted).toEqual(expect.arrayContaining(["demo.service", "radarr.service"]));
     expect(now.units["demo.service"].state).toBe("active");
     for (const step of ["connect", "upload", "build", "switch", "confirm", "read back"]) {
@@ -113,17 +115,17 @@ describe("trust on first use", () => {
 describe("a non-root deploy user through sudo", () => {
   it("deploys, and on delete with rollbackOnDelete returns to what ran before the first deploy", async () => {
     const h = hosts[1];
-    // What the host ran before pulumi-nixos (simulated hosts start without any generation).
-    const baseline = await create(await inputsFor(h, 0));
+    // What the host ran before pulumi-nixos: its installed system, or what the test above deployed.
+    const baseline = await running(h);
     const opts = { user: "deploy" as const, deploy: { rollbackOnDelete: true } };
     const first = await create(await inputsFor(h, 1, opts));
     expect(first.connection.user).toBe("deploy");
     expect(first.firstPreviousGeneration).toBe(baseline.generation);
     const second = await update(first, await inputsFor(h, 2, opts));
-    expect((await running(h)).generation).toBe(baseline.generation! + 2);
+    expect((await running(h)).generation).toBe(baseline.generation + 2);
     expect(second.firstPreviousGeneration).toBe(baseline.generation);
     await generationProvider.delete!(h.name, second);
-    expect(await running(h)).toMatchObject({ generation: baseline.generation, current: baseline.systemPath });
+    expect(await running(h)).toMatchObject({ generation: baseline.generation, current: baseline.current });
   });
 });
 
