@@ -170,6 +170,9 @@ describe("NixOS's paths and environments", () => {
     expect(rest[6]).toBe("/run/wrappers/bin/sudo");
     expect(rest[7]).toBe("no-jq");
     expect(rest[8]).toMatch(/^\/nix\/store\/[a-z0-9]{32}-system-path$/);
+    // A login shell reads NixOS's /etc/profile, not the machine's.
+    const login = await ssh(uefi[0], "bash -lc 'echo $PATH'");
+    expect(login.stdout).toBe("/run/wrappers/bin:/run/current-system/sw/bin\n");
   });
 
   test("a transient unit has systemd's environment only: flock is not found by name", async () => {

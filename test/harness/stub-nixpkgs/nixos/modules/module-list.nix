@@ -2,6 +2,7 @@
 [
   ./config/networking.nix
   ./config/users-groups.nix
+  ./programs/bash.nix
   ./security/pam.nix
   ./security/sudo.nix
   ./services/networking/ssh/sshd.nix
