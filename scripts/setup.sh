@@ -5,7 +5,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-debian_packages=(nix-bin openssh-server caddy iproute2 jq xcvt edid-decode util-linux procps sudo ca-certificates)
+debian_packages=(nix-bin openssh-server caddy iproute2 jq xcvt edid-decode util-linux procps sudo ca-certificates shellcheck)
 missing=()
 for p in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

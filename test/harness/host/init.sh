@@ -34,6 +34,7 @@ exec 5<>/run/sim/tick.fifo
 set +e
 
 # The hardware: its firmware, address, interface, and whether its network has a DHCP server.
+firmware='' address='' iface='' dhcp=''
 eval "$(jq -r '@sh "firmware=\(.firmware) address=\(.address) iface=\(.interface) dhcp=\(.dhcp)"' /run/sim/hardware.json)"
 [ "$firmware" = uefi ] && mkdir -p /sys/firmware/efi/efivars
 sshd_pid=

@@ -1,5 +1,7 @@
 # The system path: links to the machine's tools by name (those it has), the simulated systemd's
 # commands, the NixOS tools of the stub, and this generation's nixos-version.
+# Nix passes these in the environment (see lib/eval-config.nix).
+: "${out:?}" "${tools:?}" "${systemd:?}" "${nixosRebuild:?}" "${nixosGenerateConfig:?}" "${version:?}" "${configurationRevision?}"
 mkdir -p "$out/bin"
 for t in $tools; do
   for d in /usr/bin /bin /usr/sbin /sbin; do
