@@ -40,8 +40,10 @@ mkdir -p /nix/var/nix/profiles /nix/var/nix/gcroots /nix/store
 # sshd's privilege-separation directory (each host also makes one in its private /run).
 mkdir -p /run/sshd && chmod 0755 /run/sshd
 
-# The non-root deploy user. Users live in the shared /etc/passwd, so one account serves every host;
-# its home (/home/deploy) and authorized keys are private per host (bind mount and per-host /run).
+# Kept for older harness versions in other worktrees (this machine is shared): hosts now have their
+# own /etc/passwd, /etc/sudoers and homes, made by their installed NixOS configuration, and do not
+# read the machine's deploy account, sudoers.d rule or /usr/local/sbin. Older hosts shared one
+# account from /etc/passwd and bound their stand-ins over /usr/local/sbin.
 if ! id -u "$deploy_user" >/dev/null 2>&1; then
   useradd --create-home --shell /bin/bash "$deploy_user"
 fi
@@ -51,7 +53,7 @@ mkdir -p /etc/sudoers.d
 echo "$deploy_user ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/pulumi-nixos-deploy
 chmod 0440 /etc/sudoers.d/pulumi-nixos-deploy
 
-# The hosts bind their tool stand-ins (nixos-rebuild, systemd-run, systemctl) over /usr/local/sbin,
-# which comes first both in sshd's default PATH and in sudo's secure_path.
 mkdir -p /usr/local/sbin
+# Mount points of each host's private /boot and /home.
+mkdir -p /boot /home
 echo "setup-hosts: ready (deploy user '$deploy_user', offline nix.conf)"
