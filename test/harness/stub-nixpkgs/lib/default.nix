@@ -18,7 +18,7 @@ let
     inherit (b) attrNames attrValues concatMap concatLists concatStringsSep elem filter head tail
       length listToAttrs mapAttrs hasAttr isAttrs isList isString isBool isInt isFunction toJSON
       fromJSON replaceStrings stringLength substring toString;
-    release = release;
+    inherit release;
     trivial = { inherit release version; id = x: x; const = x: _: x; };
     mkIf = condition: content: { _type = "if"; inherit condition content; };
     mkMerge = contents: { _type = "merge"; inherit contents; };

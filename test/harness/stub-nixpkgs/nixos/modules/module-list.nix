@@ -5,6 +5,7 @@
   ./programs/bash.nix
   ./security/pam.nix
   ./security/sudo.nix
+  ./services/misc/seerr.nix
   ./services/networking/ssh/sshd.nix
   ./system/boot/loader/grub/grub.nix
   ./system/boot/loader/systemd-boot/systemd-boot.nix
