@@ -96,6 +96,8 @@ stop_sshd() {
 
 reconcile() {
   local want
+  # An injected network fault keeps sshd down; the main loop starts it once the fault is over.
+  if [ -n "$unreachable_while" ] || (( EPOCHSECONDS < down_until )); then stop_sshd; return; fi
   want=$(sshd_config)
   if [ -z "$want" ]; then stop_sshd; sshd_off=1
   elif [ -z "$sshd_pid" ] || ! kill -0 "$sshd_pid" 2>/dev/null || [ "$want" != "$(< /run/sim/sshd_config.running)" ]; then
