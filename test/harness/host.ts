@@ -415,13 +415,28 @@ export function attach(rec: HostRecord, claim?: Claim): SimHost & { record: Host
     },
     async stop(): Promise<void> {
       const inner = initPid(rec.pid);
+      const ns = readLink(`/proc/${inner}/ns/pid`);
       if (alive(rec.pid)) process.kill(rec.pid, "SIGKILL");
       const gone = (pid: number): boolean => pid <= 0 || !alive(pid) || isZombie(pid);
-      await waitFor(() => gone(rec.pid) && gone(inner), 5000, () => `host ${rec.name} did not stop`);
+      // Every process of the host, sshd included, before its address is free for another host.
+      await waitFor(() => gone(rec.pid) && gone(inner) && (ns === "" || !inNamespace(ns)), 5000, () => `host ${rec.name} did not stop`);
       fs.rmSync(s, { recursive: true, force: true });
       releaseClaim(claim ?? rec);
     },
   };
+}
+
+function readLink(p: string): string {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return "";
+  }
+}
+
+/** Whether any live process is still in the PID namespace NS ("pid:[…]"). */
+function inNamespace(ns: string): boolean {
+  return fs.readdirSync("/proc").some((d) => /^\d+$/.test(d) && readLink(`/proc/${d}/ns/pid`) === ns && !isZombie(Number(d)));
 }
 
 function isZombie(pid: number): boolean {

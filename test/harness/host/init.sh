@@ -78,11 +78,14 @@ start_sshd() {
   touch /run/sim/sshd.log
   exec 4< /run/sim/sshd.log
   while read -r -u 4 line; do :; done
-  /usr/sbin/sshd -D -f /run/sim/sshd_config.running -E /run/sim/sshd.log &
-  sshd_pid=$!
+  # Until it listens: an sshd that cannot bind yet (a stopped host on this address not quite gone)
+  # is started again, as Restart=always does; a configuration sshd refuses gives up after 5 s.
   for _ in {1..500}; do
+    if [ -z "$sshd_pid" ] || ! kill -0 "$sshd_pid" 2>/dev/null; then
+      /usr/sbin/sshd -D -f /run/sim/sshd_config.running -E /run/sim/sshd.log &
+      sshd_pid=$!
+    fi
     while read -r -u 4 line; do [[ $line == "Server listening on"* ]] && break 2; done
-    kill -0 "$sshd_pid" 2>/dev/null || break
     read -r -t 0.01 -u 5
   done
   exec 4<&-
