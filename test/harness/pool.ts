@@ -56,6 +56,14 @@ function hookExit(): void {
   }
 }
 
+function removeIfEmpty(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // other hosts of the pool still run, or it is gone already
+  }
+}
+
 /** Starts n hosts in parallel; each has its own 127.0.0.x address, keys and private state. */
 export async function startHosts(n: number, opts: PoolOptions = {}): Promise<SimHost[]> {
   reapOrphans();
@@ -90,6 +98,8 @@ export async function startHosts(n: number, opts: PoolOptions = {}): Promise<Sim
       stop: async () => {
         live.delete(h);
         await stop();
+        // The last host of a pool whose directory the pool made takes the directory with it.
+        if (!opts.stateDir) removeIfEmpty(parent);
       },
     });
   });
