@@ -2,7 +2,8 @@
 // each plays. One program serves every stack; only this configuration differs between them.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { cidr, domain, hostName, strictObject } from "../provider/schema/common";
+import { cidr } from "../provider/schema/address";
+import { domain, hostName, strictObject } from "../provider/schema/common";
 import { connection } from "../provider/schema/connection";
 import { parseOrThrow } from "../provider/schema/errors";
 import { nixpkgsPin } from "../provider/schema/host";

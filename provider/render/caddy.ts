@@ -2,7 +2,7 @@
 // (so the real `caddy adapt` can check what a host will run). Basic-auth hashes come from an environment file.
 import type { RouteSpec } from "../schema/route";
 import * as nix from "./nix";
-import { rootSecretFile, SecretFile } from "./secrets";
+import { rootSecretFile, SecretFile, SecretPart } from "./secrets";
 
 /** A route whose target is resolved to an address. */
 export interface ResolvedRoute {
@@ -27,9 +27,14 @@ export interface VirtualHost {
 /** Where the NixOS module puts a virtual host's access log when logDir keeps its default. */
 export const CADDY_LOG_DIR = "/var/log/caddy";
 
-/** The environment variable holding a route's basic-auth hash, e.g. BASICAUTH_JELLYFIN_HOME_EXAMPLE. */
+/**
+ * The environment variable holding a route's basic-auth hash, e.g. BASICAUTH_JELLYFIN_HOME_EXAMPLE.
+ * One-to-one on domains, so two routes never share a password: '.' becomes '_', '-' becomes '__' and a
+ * leading '*' becomes '_'. The three cannot be confused because a label never starts or ends with '-',
+ * labels are never empty, and only the first label can be '*'.
+ */
 export function basicAuthVar(domain: string): string {
-  return "BASICAUTH_" + domain.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+  return "BASICAUTH_" + domain.toUpperCase().replace(/^\*/, "_").replace(/-/g, "__").replace(/\./g, "_");
 }
 
 /** The body of one virtual host, in Caddyfile directives. */
@@ -38,7 +43,7 @@ export function vhostBody(r: ResolvedRoute): string {
   const { spec } = r;
   if (spec.tls === "internal") out.push("tls internal");
   else if (typeof spec.tls === "object") out.push(`tls ${spec.tls.certFile} ${spec.tls.keyFile}`);
-  if (spec.allow !== undefined) {
+  if (Array.isArray(spec.allow)) {
     out.push(`@denied not remote_ip ${spec.allow.join(" ")}`, "abort @denied");
   }
   if (spec.basicAuth !== undefined) {
@@ -69,7 +74,11 @@ export function caddySecrets(routes: readonly ResolvedRoute[]): SecretFile[] {
   if (withAuth.length === 0) return [];
   const parts = withAuth
     .sort((a, b) => (a.spec.domain < b.spec.domain ? -1 : 1))
-    .flatMap((r) => [`${basicAuthVar(r.spec.domain)}=`, { secret: r.spec.basicAuth!.passwordHash }, "\n"]);
+    .flatMap((r): SecretPart[] => [
+      `${basicAuthVar(r.spec.domain)}=`,
+      { secret: r.spec.basicAuth!.passwordHash, format: "bcryptHash", field: `routes.${r.spec.domain}.basicAuth.passwordHash` },
+      "\n",
+    ]);
   return [rootSecretFile("caddy.env", parts)];
 }
 

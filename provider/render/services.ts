@@ -35,8 +35,13 @@ export function renderService(s: ServiceSpec, ctx: ServiceContext): RenderedServ
     case "prowlarr": {
       options = { enable: true, openFirewall: s.openFirewall, settings: servarrSettings(s, facts.listens.tcp[0]) };
       if (s.apiKey !== undefined) {
-        // Servarr reads <NAME>__<SECTION>__<KEY> from the environment; the file is loaded by systemd.
-        const file = rootSecretFile(`${facts.name}.env`, [`${s.kind.toUpperCase()}__AUTH__APIKEY=`, { secret: s.apiKey }, "\n"]);
+        // Servarr reads <NAME>__<SECTION>__<KEY> from the environment; the file is loaded by systemd. It is
+        // named after the unit that reads it, which is one per host, so no two services share a file.
+        const file = rootSecretFile(`${facts.module}.env`, [
+          `${s.kind.toUpperCase()}__AUTH__APIKEY=`,
+          { secret: s.apiKey, format: "apiKey", field: `services.${facts.name}.apiKey` },
+          "\n",
+        ]);
         secrets.push(file);
         options.environmentFiles = [file.spec.path];
       }

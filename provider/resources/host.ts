@@ -10,7 +10,7 @@ import { ValidationError } from "../schema/errors";
 import { publicKeyOf } from "../deploy/ssh";
 import { defaultHostDir, readHostDir } from "./host-dir";
 import { joinSecretParts, SecretPart } from "../render/secrets";
-import type { SecretInput } from "../schema/common";
+import type { SecretInput } from "../schema/secret";
 import { firewallPorts, serviceName } from "../model/catalogue";
 import type { DeployOptions } from "../schema/generation";
 import { Generation } from "./generation";
@@ -62,13 +62,13 @@ export function hostSpec(name: string, args: HostArgs): HostSpec {
 }
 
 /** Resolves every secret part to its text inside one secret Output. */
-export function secretContents(secrets: Record<string, SecretPart[]>): pulumi.Output<Record<string, string>> {
+export function secretContents(secrets: Record<string, SecretPart[]>, subject: string): pulumi.Output<Record<string, string>> {
   const inputs: SecretInput[] = [];
   for (const parts of Object.values(secrets)) for (const p of parts) if (typeof p !== "string") inputs.push(p.secret);
   return pulumi.secret(
     pulumi.all(inputs.map((i) => pulumi.output(i))).apply((values) => {
       const byInput = new Map(inputs.map((i, n) => [i, values[n]]));
-      return Object.fromEntries(Object.entries(secrets).map(([key, parts]) => [key, joinSecretParts(parts, (s) => byInput.get(s) as string)]));
+      return Object.fromEntries(Object.entries(secrets).map(([key, parts]) => [key, joinSecretParts(parts, (s) => byInput.get(s) as string, subject)]));
     }),
   );
 }
@@ -162,7 +162,7 @@ export class Host extends pulumi.ComponentResource {
     this.spec = spec;
     this.rendered = result.apply((r) => r.rendered);
     this.contentHash = this.rendered.apply((r) => r.contentHash);
-    this.secrets = result.apply((r) => secretContents(r.secrets));
+    this.secrets = result.apply((r) => secretContents(r.secrets, `host '${name}'`));
     const c = spec.connection;
     this.generation = new Generation(
       name,

@@ -13,10 +13,15 @@ function humane(message: string): string {
   return m ? `must be a ${m[1]}, not a ${m[2]} (fix: give a ${m[1]} value)` : message;
 }
 
+// A record key that fails its schema is reported as "Invalid key in record"; the key's own message says why.
+function ownMessage(iss: z.core.$ZodIssue): string {
+  return iss.code === "invalid_key" && iss.issues.length > 0 ? iss.issues[0].message : iss.message;
+}
+
 export function formatIssues(subject: string, error: z.ZodError): string[] {
   return error.issues.map((iss) => {
     const where = issuePath(iss.path);
-    const message = humane(iss.message);
+    const message = humane(ownMessage(iss));
     return where === "" ? `${subject}: ${message}` : `${subject}: ${where}: ${message}`;
   });
 }

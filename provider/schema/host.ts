@@ -4,13 +4,15 @@ import { connection } from "./connection";
 import { display } from "./display";
 import { gpu } from "./gpu";
 import { release } from "./release";
+import { flakeRef } from "./address";
 import { hostName, port, strictObject, unixName } from "./common";
+import { line, multiline } from "./text";
 import { route } from "./route";
 import { service } from "./service";
 
 const sshKey = z
   .string()
-  .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*( [^\r\n]*)?$/, "must be one OpenSSH public key line \"ssh-ed25519 AAAA... comment\" (fix: paste the contents of ~/.ssh/id_ed25519.pub)");
+  .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*( [^\u0000-\u001f\u007f-\u009f]*)?$/, "must be one OpenSSH public key line \"ssh-ed25519 AAAA... comment\" (fix: paste the contents of ~/.ssh/id_ed25519.pub)");
 
 export const user = strictObject(
   {
@@ -26,7 +28,7 @@ export const user = strictObject(
 export const nixpkgsPin = strictObject(
   {
     /** Flake reference of nixpkgs; defaults to the release branch on GitHub. */
-    url: z.string().regex(/^(github:|git\+https:|git\+file:|https:|path:)[^\s"]+$/, "must be a flake URL such as \"github:NixOS/nixpkgs/nixos-26.11\" (fix: use a github:, git+https:, git+file:, https: or path: reference)").optional(),
+    url: flakeRef.optional(),
     rev: z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character git commit hash (fix: copy it from `nix flake metadata`)").optional(),
     narHash: z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, "must be an SRI hash \"sha256-...=\" (fix: copy it from `nix flake metadata --json`)").optional(),
     lastModified: z.number().int().nonnegative().optional(),
@@ -39,7 +41,7 @@ export const extraModule = strictObject(
     /** File name under modules/, without .nix. */
     name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "must be a lower-case file name without .nix (fix: e.g. \"backup\")"),
     /** NixOS module text, written to modules/extra-<name>.nix as given: it is the user's own Nix. */
-    text: z.string().min(1, "must not be empty (fix: give a NixOS module such as `{ ... }: { }`)"),
+    text: multiline().min(1, "must not be empty (fix: give a NixOS module such as `{ ... }: { }`)"),
   },
   "an extra module",
 );
@@ -81,7 +83,7 @@ export const host = strictObject(
         tcp: z.array(port).default([]),
         udp: z.array(port).default([]),
         /** Why these ports are open beside the services' own (the policy pack asks for one). */
-        reason: z.string("must be a string (fix: say in a few words why the ports are open)").min(1, "must not be empty (fix: say in a few words why the ports are open)").optional(),
+        reason: line("must be a string (fix: say in a few words why the ports are open)").min(1, "must not be empty (fix: say in a few words why the ports are open)").optional(),
       },
       "firewall ports",
     ).default({ tcp: [], udp: [] }),

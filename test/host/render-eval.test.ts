@@ -8,7 +8,7 @@ import { dirname, join } from "path";
 import { renderHost, RenderedHost } from "../../provider/render/flake";
 import { host, HostInput } from "../../provider/schema/host";
 import { Release, RELEASES } from "../../provider/schema/release";
-import { gamingHost, HOST_KEY, mediaHost } from "../unit/support/fixtures";
+import { BCRYPT_HASH, gamingHost, HOST_KEY, mediaHost } from "../unit/support/fixtures";
 
 const STUB = join(__dirname, "../harness/stub-nixpkgs");
 const work = mkdtempSync(join(tmpdir(), "render-eval-"));
@@ -67,7 +67,7 @@ const MATRIX: Record<string, (release: Release) => HostInput> = {
       { kind: "jellyfin", openFirewall: true, user: "media", group: "media", dataDir: "/srv/jellyfin" },
       { kind: "radarr", port: 7879, settings: { log: { analyticsEnabled: false } } },
       { kind: "sonarr" },
-      { kind: "prowlarr", apiKey: "prowlarr-key", openFirewall: true },
+      { kind: "prowlarr", apiKey: "prowlarr-api-key-0123456789", openFirewall: true },
       { kind: "jellyseerr", port: 5056, openFirewall: true },
       { kind: "caddy", email: "admin@home.example", acmeCA: "https://acme-staging-v02.api.letsencrypt.org/directory" },
       { kind: "openssh", port: 2222, passwordAuthentication: true, permitRootLogin: "no" },
@@ -78,7 +78,7 @@ const MATRIX: Record<string, (release: Release) => HostInput> = {
       { domain: "media.home.example", to: { service: "jellyfin", port: 8920 }, tls: { certFile: "/var/lib/certs/media.pem", keyFile: "/var/lib/certs/media.key" } },
       { domain: "status.home.example", to: { service: "uptime-kuma" }, tls: "internal", allow: ["10.0.0.0/8", "fd00::/8"] },
       { domain: "printer.home.example", to: { upstream: "192.168.1.6:631" }, tls: "none" },
-      { domain: "nas.home.example", to: { upstream: "192.168.1.5:5000" }, basicAuth: { user: "admin", passwordHash: "$2a$14$abcdefghijklmnopqrstuv" }, headers: { "X-Robots-Tag": "none", "Referrer-Policy": "no-referrer" } },
+      { domain: "nas.home.example", to: { upstream: "192.168.1.5:5000" }, basicAuth: { user: "admin", passwordHash: BCRYPT_HASH }, headers: { "X-Robots-Tag": "none", "Referrer-Policy": "no-referrer" } },
     ],
     extraModules: [{ name: "tools", text: "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.htop pkgs.jq ];\n}" }],
   }),

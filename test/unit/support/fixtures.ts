@@ -2,6 +2,9 @@
 import { utils } from "ssh2";
 import type { HostInput } from "../../../provider/schema/host";
 
+/** A well-formed bcrypt hash, as `caddy hash-password` prints one. */
+export const BCRYPT_HASH = "$2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG";
+
 export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 /** A throwaway deploy key made for this test run: its private half, and the public line hosts authorize. */
 const pair = utils.generateKeyPairSync("ed25519", { comment: "deploy@test" });
@@ -58,7 +61,7 @@ export function mediaHost(over: Partial<HostInput> = {}): HostInput {
     routes: [
       { domain: "jellyfin.home.example", to: { service: "jellyfin" } },
       { domain: "radarr.home.example", to: { service: "radarr" }, allow: ["192.168.0.0/16"], tls: "internal" },
-      { domain: "sonarr.home.example", to: { service: "sonarr" }, basicAuth: { user: "family", passwordHash: "$2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG" } },
+      { domain: "sonarr.home.example", to: { service: "sonarr" }, basicAuth: { user: "family", passwordHash: BCRYPT_HASH } },
       { domain: "prowlarr.home.example", to: { service: "prowlarr" }, headers: { "X-Frame-Options": "DENY" } },
       { domain: "requests.home.example", to: { service: "jellyseerr" } },
     ],
