@@ -36,6 +36,19 @@ export function resolveRoutes(h: HostSpec): ResolvedRoute[] {
   return out;
 }
 
+/** Each pair of entries whose key is the same, as [first index, later index, key]. */
+function duplicates<T>(items: readonly T[], key: (x: T) => string): [number, number, string][] {
+  const first = new Map<string, number>();
+  const out: [number, number, string][] = [];
+  items.forEach((x, i) => {
+    const k = key(x);
+    const prev = first.get(k);
+    if (prev !== undefined) out.push([prev, i, k]);
+    else first.set(k, i);
+  });
+  return out;
+}
+
 const NEEDS_OPEN_CHOICE = new Set(["stable", "production", "beta", "latest"]);
 
 export function checkHost(h: HostSpec, others: readonly HostSpec[] = []): string[] {
@@ -73,11 +86,13 @@ export function checkHost(h: HostSpec, others: readonly HostSpec[] = []): string
     }
   }
 
-  const domains = new Map<string, number>();
-  h.routes.forEach((r, i) => {
-    const prev = domains.get(r.domain);
-    if (prev !== undefined) errors.push(`${at}: routes[${prev}] and routes[${i}] are both for ${r.domain} (fix: keep one route per domain)`);
-    else domains.set(r.domain, i);
+  for (const [a, b, d] of duplicates(h.routes, (r) => r.domain)) errors.push(`${at}: routes[${a}] and routes[${b}] are both for ${d} (fix: keep one route per domain)`);
+  // Names that become file names: a second entry would silently overwrite the first.
+  for (const [a, b, n] of duplicates(h.extraModules, (m) => m.name)) {
+    errors.push(`${at}: extraModules[${a}] and extraModules[${b}] are both named '${n}', so both would be written to modules/extra-${n}.nix (fix: give each its own name)`);
+  }
+  for (const [a, b, n] of duplicates(h.users, (u) => u.name)) errors.push(`${at}: users[${a}] and users[${b}] both declare user '${n}', and the second would replace the first (fix: merge them into one entry)`);
+  h.routes.forEach((r) => {
     if ("upstream" in r.to) return;
     const name = r.to.service;
     const s = h.services.find((x) => serviceFacts(x, h.release).name === name);
@@ -149,11 +164,9 @@ export function checkDeployable(h: HostSpec): string[] {
 /** Checks across the hosts of one stack: host names and addresses must be unique. */
 export function checkStack(hosts: readonly HostSpec[]): string[] {
   const errors: string[] = [];
-  const names = new Map<string, number>();
+  for (const [a, b, n] of duplicates(hosts, (h) => h.name)) errors.push(`stack: hosts[${a}] and hosts[${b}] are both named '${n}' (fix: give each host its own name)`);
   const addrs = new Map<string, string>();
-  hosts.forEach((h, i) => {
-    if (names.has(h.name)) errors.push(`stack: hosts[${names.get(h.name)}] and hosts[${i}] are both named '${h.name}' (fix: give each host its own name)`);
-    else names.set(h.name, i);
+  hosts.forEach((h) => {
     const addr = `${h.connection.address.toLowerCase()}:${h.connection.port}`;
     const other = addrs.get(addr);
     if (other !== undefined && other !== h.name) errors.push(`stack: hosts '${other}' and '${h.name}' both connect to ${addr} (fix: each host needs its own address)`);

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
 import { joinSecretParts, SecretPart } from "../../provider/render/secrets";
+import { checkHost } from "../../provider/checks";
 import { basicAuthVar } from "../../provider/render/caddy";
 import { renderHostWithSecrets } from "../../provider/render/flake";
 import { formatIssues } from "../../provider/schema/errors";
@@ -98,6 +99,13 @@ describe("each adversarial field value is refused, naming host, field and fix", 
 });
 
 describe("names that become file or variable names cannot collide", () => {
+  test("two extra modules or users with one name are refused, not silently overwritten", () => {
+    const h = host.parse(mediaHost({ extraModules: [{ name: "backup", text: "{ ... }: { }" }, { name: "backup", text: "{ ... }: { a = 1; }" }], users: [{ name: "bob" }, { name: "bob", groups: ["wheel"] }] }));
+    const text = checkHost(h).join("\n");
+    expect(text).toContain("host 'media': extraModules[0] and extraModules[1] are both named 'backup', so both would be written to modules/extra-backup.nix (fix:");
+    expect(text).toContain("host 'media': users[0] and users[1] both declare user 'bob'");
+  });
+
   test("basic-auth variables are one-to-one on domains: a-b.x and a.b.x get their own", () => {
     expect(basicAuthVar("a-b.home.example")).not.toBe(basicAuthVar("a.b.home.example"));
     expect(basicAuthVar("sonarr.home.example")).toBe("BASICAUTH_SONARR_HOME_EXAMPLE");
