@@ -9,7 +9,11 @@ import { basicAuthVar } from "../../provider/render/caddy";
 import { renderHostWithSecrets } from "../../provider/render/flake";
 import { formatIssues } from "../../provider/schema/errors";
 import { host, HostInput } from "../../provider/schema/host";
+import { loadStackConfig, parseStackConfig, readStackConfigFile } from "../../stacks/config";
 import { BCRYPT_HASH, HOST_KEY, mediaHost } from "./support/fixtures";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 
 function issues(h: unknown): string[] {
   const r = host.safeParse(h);
@@ -167,6 +171,39 @@ describe("secret values are checked where they are used, also when they arrive a
   test("well-formed values are joined into their files", () => {
     const ps = parts(mediaHost({ services: [{ kind: "radarr", apiKey: "0123456789abcdef0123456789abcdef" }], routes: [] }));
     expect(join(ps["radarr.env"])).toBe("RADARR__AUTH__APIKEY=0123456789abcdef0123456789abcdef\n");
+  });
+});
+
+describe("stack config", () => {
+  const base = { domain: "home.example", hosts: { media: { role: "media", address: "192.168.1.10", hostKey: HOST_KEY } } };
+
+  test("prototype keys are refused by name in its records", () => {
+    expect(() => parseStackConfig({ ...base, deploy: JSON.parse('{"__proto__": {"magicRollback": false}}') }, "homelab")).toThrow(
+      "stack 'homelab' config: deploy.__proto__: '__proto__' is a name JavaScript reserves on every object, so it would be dropped or misread (fix: rename the key)",
+    );
+    expect(() => parseStackConfig({ ...base, hosts: { ...base.hosts, constructor: { role: "media", address: "10.0.0.9" } } }, "homelab")).toThrow("hosts.constructor: 'constructor' is a name");
+    expect(() => parseStackConfig({ ...base, timeZone: "Europe/Berlin; rm -rf /" }, "homelab")).toThrow("stack 'homelab' config: timeZone: must be a tz database name");
+  });
+
+  test("a secret set without --secret is refused with the command that fixes it", () => {
+    pulumi.runtime.setAllConfig(
+      {
+        "project:domain": "home.example",
+        "project:hosts": JSON.stringify(base.hosts),
+        "project:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "project:radarrApiKey": "0123456789abcdef0123456789abcdef",
+      },
+      ["project:sshPrivateKey"],
+    );
+    expect(() => loadStackConfig()).toThrow("stack 'stack' config: radarrApiKey is set in plaintext, so Pulumi stores it unencrypted (fix: pulumi config set --stack stack --secret radarrApiKey)");
+    pulumi.runtime.setAllConfig({ "project:domain": "home.example", "project:hosts": JSON.stringify(base.hosts), "project:radarrApiKey": "0123456789abcdef0123456789abcdef" }, ["project:radarrApiKey"]);
+    expect(loadStackConfig().settings.domain).toBe("home.example");
+  });
+
+  test("so does a Pulumi.<stack>.yaml read without the engine", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-")), "Pulumi.s.yaml");
+    fs.writeFileSync(file, `config:\n  pulumi-nixos:domain: home.example\n  pulumi-nixos:hosts:\n    media: { role: media, address: 192.168.1.10 }\n  pulumi-nixos:sshPrivateKey: plain-key\n`);
+    expect(() => readStackConfigFile(file, "s")).toThrow("stack 's' config: sshPrivateKey is set in plaintext, so Pulumi stores it unencrypted (fix: pulumi config set --stack s --secret sshPrivateKey < <deploy key file>)");
   });
 });
 
