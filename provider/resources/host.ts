@@ -30,8 +30,9 @@ export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes"
   /** Magic rollback and its timeout, activation timeout, health checks, rollback on delete. */
   readonly deploy?: Partial<DeployOptions>;
   /**
-   * Keep the host on the generation it runs: a partial rollout leaves it out. Its Generation ignores
-   * changes to what is deployed (Pulumi's ignoreChanges), so `pulumi up` neither rebuilds nor deletes it.
+   * Do not deploy: a partial rollout leaves the host out. Its Generation ignores changes to what is
+   * deployed (Pulumi's ignoreChanges), so `pulumi up` neither rebuilds nor deletes it; a host that was
+   * never deployed is recorded without being contacted, and deployed once it is no longer held.
    */
   readonly hold?: boolean;
 }
@@ -183,9 +184,13 @@ export class Host extends pulumi.ComponentResource {
         secrets: this.secrets,
         secretFiles: this.rendered.apply((r) => r.secretFiles),
         deploy: args.deploy ?? {},
+        hold: args.hold ?? false,
       },
       { parent: this, ...(args.hold ? { ignoreChanges: DEPLOYED_FIELDS } : {}) },
     );
+    if (args.hold) {
+      void pulumi.log.info(`host '${name}' is held: pulumi up leaves it on the generation it runs, and records a new host without contacting it`, this);
+    }
     this.registerOutputs({ rendered: this.rendered, contentHash: this.contentHash, secrets: this.secrets, generation: this.generation.generation });
   }
 }

@@ -9,6 +9,7 @@ import { basicAuthVar } from "../../provider/render/caddy";
 import { renderHostWithSecrets } from "../../provider/render/flake";
 import { formatIssues } from "../../provider/schema/errors";
 import { host, HostInput } from "../../provider/schema/host";
+import { generationProvider } from "../../provider/resources/generation";
 import { loadStackConfig, parseStackConfig, readStackConfigFile } from "../../stacks/config";
 import { BCRYPT_HASH, HOST_KEY, mediaHost } from "./support/fixtures";
 import * as fs from "fs";
@@ -207,3 +208,24 @@ describe("stack config", () => {
   });
 });
 
+describe("hold", () => {
+  test("a held host that was never deployed is recorded without contacting it, and not read or undone later", async () => {
+    // Nothing listens on port 1: any connection attempt would fail the create.
+    const inputs = (await generationProvider.check!({}, {
+      host: "newbie",
+      stack: "s",
+      connection: { address: "127.0.0.1", port: 1, hostKey: HOST_KEY, privateKey: "k" },
+      files: { "flake.nix": "{ }" },
+      contentHash: "a".repeat(64),
+      hold: true,
+    })).inputs;
+    const created = await generationProvider.create!(inputs);
+    expect(created.outs).toMatchObject({ host: "newbie", generation: null, deployedHash: "", systemPath: "" });
+    expect(await generationProvider.read!("newbie", created.outs)).toEqual({ id: "newbie", props: created.outs });
+    await expect(generationProvider.delete!("newbie", created.outs)).resolves.toBeUndefined();
+    const stillHeld = await generationProvider.update!("newbie", created.outs, { ...inputs, contentHash: "b".repeat(64) });
+    expect(stillHeld.outs).toMatchObject({ generation: null, deployedHash: "", contentHash: "b".repeat(64) });
+    // Released from the hold, the first update deploys: here it reaches for the host, which refuses.
+    await expect(generationProvider.update!("newbie", created.outs, { ...inputs, hold: false })).rejects.toThrow();
+  });
+});
