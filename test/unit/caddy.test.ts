@@ -5,7 +5,8 @@ import https from "https";
 import net from "net";
 import { tmpdir } from "os";
 import { join } from "path";
-import { caddyfile, ResolvedRoute } from "../../provider/render/caddy";
+import { caddyfile, caddySecrets, ResolvedRoute } from "../../provider/render/caddy";
+import { joinSecretParts } from "../../provider/render/secrets";
 import { resolveRoutes } from "../../provider/checks";
 import { host } from "../../provider/schema/host";
 import { route } from "../../provider/schema/route";
@@ -13,7 +14,14 @@ import { mediaHost } from "./support/fixtures";
 
 const dir = mkdtempSync(join(tmpdir(), "caddy-unit-"));
 const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
-const HASH = execFileSync("caddy", ["hash-password", "--plaintext", "hunter2"], { encoding: "utf8", env }).trim();
+const hashOf = (password: string) => execFileSync("caddy", ["hash-password", "--plaintext", password], { encoding: "utf8", env }).trim();
+const HASH = hashOf("hunter2");
+const OTHER_HASH = hashOf("swordfish");
+
+/** The variables systemd's EnvironmentFile= reads from a file of KEY=value lines (our values need no unquoting). */
+function environmentFile(text: string): Record<string, string> {
+  return Object.fromEntries(text.split("\n").filter((l) => l !== "").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+}
 
 function writeConfig(text: string): string {
   const file = join(dir, `Caddyfile-${Math.random().toString(36).slice(2)}`);
@@ -71,10 +79,10 @@ describe("real caddy on loopback", () => {
     });
   }
 
-  function get(domain: string, localAddress: string): Promise<{ status: number; body: string }> {
+  function get(domain: string, localAddress: string, auth?: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = https.get(
-        { host: "127.0.0.1", port: HTTPS_PORT, path: "/", servername: domain, headers: { host: domain }, localAddress, rejectUnauthorized: false, timeout: 5000 },
+        { host: "127.0.0.1", port: HTTPS_PORT, path: "/", servername: domain, headers: { host: domain }, auth, localAddress, rejectUnauthorized: false, timeout: 5000 },
         (res) => {
           let body = "";
           res.on("data", (c) => (body += c));
@@ -93,10 +101,16 @@ describe("real caddy on loopback", () => {
       route.parse({ domain: "open.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal" }),
       route.parse({ domain: "lan.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal", allow: ["127.0.0.1/32"] }),
       route.parse({ domain: "plain.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "none" }),
+      // Two domains that once mapped to one variable, BASICAUTH_A_B_TEST_EXAMPLE, each with its own password.
+      route.parse({ domain: "a-b.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal", basicAuth: { user: "fam", passwordHash: HASH } }),
+      route.parse({ domain: "a.b.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal", basicAuth: { user: "fam", passwordHash: OTHER_HASH } }),
     ];
     const routes: ResolvedRoute[] = specs.map((spec) => ({ spec, upstream: `127.0.0.1:${upstreamPort}`, https: false }));
     const text = caddyfile(routes, { logDir: dir, extraGlobal: ["admin 127.0.0.1:18019", `http_port ${HTTP_PORT}`, `https_port ${HTTPS_PORT}`, "skip_install_trust"] });
-    caddy = spawn("caddy", ["run", "--config", writeConfig(text), "--adapter", "caddyfile"], { env, stdio: "ignore" });
+    // The environment the caddy unit gets from the rendered environment file.
+    const [file] = caddySecrets(routes);
+    const vars = environmentFile(joinSecretParts(file.parts, (v) => v as string, "host 'test'"));
+    caddy = spawn("caddy", ["run", "--config", writeConfig(text), "--adapter", "caddyfile"], { env: { ...env, ...vars }, stdio: "ignore" });
     await waitForPort(HTTPS_PORT, 15000);
   });
 
@@ -132,5 +146,13 @@ describe("real caddy on loopback", () => {
     await expect(get("lan.test.example", "127.0.0.2")).rejects.toThrow();
     // The same client is served by the open route: the refusal is the allowlist's doing.
     expect((await get("open.test.example", "127.0.0.2")).status).toBe(200);
+  });
+
+  test("a-b.x and a.b.x each accept only their own password", async () => {
+    expect((await get("a-b.test.example", "127.0.0.1", "fam:hunter2")).status).toBe(200);
+    expect((await get("a-b.test.example", "127.0.0.1", "fam:swordfish")).status).toBe(401);
+    expect((await get("a.b.test.example", "127.0.0.1", "fam:swordfish")).status).toBe(200);
+    expect((await get("a.b.test.example", "127.0.0.1", "fam:hunter2")).status).toBe(401);
+    expect((await get("a.b.test.example", "127.0.0.1")).status).toBe(401);
   });
 });
