@@ -63,8 +63,12 @@ export function record<K extends z.ZodType<string, string>, V extends z.ZodType>
 export type Settings = { [key: string]: SettingValue | undefined };
 export type SettingValue = string | number | boolean | null | SettingValue[] | Settings;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+// Plain: no prototype, or an Object.prototype of any realm (objects built in another VM context count).
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
 
 // Walked by hand rather than as a zod union of records: a union reports only "no branch matched", and zod
 // drops an own `__proto__` key unseen. This names the exact key or element that is wrong.

@@ -76,7 +76,9 @@ export const host = strictObject(
     nixpkgs: nixpkgsPin.default({}),
     timeZone: z.string().regex(/^[A-Za-z0-9_+\-/]+$/, "must be a tz database name (fix: e.g. \"Europe/Berlin\" or \"UTC\")").default("UTC"),
     /** Unfree packages allowed on this host: true for all, or package names (NVIDIA needs "nvidia-x11" and "nvidia-settings"). */
-    allowUnfree: z.union([z.boolean(), z.array(z.string().regex(/^[A-Za-z0-9._+-]+$/, "must be a package name (fix: e.g. \"nvidia-x11\")"))]).default(false),
+    allowUnfree: z
+      .union([z.boolean(), z.array(z.string().regex(/^[A-Za-z0-9._+-]+$/, "must be a package name (fix: e.g. \"nvidia-x11\")"))], "must be true, false or a list of package names (fix: e.g. [\"nvidia-x11\", \"nvidia-settings\"])")
+      .default(false),
     users: z.array(user).default([]),
     firewall: strictObject(
       {

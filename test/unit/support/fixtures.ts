@@ -84,3 +84,42 @@ export function gamingHost(over: Partial<HostInput> = {}): HostInput {
     ...over,
   };
 }
+
+/**
+ * Every other field: service options, a generic service, routes to an upstream and to a service port, an
+ * existing certificate and plain HTTP, normal and system users, extra firewall ports, an extra module, a pin.
+ */
+export function everythingHost(over: Partial<HostInput> = {}): HostInput {
+  return {
+    name: "everything",
+    connection: { address: "192.168.1.30", hostKey: HOST_KEY, agent: true },
+    release: "25.11",
+    stateVersion: "25.05",
+    timeZone: "Europe/Berlin",
+    nixpkgs: { rev: "0123456789abcdef0123456789abcdef01234567", narHash: "sha256-" + "A".repeat(43) + "=", lastModified: 1760000000 },
+    users: [
+      { name: "bob", authorizedKeys: [HOST_KEY + " bob@laptop"], groups: ["wheel", "video"] },
+      { name: "backup", system: true },
+    ],
+    firewall: { tcp: [3000], udp: [] },
+    services: [
+      { kind: "jellyfin", openFirewall: true, user: "media", group: "media", dataDir: "/srv/jellyfin" },
+      { kind: "radarr", port: 7879, settings: { log: { analyticsEnabled: false } } },
+      { kind: "sonarr" },
+      { kind: "prowlarr", apiKey: "prowlarr-api-key-0123456789", openFirewall: true },
+      { kind: "jellyseerr", port: 5056, openFirewall: true },
+      { kind: "caddy", email: "admin@home.example", acmeCA: "https://acme-staging-v02.api.letsencrypt.org/directory" },
+      { kind: "openssh", port: 2222, passwordAuthentication: true, permitRootLogin: "no" },
+      { kind: "generic", module: "uptime-kuma", options: { settings: { PORT: "3001" } }, tcpPorts: [3001], openFirewall: true },
+      { kind: "generic", name: "dashboards", module: "grafana", options: { settings: { server: { http_port: 3000 } } }, tcpPorts: [3000] },
+    ],
+    routes: [
+      { domain: "media.home.example", to: { service: "jellyfin", port: 8920 }, tls: { certFile: "/var/lib/certs/media.pem", keyFile: "/var/lib/certs/media.key" } },
+      { domain: "status.home.example", to: { service: "uptime-kuma" }, tls: "internal", allow: ["10.0.0.0/8", "fd00::/8"] },
+      { domain: "printer.home.example", to: { upstream: "192.168.1.6:631" }, tls: "none" },
+      { domain: "nas.home.example", to: { upstream: "192.168.1.5:5000" }, basicAuth: { user: "admin", passwordHash: BCRYPT_HASH }, headers: { "X-Robots-Tag": "none", "Referrer-Policy": "no-referrer" } },
+    ],
+    extraModules: [{ name: "tools", text: "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.htop pkgs.jq ];\n}" }],
+    ...over,
+  };
+}
