@@ -5,7 +5,7 @@ import { display } from "./display";
 import { gpu } from "./gpu";
 import { release } from "./release";
 import { flakeRef } from "./address";
-import { hostName, port, strictObject, unixName } from "./common";
+import { hostName, port, record, strictObject, unixName } from "./common";
 import { line, multiline } from "./text";
 import { route } from "./route";
 import { service } from "./service";
@@ -67,7 +67,7 @@ export const host = strictObject(
      */
     keepDeployAccess: z.boolean("must be true or false (fix: leave it out to keep the deployer's SSH access)").default(true),
     /** The host's own NixOS files (hardware-configuration.nix, boot loader, networking), path -> text. */
-    hostFiles: z.record(hostFilePath, z.string()).default({}),
+    hostFiles: record(hostFilePath, multiline()).default({}),
     /** Where hostFiles were read from, for messages (e.g. "nix/hosts/media"). */
     hostDir: z.string().optional(),
     system: z.enum(["x86_64-linux", "aarch64-linux"], "must be \"x86_64-linux\" or \"aarch64-linux\" (fix: match the host's CPU)").default("x86_64-linux"),

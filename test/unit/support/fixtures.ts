@@ -92,7 +92,9 @@ export function gamingHost(over: Partial<HostInput> = {}): HostInput {
 export function everythingHost(over: Partial<HostInput> = {}): HostInput {
   return {
     name: "everything",
-    connection: { address: "192.168.1.30", hostKey: HOST_KEY, agent: true },
+    // A non-root deploy user, so root logins can be refused (permitRootLogin below).
+    connection: { address: "192.168.1.30", user: "deploy", hostKey: HOST_KEY, agent: true },
+    ...own(),
     release: "25.11",
     stateVersion: "25.05",
     timeZone: "Europe/Berlin",

@@ -36,7 +36,11 @@ export function nixEvalModule(text: string): unknown {
 /** Parses many Nix texts with one `nix-instantiate --parse`; throws with Nix's message (naming the file) on the first that is not valid Nix. */
 export function nixParseAll(texts: string[]): void {
   if (texts.length === 0) return;
-  execFileSync("nix-instantiate", ["--parse", ...texts.map(writeTemp)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
+  try {
+    execFileSync("nix-instantiate", ["--parse", ...texts.map(writeTemp)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
+  } catch (e) {
+    throw new Error(String((e as { stderr?: string }).stderr ?? e));
+  }
 }
 
 /** Writes Nix text to a temporary file and returns its absolute path (for `import` in an expression). */
