@@ -4,7 +4,8 @@
 import { Client, SFTPWrapper } from "ssh2";
 import { posix } from "path";
 import { renderHostWithSecrets, RenderResult, MARKER_ETC_PATH } from "../../provider/render/flake";
-import { joinSecretParts, SECRETS_DIR } from "../../provider/render/secrets";
+import { joinSecretParts } from "../../provider/model/secrets";
+import { SECRETS_DIR } from "../../provider/schema/generation";
 import { sh, Shell } from "../../provider/deploy/shell";
 import { host } from "../../provider/schema/host";
 import { SimHost, startHosts } from "../harness/pool";

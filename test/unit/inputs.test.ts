@@ -3,9 +3,9 @@
 // where the input is fine, what it used to break (a shared variable, an overwritten file) is kept apart.
 import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
-import { joinSecretParts, SecretPart } from "../../provider/render/secrets";
-import { checkHost } from "../../provider/checks";
-import { basicAuthVar } from "../../provider/render/caddy";
+import { joinSecretParts, SecretPart } from "../../provider/model/secrets";
+import { checkHost } from "../../provider/model/host";
+import { basicAuthVar } from "../../provider/model/routes";
 import { renderHostWithSecrets } from "../../provider/render/flake";
 import { formatIssues } from "../../provider/schema/errors";
 import { host, HostInput } from "../../provider/schema/host";
@@ -172,6 +172,34 @@ describe("secret values are checked where they are used, also when they arrive a
   test("well-formed values are joined into their files", () => {
     const ps = parts(mediaHost({ services: [{ kind: "radarr", apiKey: "0123456789abcdef0123456789abcdef" }], routes: [] }));
     expect(join(ps["radarr.env"])).toBe("RADARR__AUTH__APIKEY=0123456789abcdef0123456789abcdef\n");
+  });
+});
+
+describe("rotating a secret reaches exactly the units that read it", () => {
+  const files = (h: HostInput) => renderHostWithSecrets(host.parse(h)).rendered.files;
+  const changed = (a: Record<string, string>, b: Record<string, string>) => Object.keys(b).filter((k) => a[k] !== b[k] && k !== "modules/marker.nix" && k !== "flake.nix");
+  const base = files(mediaHost());
+
+  test("a new API key changes radarr's restart trigger, and no other file; the key itself is in none", () => {
+    const services = mediaHost().services!.map((s) => (s.kind === "radarr" ? { ...s, apiKey: "0f3c9a1b7d2e4f6a8b0c1d2e3f4a5b6c" } : s));
+    const rotated = files(mediaHost({ services }));
+    expect(changed(base, rotated)).toEqual(["modules/services/radarr.nix"]);
+    expect(rotated["modules/services/radarr.nix"]).toMatch(/systemd\.services\.radarr = \{\n\s+# Digest of \/var\/lib\/pulumi-nixos\/secrets\/radarr\.env: a new value restarts radarr\.\n\s+restartTriggers = \[ "[0-9a-f]{64}" \];/);
+    expect(Object.values(rotated).join("")).not.toContain("0f3c9a1b7d2e4f6a8b0c1d2e3f4a5b6c");
+  });
+
+  test("a new basic-auth hash changes Caddy's reload trigger, and no other file", () => {
+    const other = "$2a$14$" + "N".repeat(53);
+    const routes = mediaHost().routes!.map((r) => (r.basicAuth ? { ...r, basicAuth: { ...r.basicAuth, passwordHash: other } } : r));
+    const rotated = files(mediaHost({ routes }));
+    expect(changed(base, rotated)).toEqual(["modules/caddy.nix"]);
+    expect(rotated["modules/caddy.nix"]).toMatch(/systemd\.services\.caddy = \{\n\s+# Digest of \/var\/lib\/pulumi-nixos\/secrets\/caddy\.env: a new value reloads caddy\.\n\s+reloadTriggers = \[ "[0-9a-f]{64}" \];/);
+    expect(Object.values(rotated).join("")).not.toContain(other);
+  });
+
+  test("the digest is bound to host and file: the same key on two hosts gives two digests", () => {
+    const trigger = (t: string) => /restartTriggers = \[ "([0-9a-f]{64})" \]/.exec(t)![1];
+    expect(trigger(files(mediaHost({ name: "media2", connection: { ...mediaHost().connection, address: "192.168.1.11" } }))["modules/services/radarr.nix"])).not.toBe(trigger(base["modules/services/radarr.nix"]));
   });
 });
 

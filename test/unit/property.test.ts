@@ -8,11 +8,11 @@ import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import fc from "fast-check";
-import { resolveRoutes } from "../../provider/checks";
-import { caddyfile, caddySecrets, vhostBody } from "../../provider/render/caddy";
+import { resolveRoutes } from "../../provider/model/routes";
+import { basicAuthFile, joinSecretParts } from "../../provider/model/secrets";
+import { caddyfile, vhostBody } from "../../provider/render/caddy";
 import { HOST_FILES_DIR, renderHostWithSecrets, RenderResult } from "../../provider/render/flake";
 import { attrName } from "../../provider/render/nix";
-import { joinSecretParts } from "../../provider/render/secrets";
 import { formatIssues, issuePath, ValidationError } from "../../provider/schema/errors";
 import { host, HostInput, HostSpec } from "../../provider/schema/host";
 import { everythingHost, gamingHost, HOST_KEY, mediaHost } from "./support/fixtures";
@@ -237,8 +237,8 @@ describe("random and adversarial values through every field and the whole render
       const caddy = spec.services.find((s) => s.kind === "caddy");
       const routes = resolveRoutes(spec).map((r) => (typeof r.spec.tls === "object" ? { ...r, spec: { ...r.spec, tls: { certFile: cert, keyFile: key } } } : r));
       const text = caddyfile(routes, { email: caddy?.kind === "caddy" ? caddy.email : undefined, acmeCA: caddy?.kind === "caddy" ? caddy.acmeCA : undefined, logDir: dir });
-      const file = caddySecrets(routes)[0];
-      const vars = file ? joinSecretParts(result.secrets[file.spec.key], (v) => v as string, SUBJECT) : "";
+      const file = basicAuthFile(routes);
+      const vars = file ? joinSecretParts(result.secrets[file.file.key], (v) => v as string, SUBJECT) : "";
       const env = Object.fromEntries(vars.split("\n").filter((l) => l).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
       const meant = routes.flatMap((r) => [
         // Caddy stores header names in canonical case (X-Frame-Options); objects() lower-cases them.
