@@ -26,19 +26,26 @@ if [ "$action" = boot ]; then
   exit 0
 fi
 
-# Units this configuration wants: { "<unit>": { "hash": <its configuration as JSON>, "reload": bool } }.
+# Units this configuration wants: { "<unit>": { "hash": <its configuration as JSON>, "reloadHash": <its
+# reloadTriggers>, "reload": bool } }. A unit configured both by a module (services.caddy) and under
+# systemd.services (its restart or reload triggers) is one unit, as on NixOS: a change to either part
+# restarts it (or reloads it, for Caddy and reloadIfChanged), a change to its reloadTriggers alone reloads it.
 desired=$(jq -c '
   def unitname($n): if $n == "openssh" then "sshd.service" elif $n == "xserver" then "display-manager.service" else "\($n).service" end;
-  ((.services // {}) | to_entries | map(select((.value | type) == "object" and .value.enable == true))
-     | map({ key: unitname(.key), value: { hash: (.value | tojson), reload: (.key == "caddy" and (.value.enableReload // true)) } }))
+  (((.services // {}) | to_entries | map(select((.value | type) == "object" and .value.enable == true))
+     | map({ key: unitname(.key), hash: (.value | tojson), reloadHash: "", reload: (.key == "caddy" and (.value.enableReload // true)) }))
   + ((.systemd.services // {}) | to_entries | map(select(.value.enable != false))
-     | map({ key: "\(.key).service", value: { hash: (.value | tojson), reload: (.value.reloadIfChanged // false) } }))
+     | map({ key: "\(.key).service", hash: (.value | del(.reloadTriggers) | tojson), reloadHash: ((.value.reloadTriggers // []) | tojson), reload: (.value.reloadIfChanged // false) })))
+  | group_by(.key)
+  | map({ key: .[0].key, value: { hash: (map(.hash) | join(" ")), reloadHash: (map(.reloadHash) | join("")), reload: any(.[]; .reload) } })
   | from_entries' "$toplevel/config.json")
 plan=$(jq -n -c --argjson old "$(cat "$units_file")" --argjson new "$desired" '
+  def changed: $old[.].hash != $new[.].hash;
+  def triggered: ($old[.].reloadHash // "") != $new[.].reloadHash;
   { stop: [$old | keys[] | select($new[.] == null and $old[.].state != "inactive")],
     start: [$new | keys[] | select($old[.] == null or $old[.].state == "inactive")],
-    restart: [$new | keys[] | select($old[.] != null and $old[.].state != "inactive" and ($old[.].hash != $new[.].hash or $old[.].state == "failed") and ($new[.].reload | not))],
-    reload: [$new | keys[] | select($old[.] != null and $old[.].state == "active" and $old[.].hash != $new[.].hash and $new[.].reload)] }')
+    restart: [$new | keys[] | select($old[.] != null and $old[.].state != "inactive" and (changed or $old[.].state == "failed") and ($new[.].reload | not))],
+    reload: [$new | keys[] | select($old[.] != null and $old[.].state == "active" and ((changed and $new[.].reload) or ((changed | not) and triggered)))] }')
 list() { jq -r --arg k "$1" '.[$k] | join(", ")' <<< "$plan"; }
 say() { # verb key
   local l; l=$(list "$2")
@@ -106,7 +113,7 @@ if [ "$fault" = unit-failure ]; then
 fi
 # The running units after the switch: the desired ones, one of them failed under the fault.
 jq -n --argjson new "$desired" --arg failed "$failed" \
-  '$new | with_entries(.value = { hash: .value.hash, state: (if .key == $failed then "failed" else "active" end) })
+  '$new | with_entries(.value = { hash: .value.hash, reloadHash: .value.reloadHash, state: (if .key == $failed then "failed" else "active" end) })
    + (if $failed != "" and $new[$failed] == null then { ($failed): { hash: "", state: "failed" } } else {} end)' \
   > "$units_file.tmp" && mv "$units_file.tmp" "$units_file"
 if [ -n "$failed" ]; then
