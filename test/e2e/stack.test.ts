@@ -104,6 +104,16 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
     expect(ws.stateText("pulumi-nixos", "e2e")).not.toContain(rotatedKey);
   });
 
+  it("refuses a secret that does not fit its use in preview, naming host and field, never the value", async () => {
+    const bad = "not a key\nLD_PRELOAD=/tmp/x.so";
+    await ws.ok(["config", "set", "--secret", "radarrApiKey", "--", bad]);
+    const preview = await ws.run(["preview"]);
+    await ws.ok(["config", "set", "--secret", "radarrApiKey", rotatedKey]);
+    expect(preview.code).not.toBe(0);
+    expect(preview.stdout + preview.stderr).toContain("host 'media': services.radarr.apiKey: must be 20 to 128 letters, digits, '-' or '_'");
+    expect(preview.stdout + preview.stderr).not.toContain("LD_PRELOAD");
+  });
+
   it("shows drift after a manual rollback on the host, and repairs it", async () => {
     const deployed = (await summary()).media.systemPath;
     await onHost(media, "nixos-rebuild switch --rollback");
