@@ -5,10 +5,10 @@
 // or the array itself. Each host lands in <out>/<name>/ as a flake; secret values are never written.
 import { mkdirSync, rmSync, writeFileSync } from "fs";
 import { dirname, join, resolve } from "path";
-import { checkDeployable, checkStack } from "../provider/checks";
+import { checkDeployable, modelStack, ValidHostModel } from "../provider/model/host";
 import { ValidationError, formatIssues } from "../provider/schema/errors";
 import { host, HostInput, HostSpec } from "../provider/schema/host";
-import { renderHostWithSecrets } from "../provider/render/flake";
+import { renderFlake } from "../provider/render/flake";
 import { hostSpec, withHostFiles } from "../provider/resources/host";
 import { readStackConfigFile } from "../stacks/config";
 import { declareHosts } from "../stacks/hosts";
@@ -51,15 +51,22 @@ async function main(): Promise<number> {
       specs.push(hostSpec(d.name, withHostFiles(d.name, { ...d.args, connection })));
     }
   }
-  errors.push(...checkStack(specs));
+  let models: ValidHostModel[] = [];
+  try {
+    models = modelStack(specs);
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    errors.push(...e.issues);
+  }
   needs.push(...specs.flatMap(checkDeployable));
   if (errors.length) {
     console.error(errors.join("\n"));
     return 1;
   }
-  for (const spec of specs) {
-    // The deploy key's public line comes from the secret key when the program runs; here it is named only.
-    const r = renderHostWithSecrets(spec, specs, { deployKeys: [`<public key of ${spec.stack}'s sshPrivateKey>`] }).rendered;
+  for (const m of models) {
+    // The deploy key's public line and the secret files' digests come from secrets when the program runs; here they are named only.
+    const secretDigests = Object.fromEntries(m.environmentFiles.map((f) => [f.file.key, `<digest of ${f.file.key}>`]));
+    const r = renderFlake(m, { deployKeys: [`<public key of ${m.spec.stack}'s sshPrivateKey>`], secretDigests }).rendered;
     const dir = join(out, r.name);
     rmSync(dir, { recursive: true, force: true });
     for (const [path, text] of Object.entries(r.files)) {

@@ -2,13 +2,16 @@
 // each plays. One program serves every stack; only this configuration differs between them.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { cidr, domain, hostName, strictObject } from "../provider/schema/common";
+import { cidr } from "../provider/schema/address";
+import { domain, hostName, record, strictObject } from "../provider/schema/common";
 import { connection } from "../provider/schema/connection";
-import { parseOrThrow } from "../provider/schema/errors";
-import { nixpkgsPin } from "../provider/schema/host";
+import { parseOrThrow, ValidationError } from "../provider/schema/errors";
+import { host, nixpkgsPin } from "../provider/schema/host";
 import { release } from "../provider/schema/release";
 
 export const ROLES = ["media", "gaming"] as const;
+
+const tag = z.string().regex(/^[a-z0-9-]+$/, "must be a lower-case tag (fix: e.g. \"gaming\")");
 
 export const hostEntry = strictObject(
   {
@@ -25,9 +28,9 @@ export const hostEntry = strictObject(
     /** The release this host was installed with, when it differs from the stack's (npm run adopt reads it). */
     stateVersion: z.string().regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the host was installed with; npm run adopt prints it)").optional(),
     /** Groups for partial rollouts: `pulumi up` with rollout.tags = ["gaming"] deploys only those hosts. */
-    tags: z.array(z.string().regex(/^[a-z0-9-]+$/, "must be a lower-case tag (fix: e.g. \"gaming\")")).default([]),
+    tags: z.array(tag).default([]),
     /** Sub-domain per service instead of the service's name, e.g. { jellyfin: "watch" }. */
-    subdomains: z.record(z.string(), z.string().regex(/^[a-z0-9-]+$/, "must be one DNS label (fix: e.g. \"watch\")")).default({}),
+    subdomains: record(z.string(), z.string().regex(/^[a-z0-9-]+$/, "must be one DNS label (fix: e.g. \"watch\")")).default({}),
   },
   "a host entry",
 );
@@ -38,7 +41,7 @@ export const stackConfig = strictObject(
     release: release.default("26.11"),
     stateVersion: z.string().regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the hosts were installed with)").default("25.05"),
     nixpkgs: nixpkgsPin.optional(),
-    timeZone: z.string().default("UTC"),
+    timeZone: host.shape.timeZone,
     /** LAN ranges allowed to reach admin UIs (Radarr, Sonarr, Prowlarr, Sunshine's web UI). */
     lan: z.array(cidr).default(["192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "127.0.0.0/8"]),
     tls: z.enum(["acme", "internal"], "must be \"acme\" or \"internal\" (fix: internal for names only your LAN resolves)").default("acme"),
@@ -50,15 +53,15 @@ export const stackConfig = strictObject(
     deployKeys: z.array(z.string()).optional(),
     /** Where each host's own folder lives: <hostsDir>/<host>/ (hardware-configuration.nix, boot loader, ...). */
     hostsDir: z.string().min(1, "must not be empty (fix: leave it out for nix/hosts)").default("nix/hosts"),
-    hosts: z.record(hostName, hostEntry).refine((h) => Object.keys(h).length > 0, "must list at least one host (fix: pulumi config set --path 'hosts.media.address' 192.168.1.10)"),
+    hosts: record(hostName, hostEntry).refine((h) => Object.keys(h).length > 0, "must list at least one host (fix: pulumi config set --path 'hosts.media.address' 192.168.1.10)"),
     /** Deploy options for every host: magicRollback, rollbackTimeoutSec, activationTimeoutSec, healthChecks. */
-    deploy: z.record(z.string(), z.unknown()).default({}),
+    deploy: record(z.string(), z.unknown()).default({}),
     rollout: strictObject(
       {
         /** Hosts activating at once; a failure stops the rollout and leaves the rest untouched. */
         maxActivating: z.number().int().min(1, "must be at least 1 (fix: e.g. 10)").default(10),
         /** Deploy only hosts carrying one of these tags (e.g. ["gaming"] to roll out to @gaming first). */
-        tags: z.array(z.string()).default([]),
+        tags: z.array(tag).default([]),
       },
       "rollout settings",
     ).default({ maxActivating: 10, tags: [] }),
@@ -76,6 +79,26 @@ export interface StackSecrets {
 }
 
 const SECRET_KEYS = ["sshPrivateKey", "radarrApiKey", "sonarrApiKey", "prowlarrApiKey"] as const;
+
+/**
+ * Secret keys that were set without --secret: Pulumi stores them unencrypted, and reading them as secrets
+ * would hide that from the policy pack. Each is refused with the command that stores it encrypted.
+ */
+export function plaintextSecrets(present: readonly string[], isSecret: (key: string) => boolean, stack: string): string[] {
+  return SECRET_KEYS.filter((k) => present.includes(k) && !isSecret(k)).map((k) => {
+    const from = k === "sshPrivateKey" ? " < <deploy key file>" : "";
+    return `stack '${stack}' config: ${k} is set in plaintext, so Pulumi stores it unencrypted (fix: pulumi config set --stack ${stack} --secret ${k}${from})`;
+  });
+}
+
+// The SDK's own record of which keys were set with --secret (PULUMI_CONFIG_SECRET_KEYS); exported by the
+// runtime but left out of its type declarations (@pulumi/pulumi 3.248.0, pinned).
+const isConfigSecret = (key: string): boolean => (pulumi.runtime as unknown as { isConfigSecret(k: string): boolean }).isConfigSecret(key);
+
+function refusePlaintextSecrets(present: readonly string[], isSecret: (key: string) => boolean, stack: string): void {
+  const problems = plaintextSecrets(present, isSecret, stack);
+  if (problems.length) throw new ValidationError(problems);
+}
 
 /**
  * Validates raw config values (namespace already stripped); fails before any host is touched. A key
@@ -102,6 +125,7 @@ export function loadStackConfig(config = new pulumi.Config()): { settings: Stack
     // Objects, lists and booleans arrive as JSON text; "25.11" must stay a string, not become a number.
     raw[fullKey.slice(prefix.length)] = /^\s*[[{]|^(true|false)$/.test(text) ? JSON.parse(text) : text;
   }
+  refusePlaintextSecrets(Object.keys(raw), (k) => isConfigSecret(prefix + k), pulumi.getStack());
   return { settings: parseStackConfig(raw, pulumi.getStack()), secrets: stackSecrets((k) => config.getSecret(k)) };
 }
 
@@ -115,6 +139,8 @@ export function readStackConfigFile(file: string, stack: string): { settings: St
   const doc = (yaml.load(require("fs").readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(doc.config ?? {})) raw[key.replace(/^pulumi-nixos:/, "")] = value;
+  // In the file, a secret is an object { secure: <ciphertext> }; a plain string was set without --secret.
+  refusePlaintextSecrets(Object.keys(raw), (k) => typeof raw[k] === "object" && raw[k] !== null && "secure" in (raw[k] as object), stack);
   const placeholder = (k: string) => (raw[k] === undefined ? undefined : pulumi.output(`<secret ${k}>`));
   return { settings: parseStackConfig(raw, stack), secrets: stackSecrets(placeholder) };
 }

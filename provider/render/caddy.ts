@@ -1,15 +1,9 @@
 // Caddy routes: services.caddy.virtualHosts entries, and the Caddyfile the NixOS module assembles from them
 // (so the real `caddy adapt` can check what a host will run). Basic-auth hashes come from an environment file.
-import type { RouteSpec } from "../schema/route";
+import { basicAuthVar, ResolvedRoute } from "../model/routes";
+import type { EnvironmentFile } from "../model/secrets";
 import * as nix from "./nix";
-import { rootSecretFile, SecretFile } from "./secrets";
-
-/** A route whose target is resolved to an address. */
-export interface ResolvedRoute {
-  spec: RouteSpec;
-  upstream: string;
-  https: boolean;
-}
+import { secretTriggers } from "./secrets";
 
 export interface CaddyGlobals {
   email?: string;
@@ -27,18 +21,13 @@ export interface VirtualHost {
 /** Where the NixOS module puts a virtual host's access log when logDir keeps its default. */
 export const CADDY_LOG_DIR = "/var/log/caddy";
 
-/** The environment variable holding a route's basic-auth hash, e.g. BASICAUTH_JELLYFIN_HOME_EXAMPLE. */
-export function basicAuthVar(domain: string): string {
-  return "BASICAUTH_" + domain.toUpperCase().replace(/[^A-Z0-9]/g, "_");
-}
-
 /** The body of one virtual host, in Caddyfile directives. */
 export function vhostBody(r: ResolvedRoute): string {
   const out: string[] = [];
   const { spec } = r;
   if (spec.tls === "internal") out.push("tls internal");
   else if (typeof spec.tls === "object") out.push(`tls ${spec.tls.certFile} ${spec.tls.keyFile}`);
-  if (spec.allow !== undefined) {
+  if (Array.isArray(spec.allow)) {
     out.push(`@denied not remote_ip ${spec.allow.join(" ")}`, "abort @denied");
   }
   if (spec.basicAuth !== undefined) {
@@ -63,18 +52,8 @@ export function virtualHosts(routes: readonly ResolvedRoute[]): VirtualHost[] {
     .map((r) => ({ domain: r.spec.domain, hostName: r.spec.tls === "none" ? `http://${r.spec.domain}` : r.spec.domain, extraConfig: vhostBody(r) }));
 }
 
-/** The basic-auth hashes, as one environment file for the caddy unit. */
-export function caddySecrets(routes: readonly ResolvedRoute[]): SecretFile[] {
-  const withAuth = routes.filter((r) => r.spec.basicAuth !== undefined);
-  if (withAuth.length === 0) return [];
-  const parts = withAuth
-    .sort((a, b) => (a.spec.domain < b.spec.domain ? -1 : 1))
-    .flatMap((r) => [`${basicAuthVar(r.spec.domain)}=`, { secret: r.spec.basicAuth!.passwordHash }, "\n"]);
-  return [rootSecretFile("caddy.env", parts)];
-}
-
 /** services.caddy options for the routes. */
-export function caddyModule(routes: readonly ResolvedRoute[], globals: CaddyGlobals, secrets: readonly SecretFile[]): nix.Nix {
+export function caddyModule(routes: readonly ResolvedRoute[], globals: CaddyGlobals, secrets?: { file: EnvironmentFile; digest: string }): nix.Nix {
   const hosts: Record<string, nix.Nix> = {};
   for (const v of virtualHosts(routes)) {
     const plain = v.hostName !== v.domain;
@@ -91,10 +70,11 @@ export function caddyModule(routes: readonly ResolvedRoute[], globals: CaddyGlob
         enable: true,
         email: globals.email,
         acmeCA: globals.acmeCA,
-        environmentFile: secrets[0]?.spec.path,
+        environmentFile: secrets?.file.file.path,
         virtualHosts: hosts,
       },
     },
+    ...(secrets ? (secretTriggers(secrets.file, secrets.digest) as object) : {}),
   };
 }
 

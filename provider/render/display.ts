@@ -1,27 +1,15 @@
 // The headless virtual display and the graphical session Sunshine runs in: an EDID built from the CVT
 // mode, then either NVIDIA Xorg options, the kernel's EDID firmware route, or the Xorg dummy driver.
 import type { DisplaySpec } from "../schema/display";
-import type { GpuSpec } from "../schema/gpu";
 import type { Release } from "../schema/release";
 import { releaseNames } from "../schema/release";
-import { chooseMode, Modeline, modelineText } from "./cvt";
+import { Modeline, modelineText } from "../model/cvt";
+import type { DisplayMethod } from "../model/display";
 import { edid, printfEscapes } from "./edid";
 import * as nix from "./nix";
 
-export type DisplayMethod = NonNullable<DisplaySpec["method"]>;
-
 export const EDID_ETC_PATH = "X11/pulumi-nixos-edid.bin";
 const EDID_FIRMWARE_NAME = "pulumi-nixos-virtual.bin";
-
-export function displayMethod(d: DisplaySpec, gpu: GpuSpec | undefined): DisplayMethod {
-  if (d.method !== undefined) return d.method;
-  if (gpu === undefined) return "xorg-dummy";
-  return gpu.vendor === "nvidia" ? "nvidia-xorg" : "kernel";
-}
-
-export function displayMode(d: DisplaySpec): Modeline {
-  return chooseMode(d.width, d.height, d.refresh);
-}
 
 /** A derivation whose output is the EDID file (at `$out` or under `$out/lib/firmware/edid`). */
 function edidDerivation(bytes: Uint8Array, firmwareLayout: boolean): nix.Nix {
@@ -130,9 +118,9 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-export function displayModule(d: DisplaySpec, gpu: GpuSpec | undefined, release: Release): nix.Nix {
-  const m = displayMode(d);
-  const method = displayMethod(d, gpu);
+/** The display as the model derived it (method and CVT mode), with the release's option paths. */
+export function displayModule(display: { spec: DisplaySpec; method: DisplayMethod; mode: Modeline }, release: Release): nix.Nix {
+  const { spec: d, method, mode: m } = display;
   const screen = method === "nvidia-xorg" ? nvidiaXorg(d, m) : method === "kernel" ? kernelRoute(d, m) : xorgDummy(m);
   return merge(session(d, release) as Record<string, unknown>, screen as Record<string, unknown>) as nix.Nix;
 }

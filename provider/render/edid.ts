@@ -1,7 +1,7 @@
 // A 128-byte EDID 1.4 base block for a virtual monitor: the mode as the preferred detailed timing,
 // a monitor name, range limits that admit it, and the checksum. Deterministic for a given mode.
-import type { Modeline } from "./cvt";
-import { EDID_MAX_CLOCK_KHZ } from "./cvt";
+import type { Modeline } from "../model/cvt";
+import { EDID_MAX_CLOCK_KHZ } from "../model/cvt";
 
 export interface EdidOptions {
   /** Monitor name descriptor, printable ASCII, at most 13 characters. */

@@ -1,26 +1,24 @@
 // Renders a host to a flake directory: flake.nix, flake.lock when nixpkgs is pinned, one module per
 // concern, and the deployment marker; plus the content hash that names the desired generation.
 import { createHash } from "crypto";
+import type { SecretFile } from "../schema/generation";
 import type { HostSpec } from "../schema/host";
-import { checkHost, effectiveServices, openPorts, resolveRoutes } from "../checks";
-import { ValidationError } from "../schema/errors";
-import { deployAccess } from "../model/access";
+import { modelHost, ValidHostModel } from "../model/host";
+import { secretDigest, SecretPart } from "../model/secrets";
 import { accessModule } from "./access";
 import { firewallModule, hostModule, usersModule } from "./base";
-import { caddyModule, caddySecrets } from "./caddy";
+import { caddyModule } from "./caddy";
 import { displayModule } from "./display";
 import { gpuModule } from "./gpu";
 import * as nix from "./nix";
-import type { SecretFile, SecretFileSpec, SecretPart } from "./secrets";
 import { renderService } from "./services";
-
-export type { SecretFileSpec } from "./secrets";
+import { serviceFacts } from "../model/catalogue";
 
 export interface RenderedHost {
   name: string;
   files: Record<string, string>;
   contentHash: string;
-  secretFiles: SecretFileSpec[];
+  secretFiles: SecretFile[];
 }
 
 export const MARKER_FILE = "modules/marker.nix";
@@ -98,6 +96,8 @@ function flakeNix(h: HostSpec, modules: string[]): string {
 export interface RenderContext {
   /** Public keys of the deploy key(s), kept authorized for the connection's user. */
   deployKeys: readonly string[];
+  /** secretDigest of each secret file's text, by key: what restarts or reloads the unit reading it. */
+  secretDigests: Readonly<Record<string, string>>;
 }
 
 /** Where the host's own folder lands in its flake. */
@@ -115,42 +115,41 @@ export interface RenderResult {
   secrets: Record<string, SecretPart[]>;
 }
 
-/** Renders a validated host; throws a ValidationError listing every cross-check failure. */
-export function renderHostWithSecrets(h: HostSpec, stackHosts: readonly HostSpec[] = [], ctx: RenderContext = { deployKeys: [] }): RenderResult {
-  const problems = checkHost(h, stackHosts);
-  if (problems.length) throw new ValidationError(problems);
+/** Renders a host's validated model: every file of its flake, and the content hash naming the generation. */
+export function renderFlake(m: ValidHostModel, ctx: RenderContext): RenderResult {
+  const h = m.spec;
   const files: Record<string, string> = {};
   for (const [path, text] of Object.entries(h.hostFiles)) files[`${HOST_FILES_DIR}/${path}`] = text;
-  const secrets: SecretFile[] = [];
   const nvidia = h.gpu?.vendor === "nvidia";
+  const secretsOf = (unit: string) => {
+    const file = m.environmentFiles.find((f) => f.reader.unit === unit);
+    if (file === undefined) return undefined;
+    const digest = ctx.secretDigests[file.file.key];
+    if (digest === undefined) throw new Error(`render: host ${h.name} has secret file ${file.file.key} but no digest of it was given`);
+    return { file, digest };
+  };
 
   files["modules/host.nix"] = moduleFile(h, "Identity and Nix settings", hostModule(h));
   files["modules/users.nix"] = moduleFile(h, "Users", usersModule(h));
-  if (h.keepDeployAccess) {
+  if (m.access) {
     const keys = [...new Set([...(h.deployKeys ?? []), ...ctx.deployKeys])];
     if (keys.length === 0) throw new Error(`render: host ${h.name} keeps the deployer's access but no deploy key was given`);
-    const a = deployAccess(h);
-    const portDeclared = effectiveServices(h).some((s) => s.kind === "openssh" && s.port === a.port);
-    files["modules/access.nix"] = moduleFile(h, "The deployer's SSH access, kept by every generation", accessModule(a, keys, portDeclared));
+    const portDeclared = m.services.some((s) => s.kind === "openssh" && s.port === m.access!.port);
+    files["modules/access.nix"] = moduleFile(h, "The deployer's SSH access, kept by every generation", accessModule(m.access, keys, portDeclared));
   }
-  files["modules/firewall.nix"] = moduleFile(h, "Firewall", firewallModule(openPorts(h)));
-  const services = effectiveServices(h);
-  for (const s of services) {
+  files["modules/firewall.nix"] = moduleFile(h, "Firewall", firewallModule(m.openPorts));
+  for (const s of m.services) {
     if (s.kind === "caddy") continue;
-    const r = renderService(s, { release: h.release, nvidia });
+    const r = renderService(s, { release: h.release, nvidia, secrets: secretsOf(serviceFacts(s, h.release).module) });
     files[`modules/services/${r.name}.nix`] = moduleFile(h, `Service ${r.name}`, r.module);
-    secrets.push(...r.secrets);
   }
-  const caddy = services.find((s) => s.kind === "caddy");
+  const caddy = m.services.find((s) => s.kind === "caddy");
   if (caddy && caddy.kind === "caddy") {
-    const routes = resolveRoutes(h);
-    const cs = caddySecrets(routes);
-    secrets.push(...cs);
-    files["modules/caddy.nix"] = moduleFile(h, "Caddy reverse proxy", caddyModule(routes, { email: caddy.email, acmeCA: caddy.acmeCA }, cs));
+    files["modules/caddy.nix"] = moduleFile(h, "Caddy reverse proxy", caddyModule(m.routes, { email: caddy.email, acmeCA: caddy.acmeCA }, secretsOf("caddy")));
   }
   if (h.gpu) files["modules/gpu.nix"] = moduleFile(h, "GPU", gpuModule(h.gpu));
-  if (h.display) files["modules/display.nix"] = moduleFile(h, "Virtual display and graphical session", displayModule(h.display, h.gpu, h.release));
-  for (const m of h.extraModules) files[`modules/extra-${m.name}.nix`] = m.text.endsWith("\n") ? m.text : m.text + "\n";
+  if (m.display) files["modules/display.nix"] = moduleFile(h, "Virtual display and graphical session", displayModule(m.display, h.release));
+  for (const x of h.extraModules) files[`modules/extra-${x.name}.nix`] = x.text.endsWith("\n") ? x.text : x.text + "\n";
 
   const modules = [...Object.keys(files).filter((f) => f.startsWith("modules/")).sort(), ...hostModules(h), MARKER_FILE];
   files["flake.nix"] = flakeNix(h, modules);
@@ -162,9 +161,27 @@ export function renderHostWithSecrets(h: HostSpec, stackHosts: readonly HostSpec
 
   const sorted = Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));
   return {
-    rendered: { name: h.name, files: sorted, contentHash, secretFiles: secrets.map((s) => s.spec) },
-    secrets: Object.fromEntries(secrets.map((s) => [s.spec.key, s.parts])),
+    rendered: { name: h.name, files: sorted, contentHash, secretFiles: m.environmentFiles.map((f) => f.file) },
+    secrets: Object.fromEntries(m.environmentFiles.map((f) => [f.file.key, f.parts])),
   };
+}
+
+/**
+ * Validates and renders a host outside a Pulumi program (tests, tools): digests come from secrets given
+ * as plain strings; a file holding an Output gets a stand-in that says so, as these files are for review.
+ * The Host component renders with the digests it resolves inside the secrets' Outputs.
+ */
+export function renderHostWithSecrets(h: HostSpec, stackHosts: readonly HostSpec[] = [], ctx: Partial<RenderContext> = {}): RenderResult {
+  const m = modelHost(h, stackHosts);
+  const secretDigests =
+    ctx.secretDigests ??
+    Object.fromEntries(
+      m.environmentFiles.map((f) => {
+        const text = f.parts.map((p) => (typeof p === "string" ? p : typeof p.secret === "string" ? p.secret : undefined));
+        return [f.file.key, text.includes(undefined) ? `<digest of ${f.file.key}>` : secretDigest(h.name, f.file.key, text.join(""))];
+      }),
+    );
+  return renderFlake(m, { deployKeys: ctx.deployKeys ?? [], secretDigests });
 }
 
 /** Pure and fast: the files for one host. */

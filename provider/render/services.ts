@@ -2,20 +2,22 @@
 import type { Release } from "../schema/release";
 import type { ServiceSpec } from "../schema/service";
 import { serviceFacts } from "../model/catalogue";
+import type { EnvironmentFile } from "../model/secrets";
 import * as nix from "./nix";
-import { rootSecretFile, SecretFile } from "./secrets";
+import { secretTriggers } from "./secrets";
 
 export interface RenderedService {
   name: string;
   /** The module body (an attribute set of NixOS options). */
   module: nix.Nix;
-  secrets: SecretFile[];
 }
 
 export interface ServiceContext {
   release: Release;
   /** Whether the host has an NVIDIA GPU (Sunshine then builds with CUDA for NVENC). */
   nvidia: boolean;
+  /** The service's secret file and its digest, when it has one. */
+  secrets?: { file: EnvironmentFile; digest: string };
 }
 
 function servarrSettings(s: Extract<ServiceSpec, { kind: "radarr" | "sonarr" | "prowlarr" }>, port: number): nix.Nix {
@@ -24,7 +26,6 @@ function servarrSettings(s: Extract<ServiceSpec, { kind: "radarr" | "sonarr" | "
 
 export function renderService(s: ServiceSpec, ctx: ServiceContext): RenderedService {
   const facts = serviceFacts(s, ctx.release);
-  const secrets: SecretFile[] = [];
   let options: Record<string, nix.Nix | undefined>;
   switch (s.kind) {
     case "jellyfin":
@@ -33,13 +34,7 @@ export function renderService(s: ServiceSpec, ctx: ServiceContext): RenderedServ
     case "radarr":
     case "sonarr":
     case "prowlarr": {
-      options = { enable: true, openFirewall: s.openFirewall, settings: servarrSettings(s, facts.listens.tcp[0]) };
-      if (s.apiKey !== undefined) {
-        // Servarr reads <NAME>__<SECTION>__<KEY> from the environment; the file is loaded by systemd.
-        const file = rootSecretFile(`${facts.name}.env`, [`${s.kind.toUpperCase()}__AUTH__APIKEY=`, { secret: s.apiKey }, "\n"]);
-        secrets.push(file);
-        options.environmentFiles = [file.spec.path];
-      }
+      options = { enable: true, openFirewall: s.openFirewall, settings: servarrSettings(s, facts.listens.tcp[0]), environmentFiles: ctx.secrets ? [ctx.secrets.file.file.path] : undefined };
       break;
     }
     case "jellyseerr":
@@ -73,5 +68,5 @@ export function renderService(s: ServiceSpec, ctx: ServiceContext): RenderedServ
       options = { ...s.options, enable: true };
       break;
   }
-  return { name: facts.name, module: { services: { [facts.module]: options } }, secrets };
+  return { name: facts.name, module: { services: { [facts.module]: options }, ...(ctx.secrets ? secretTriggers(ctx.secrets.file, ctx.secrets.digest) as object : {}) } };
 }

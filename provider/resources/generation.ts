@@ -26,6 +26,7 @@ export interface GenerationArgs {
   readonly secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>; // key -> value, stored as a secret
   readonly secretFiles?: pulumi.Input<pulumi.Input<SecretFile>[]>; // RenderedHost.secretFiles
   readonly deploy?: pulumi.Input<Partial<DeployOptions>>;
+  readonly hold?: pulumi.Input<boolean>; // a held host that was never deployed is recorded without being contacted
 }
 
 /** What state records for a host: the inputs, plus what the host runs. */
@@ -116,6 +117,31 @@ async function apply(news: GenerationInputs, olds?: GenerationState): Promise<Ge
   };
 }
 
+/** A host a partial rollout held before it was ever deployed: nothing was done to it, so nothing is read or undone. */
+function neverDeployed(s: GenerationState): boolean {
+  return s.deployedHash === "";
+}
+
+function held(news: GenerationInputs): GenerationState {
+  return {
+    ...news,
+    hostKey: "",
+    deployedHash: "",
+    markerHash: "",
+    generation: null,
+    systemPath: "",
+    previousGeneration: null,
+    firstPreviousGeneration: null,
+    unitsStarted: [],
+    unitsStopped: [],
+    unitsRestarted: [],
+    unitsReloaded: [],
+    activatedAt: "",
+    closureDiff: "",
+    drift: "",
+  };
+}
+
 /** The dynamic provider; exported so tests can call its methods directly. */
 export const generationProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: unknown, news: unknown) {
@@ -129,15 +155,17 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: GenerationInputs) {
-    return { id: inputs.host, outs: await apply(inputs) };
+    return { id: inputs.host, outs: inputs.hold ? held(inputs) : await apply(inputs) };
   },
 
   async update(_id: string, olds: GenerationState, news: GenerationInputs) {
+    if (neverDeployed(olds)) return { outs: news.hold ? held(news) : await apply(news) };
     if (!needsDeploy(olds, news)) return { outs: { ...olds, ...news } };
     return { outs: await apply(news, olds) };
   },
 
   async read(id: string, props: GenerationState) {
+    if (neverDeployed(props)) return { id, props };
     const s = await readHost(props.host, props.connection, props.hostKey);
     const path = props.goal === "boot" ? s.profile : s.current;
     const gen = props.goal === "boot" ? s.profileGeneration : s.runningGeneration;
@@ -161,6 +189,7 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: GenerationState) {
+    if (neverDeployed(props)) return;
     const to = props.deploy.rollbackOnDelete ? (props.firstPreviousGeneration ?? undefined) : undefined;
     await undeploy(props.host, props.connection, props.hostKey, to, logger(props.progressUrn));
   },

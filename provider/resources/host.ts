@@ -3,14 +3,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { host, HostInput, HostSpec } from "../schema/host";
 import { parseOrThrow } from "../schema/errors";
-import { flakeLock, renderHostWithSecrets, RenderedHost, RenderResult } from "../render/flake";
+import { flakeLock, renderFlake, RenderedHost, RenderResult } from "../render/flake";
 import { endOfLifeWarning } from "../schema/release";
-import { checkDeployable, checkHost } from "../checks";
-import { ValidationError } from "../schema/errors";
+import { modelHost } from "../model/host";
+import { EnvironmentFile, joinSecretParts, secretDigest } from "../model/secrets";
 import { publicKeyOf } from "../deploy/ssh";
 import { defaultHostDir, readHostDir } from "./host-dir";
-import { joinSecretParts, SecretPart } from "../render/secrets";
-import type { SecretInput } from "../schema/common";
+import type { SecretInput } from "../schema/secret";
 import { firewallPorts, serviceName } from "../model/catalogue";
 import type { DeployOptions } from "../schema/generation";
 import { Generation } from "./generation";
@@ -30,8 +29,9 @@ export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes"
   /** Magic rollback and its timeout, activation timeout, health checks, rollback on delete. */
   readonly deploy?: Partial<DeployOptions>;
   /**
-   * Keep the host on the generation it runs: a partial rollout leaves it out. Its Generation ignores
-   * changes to what is deployed (Pulumi's ignoreChanges), so `pulumi up` neither rebuilds nor deletes it.
+   * Do not deploy: a partial rollout leaves the host out. Its Generation ignores changes to what is
+   * deployed (Pulumi's ignoreChanges), so `pulumi up` neither rebuilds nor deletes it; a host that was
+   * never deployed is recorded without being contacted, and deployed once it is no longer held.
    */
   readonly hold?: boolean;
 }
@@ -61,16 +61,21 @@ export function hostSpec(name: string, args: HostArgs): HostSpec {
   return parseOrThrow(host, input, `host '${name}'`);
 }
 
-/** Resolves every secret part to its text inside one secret Output. */
-export function secretContents(secrets: Record<string, SecretPart[]>): pulumi.Output<Record<string, string>> {
+/** Each secret file's text, by key, joined inside one secret Output (where each value is checked for its use). */
+export function secretContents(files: readonly EnvironmentFile[], subject: string): pulumi.Output<Record<string, string>> {
   const inputs: SecretInput[] = [];
-  for (const parts of Object.values(secrets)) for (const p of parts) if (typeof p !== "string") inputs.push(p.secret);
+  for (const f of files) for (const p of f.parts) if (typeof p !== "string") inputs.push(p.secret);
   return pulumi.secret(
     pulumi.all(inputs.map((i) => pulumi.output(i))).apply((values) => {
       const byInput = new Map(inputs.map((i, n) => [i, values[n]]));
-      return Object.fromEntries(Object.entries(secrets).map(([key, parts]) => [key, joinSecretParts(parts, (s) => byInput.get(s) as string)]));
+      return Object.fromEntries(files.map((f) => [f.file.key, joinSecretParts(f.parts, (s) => byInput.get(s) as string, subject)]));
     }),
   );
+}
+
+/** The digest of each secret file, by key: no secret (model/secrets.ts says why), so the rendered files that carry it are not secret either. */
+export function secretDigests(host: string, contents: pulumi.Output<Record<string, string>>): pulumi.Output<Record<string, string>> {
+  return pulumi.unsecret(contents.apply((c) => Object.fromEntries(Object.entries(c).map(([key, text]) => [key, secretDigest(host, key, text)]))));
 }
 
 /**
@@ -151,18 +156,20 @@ export class Host extends pulumi.ComponentResource {
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     const spec = hostSpec(name, withHostFiles(name, args));
     const peers = args.peers ?? [];
-    // Every check runs now, before anything is registered: a bad declaration never reaches a host.
-    const problems = [...checkHost(spec, peers), ...checkDeployable(spec)];
-    if (problems.length) throw new ValidationError(problems);
+    // Every check runs now, once, before anything is registered: a bad declaration never reaches a host.
+    const model = modelHost(spec, peers, { deployable: true });
     super("pulumi-nixos:index:Host", name, hostView(spec), opts);
     const eol = endOfLifeWarning(spec.release, new Date().toISOString().slice(0, 10));
     if (eol !== undefined) void pulumi.log.warn(`host '${name}': release: ${eol}`, this);
-    // Rendering waits for what only Outputs know (the deploy key's public half, from a secret key).
-    const result: pulumi.Output<RenderResult> = deployKeys(spec).apply((keys) => renderHostWithSecrets(spec, peers, { deployKeys: keys }));
     this.spec = spec;
+    this.secrets = secretContents(model.environmentFiles, `host '${name}'`);
+    // Rendering waits for what only Outputs know: the deploy key's public half (from a secret key), and
+    // the digests of the secret files that restart or reload the units reading them.
+    const result: pulumi.Output<RenderResult> = pulumi
+      .all([deployKeys(spec), secretDigests(name, this.secrets)])
+      .apply(([keys, digests]) => renderFlake(model, { deployKeys: keys, secretDigests: digests }));
     this.rendered = result.apply((r) => r.rendered);
     this.contentHash = this.rendered.apply((r) => r.contentHash);
-    this.secrets = result.apply((r) => secretContents(r.secrets));
     const c = spec.connection;
     this.generation = new Generation(
       name,
@@ -183,9 +190,13 @@ export class Host extends pulumi.ComponentResource {
         secrets: this.secrets,
         secretFiles: this.rendered.apply((r) => r.secretFiles),
         deploy: args.deploy ?? {},
+        hold: args.hold ?? false,
       },
       { parent: this, ...(args.hold ? { ignoreChanges: DEPLOYED_FIELDS } : {}) },
     );
+    if (args.hold) {
+      void pulumi.log.info(`host '${name}' is held: pulumi up leaves it on the generation it runs, and records a new host without contacting it`, this);
+    }
     this.registerOutputs({ rendered: this.rendered, contentHash: this.contentHash, secrets: this.secrets, generation: this.generation.generation });
   }
 }

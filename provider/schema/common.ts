@@ -1,18 +1,10 @@
-// Shared field schemas (names, ports, secrets) whose messages say what is wrong and how to fix it.
-import type { Input } from "@pulumi/pulumi";
+// Shared field schemas (names, ports, paths, records, settings) whose messages say what is wrong and how to fix it.
 import { z } from "zod";
+import { secretOf } from "./secret";
+import { textProblem } from "./text";
 
-/** A secret value: a plain string or a Pulumi Output/Promise (kept opaque; never rendered into Nix). */
-export type SecretInput = Input<string>;
-
-function isDeferred(v: unknown): boolean {
-  return typeof v === "object" && v !== null && ("apply" in v || "then" in v);
-}
-
-export const secret = z.custom<SecretInput>(
-  (v) => (typeof v === "string" && v.length > 0) || isDeferred(v),
-  "must be a non-empty secret (fix: pass pulumi.secret(\"...\") or config.requireSecret(\"...\"))",
-);
+/** A secret handed to the deployer only; fields with a use of their own take secretOf(format). */
+export const secret = secretOf("opaque");
 
 export const port = z
   .number("must be a number (fix: give a TCP/UDP port such as 8080)")
@@ -39,36 +31,77 @@ export const domain = z
     ),
   );
 
-/** An address or range allowed to reach something (a LAN-only route, the stack's LAN). */
-export const cidr = z
-  .string()
-  .regex(
-    /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/,
-    "must be an IP address or CIDR range such as \"192.168.1.0/24\" (fix: list the LAN ranges allowed in)",
-  );
-
 /** An absolute path on the host; quotes, spaces and `$` are refused so it is safe in Caddy and Xorg text too. */
 export const hostPath = z
   .string("must be a string (fix: give an absolute path like \"/var/lib/x\")")
-  .regex(/^\/[A-Za-z0-9._+\-/@:]*$/, "must be an absolute path of letters, digits and ._+-/@: (fix: e.g. \"/var/lib/acme/x/cert.pem\")");
+  .regex(/^\/[A-Za-z0-9._+\-/@:]*$/, "must be an absolute path of letters, digits and ._+-/@: (fix: e.g. \"/var/lib/acme/x/cert.pem\")")
+  .refine((p) => !p.split("/").slice(1).some((seg) => seg === "" || seg === "." || seg === ".."), "must be a normalised path, without empty, '.' or '..' parts (fix: write the path it resolves to)");
+
+/**
+ * Names JavaScript gives meaning to on every object: `__proto__` is silently dropped by parsing, and
+ * `constructor` / `prototype` shadow what code expects to find. Refused as keys of every record.
+ */
+export const RESERVED_KEYS = ["__proto__", "constructor", "prototype"] as const;
+const RESERVED: ReadonlySet<string> = new Set(RESERVED_KEYS);
+const reservedMessage = (k: string) => `'${k}' is a name JavaScript reserves on every object, so it would be dropped or misread (fix: rename the key)`;
+
+/** A record whose keys are checked by `key` and never one of RESERVED_KEYS (each reported by name). */
+export function record<K extends z.ZodType<string, string>, V extends z.ZodType>(key: K, value: V) {
+  const inner = z.record(key, value);
+  // zod skips an own `__proto__` key without a word, so it is looked for before zod sees the object; the
+  // issue does not abort, so a union around the record still reports it rather than its own message.
+  return z.preprocess((v: z.input<typeof inner>, ctx) => {
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+      for (const k of Object.keys(v)) if (RESERVED.has(k)) ctx.addIssue({ code: "custom", path: [k], message: reservedMessage(k), continue: true });
+    }
+    return v;
+  }, inner);
+}
 
 /** Free-form JSON-like settings passed to a NixOS module (strings, numbers, booleans, lists, attribute sets). */
-export type Settings = { [key: string]: SettingValue };
+// An undefined entry counts as absent, as the Nix printer leaves it out.
+export type Settings = { [key: string]: SettingValue | undefined };
 export type SettingValue = string | number | boolean | null | SettingValue[] | Settings;
-export const settingValue: z.ZodType<SettingValue> = z.lazy(() =>
-  z.union(
-    [
-      z.string(),
-      z.number().int("must be a whole number: NixOS options take integers here (fix: round it or pass a string)"),
-      z.boolean(),
-      z.null(),
-      z.array(settingValue),
-      z.record(z.string(), settingValue),
-    ],
-    "must be a string, whole number, boolean, null, list or object (fix: remove functions, undefined and other values Nix cannot hold)",
-  ),
-);
-export const settings = z.record(z.string(), settingValue);
+
+// Plain: no prototype, or an Object.prototype of any realm (objects built in another VM context count).
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+// Walked by hand rather than as a zod union of records: a union reports only "no branch matched", and zod
+// drops an own `__proto__` key unseen. This names the exact key or element that is wrong.
+function settingProblems(v: unknown, path: (string | number)[], out: [(string | number)[], string][]): void {
+  if (typeof v === "string") {
+    const problem = textProblem(v, true);
+    if (problem) out.push([path, problem]);
+  } else if (typeof v === "number") {
+    if (!Number.isSafeInteger(v)) out.push([path, "must be a whole number between -(2^53-1) and 2^53-1: NixOS options take integers here (fix: round it or pass a string)"]);
+  } else if (Array.isArray(v)) {
+    v.forEach((x, i) => settingProblems(x, [...path, i], out));
+  } else if (isPlainObject(v)) {
+    for (const k of Object.keys(v)) {
+      const problem = RESERVED.has(k) ? reservedMessage(k) : k === "" ? "must not be an empty name (fix: give the option name)" : textProblem(k, false);
+      if (problem) out.push([[...path, k], problem]);
+      else if (v[k] !== undefined) settingProblems(v[k], [...path, k], out);
+    }
+  } else if (typeof v !== "boolean" && v !== null) {
+    out.push([path, "must be a string, whole number, boolean, null, list or object (fix: remove functions, undefined and other values Nix cannot hold)"]);
+  }
+}
+
+function settingsSchema<T>(top: (v: unknown) => boolean, topMessage: string) {
+  return z.custom<T>(top, topMessage).superRefine((v, ctx) => {
+    const out: [(string | number)[], string][] = [];
+    settingProblems(v, [], out);
+    for (const [path, message] of out) ctx.addIssue({ code: "custom", path, message });
+  });
+}
+
+export const settingValue = settingsSchema<SettingValue>(() => true, "");
+/** Options of a NixOS module: an attribute set of setting values. */
+export const settings = settingsSchema<Settings>(isPlainObject, "must be an object of NixOS options (fix: e.g. { settings: { PORT: \"3001\" } })");
 
 /** An object that refuses unknown fields, naming them and listing the fields it does take. */
 export function strictObject<T extends z.ZodRawShape>(shape: T, what: string) {

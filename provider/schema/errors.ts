@@ -7,16 +7,28 @@ export function issuePath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-// zod's own type messages ("Invalid input: expected boolean, received string") get a fix like ours.
+// zod's own messages ("Invalid input: expected boolean, received string", "Too big: expected int to be
+// <=9007199254740991") get a fix like ours.
 function humane(message: string): string {
-  const m = /^Invalid input: expected (\w+), received (\w+)$/.exec(message);
-  return m ? `must be a ${m[1]}, not a ${m[2]} (fix: give a ${m[1]} value)` : message;
+  const type = /^Invalid input: expected (\w+), received (\w+)$/.exec(message);
+  if (type) return `must be a ${type[1]}, not a ${type[2]} (fix: give a ${type[1]} value)`;
+  const size = /^Too (big|small): expected \w+ to (?:be|have) [<>]=?(-?\d+)( \w+)?$/.exec(message);
+  if (size) {
+    const [, dir, n, unit = ""] = size;
+    return dir === "big" ? `must be at most ${n}${unit} (fix: give a smaller value)` : `must be at least ${n}${unit} (fix: give a larger value)`;
+  }
+  return message;
+}
+
+// A record key that fails its schema is reported as "Invalid key in record"; the key's own message says why.
+function ownMessage(iss: z.core.$ZodIssue): string {
+  return iss.code === "invalid_key" && iss.issues.length > 0 ? iss.issues[0].message : iss.message;
 }
 
 export function formatIssues(subject: string, error: z.ZodError): string[] {
   return error.issues.map((iss) => {
     const where = issuePath(iss.path);
-    const message = humane(iss.message);
+    const message = humane(ownMessage(iss));
     return where === "" ? `${subject}: ${message}` : `${subject}: ${where}: ${message}`;
   });
 }

@@ -4,13 +4,15 @@ import { connection } from "./connection";
 import { display } from "./display";
 import { gpu } from "./gpu";
 import { release } from "./release";
-import { hostName, port, strictObject, unixName } from "./common";
+import { flakeRef } from "./address";
+import { hostName, port, record, strictObject, unixName } from "./common";
+import { line, multiline } from "./text";
 import { route } from "./route";
 import { service } from "./service";
 
 const sshKey = z
   .string()
-  .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*( [^\r\n]*)?$/, "must be one OpenSSH public key line \"ssh-ed25519 AAAA... comment\" (fix: paste the contents of ~/.ssh/id_ed25519.pub)");
+  .regex(/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*( [^\u0000-\u001f\u007f-\u009f]*)?$/, "must be one OpenSSH public key line \"ssh-ed25519 AAAA... comment\" (fix: paste the contents of ~/.ssh/id_ed25519.pub)");
 
 export const user = strictObject(
   {
@@ -26,7 +28,7 @@ export const user = strictObject(
 export const nixpkgsPin = strictObject(
   {
     /** Flake reference of nixpkgs; defaults to the release branch on GitHub. */
-    url: z.string().regex(/^(github:|git\+https:|git\+file:|https:|path:)[^\s"]+$/, "must be a flake URL such as \"github:NixOS/nixpkgs/nixos-26.11\" (fix: use a github:, git+https:, git+file:, https: or path: reference)").optional(),
+    url: flakeRef.optional(),
     rev: z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character git commit hash (fix: copy it from `nix flake metadata`)").optional(),
     narHash: z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, "must be an SRI hash \"sha256-...=\" (fix: copy it from `nix flake metadata --json`)").optional(),
     lastModified: z.number().int().nonnegative().optional(),
@@ -39,7 +41,7 @@ export const extraModule = strictObject(
     /** File name under modules/, without .nix. */
     name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "must be a lower-case file name without .nix (fix: e.g. \"backup\")"),
     /** NixOS module text, written to modules/extra-<name>.nix as given: it is the user's own Nix. */
-    text: z.string().min(1, "must not be empty (fix: give a NixOS module such as `{ ... }: { }`)"),
+    text: multiline().min(1, "must not be empty (fix: give a NixOS module such as `{ ... }: { }`)"),
   },
   "an extra module",
 );
@@ -65,7 +67,7 @@ export const host = strictObject(
      */
     keepDeployAccess: z.boolean("must be true or false (fix: leave it out to keep the deployer's SSH access)").default(true),
     /** The host's own NixOS files (hardware-configuration.nix, boot loader, networking), path -> text. */
-    hostFiles: z.record(hostFilePath, z.string()).default({}),
+    hostFiles: record(hostFilePath, multiline()).default({}),
     /** Where hostFiles were read from, for messages (e.g. "nix/hosts/media"). */
     hostDir: z.string().optional(),
     system: z.enum(["x86_64-linux", "aarch64-linux"], "must be \"x86_64-linux\" or \"aarch64-linux\" (fix: match the host's CPU)").default("x86_64-linux"),
@@ -74,14 +76,16 @@ export const host = strictObject(
     nixpkgs: nixpkgsPin.default({}),
     timeZone: z.string().regex(/^[A-Za-z0-9_+\-/]+$/, "must be a tz database name (fix: e.g. \"Europe/Berlin\" or \"UTC\")").default("UTC"),
     /** Unfree packages allowed on this host: true for all, or package names (NVIDIA needs "nvidia-x11" and "nvidia-settings"). */
-    allowUnfree: z.union([z.boolean(), z.array(z.string().regex(/^[A-Za-z0-9._+-]+$/, "must be a package name (fix: e.g. \"nvidia-x11\")"))]).default(false),
+    allowUnfree: z
+      .union([z.boolean(), z.array(z.string().regex(/^[A-Za-z0-9._+-]+$/, "must be a package name (fix: e.g. \"nvidia-x11\")"))], "must be true, false or a list of package names (fix: e.g. [\"nvidia-x11\", \"nvidia-settings\"])")
+      .default(false),
     users: z.array(user).default([]),
     firewall: strictObject(
       {
         tcp: z.array(port).default([]),
         udp: z.array(port).default([]),
         /** Why these ports are open beside the services' own (the policy pack asks for one). */
-        reason: z.string("must be a string (fix: say in a few words why the ports are open)").min(1, "must not be empty (fix: say in a few words why the ports are open)").optional(),
+        reason: line("must be a string (fix: say in a few words why the ports are open)").min(1, "must not be empty (fix: say in a few words why the ports are open)").optional(),
       },
       "firewall ports",
     ).default({ tcp: [], udp: [] }),

@@ -1,6 +1,9 @@
 // The service catalogue: each kind's inputs, mirroring the real NixOS module's options.
 import { z } from "zod";
-import { strictObject, hostPath, port, secret, settings, settingValue, unixName } from "./common";
+import { httpsUrl } from "./address";
+import { strictObject, hostPath, port, record, settings, unixName } from "./common";
+import { secretOf } from "./secret";
+import { line } from "./text";
 
 const base = {
   /** Instance name, used by routes to refer to the service; defaults to the kind. */
@@ -8,8 +11,18 @@ const base = {
   /** Open the service's own ports in the firewall (off by default: services sit behind Caddy). */
   openFirewall: z.boolean().default(false),
   /** Why its ports are open although no route covers them (e.g. game-streaming clients connect directly). */
-  openFirewallReason: z.string("must be a string (fix: say in a few words why the ports are open)").min(1, "must not be empty (fix: say in a few words why the ports are open)").optional(),
+  openFirewallReason: line("must be a string (fix: say in a few words why the ports are open)").min(1, "must not be empty (fix: say in a few words why the ports are open)").optional(),
 };
+
+/** A one-line value of a key=value configuration (an environment variable, sunshine.conf): no lists or sets. */
+const scalarSetting = z.union(
+  [line(), z.number().int("must be a whole number (fix: round it or pass a string)"), z.boolean()],
+  "must be a one-line string, a whole number or a boolean (fix: these settings become key=value lines)",
+);
+
+// Servarr turns settings.<section>.<key> into the variable <NAME>__<SECTION>__<KEY>, upper-cased: letters and
+// digits only, so no two settings can name one variable.
+const servarrName = z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "must be letters and digits, as Servarr's own setting names are (fix: e.g. \"log\" or \"analyticsEnabled\")");
 
 const servarr = <K extends string>(kind: K) =>
   strictObject(
@@ -18,9 +31,11 @@ const servarr = <K extends string>(kind: K) =>
       ...base,
       port: port.optional(),
       /** API key; written to an environment file on the host, never into Nix. */
-      apiKey: secret.optional(),
+      apiKey: secretOf("apiKey").optional(),
       /** Extra entries of the module's freeform `settings` (INI sections); secrets do not belong here. */
-      settings: z.record(z.string(), z.record(z.string(), settingValue)).default({}),
+      settings: record(servarrName, record(servarrName, scalarSetting))
+        .refine((st) => st.server?.port === undefined, { path: ["server", "port"], message: "is set from the service's port, which routes and the firewall use too (fix: set port instead)" })
+        .default({}),
     },
     `a ${kind} service`,
   );
@@ -49,14 +64,20 @@ export const sunshine = strictObject(
   {
     kind: z.literal("sunshine"),
     ...base,
-    /** Base port; Sunshine derives the others from it (web UI is base+1). */
-    port: port.optional(),
+    /** Base port; Sunshine derives the others from it (base-5 to base+21, web UI base+1). */
+    port: port
+      .min(6, "must be at least 6: Sunshine also listens on port - 5 (fix: e.g. 47989)")
+      .max(65514, "must be at most 65514: Sunshine also listens on port + 21 (fix: e.g. 47989)")
+      .optional(),
     /** Needed for KMS/DRM capture (Wayland or no X server); X11 capture on NVIDIA works without it. */
     capSysAdmin: z.boolean().default(false),
     autoStart: z.boolean().default(true),
     /** Build Sunshine with CUDA for NVENC; defaults to on with an NVIDIA GPU. */
     cudaSupport: z.boolean().optional(),
-    settings: settings.default({}),
+    /** sunshine.conf entries (key = value lines). */
+    settings: record(z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a sunshine.conf key: lower-case letters, digits and '_' (fix: e.g. \"min_log_level\")"), scalarSetting)
+      .refine((st) => st.port === undefined, { path: ["port"], message: "is set from the service's port, which the firewall uses too (fix: set port instead)" })
+      .default({}),
   },
   "sunshine",
 );
@@ -70,7 +91,7 @@ export const caddy = strictObject(
     /** ACME account email. */
     email: z.email("must be an email address (fix: e.g. \"admin@home.example\")").optional(),
     /** ACME directory URL, e.g. a staging CA. */
-    acmeCA: z.url("must be a URL (fix: e.g. \"https://acme-staging-v02.api.letsencrypt.org/directory\")").optional(),
+    acmeCA: httpsUrl.optional(),
   },
   "caddy",
 );
@@ -99,7 +120,9 @@ export const generic = strictObject(
       .string("is required (fix: name the NixOS module, e.g. \"uptime-kuma\" for services.uptime-kuma)")
       .regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "must be a NixOS module name such as \"uptime-kuma\" (fix: give the part after `services.`)"),
     /** Options under services.<module>, besides `enable`; rendered as Nix values. */
-    options: settings.default({}),
+    options: settings
+      .refine((o) => o.enable === undefined, { path: ["enable"], message: "is always true for a declared service (fix: remove it, or remove the service to disable it)" })
+      .default({}),
     /** Ports the service listens on (for routes, clash checks and openFirewall). */
     tcpPorts: z.array(port).default([]),
     udpPorts: z.array(port).default([]),

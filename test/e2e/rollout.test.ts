@@ -11,7 +11,7 @@ describe("partial rollouts", () => {
   let gaming: SimHost;
 
   beforeAll(async () => {
-    stack = await demoStack("rollout", { radarrApiKey: "rollout-e2e-key" });
+    stack = await demoStack("rollout", { radarrApiKey: "rollout-e2e-radarr-key-0123" });
     ({ ws, media, gaming } = stack);
     await ws.ok(["up", "--yes", "--skip-preview"]);
   }, 180_000);

@@ -1,5 +1,5 @@
 // The whole product through the real CLI: the stacks/ program with the demo stack's shape on two
-// simulated hosts. Create, no-op, update of one service on one host, drift after a manual rollback
+// simulated hosts. Create, no-op, update of one service on one host, a rotated secret, drift after a manual rollback
 // (shown by refresh, repaired by up), a failing activation, secrets kept out of state, destroy.
 import * as fs from "fs";
 import type { SimHost } from "../harness/pool";
@@ -7,10 +7,12 @@ import { currentGeneration, DemoStack, demoStack } from "./demo-stack";
 import type { PulumiWorkspace } from "./pulumi";
 
 const apiKey = "radarr-e2e-key-5d2c8b1f";
+const rotatedKey = "radarr-e2e-key-rotated-7a41c9e0";
 
 interface HostSummary {
   generation: number;
   unitsReloaded: string[];
+  unitsRestarted: string[];
   systemPath: string;
   drift: string;
   urls: string[];
@@ -84,6 +86,34 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
     expect(out.media.unitsReloaded).toEqual(["caddy.service"]); // the NixOS caddy module reloads on config changes
   });
 
+  it("rotates a secret: a new Radarr API key restarts radarr.service and nothing else, and the host holds only the new key", async () => {
+    const generation = await currentGeneration(media);
+    await ws.ok(["config", "set", "--secret", "radarrApiKey", rotatedKey]);
+    const preview = await ws.ok(["preview", "--diff"]);
+    expect(preview.stdout).toMatch(/~ modules\/services\/radarr\.nix/);
+    expect(preview.stdout).not.toMatch(/Generation\s+gaming/);
+    expect(preview.stdout).not.toContain(rotatedKey);
+
+    await ws.ok(["up", "--yes", "--skip-preview"]);
+    expect(await currentGeneration(media)).toBe(generation + 1);
+    const out = await summary();
+    expect(out.media.unitsRestarted).toEqual(["radarr.service"]);
+    expect(out.media.unitsReloaded).toEqual([]);
+    expect(await onHost(media, "cat /var/lib/pulumi-nixos/secrets/radarr.env")).toBe(`RADARR__AUTH__APIKEY=${rotatedKey}`);
+    expect(await onHost(media, `grep -rl -e ${apiKey} -e ${rotatedKey} /run/current-system/ /var/lib/pulumi-nixos/flake || true`)).toBe("");
+    expect(ws.stateText("pulumi-nixos", "e2e")).not.toContain(rotatedKey);
+  });
+
+  it("refuses a secret that does not fit its use in preview, naming host and field, never the value", async () => {
+    const bad = "not a key\nLD_PRELOAD=/tmp/x.so";
+    await ws.ok(["config", "set", "--secret", "radarrApiKey", "--", bad]);
+    const preview = await ws.run(["preview"]);
+    await ws.ok(["config", "set", "--secret", "radarrApiKey", rotatedKey]);
+    expect(preview.code).not.toBe(0);
+    expect(preview.stdout + preview.stderr).toContain("host 'media': services.radarr.apiKey: must be 20 to 128 letters, digits, '-' or '_'");
+    expect(preview.stdout + preview.stderr).not.toContain("LD_PRELOAD");
+  });
+
   it("shows drift after a manual rollback on the host, and repairs it", async () => {
     const deployed = (await summary()).media.systemPath;
     await onHost(media, "nixos-rebuild switch --rollback");
@@ -124,11 +154,13 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
     const exported = (await ws.ok(["stack", "export", "--show-secrets=false"])).stdout;
     const key = fs.readFileSync(stack.keyFile, "utf8").split("\n")[1];
     expect(exported).not.toContain(key);
-    expect(exported).not.toContain(apiKey);
-    expect(ws.stateText("pulumi-nixos", "e2e")).not.toContain(apiKey);
+    for (const k of [apiKey, rotatedKey]) {
+      expect(exported).not.toContain(k);
+      expect(ws.stateText("pulumi-nixos", "e2e")).not.toContain(k);
+    }
     const envFile = await onHost(media, "stat -c '%a %U' /var/lib/pulumi-nixos/secrets/radarr.env");
     expect(envFile).toBe("400 root");
-    expect(await onHost(media, `grep -rl ${apiKey} /run/current-system/ || true`)).toBe("");
+    expect(await onHost(media, `grep -rl -e ${apiKey} -e ${rotatedKey} /run/current-system/ || true`)).toBe("");
   });
 
   it("destroys: the hosts keep running their system, what pulumi-nixos uploaded is removed", async () => {

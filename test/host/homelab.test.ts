@@ -4,7 +4,8 @@
 import { Client, SFTPWrapper } from "ssh2";
 import { posix } from "path";
 import { renderHostWithSecrets, RenderResult, MARKER_ETC_PATH } from "../../provider/render/flake";
-import { joinSecretParts, SECRETS_DIR } from "../../provider/render/secrets";
+import { joinSecretParts } from "../../provider/model/secrets";
+import { SECRETS_DIR } from "../../provider/schema/generation";
 import { sh, Shell } from "../../provider/deploy/shell";
 import { host } from "../../provider/schema/host";
 import { SimHost, startHosts } from "../harness/pool";
@@ -67,7 +68,7 @@ async function deploy(h: SimHost, r: RenderResult): Promise<Run> {
     const s = await sftp(c);
     for (const [path, text] of Object.entries(files)) await writeFile(s, posix.join(FLAKE_DIR, path), text, 0o644);
     for (const f of secretFiles) {
-      const text = joinSecretParts(r.secrets[f.key], (v) => v as string);
+      const text = joinSecretParts(r.secrets[f.key], (v) => v as string, `host '${name}'`);
       await writeFile(s, f.path, text, parseInt(f.mode, 8));
       expect(await exec(c, sh`chown ${`${f.owner}:${f.group}`} ${f.path} && chmod ${f.mode} ${f.path}`)).toMatchObject({ code: 0 });
     }

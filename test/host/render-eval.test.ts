@@ -8,12 +8,10 @@ import { dirname, join } from "path";
 import { renderHost, RenderedHost } from "../../provider/render/flake";
 import { host, HostInput } from "../../provider/schema/host";
 import { Release, RELEASES } from "../../provider/schema/release";
-import { gamingHost, HOST_KEY, mediaHost } from "../unit/support/fixtures";
+import { everythingHost, gamingHost, mediaHost } from "../unit/support/fixtures";
 
 const STUB = join(__dirname, "../harness/stub-nixpkgs");
 const work = mkdtempSync(join(tmpdir(), "render-eval-"));
-const REV = "0123456789abcdef0123456789abcdef01234567";
-const NAR_HASH = "sha256-" + "A".repeat(43) + "=";
 const FHD = { width: 1920, height: 1080, refresh: 60 };
 
 /** One host declaration per renderer branch; each is rendered for every release. */
@@ -51,37 +49,7 @@ const MATRIX: Record<string, (release: Release) => HostInput> = {
   "no-gpu": (release) => gamingHost({ name: "no-gpu", release, allowUnfree: false, gpu: undefined, display: FHD, services: [{ kind: "sunshine" }] }),
   // Everything else: service options, a generic service, routes to an upstream, to a service port,
   // with an existing certificate and plain HTTP, users (normal and system), extra firewall ports, extra modules, a pin.
-  everything: (release) => ({
-    name: "everything",
-    connection: { address: "192.168.1.30", hostKey: HOST_KEY, agent: true },
-    release,
-    stateVersion: "25.05",
-    timeZone: "Europe/Berlin",
-    nixpkgs: { rev: REV, narHash: NAR_HASH, lastModified: 1760000000 },
-    users: [
-      { name: "bob", authorizedKeys: [HOST_KEY + " bob@laptop"], groups: ["wheel", "video"] },
-      { name: "backup", system: true },
-    ],
-    firewall: { tcp: [3000], udp: [] },
-    services: [
-      { kind: "jellyfin", openFirewall: true, user: "media", group: "media", dataDir: "/srv/jellyfin" },
-      { kind: "radarr", port: 7879, settings: { log: { analyticsEnabled: false } } },
-      { kind: "sonarr" },
-      { kind: "prowlarr", apiKey: "prowlarr-key", openFirewall: true },
-      { kind: "jellyseerr", port: 5056, openFirewall: true },
-      { kind: "caddy", email: "admin@home.example", acmeCA: "https://acme-staging-v02.api.letsencrypt.org/directory" },
-      { kind: "openssh", port: 2222, passwordAuthentication: true, permitRootLogin: "no" },
-      { kind: "generic", module: "uptime-kuma", options: { settings: { PORT: "3001" } }, tcpPorts: [3001], openFirewall: true },
-      { kind: "generic", name: "dashboards", module: "grafana", options: { settings: { server: { http_port: 3000 } } }, tcpPorts: [3000] },
-    ],
-    routes: [
-      { domain: "media.home.example", to: { service: "jellyfin", port: 8920 }, tls: { certFile: "/var/lib/certs/media.pem", keyFile: "/var/lib/certs/media.key" } },
-      { domain: "status.home.example", to: { service: "uptime-kuma" }, tls: "internal", allow: ["10.0.0.0/8", "fd00::/8"] },
-      { domain: "printer.home.example", to: { upstream: "192.168.1.6:631" }, tls: "none" },
-      { domain: "nas.home.example", to: { upstream: "192.168.1.5:5000" }, basicAuth: { user: "admin", passwordHash: "$2a$14$abcdefghijklmnopqrstuv" }, headers: { "X-Robots-Tag": "none", "Referrer-Policy": "no-referrer" } },
-    ],
-    extraModules: [{ name: "tools", text: "{ pkgs, ... }: {\n  environment.systemPackages = [ pkgs.htop pkgs.jq ];\n}" }],
-  }),
+  everything: (release) => everythingHost({ release }),
 };
 
 /** Hosts whose build must fail, by name: a misspelt service, and an NVIDIA driver the unfree predicate refuses. */

@@ -5,15 +5,23 @@ import https from "https";
 import net from "net";
 import { tmpdir } from "os";
 import { join } from "path";
-import { caddyfile, ResolvedRoute } from "../../provider/render/caddy";
-import { resolveRoutes } from "../../provider/checks";
+import { caddyfile } from "../../provider/render/caddy";
+import { ResolvedRoute, resolveRoutes } from "../../provider/model/routes";
+import { basicAuthFile, joinSecretParts, secretDigest } from "../../provider/model/secrets";
 import { host } from "../../provider/schema/host";
 import { route } from "../../provider/schema/route";
 import { mediaHost } from "./support/fixtures";
 
 const dir = mkdtempSync(join(tmpdir(), "caddy-unit-"));
 const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
-const HASH = execFileSync("caddy", ["hash-password", "--plaintext", "hunter2"], { encoding: "utf8", env }).trim();
+const hashOf = (password: string) => execFileSync("caddy", ["hash-password", "--plaintext", password], { encoding: "utf8", env }).trim();
+const HASH = hashOf("hunter2");
+const OTHER_HASH = hashOf("swordfish");
+
+/** The variables systemd's EnvironmentFile= reads from a file of KEY=value lines (our values need no unquoting). */
+function environmentFile(text: string): Record<string, string> {
+  return Object.fromEntries(text.split("\n").filter((l) => l !== "").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+}
 
 function writeConfig(text: string): string {
   const file = join(dir, `Caddyfile-${Math.random().toString(36).slice(2)}`);
@@ -58,6 +66,10 @@ describe("real caddy on loopback", () => {
   let upstream: http.Server;
   let caddy: ChildProcess;
   let upstreamPort = 0;
+  let routes: ResolvedRoute[] = [];
+  let configFile = "";
+  /** The caddy unit's environment: its environment file as the renderer writes it, read as systemd reads it. */
+  const unitEnvironment = (rs: ResolvedRoute[]) => environmentFile(joinSecretParts(basicAuthFile(rs)!.parts, (v) => v as string, "host 'test'"));
 
   function waitForPort(port: number, ms: number): Promise<void> {
     const deadline = Date.now() + ms;
@@ -71,10 +83,10 @@ describe("real caddy on loopback", () => {
     });
   }
 
-  function get(domain: string, localAddress: string): Promise<{ status: number; body: string }> {
+  function get(domain: string, localAddress: string, auth?: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = https.get(
-        { host: "127.0.0.1", port: HTTPS_PORT, path: "/", servername: domain, headers: { host: domain }, localAddress, rejectUnauthorized: false, timeout: 5000 },
+        { host: "127.0.0.1", port: HTTPS_PORT, path: "/", servername: domain, headers: { host: domain }, auth, localAddress, rejectUnauthorized: false, timeout: 5000, agent: false },
         (res) => {
           let body = "";
           res.on("data", (c) => (body += c));
@@ -93,10 +105,14 @@ describe("real caddy on loopback", () => {
       route.parse({ domain: "open.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal" }),
       route.parse({ domain: "lan.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal", allow: ["127.0.0.1/32"] }),
       route.parse({ domain: "plain.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "none" }),
+      // Two domains that once mapped to one variable, BASICAUTH_A_B_TEST_EXAMPLE, each with its own password.
+      route.parse({ domain: "a-b.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal", basicAuth: { user: "fam", passwordHash: HASH } }),
+      route.parse({ domain: "a.b.test.example", to: { upstream: `127.0.0.1:${upstreamPort}` }, tls: "internal", basicAuth: { user: "fam", passwordHash: OTHER_HASH } }),
     ];
-    const routes: ResolvedRoute[] = specs.map((spec) => ({ spec, upstream: `127.0.0.1:${upstreamPort}`, https: false }));
+    routes = specs.map((spec) => ({ spec, upstream: `127.0.0.1:${upstreamPort}`, https: false }));
     const text = caddyfile(routes, { logDir: dir, extraGlobal: ["admin 127.0.0.1:18019", `http_port ${HTTP_PORT}`, `https_port ${HTTPS_PORT}`, "skip_install_trust"] });
-    caddy = spawn("caddy", ["run", "--config", writeConfig(text), "--adapter", "caddyfile"], { env, stdio: "ignore" });
+    configFile = writeConfig(text);
+    caddy = spawn("caddy", ["run", "--config", configFile, "--adapter", "caddyfile"], { env: { ...env, ...unitEnvironment(routes) }, stdio: "ignore" });
     await waitForPort(HTTPS_PORT, 15000);
   });
 
@@ -132,5 +148,27 @@ describe("real caddy on loopback", () => {
     await expect(get("lan.test.example", "127.0.0.2")).rejects.toThrow();
     // The same client is served by the open route: the refusal is the allowlist's doing.
     expect((await get("open.test.example", "127.0.0.2")).status).toBe(200);
+  });
+
+  test("a-b.x and a.b.x each accept only their own password", async () => {
+    expect((await get("a-b.test.example", "127.0.0.1", "fam:hunter2")).status).toBe(200);
+    expect((await get("a-b.test.example", "127.0.0.1", "fam:swordfish")).status).toBe(401);
+    expect((await get("a.b.test.example", "127.0.0.1", "fam:swordfish")).status).toBe(200);
+    expect((await get("a.b.test.example", "127.0.0.1", "fam:hunter2")).status).toBe(401);
+    expect((await get("a.b.test.example", "127.0.0.1")).status).toBe(401);
+  });
+
+  // Runs after the test above: it changes what a-b.x accepts.
+  test("a rotated basic-auth hash: the reload its new digest triggers makes Caddy take the new password and refuse the old", async () => {
+    const NEW_HASH = hashOf("correct horse");
+    const rotated = routes.map((r) => (r.spec.domain === "a-b.test.example" ? { ...r, spec: { ...r.spec, basicAuth: { user: "fam", passwordHash: NEW_HASH } } } : r));
+    const text = (rs: ResolvedRoute[]) => joinSecretParts(basicAuthFile(rs)!.parts, (v) => v as string, "host 'test'");
+    // The digest in caddy's reloadTriggers changes, so a switch reloads caddy.service.
+    expect(secretDigest("test", "caddy.env", text(rotated))).not.toBe(secretDigest("test", "caddy.env", text(routes)));
+    // What the NixOS module's ExecReload runs, in the unit's environment, which systemd reads afresh from the file.
+    execFileSync("caddy", ["reload", "--config", configFile, "--adapter", "caddyfile", "--force"], { env: { ...env, ...unitEnvironment(rotated) }, stdio: "pipe" });
+    expect((await get("a-b.test.example", "127.0.0.1", "fam:correct horse")).status).toBe(200);
+    expect((await get("a-b.test.example", "127.0.0.1", "fam:hunter2")).status).toBe(401);
+    expect((await get("a.b.test.example", "127.0.0.1", "fam:swordfish")).status).toBe(200);
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { chooseMode, cvt, EDID_MAX_CLOCK_KHZ, modelineText } from "../../provider/render/cvt";
+import { chooseMode, cvt, EDID_MAX_CLOCK_KHZ, modelineText } from "../../provider/model/cvt";
 
 const SIZES: [number, number][] = [
   [1280, 720], [1280, 800], [1280, 1024], [1366, 768], [1600, 900], [1920, 1080], [1920, 1200],

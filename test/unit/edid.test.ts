@@ -2,7 +2,7 @@ import { execFileSync } from "child_process";
 import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { chooseMode, cvt } from "../../provider/render/cvt";
+import { chooseMode, cvt } from "../../provider/model/cvt";
 import { edid, printfEscapes } from "../../provider/render/edid";
 
 const dir = mkdtempSync(join(tmpdir(), "edid-"));

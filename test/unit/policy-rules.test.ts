@@ -1,6 +1,7 @@
 // The policy rules over views made by the real hostView from validated, rendered hosts: each rule
 // passes the compliant host and reports the violating one, naming the host and the fix.
 import * as pulumi from "@pulumi/pulumi";
+import { BCRYPT_HASH } from "./support/fixtures";
 import { hostSpec, HostArgs, hostView } from "../../provider/resources/host";
 import { renderHost } from "../../provider/render/flake";
 import {
@@ -28,10 +29,10 @@ function compliant(): HostArgs {
     release: "25.11",
     stateVersion: "25.05",
     nixpkgs: PIN,
-    services: [{ kind: "openssh" }, { kind: "caddy" }, { kind: "jellyfin" }, { kind: "radarr", apiKey: pulumi.secret("api") }],
+    services: [{ kind: "openssh" }, { kind: "caddy" }, { kind: "jellyfin" }, { kind: "radarr", apiKey: pulumi.secret("radarr-api-key-0123456789") }],
     routes: [
       { domain: "jellyfin.home.example", to: { service: "jellyfin" } },
-      { domain: "radarr.home.example", to: { service: "radarr" }, tls: "internal", allow: ["192.168.0.0/16"], basicAuth: { user: "fam", passwordHash: pulumi.secret("hash") } },
+      { domain: "radarr.home.example", to: { service: "radarr" }, tls: "internal", allow: ["192.168.0.0/16"], basicAuth: { user: "fam", passwordHash: pulumi.secret(BCRYPT_HASH) } },
     ],
   };
 }
@@ -108,7 +109,7 @@ describe("policy rules", () => {
     const h = await view({
       ...args,
       connection: { address: "192.0.2.10", hostKey: HOST_KEY, privateKey: "plain-key" },
-      services: [{ kind: "openssh" }, { kind: "caddy" }, { kind: "jellyfin" }, { kind: "radarr", apiKey: "plain-api" }],
+      services: [{ kind: "openssh" }, { kind: "caddy" }, { kind: "jellyfin" }, { kind: "radarr", apiKey: "plain-radarr-api-key-0123" }],
     });
     const found = secretsAreSecret(h);
     expect(found).toHaveLength(2);

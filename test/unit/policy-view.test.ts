@@ -5,7 +5,7 @@ import { registration } from "./support/mocks";
 import { CaddyRoute, Host, Service } from "../../provider";
 import { parseOrThrow } from "../../provider/schema/errors";
 import { host } from "../../provider/schema/host";
-import { DEPLOY_PRIVATE_KEY, own } from "./support/fixtures";
+import { BCRYPT_HASH, DEPLOY_PRIVATE_KEY, own } from "./support/fixtures";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
@@ -15,8 +15,8 @@ async function recorded(name: string): Promise<Record<string, any>> {
 
 describe("the Host's recorded view", () => {
   test("records connection, services with their open ports, routes and secret flags, never a secret value", async () => {
-    const radarr = new Service("v-radarr", { kind: "radarr", apiKey: pulumi.secret("api-secret-1") });
-    const sonarr = new Service("v-sonarr", { kind: "sonarr", apiKey: "api-plain-2", openFirewall: true, openFirewallReason: "LAN tools" });
+    const radarr = new Service("v-radarr", { kind: "radarr", apiKey: pulumi.secret("api-secret-1-radarr-0123") });
+    const sonarr = new Service("v-sonarr", { kind: "sonarr", apiKey: "api-plain-2-sonarr-0123", openFirewall: true, openFirewallReason: "LAN tools" });
     new Host("viewed", {
       ...own(),
       connection: { address: "192.0.2.10", hostKey: HOST_KEY, privateKey: DEPLOY_PRIVATE_KEY },
@@ -25,12 +25,12 @@ describe("the Host's recorded view", () => {
       modules: [
         radarr,
         sonarr,
-        new CaddyRoute("v-route", { domain: "radarr.home.example", to: radarr, tls: "internal", basicAuth: { user: "fam", passwordHash: pulumi.secret("hash-4") } }),
+        new CaddyRoute("v-route", { domain: "radarr.home.example", to: radarr, tls: "internal", basicAuth: { user: "fam", passwordHash: pulumi.secret(BCRYPT_HASH) } }),
       ],
     });
     const view = await recorded("viewed");
     const text = JSON.stringify(view);
-    for (const value of ["api-secret-1", "api-plain-2", DEPLOY_PRIVATE_KEY.split("\n")[1], "hash-4"]) expect(text).not.toContain(value);
+    for (const value of ["api-secret-1", "api-plain-2", DEPLOY_PRIVATE_KEY.split("\n")[1], BCRYPT_HASH]) expect(text).not.toContain(value);
     expect(view.connection).toEqual({ address: "192.0.2.10", hostKey: HOST_KEY, trustOnFirstUse: false });
     expect(view.secrets).toEqual({
       "connection.privateKey": false,

@@ -42,7 +42,7 @@ describe("renderHost", () => {
     expect(all).not.toContain("$2a$14$");
     expect(r.rendered.files["modules/services/radarr.nix"]).toContain('environmentFiles = [ "/var/lib/pulumi-nixos/secrets/radarr.env" ]');
     expect(r.rendered.secretFiles).toContainEqual({ key: "radarr.env", path: "/var/lib/pulumi-nixos/secrets/radarr.env", owner: "root", group: "root", mode: "0400" });
-    expect(r.secrets["radarr.env"]).toEqual(["RADARR__AUTH__APIKEY=", { secret: "radarr-secret-key-123" }, "\n"]);
+    expect(r.secrets["radarr.env"]).toEqual(["RADARR__AUTH__APIKEY=", { secret: "radarr-secret-key-123", format: "apiKey", field: "services.radarr.apiKey" }, "\n"]);
     expect(r.rendered.files["modules/caddy.nix"]).toContain("{$BASICAUTH_SONARR_HOME_EXAMPLE}");
     expect(r.secrets["caddy.env"][0]).toBe("BASICAUTH_SONARR_HOME_EXAMPLE=");
   });

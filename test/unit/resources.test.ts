@@ -12,14 +12,14 @@ const connection = { address: "192.168.1.10", hostKey: HOST_KEY, agent: true };
 describe("components", () => {
   test("a media host renders its services and routes, and keeps secrets out of the files", async () => {
     const jellyfin = new Service("jellyfin", { kind: "jellyfin" });
-    const radarr = new Service("radarr", { kind: "radarr", apiKey: pulumi.secret("k-123") });
+    const radarr = new Service("radarr", { kind: "radarr", apiKey: pulumi.secret("k-123-radarr-api-key-0001") });
     const route = new CaddyRoute("jellyfin", { domain: "jellyfin.home.example", to: jellyfin });
     const media = new Host("media", { ...own(), connection, release: "25.11", stateVersion: "25.05", modules: [jellyfin, radarr, route] });
     const rendered = await value(media.rendered);
     expect(Object.keys(rendered.files)).toEqual(expect.arrayContaining(["flake.nix", "modules/caddy.nix", "modules/services/jellyfin.nix", "modules/services/radarr.nix"]));
     expect(rendered.files["modules/caddy.nix"]).toContain("reverse_proxy 127.0.0.1:8096");
-    expect(JSON.stringify(rendered)).not.toContain("k-123");
-    expect(await value(media.secrets)).toEqual({ "radarr.env": "RADARR__AUTH__APIKEY=k-123\n" });
+    expect(JSON.stringify(rendered)).not.toContain("k-123-radarr");
+    expect(await value(media.secrets)).toEqual({ "radarr.env": "RADARR__AUTH__APIKEY=k-123-radarr-api-key-0001\n" });
     await registration("pulumi-nixos:index:Host", "media");
     const generation = await registration("pulumi-nodejs:dynamic/nixos:Generation", "media");
     expect(generation.inputs).toMatchObject({ host: "media", flakeAttr: "media", goal: "switch", contentHash: rendered.contentHash, files: rendered.files });
@@ -48,13 +48,13 @@ describe("components", () => {
   });
 
   test("components record their declaration as inputs, secrets wrapped, so preview names what changed", async () => {
-    new Service("sonarr-recorded", { kind: "sonarr", apiKey: "plain-key-77" });
+    new Service("sonarr-recorded", { kind: "sonarr", apiKey: "plain-key-77-sonarr-api-key" });
     new CaddyRoute("sonarr-recorded", { domain: "tv.home.example", to: { service: "sonarr" }, allow: ["192.168.1.0/24"] });
     const svc = await registration("pulumi-nixos:index:Service", "sonarr-recorded");
     const route = await registration("pulumi-nixos:index:CaddyRoute", "sonarr-recorded");
     expect(svc?.inputs).toMatchObject({ kind: "sonarr" });
     // The engine's secret marker: the value travels as a secret and is encrypted in state.
-    expect(svc?.inputs.apiKey).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: "plain-key-77" });
+    expect(svc?.inputs.apiKey).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: "plain-key-77-sonarr-api-key" });
     expect(route?.inputs).toMatchObject({ domain: "tv.home.example", allow: ["192.168.1.0/24"] });
   });
 });

@@ -1,6 +1,6 @@
 import { host } from "../../provider/schema/host";
 import { formatIssues } from "../../provider/schema/errors";
-import { checkStack } from "../../provider/checks";
+import { checkStack } from "../../provider/model/host";
 import { gamingHost, mediaHost } from "./support/fixtures";
 import type { HostInput } from "../../provider/schema/host";
 

@@ -76,10 +76,12 @@ fi
 
 desired=$(jq -c -f "$toplevel/units.jq" "$toplevel/config.json")
 plan=$(jq -n -c --argjson old "$(cat "$units_file")" --argjson new "$desired" '
+  def changed: $old[.].hash != $new[.].hash;
+  def triggered: ($old[.].reloadHash // "") != $new[.].reloadHash;
   { stop: [$old | keys[] | select($new[.] == null and $old[.].state != "inactive")],
     start: [$new | keys[] | select($old[.] == null or $old[.].state == "inactive")],
-    restart: [$new | keys[] | select($old[.] != null and $old[.].state != "inactive" and ($old[.].hash != $new[.].hash or $old[.].state == "failed") and ($new[.].reload | not))],
-    reload: [$new | keys[] | select($old[.] != null and $old[.].state == "active" and $old[.].hash != $new[.].hash and $new[.].reload)] }')
+    restart: [$new | keys[] | select($old[.] != null and $old[.].state != "inactive" and (changed or $old[.].state == "failed") and ($new[.].reload | not))],
+    reload: [$new | keys[] | select($old[.] != null and $old[.].state == "active" and ((changed and $new[.].reload) or ((changed | not) and triggered)))] }')
 list() { jq -r --arg k "$1" '.[$k] | join(", ")' <<< "$plan"; }
 say() { # verb key
   local l; l=$(list "$2")
@@ -140,7 +142,7 @@ if [ "$fault" = unit-failure ]; then
 fi
 # The running units after the switch: the desired ones, one of them failed under the fault.
 jq -n --argjson new "$desired" --arg failed "$failed" \
-  '$new | with_entries(.value = { hash: .value.hash, state: (if .key == $failed then "failed" else "active" end) })
+  '$new | with_entries(.value = { hash: .value.hash, reloadHash: .value.reloadHash, state: (if .key == $failed then "failed" else "active" end) })
    + (if $failed != "" and $new[$failed] == null then { ($failed): { hash: "", state: "failed" } } else {} end)' \
   > "$units_file.tmp" && mv "$units_file.tmp" "$units_file"
 if [ -n "$failed" ]; then

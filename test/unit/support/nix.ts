@@ -32,3 +32,18 @@ export function nixParse(text: string): void {
 export function nixEvalModule(text: string): unknown {
   return nixEval(`(import ${writeTemp(text)}) { config = { }; lib = { }; pkgs = { }; }`);
 }
+
+/** Parses many Nix texts with one `nix-instantiate --parse`; throws with Nix's message (naming the file) on the first that is not valid Nix. */
+export function nixParseAll(texts: string[]): void {
+  if (texts.length === 0) return;
+  try {
+    execFileSync("nix-instantiate", ["--parse", ...texts.map(writeTemp)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
+  } catch (e) {
+    throw new Error(String((e as { stderr?: string }).stderr ?? e));
+  }
+}
+
+/** Writes Nix text to a temporary file and returns its absolute path (for `import` in an expression). */
+export function nixFile(text: string): string {
+  return writeTemp(text);
+}

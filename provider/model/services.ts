@@ -1,0 +1,42 @@
+// The services a host runs as deployed, and who listens on which port.
+import type { HostSpec } from "../schema/host";
+import type { ServiceSpec } from "../schema/service";
+import { Ports, firewallPorts, serviceFacts } from "./catalogue";
+
+/** Services as deployed: routes bring in Caddy when no caddy service is declared. */
+export function effectiveServices(h: HostSpec): ServiceSpec[] {
+  if (h.routes.length === 0 || h.services.some((s) => s.kind === "caddy")) return h.services;
+  return [...h.services, { kind: "caddy", openFirewall: true }];
+}
+
+export function serviceLabel(s: ServiceSpec, h: HostSpec): string {
+  return `service '${serviceFacts(s, h.release).name}'`;
+}
+
+/** The sshd the deploy connects to (modules/access.nix): it listens even when no openssh service is declared. */
+function deployAccessSshd(h: HostSpec, services: readonly ServiceSpec[]): ServiceSpec[] {
+  if (!h.keepDeployAccess || services.some((s) => s.kind === "openssh" && s.port === h.connection.port)) return [];
+  return [{ kind: "openssh", name: "openssh (deploy access)", port: h.connection.port, openFirewall: true, passwordAuthentication: false, permitRootLogin: "prohibit-password" }];
+}
+
+/** Every (protocol/port, service) a service listens on, in declaration order. */
+export function listeners(h: HostSpec, services: readonly ServiceSpec[]): { key: string; service: ServiceSpec }[] {
+  return [...deployAccessSshd(h, services), ...services].flatMap((service) => {
+    const { listens } = serviceFacts(service, h.release);
+    return (["tcp", "udp"] as const).flatMap((proto) => [...new Set(listens[proto])].map((p) => ({ key: `${proto}/${p}`, service })));
+  });
+}
+
+/** All ports the host's firewall opens: the host's own list plus each service's openFirewall. */
+export function openPorts(h: HostSpec, services: readonly ServiceSpec[]): Ports {
+  const tcp = [...h.firewall.tcp];
+  const udp = [...h.firewall.udp];
+  for (const s of services) {
+    // Modules with their own openFirewall open their ports themselves; we open for caddy and generic.
+    if (s.kind !== "caddy" && s.kind !== "generic") continue;
+    const p = firewallPorts(s, h.release);
+    tcp.push(...p.tcp);
+    udp.push(...p.udp);
+  }
+  return { tcp, udp };
+}
