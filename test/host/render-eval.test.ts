@@ -1,6 +1,6 @@
 // What we render against what each NixOS release accepts: every renderer branch, for every release,
 // rendered with renderHost and built with the stub nixpkgs by the same `nix build` a simulated host's
-// nixos-rebuild runs (test/harness/bin/nixos-rebuild), batched into one build per release.
+// nixos-rebuild runs (test/harness/stub-nixpkgs/pkgs/nixos-rebuild), batched into one build per release.
 import { execFile } from "child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
@@ -179,7 +179,7 @@ describe("rendered hosts build against the release's options", () => {
 
 describe("the batch build is the hosts' build", () => {
   test("the stand-in nixos-rebuild runs the same nix build command as this file", () => {
-    const standIn = readFileSync(join(__dirname, "../harness/bin/nixos-rebuild"), "utf8").replace(/\s*\n\s*/g, " ");
+    const standIn = readFileSync(join(__dirname, "../harness/stub-nixpkgs/pkgs/nixos-rebuild/nixos-rebuild"), "utf8").replace(/\s*\n\s*/g, " ");
     expect(standIn).toContain('attr="$ref#nixosConfigurations.\\"$name\\".config.system.build.toplevel"');
     expect(standIn).toContain('cmd=(nix --extra-experimental-features "nix-command flakes" build --json --no-write-lock-file --option substituters "" --override-input nixpkgs "path:$stub" "${nix_args[@]}" "$attr")');
     expect(standIn).toContain(`printf '{ release = "%s"; fault = builtins.fromJSON %s; }\\n' "$release" "$(jq -R . <<< "$fault")"`);
