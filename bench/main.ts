@@ -114,7 +114,7 @@ interface Product {
 
 async function product(work: string, all: SimHost[], n: number, key: string, measure: { deploy: boolean; preview: boolean }): Promise<Product> {
   const hosts = all.slice(0, n);
-  const s = new BenchStack(repo, `hosts-${n}`, path.join(work, `hosts-${n}.yaml`), env);
+  const s = new BenchStack(path.join(repo, "stacks"), `hosts-${n}`, path.join(work, `hosts-${n}.yaml`), env);
   await s.init(hostsConfig(hosts), { sshPrivateKey: key, radarrApiKey: "0123456789abcdef0123456789abcdef" });
   // One service change on every host: Jellyfin moves to another sub-domain (route and Nix files change).
   const changed = await s.variant(

@@ -6,7 +6,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 version=$(node -p "require('$repo/node_modules/@pulumi/pulumi/package.json').version" 2>/dev/null ||
-  node -p "require('$repo/package.json').dependencies['@pulumi/pulumi']")
+  node -p "require('$repo/package.json').devDependencies['@pulumi/pulumi']")
 cache=${PULUMI_NIXOS_CACHE:-$HOME/.cache/pulumi-nixos}
 bin="$cache/engine/v$version/bin"
 mkdir -p "$bin"

@@ -8,9 +8,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 bash scripts/setup.sh
 source scripts/env.sh
+npm run --silent build # the package the program (stacks/) imports
 
 work=$(mktemp -d /tmp/pulumi-nixos-demo.XXXXXX)
-harness() { npx ts-node --transpile-only test/harness/cli.ts "$@"; }
+harness() { (cd "$repo" && npx ts-node --transpile-only test/harness/cli.ts "$@"); }
 cleanup() {
   [ -f "$work/hosts/hosts.json" ] && harness stop --state-dir "$work/hosts" >/dev/null 2>&1
   rm -rf "$work"
@@ -21,6 +22,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "${*/#pulumi_/pulumi}"; "$@"; }
 
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=demo PULUMI_HOME="$work/pulumi-home"
+# Every host at once; rollout.maxActivating sets the pace (the engine's default is 4 x CPU cores).
+export PULUMI_PARALLEL=2147483647
 mkdir -p "$work/state" "$work/hosts"
 config="$work/Pulumi.demo.yaml"
 pulumi_() { pulumi --config-file "$config" --non-interactive "$@"; }
@@ -31,6 +34,8 @@ ssh-keygen -q -t ed25519 -N '' -C pulumi-nixos-demo -f "$key"
 harness start 2 --state-dir "$work/hosts" --prefix demo --release 25.11 --authorize "$key.pub"
 hosts="$work/hosts/hosts.json"
 
+# The template program, as `pulumi new stacks` installs it (README: the resource API).
+cd "$repo/stacks"
 step "Creating the demo stack on a local file backend ($work/state)"
 # `stack init` appends the passphrase's salt to Pulumi.demo.yaml; keep it in the run's copy instead.
 cp Pulumi.demo.yaml "$work/Pulumi.demo.committed.yaml"
@@ -48,16 +53,16 @@ pulumi_ config set --secret sshPrivateKey <"$key"
 head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' | pulumi_ config set --secret radarrApiKey
 echo "hosts pinned by their ed25519 host keys; the deploy key and Radarr's API key are stack secrets"
 
-step "npm run adopt: each host's own folder (hardware, boot loader) from the host itself, nothing changed there"
+step "pulumi-nixos adopt: each host's own folder (hardware, boot loader) from the host itself, nothing changed there"
 pulumi_ config set hostsDir "$work/nix/hosts"
 for name in "${roles[@]}"; do
-  run npm run --silent adopt -- --stack demo --config-file "$config" --identity "$key" --out "$work/nix/hosts" "$name"
+  run npx --no-install pulumi-nixos adopt --stack demo --config-file "$config" --identity "$key" --out "$work/nix/hosts" "$name"
 done
 echo "--- $work/nix/hosts/media/boot.nix:"
 cat "$work/nix/hosts/media/boot.nix"
 
 step "pulumi preview with the policy pack, as CI runs it (no host is contacted)"
-run pulumi_ preview --policy-pack policy --policy-pack-config policy/config/demo.json
+run pulumi_ preview --policy-pack ../policy --policy-pack-config ../policy/config/demo.json
 
 step "pulumi up: render a flake per host, upload it, nixos-rebuild switch, confirm"
 run pulumi_ up --yes --skip-preview

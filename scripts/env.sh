@@ -3,7 +3,7 @@
 # engine/build.sh built into the cache.
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PULUMI_NIXOS_CACHE=${PULUMI_NIXOS_CACHE:-$HOME/.cache/pulumi-nixos}
-pulumi_version=$(node -p "require('$repo/package.json').dependencies['@pulumi/pulumi']")
+pulumi_version=$(node -p "require('$repo/package.json').devDependencies['@pulumi/pulumi']")
 export PULUMI_NIXOS_ENGINE_BIN="$PULUMI_NIXOS_CACHE/engine/v$pulumi_version/bin"
 if ! command -v pulumi >/dev/null 2>&1 || [ "$(command -v pulumi)" = "$PULUMI_NIXOS_ENGINE_BIN/pulumi" ]; then
   export PATH="$PULUMI_NIXOS_ENGINE_BIN:$PATH"

@@ -27,6 +27,12 @@ if [ "$(cat node_modules/.lock.sha256 2>/dev/null)" != "$lock_sum" ]; then
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
   echo "$lock_sum" >node_modules/.lock.sha256
 fi
+# The checkout is installed as its own package, so programs in it (stacks/, test fixtures) and the
+# Generation provider's `require("pulumi-nixos/...")` resolve it as a user's project resolves the
+# installed one: the compiled dist/ (built by npm ci's prepare; test/e2e rebuilds it when stale).
+ln -sfn .. node_modules/pulumi-nixos
+ln -sfn ../pulumi-nixos/dist/provider/cli/main.js node_modules/.bin/pulumi-nixos
+[ -f dist/provider/index.js ] || npm run --silent build >/dev/null
 
 source scripts/env.sh
 if [ "$(command -v pulumi)" = "$PULUMI_NIXOS_ENGINE_BIN/pulumi" ] || ! command -v pulumi >/dev/null; then

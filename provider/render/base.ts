@@ -15,7 +15,7 @@ export function hostModule(h: HostSpec): nix.Nix {
   return {
     networking: { hostName: h.name },
     time: { timeZone: h.timeZone },
-    system: { stateVersion: h.stateVersion },
+    system: { stateVersion: h.stateVersion, configurationRevision: h.revision },
     nix: { settings: { "experimental-features": ["nix-command", "flakes"] } },
     nixpkgs: h.allowUnfree === false ? undefined : { config: unfree(h) },
   };

@@ -156,7 +156,7 @@ export function renderFlake(m: ValidHostModel, ctx: RenderContext): RenderResult
   const lock = flakeLock(h);
   if (lock !== undefined) files["flake.lock"] = lock;
   const contentHash = hashFiles(files);
-  const marker = JSON.stringify({ host: h.name, stack: h.stack, contentHash });
+  const marker = JSON.stringify({ host: h.name, stack: h.stack, contentHash, revision: h.revision });
   files[MARKER_FILE] = moduleFile(h, "Deployment marker", { environment: { etc: { [MARKER_ETC_PATH]: { text: marker } } } });
 
   const sorted = Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));

@@ -27,6 +27,7 @@ export interface GenerationArgs {
   readonly secretFiles?: pulumi.Input<pulumi.Input<SecretFile>[]>; // RenderedHost.secretFiles
   readonly deploy?: pulumi.Input<Partial<DeployOptions>>;
   readonly hold?: pulumi.Input<boolean>; // a held host that was never deployed is recorded without being contacted
+  readonly revision?: pulumi.Input<string>; // the program's Git commit, recorded with what it deployed
 }
 
 /** What state records for a host: the inputs, plus what the host runs. */
@@ -204,6 +205,19 @@ function withDefaults(news: Record<string, unknown>): Record<string, unknown> {
   return { ...news, flakeAttr: news.flakeAttr ?? news.host };
 }
 
+// The provider as the engine stores it in state and runs it: requires of the installed package by name,
+// resolved from the project being deployed; no code or path of the checkout the program ran from. A
+// refresh or destroy from another clone runs the pulumi-nixos installed there.
+const installed = (): Required<pulumi.dynamic.ResourceProvider> => require("pulumi-nixos/generation").generationProvider;
+const installedProvider: pulumi.dynamic.ResourceProvider = {
+  check: (olds, news) => installed().check(olds, news),
+  diff: (id, olds, news) => installed().diff(id, olds, news),
+  create: (inputs) => installed().create(inputs),
+  update: (id, olds, news) => installed().update(id, olds, news),
+  read: (id, props) => installed().read(id, props),
+  delete: (id, props) => installed().delete(id, props),
+};
+
 /**
  * One host's deployed NixOS generation. Type token: pulumi-nodejs:dynamic/nixos:Generation.
  * privateKey and secret values are stored encrypted (additionalSecretOutputs).
@@ -222,6 +236,7 @@ export class Generation extends pulumi.dynamic.Resource {
   declare readonly closureDiff: pulumi.Output<string>;
   declare readonly hostKey: pulumi.Output<string>;
   declare readonly drift: pulumi.Output<string>;
+  declare readonly revision: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: GenerationArgs, opts?: pulumi.CustomResourceOptions) {
     const outputs = {
@@ -248,6 +263,6 @@ export class Generation extends pulumi.dynamic.Resource {
       secrets: pulumi.secret(args.secrets ?? {}),
       ...outputs,
     };
-    super(generationProvider, name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection", "secrets"] }), "nixos", "Generation");
+    super(installedProvider, name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection", "secrets"] }), "nixos", "Generation");
   }
 }

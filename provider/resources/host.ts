@@ -13,7 +13,9 @@ import type { SecretInput } from "../schema/secret";
 import { firewallPorts, serviceName } from "../model/catalogue";
 import type { DeployOptions } from "../schema/generation";
 import { Generation } from "./generation";
-import { HostModule, moduleParts } from "./modules";
+import { HostModule, moduleParts, plainParts, registerParts } from "./modules";
+import { noteHost } from "./parallelism";
+import { programRevision } from "./revision";
 
 export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes" | "gpu" | "display"> {
   /** Services, routes, a GPU and a display, as component resources or plain declarations. */
@@ -44,6 +46,13 @@ export function withHostFiles(name: string, args: HostArgs): HostArgs {
   if (args.hostFiles !== undefined) return args;
   const dir = args.hostDir ?? defaultHostDir(name);
   return { ...args, hostDir: dir, hostFiles: readHostDir(name, dir) };
+}
+
+/** Records the program's Git commit, unless one was given (the edge: runs git). */
+export function withRevision(args: HostArgs): HostArgs {
+  if (args.revision !== undefined) return args;
+  const revision = programRevision();
+  return revision === undefined ? args : { ...args, revision };
 }
 
 /** Pure: merges modules into the declaration and validates it. */
@@ -154,13 +163,16 @@ export class Host extends pulumi.ComponentResource {
   public readonly generation: Generation;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
-    const spec = hostSpec(name, withHostFiles(name, args));
+    const spec = hostSpec(name, withRevision(withHostFiles(name, args)));
     const peers = args.peers ?? [];
     // Every check runs now, once, before anything is registered: a bad declaration never reaches a host.
     const model = modelHost(spec, peers, { deployable: true });
     super("pulumi-nixos:index:Host", name, hostView(spec), opts);
+    registerParts(this, name, [...(args.modules ?? []), ...plainParts(name, args)]);
     const eol = endOfLifeWarning(spec.release, new Date().toISOString().slice(0, 10));
     if (eol !== undefined) void pulumi.log.warn(`host '${name}': release: ${eol}`, this);
+    const crowded = noteHost(args.deploy?.maxActivating);
+    if (crowded !== undefined) void pulumi.log.warn(`host '${name}': ${crowded}`, this);
     this.spec = spec;
     this.secrets = secretContents(model.environmentFiles, `host '${name}'`);
     // Rendering waits for what only Outputs know: the deploy key's public half (from a secret key), and
@@ -191,6 +203,7 @@ export class Host extends pulumi.ComponentResource {
         secretFiles: this.rendered.apply((r) => r.secretFiles),
         deploy: args.deploy ?? {},
         hold: args.hold ?? false,
+        ...(spec.revision !== undefined ? { revision: spec.revision } : {}),
       },
       { parent: this, ...(args.hold ? { ignoreChanges: DEPLOYED_FIELDS } : {}) },
     );

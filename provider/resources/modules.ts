@@ -1,5 +1,6 @@
-// The small components a Host is built from (Service, CaddyRoute, Gpu, VirtualDisplay): each validates
-// its own declaration so `pulumi preview` names it, and hands the Host plain data.
+// The parts a Host is built from (Service, CaddyRoute, Gpu, VirtualDisplay): each validates its own
+// declaration when written, so a mistake names it, and its Host registers it as a component of its
+// own, a child of the host, so `pulumi preview` reads as a tree and names the part that changed.
 import * as pulumi from "@pulumi/pulumi";
 import { parseOrThrow } from "../schema/errors";
 import { display, DisplayInput, DisplaySpec } from "../schema/display";
@@ -9,8 +10,8 @@ import { service, ServiceInput, ServiceSpec } from "../schema/service";
 import { serviceName } from "../model/catalogue";
 
 /**
- * What a component records as its inputs, so that `pulumi preview` names the component whose
- * declaration changed. Secret-bearing fields are wrapped as Pulumi secrets: never plaintext in state.
+ * What a part records as its inputs, so that `pulumi preview` names the part whose declaration
+ * changed. Secret-bearing fields are wrapped as Pulumi secrets: never plaintext in state.
  */
 export function recordedInputs(spec: ServiceSpec | RouteSpec | GpuSpec | DisplaySpec): pulumi.Inputs {
   if ("apiKey" in spec && spec.apiKey !== undefined) return { ...spec, apiKey: pulumi.secret(spec.apiKey) };
@@ -20,20 +21,29 @@ export function recordedInputs(spec: ServiceSpec | RouteSpec | GpuSpec | Display
   return { ...spec };
 }
 
-export class Service extends pulumi.ComponentResource {
-  public readonly spec: ServiceSpec;
-  public readonly serviceName: string;
+/** A validated declaration of one part; its Host registers it (once) as its child. */
+abstract class Part<S extends ServiceSpec | RouteSpec | GpuSpec | DisplaySpec> {
+  abstract readonly type: string;
+  /** The registered component, once a Host has taken the part. */
+  resource?: pulumi.ComponentResource;
+  constructor(
+    readonly name: string,
+    readonly spec: S,
+    readonly opts: pulumi.ComponentResourceOptions = {},
+  ) {}
+}
+
+export class Service extends Part<ServiceSpec> {
+  readonly type = "pulumi-nixos:index:Service";
+  readonly serviceName: string;
   constructor(name: string, args: ServiceInput, opts?: pulumi.ComponentResourceOptions) {
-    const spec = parseOrThrow(service, args, `service '${name}'`);
-    super("pulumi-nixos:index:Service", name, recordedInputs(spec), opts);
-    this.spec = spec;
+    super(name, parseOrThrow(service, args, `service '${name}'`), opts);
     this.serviceName = serviceName(this.spec);
-    this.registerOutputs({});
   }
 }
 
 export interface CaddyRouteArgs extends Omit<RouteInput, "to"> {
-  /** A Service component, a service name, or an upstream address. */
+  /** A Service, a service name, or an upstream address. */
   readonly to: Service | RouteInput["to"];
 }
 
@@ -43,33 +53,24 @@ export function routeInput(args: CaddyRouteArgs): RouteInput {
   return { ...args, to };
 }
 
-export class CaddyRoute extends pulumi.ComponentResource {
-  public readonly spec: RouteSpec;
+export class CaddyRoute extends Part<RouteSpec> {
+  readonly type = "pulumi-nixos:index:CaddyRoute";
   constructor(name: string, args: CaddyRouteArgs, opts?: pulumi.ComponentResourceOptions) {
-    const spec = parseOrThrow(route, routeInput(args), `route '${name}'`);
-    super("pulumi-nixos:index:CaddyRoute", name, recordedInputs(spec), opts);
-    this.spec = spec;
-    this.registerOutputs({});
+    super(name, parseOrThrow(route, routeInput(args), `route '${name}'`), opts);
   }
 }
 
-export class Gpu extends pulumi.ComponentResource {
-  public readonly spec: GpuSpec;
+export class Gpu extends Part<GpuSpec> {
+  readonly type = "pulumi-nixos:index:Gpu";
   constructor(name: string, args: GpuInput, opts?: pulumi.ComponentResourceOptions) {
-    const spec = parseOrThrow(gpu, args, `gpu '${name}'`);
-    super("pulumi-nixos:index:Gpu", name, recordedInputs(spec), opts);
-    this.spec = spec;
-    this.registerOutputs({});
+    super(name, parseOrThrow(gpu, args, `gpu '${name}'`), opts);
   }
 }
 
-export class VirtualDisplay extends pulumi.ComponentResource {
-  public readonly spec: DisplaySpec;
+export class VirtualDisplay extends Part<DisplaySpec> {
+  readonly type = "pulumi-nixos:index:VirtualDisplay";
   constructor(name: string, args: DisplayInput, opts?: pulumi.ComponentResourceOptions) {
-    const spec = parseOrThrow(display, args, `display '${name}'`);
-    super("pulumi-nixos:index:VirtualDisplay", name, recordedInputs(spec), opts);
-    this.spec = spec;
-    this.registerOutputs({});
+    super(name, parseOrThrow(display, args, `display '${name}'`), opts);
   }
 }
 
@@ -88,4 +89,34 @@ export function moduleParts(modules: readonly HostModule[]): { services: Service
     else d = m.spec;
   }
   return { services, routes, gpu: g, display: d };
+}
+
+/** Pure: the parts of a host declared as plain data, named after the host and what they are. */
+export function plainParts(host: string, d: { services?: readonly ServiceInput[]; routes?: readonly RouteInput[]; gpu?: GpuInput; display?: DisplayInput }): HostModule[] {
+  return [
+    ...(d.services ?? []).map((s) => new Service(`${host}-${serviceName(parseOrThrow(service, s, `host '${host}': service`))}`, s)),
+    // Named after the target, not the domain: moving a service to another sub-domain is an update.
+    ...(d.routes ?? []).map((r, i) => new CaddyRoute(`${host}-${"service" in r.to ? r.to.service : `upstream-${i}`}-route`, r)),
+    ...(d.gpu ? [new Gpu(`${host}-gpu`, d.gpu)] : []),
+    ...(d.display ? [new VirtualDisplay(`${host}-display`, d.display)] : []),
+  ];
+}
+
+/** The component a Host registers for one of its parts. */
+class PartComponent extends pulumi.ComponentResource {
+  constructor(type: string, name: string, inputs: pulumi.Inputs, opts: pulumi.ComponentResourceOptions) {
+    super(type, name, inputs, opts);
+    this.registerOutputs({});
+  }
+}
+
+/**
+ * Registers each part as a child of its host. A part has nothing of its own to delete, so it goes with
+ * the host (deletedWith); the Generation does not: its delete cleans up the machine.
+ */
+export function registerParts(host: pulumi.ComponentResource, hostName: string, parts: readonly HostModule[]): void {
+  for (const p of parts) {
+    if (p.resource) throw new Error(`${p.type.split(":").pop()} '${p.name}' belongs to another host already; host '${hostName}' needs its own (fix: declare one per host)`);
+    p.resource = new PartComponent(p.type, p.name, recordedInputs(p.spec), { ...p.opts, parent: host, deletedWith: host });
+  }
 }

@@ -69,6 +69,7 @@ export function generationSchemas() {
       deploy: deployOptionsSchema.default(() => deployOptionsSchema.parse({})),
       progressUrn: z.string().optional(), // the Generation's own URN, for progress lines
       hold: z.boolean().default(false), // record a new host without contacting it (a partial rollout leaves it out)
+      revision: z.string().optional(), // the program's Git commit, passed through to the outputs
     })
     .superRefine((g, ctx) => {
       if (!("flake.nix" in g.files)) ctx.addIssue({ code: "custom", path: ["files"], message: "the rendered files must include flake.nix" });

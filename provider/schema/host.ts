@@ -94,6 +94,8 @@ export const host = strictObject(
     gpu: gpu.optional(),
     display: display.optional(),
     extraModules: z.array(extraModule).default([]),
+    /** Git commit of the program ("-dirty" with uncommitted changes): system.configurationRevision and the marker. */
+    revision: z.string().regex(/^[0-9a-f]{7,64}(-dirty)?$/, "must be a Git commit hash, optionally with \"-dirty\" (fix: leave it out to read it from the program's Git tree)").optional(),
     /** Stack name written into the deployment marker. */
     stack: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a Pulumi stack name (fix: letters, digits, '.', '_' or '-')").default("dev"),
   },

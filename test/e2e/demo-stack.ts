@@ -5,9 +5,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SimHost, startHosts, stopHosts } from "../harness/pool";
+import { buildPackage, repo } from "./package";
 import { PulumiWorkspace } from "./pulumi";
 
-const repo = path.resolve(__dirname, "../..");
+/** The template program (stacks/), which the demo and the homelab stack run. */
+export const stacksDir = path.join(repo, "stacks");
 
 export interface DemoStack {
   ws: PulumiWorkspace;
@@ -20,13 +22,13 @@ export interface DemoStack {
   dispose(): Promise<void>;
 }
 
-/** Runs `npm run adopt` for one host of a demo stack, as an operator would; returns its output. */
+/** Runs `npx pulumi-nixos adopt` for one host of a demo stack, as an operator would; returns its output. */
 export function adopt(stack: string, ws: PulumiWorkspace, keyFile: string, hostsDir: string, host: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       "npx",
-      ["ts-node", "--transpile-only", "scripts/adopt.ts", "--stack", stack, "--config-file", ws.configFile!, "--identity", keyFile, "--out", hostsDir, host],
-      { cwd: repo, env: ws.env() },
+      ["--no-install", "pulumi-nixos", "adopt", "--stack", stack, "--config-file", ws.configFile!, "--identity", keyFile, "--out", hostsDir, host],
+      { cwd: ws.projectDir, env: ws.env() },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
   });
@@ -37,8 +39,9 @@ export function adopt(stack: string, ws: PulumiWorkspace, keyFile: string, hosts
  * (their nix/hosts folders written by `npm run adopt`) unless `adopted: false`.
  */
 export async function demoStack(stack: string, secrets: Record<string, string> = {}, opts: { adopted?: boolean } = {}): Promise<DemoStack> {
+  buildPackage();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-nixos-${stack}-`));
-  const ws = new PulumiWorkspace(repo, path.join(work, `Pulumi.${stack}.yaml`));
+  const ws = new PulumiWorkspace(stacksDir, path.join(work, `Pulumi.${stack}.yaml`));
   const keyFile = path.join(work, "deploy_key");
   const hostsDir = path.join(work, "nix", "hosts");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", stack, "-f", keyFile]);
@@ -49,7 +52,7 @@ export async function demoStack(stack: string, secrets: Record<string, string> =
     fs.rmSync(work, { recursive: true, force: true });
   };
   try {
-    await ws.initStack(stack, path.join(repo, "Pulumi.demo.yaml"));
+    await ws.initStack(stack, path.join(stacksDir, "Pulumi.demo.yaml"));
     for (const [name, h] of [["media", media], ["gaming", gaming]] as const) {
       await ws.ok(["config", "set", "--path", `hosts.${name}.address`, h.address]);
       await ws.ok(["config", "set", "--path", `hosts.${name}.port`, String(h.port)]);

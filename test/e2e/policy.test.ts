@@ -4,9 +4,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { buildPackage, repo } from "./package";
 import { CliResult, PulumiWorkspace } from "./pulumi";
-
-const repo = path.resolve(__dirname, "../..");
 const pack = path.join(repo, "policy");
 const config = (stack: string) => path.join(pack, "config", `${stack}.json`);
 
@@ -26,6 +25,7 @@ describe("the policy pack in `pulumi preview`", () => {
   }
 
   beforeAll(async () => {
+    buildPackage();
     await ws.ok(["stack", "init", "policy"], { env });
   });
 

@@ -4,6 +4,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { repo } from "./package";
 
 export interface CliResult {
   code: number;
@@ -11,14 +12,12 @@ export interface CliResult {
   stderr: string;
 }
 
-const repo = path.resolve(__dirname, "../..");
-
 /** The commands that read stack config and accept --config-file. */
 const CONFIG_FILE_COMMANDS = new Set(["preview", "up", "refresh", "destroy", "config"]);
 
 /** The engine scripts/env.sh selects: a `pulumi` on PATH, else the one engine/build.sh cached. */
 function enginePath(): string {
-  const version = require(path.join(repo, "package.json")).dependencies["@pulumi/pulumi"];
+  const version = require(path.join(repo, "package.json")).devDependencies["@pulumi/pulumi"];
   const cache = process.env.PULUMI_NIXOS_CACHE ?? path.join(os.homedir(), ".cache/pulumi-nixos");
   const bin = path.join(cache, "engine", `v${version}`, "bin");
   return fs.existsSync(bin) ? `${bin}:${process.env.PATH}` : process.env.PATH ?? "";

@@ -10,7 +10,7 @@ import { renderHostWithSecrets } from "../../provider/render/flake";
 import { formatIssues } from "../../provider/schema/errors";
 import { host, HostInput } from "../../provider/schema/host";
 import { generationProvider } from "../../provider/resources/generation";
-import { loadStackConfig, parseStackConfig, readStackConfigFile } from "../../stacks/config";
+import { loadStackConfig, parseStackConfig, readStackConfigFile } from "../../provider/stack/config";
 import { BCRYPT_HASH, HOST_KEY, mediaHost } from "./support/fixtures";
 import * as fs from "fs";
 import * as os from "os";
@@ -217,15 +217,15 @@ describe("stack config", () => {
   test("a secret set without --secret is refused with the command that fixes it", () => {
     pulumi.runtime.setAllConfig(
       {
-        "project:domain": "home.example",
-        "project:hosts": JSON.stringify(base.hosts),
-        "project:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----",
-        "project:radarrApiKey": "0123456789abcdef0123456789abcdef",
+        "pulumi-nixos:domain": "home.example",
+        "pulumi-nixos:hosts": JSON.stringify(base.hosts),
+        "pulumi-nixos:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "pulumi-nixos:radarrApiKey": "0123456789abcdef0123456789abcdef",
       },
-      ["project:sshPrivateKey"],
+      ["pulumi-nixos:sshPrivateKey"],
     );
     expect(() => loadStackConfig()).toThrow("stack 'stack' config: radarrApiKey is set in plaintext, so Pulumi stores it unencrypted (fix: pulumi config set --stack stack --secret radarrApiKey)");
-    pulumi.runtime.setAllConfig({ "project:domain": "home.example", "project:hosts": JSON.stringify(base.hosts), "project:radarrApiKey": "0123456789abcdef0123456789abcdef" }, ["project:radarrApiKey"]);
+    pulumi.runtime.setAllConfig({ "pulumi-nixos:domain": "home.example", "pulumi-nixos:hosts": JSON.stringify(base.hosts), "pulumi-nixos:radarrApiKey": "0123456789abcdef0123456789abcdef" }, ["pulumi-nixos:radarrApiKey"]);
     expect(loadStackConfig().settings.domain).toBe("home.example");
   });
 

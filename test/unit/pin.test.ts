@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { renderHost } from "../../provider/render/flake";
 import { host } from "../../provider/schema/host";
-import { pinOf } from "../../scripts/pin";
+import { pinOf } from "../../provider/cli/pin";
 import { mediaHost } from "./support/fixtures";
 
 test("a pin read from `nix flake metadata` of a local nixpkgs mirror locks the rendered flake", () => {

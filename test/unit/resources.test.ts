@@ -48,13 +48,32 @@ describe("components", () => {
   });
 
   test("components record their declaration as inputs, secrets wrapped, so preview names what changed", async () => {
-    new Service("sonarr-recorded", { kind: "sonarr", apiKey: "plain-key-77-sonarr-api-key" });
-    new CaddyRoute("sonarr-recorded", { domain: "tv.home.example", to: { service: "sonarr" }, allow: ["192.168.1.0/24"] });
+    const sonarr = new Service("sonarr-recorded", { kind: "sonarr", apiKey: "plain-key-77-sonarr-api-key" });
+    const route = new CaddyRoute("sonarr-recorded", { domain: "tv.home.example", to: { service: "sonarr" }, allow: ["192.168.1.0/24"] });
+    new Host("recorded", { ...own(), connection, release: "25.11", stateVersion: "25.05", modules: [sonarr, route, new Service("recorded-caddy", { kind: "caddy" })] });
     const svc = await registration("pulumi-nixos:index:Service", "sonarr-recorded");
-    const route = await registration("pulumi-nixos:index:CaddyRoute", "sonarr-recorded");
+    const recordedRoute = await registration("pulumi-nixos:index:CaddyRoute", "sonarr-recorded");
     expect(svc?.inputs).toMatchObject({ kind: "sonarr" });
     // The engine's secret marker: the value travels as a secret and is encrypted in state.
     expect(svc?.inputs.apiKey).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: "plain-key-77-sonarr-api-key" });
-    expect(route?.inputs).toMatchObject({ domain: "tv.home.example", allow: ["192.168.1.0/24"] });
+    expect(recordedRoute?.inputs).toMatchObject({ domain: "tv.home.example", allow: ["192.168.1.0/24"] });
+  });
+
+  test("every part is a child of its host, whether declared as a component or as plain data, and belongs to one host", async () => {
+    const jellyfin = new Service("tree-jellyfin", { kind: "jellyfin" });
+    new Host("tree", {
+      ...own(),
+      connection,
+      release: "25.11",
+      stateVersion: "25.05",
+      modules: [jellyfin],
+      services: [{ kind: "caddy" }],
+      routes: [{ domain: "tv.home.example", to: { service: "jellyfin" } }],
+    });
+    const child = (type: string) => `::pulumi-nixos:index:Host$pulumi-nixos:index:${type}::`;
+    expect(await value(jellyfin.resource!.urn)).toContain(`${child("Service")}tree-jellyfin`);
+    await registration("pulumi-nixos:index:Service", "tree-caddy");
+    await registration("pulumi-nixos:index:CaddyRoute", "tree-jellyfin-route");
+    expect(() => new Host("other", { ...own(), connection, release: "25.11", stateVersion: "25.05", modules: [jellyfin] })).toThrow(/Service 'tree-jellyfin' belongs to another host already; host 'other' needs its own/);
   });
 });

@@ -5,8 +5,8 @@ import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../../provider/schema/errors";
 import { hostSpec } from "../../provider/resources/host";
-import { parseStackConfig, readStackConfigFile } from "../../stacks/config";
-import { declareHosts } from "../../stacks/hosts";
+import { parseStackConfig, readStackConfigFile } from "../../provider/stack/config";
+import { declareHosts } from "../../provider/stack/hosts";
 
 const repo = path.resolve(__dirname, "../..");
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -55,7 +55,7 @@ test("a partial rollout holds the hosts without the tag; deploy options reach ev
 });
 
 test("the committed homelab config renders as a newcomer finds it, and lists what a deploy still needs", () => {
-  const file = path.join(repo, "Pulumi.homelab.yaml");
+  const file = path.join(repo, "stacks", "Pulumi.homelab.yaml");
   const { settings } = readStackConfigFile(file, "homelab");
   expect(settings.release).toBe("26.11");
   // Ship no pin that was not read from Nix: `npm run pin` fills it in.

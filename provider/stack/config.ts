@@ -1,23 +1,53 @@
-// The stack configuration (Pulumi.<stack>.yaml): which hosts a stack has, how to reach them, which role
-// each plays. One program serves every stack; only this configuration differs between them.
+// The stack configuration (Pulumi.<stack>.yaml): which hosts a stack has, how to reach them and what each
+// runs, from a preset (media, gaming) that the host's own keys extend or override. One program serves
+// every stack; only this configuration differs between them.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { cidr } from "../provider/schema/address";
-import { domain, hostName, record, strictObject } from "../provider/schema/common";
-import { connection } from "../provider/schema/connection";
-import { parseOrThrow, ValidationError } from "../provider/schema/errors";
-import { host, nixpkgsPin } from "../provider/schema/host";
-import { release } from "../provider/schema/release";
+import { cidr } from "../schema/address";
+import { domain, hostName, port, record, strictObject, unixName } from "../schema/common";
+import { connection } from "../schema/connection";
+import { parseOrThrow, ValidationError } from "../schema/errors";
+import { extraModule, host, nixpkgsPin, user } from "../schema/host";
+import { release } from "../schema/release";
+import { tls } from "../schema/route";
+import { PRESETS } from "./presets";
 
-export const ROLES = ["media", "gaming"] as const;
+const PRESET_NAMES = Object.keys(PRESETS);
+const label = z.string().regex(/^[a-z0-9-]+$/, "must be one DNS label (fix: e.g. \"watch\")");
+const stateVersion = z.string().regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the host was installed with; pulumi-nixos adopt prints it)");
+
+/** `false` (or null) drops what the preset declares under that name. */
+const dropped = z.union([z.literal(false), z.null()]);
+/** A declaration checked field by field once merged over the preset's (then its path names the config key). */
+const declaration = record(z.string(), z.unknown());
+
+/** A route of a host, by name: to the service of that name unless `service` or `upstream` says otherwise. */
+export const routeEntry = strictObject(
+  {
+    service: unixName.optional(),
+    port: port.optional(),
+    /** "host:port" instead of a service of this host. */
+    upstream: z.string().optional(),
+    /** The full domain; by default <subdomain>.<the stack's domain>. */
+    domain: domain.optional(),
+    /** By default the host's subdomains entry for the route, else the route's name. */
+    subdomain: label.optional(),
+    /** By default the stack's tls. */
+    tls: tls.optional(),
+    /** Addresses allowed in: "lan" for the stack's LAN ranges, or CIDRs. */
+    allow: z.union([z.literal("lan"), z.array(cidr)], "must be \"lan\" or a list of CIDR ranges (fix: \"lan\" for the stack's LAN)").optional(),
+    headers: record(z.string(), z.string()).optional(),
+  },
+  "a route",
+);
 
 const tag = z.string().regex(/^[a-z0-9-]+$/, "must be a lower-case tag (fix: e.g. \"gaming\")");
 
 export const hostEntry = strictObject(
   {
-    role: z.enum(ROLES, `must be one of ${ROLES.join(", ")} (fix: pick what this host runs, see stacks/roles/)`),
+    role: z.enum(PRESET_NAMES as [string, ...string[]], `must be one of ${PRESET_NAMES.join(", ")} (fix: pick a preset, or leave it out and declare services yourself)`).optional(),
     // The same fields and messages as a Host's connection. The address may wait until the first deploy:
-    // rendering (npm run render) needs none.
+    // rendering (pulumi-nixos render) needs none.
     address: connection.shape.address.optional(),
     port: connection.shape.port,
     user: connection.shape.user,
@@ -25,21 +55,34 @@ export const hostEntry = strictObject(
     hostKey: z.string().optional(),
     /** Keep the deployer's SSH access in every generation (off only for a host reached some other way). */
     keepDeployAccess: z.boolean().default(true),
-    /** The release this host was installed with, when it differs from the stack's (npm run adopt reads it). */
-    stateVersion: z.string().regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the host was installed with; npm run adopt prints it)").optional(),
+    /** The release this host was installed with, when it differs from the stack's (pulumi-nixos adopt reads it). */
+    stateVersion: stateVersion.optional(),
     /** Groups for partial rollouts: `pulumi up` with rollout.tags = ["gaming"] deploys only those hosts. */
     tags: z.array(tag).default([]),
     /** Sub-domain per service instead of the service's name, e.g. { jellyfin: "watch" }. */
-    subdomains: record(z.string(), z.string().regex(/^[a-z0-9-]+$/, "must be one DNS label (fix: e.g. \"watch\")")).default({}),
+    subdomains: record(z.string(), label).default({}),
+    /** Services by name, added to the preset's or merged over the one of the same name; false drops one. */
+    services: record(unixName, z.union([dropped, declaration], "must be a service's fields, or false to drop the preset's (fix: e.g. { port: 7879 })")).default({}),
+    /** Caddy routes by name (the service they reach, by default), merged like services. */
+    routes: record(unixName, z.union([dropped, routeEntry])).default({}),
+    gpu: z.union([dropped, declaration]).optional(),
+    display: z.union([dropped, declaration]).optional(),
+    users: z.array(user).default([]),
+    /** NixOS modules as text, beside the host's own folder (<hostsDir>/<host>/). */
+    extraModules: z.array(extraModule).default([]),
+    firewall: record(z.string(), z.unknown()).optional(),
+    allowUnfree: z.union([z.boolean(), z.array(z.string())]).optional(),
+    system: host.shape.system.optional(),
   },
   "a host entry",
 );
 
 export const stackConfig = strictObject(
   {
-    domain,
+    /** Base domain of the routes: a route named jellyfin serves jellyfin.<domain>. */
+    domain: domain.optional(),
     release: release.default("26.11"),
-    stateVersion: z.string().regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the hosts were installed with)").default("25.05"),
+    stateVersion: stateVersion.default("25.05"),
     nixpkgs: nixpkgsPin.optional(),
     timeZone: host.shape.timeZone,
     /** LAN ranges allowed to reach admin UIs (Radarr, Sonarr, Prowlarr, Sunshine's web UI). */
@@ -71,6 +114,7 @@ export const stackConfig = strictObject(
 
 export type StackConfig = z.infer<typeof stackConfig>;
 export type HostEntry = z.infer<typeof hostEntry>;
+export type RouteEntry = z.infer<typeof routeEntry>;
 
 /** Secrets read from the stack config (set with `pulumi config set --secret`). */
 export interface StackSecrets {
@@ -116,10 +160,16 @@ function stackSecrets(get: (key: (typeof SECRET_KEYS)[number]) => pulumi.Output<
   };
 }
 
+/**
+ * The namespace of every key, whatever the project is called: in a project named pulumi-nixos (the
+ * template's) `pulumi config set domain x` sets pulumi-nixos:domain; elsewhere name it in the key.
+ */
+export const NAMESPACE = "pulumi-nixos";
+
 /** Reads and validates the running stack's configuration through the engine. */
-export function loadStackConfig(config = new pulumi.Config()): { settings: StackConfig; secrets: StackSecrets } {
+export function loadStackConfig(config = new pulumi.Config(NAMESPACE)): { settings: StackConfig; secrets: StackSecrets } {
   const raw: Record<string, unknown> = {};
-  const prefix = `${pulumi.getProject()}:`;
+  const prefix = `${NAMESPACE}:`;
   for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
     if (!fullKey.startsWith(prefix)) continue;
     // Objects, lists and booleans arrive as JSON text; "25.11" must stay a string, not become a number.
@@ -130,15 +180,15 @@ export function loadStackConfig(config = new pulumi.Config()): { settings: Stack
 }
 
 /**
- * Reads a Pulumi.<stack>.yaml without the engine (for `npm run render`). Secret values stay encrypted
- * in the file: each present secret becomes a placeholder, which is enough to render, since rendered
- * files only ever reference secrets by path.
+ * Reads a Pulumi.<stack>.yaml without the engine (for `pulumi-nixos render`). Secret values stay
+ * encrypted in the file: each present secret becomes a placeholder, which is enough to render, since
+ * rendered files only ever reference secrets by path. Keys of other namespaces are not ours.
  */
 export function readStackConfigFile(file: string, stack: string): { settings: StackConfig; secrets: StackSecrets } {
   const yaml = require("js-yaml") as typeof import("js-yaml");
   const doc = (yaml.load(require("fs").readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(doc.config ?? {})) raw[key.replace(/^pulumi-nixos:/, "")] = value;
+  for (const [key, value] of Object.entries(doc.config ?? {})) if (key.startsWith(`${NAMESPACE}:`)) raw[key.slice(NAMESPACE.length + 1)] = value;
   // In the file, a secret is an object { secure: <ciphertext> }; a plain string was set without --secret.
   refusePlaintextSecrets(Object.keys(raw), (k) => typeof raw[k] === "object" && raw[k] !== null && "secure" in (raw[k] as object), stack);
   const placeholder = (k: string) => (raw[k] === undefined ? undefined : pulumi.output(`<secret ${k}>`));

@@ -1,10 +1,10 @@
 // Pins a stack's nixpkgs to what Nix resolves now: runs `nix flake metadata <url> --json` and sets
 // nixpkgs.url, rev, narHash and lastModified in the stack's config, so every host builds the same
 // nixpkgs and a flake.lock is rendered:
-//   npm run pin -- --stack homelab [--config-file FILE] [--url github:NixOS/nixpkgs/nixos-26.11]
+//   pulumi-nixos pin --stack homelab [--config-file FILE] [--url github:NixOS/nixpkgs/nixos-26.11]
 // Without --url it pins the stack's nixpkgs.url, or the release branch of the stack's release.
 import { execFileSync } from "child_process";
-import { readStackConfigFile } from "../stacks/config";
+import { NAMESPACE, readStackConfigFile } from "../stack/config";
 
 export interface Pin {
   url: string;
@@ -21,15 +21,11 @@ export function pinOf(url: string, metadataJson: string): Pin {
   return { url, narHash: locked.narHash, ...(locked.rev ? { rev: locked.rev } : {}), ...(typeof locked.lastModified === "number" ? { lastModified: locked.lastModified } : {}) };
 }
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function main(): number {
+export function pin(argv: string[]): number {
+  const flag = (name: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
   const stack = flag("stack");
   if (!stack) {
-    console.error("usage: npm run pin -- --stack STACK [--config-file FILE] [--url FLAKE_URL]");
+    console.error("usage: pulumi-nixos pin --stack STACK [--config-file FILE] [--url FLAKE_URL]");
     return 2;
   }
   const configFile = flag("config-file");
@@ -38,7 +34,7 @@ function main(): number {
   const metadata = execFileSync("nix", ["--extra-experimental-features", "nix-command flakes", "flake", "metadata", "--json", url], { encoding: "utf8" });
   const pin = pinOf(url, metadata);
   const config = ["--stack", stack, ...(configFile ? ["--config-file", configFile] : [])];
-  const set = (key: string, value: string, type: string[] = []) => execFileSync("pulumi", ["config", "set", ...config, "--path", `nixpkgs.${key}`, ...type, value], { stdio: "inherit" });
+  const set = (key: string, value: string, type: string[] = []) => execFileSync("pulumi", ["config", "set", ...config, "--path", `${NAMESPACE}:nixpkgs.${key}`, ...type, value], { stdio: "inherit" });
   set("url", pin.url);
   if (pin.rev) set("rev", pin.rev);
   set("narHash", pin.narHash);
@@ -46,5 +42,3 @@ function main(): number {
   console.log(`pinned nixpkgs of stack ${stack}: ${pin.url}${pin.rev ? ` at ${pin.rev}` : ""} (${pin.narHash})`);
   return 0;
 }
-
-if (require.main === module) process.exit(main());

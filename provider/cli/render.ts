@@ -1,34 +1,31 @@
 // Renders a stack's hosts into a directory without contacting any host or the Pulumi engine:
-//   npm run render -- --stack homelab --out out/render          (reads Pulumi.homelab.yaml)
-//   npm run render -- --stack path/to/hosts.ts --out out/render
+//   pulumi-nixos render --stack homelab --out out/render          (reads Pulumi.homelab.yaml)
+//   pulumi-nixos render --stack path/to/hosts.js --out out/render
 // A module exports `hosts` (or a default export): a function returning host declarations (HostInput[]),
 // or the array itself. Each host lands in <out>/<name>/ as a flake; secret values are never written.
 import { mkdirSync, rmSync, writeFileSync } from "fs";
 import { dirname, join, resolve } from "path";
-import { checkDeployable, modelStack, ValidHostModel } from "../provider/model/host";
-import { ValidationError, formatIssues } from "../provider/schema/errors";
-import { host, HostInput, HostSpec } from "../provider/schema/host";
-import { renderFlake } from "../provider/render/flake";
-import { hostSpec, withHostFiles } from "../provider/resources/host";
-import { readStackConfigFile } from "../stacks/config";
-import { declareHosts } from "../stacks/hosts";
+import { checkDeployable, modelStack, ValidHostModel } from "../model/host";
+import { ValidationError, formatIssues } from "../schema/errors";
+import { host, HostInput, HostSpec } from "../schema/host";
+import { renderFlake } from "../render/flake";
+import { hostSpec, withHostFiles, withRevision } from "../resources/host";
+import { readStackConfigFile } from "../stack/config";
+import { declareHosts } from "../stack/hosts";
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-async function main(): Promise<number> {
+export async function render(argv: string[]): Promise<number> {
+  const arg = (name: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
   const stack = arg("stack");
   const out = arg("out") ?? "out/render";
   if (!stack) {
-    console.error("usage: npm run render -- --stack MODULE --out DIR   (MODULE exports `hosts`: () => HostInput[])");
+    console.error("usage: pulumi-nixos render --stack STACK|MODULE [--config-file FILE] --out DIR   (MODULE exports `hosts`: () => HostInput[])");
     return 2;
   }
   const errors: string[] = [];
   const needs: string[] = [];
   const specs: HostSpec[] = [];
   if (/\.[cm]?[jt]s$/.test(stack)) {
+    if (/\.[cm]?ts$/.test(stack)) require("ts-node").register({ transpileOnly: true });
     const mod = await import(resolve(stack));
     const exported = mod.hosts ?? mod.default;
     const inputs: HostInput[] = typeof exported === "function" ? await exported() : exported;
@@ -48,7 +45,7 @@ async function main(): Promise<number> {
       // Rendering contacts no host and needs no key: stand-ins let the declaration validate.
       const c = d.args.connection;
       const connection = { ...c, privateKey: c.privateKey ?? "<deploy key>", trustOnFirstUse: c.trustOnFirstUse || c.hostKey === undefined };
-      specs.push(hostSpec(d.name, withHostFiles(d.name, { ...d.args, connection })));
+      specs.push(hostSpec(d.name, withRevision(withHostFiles(d.name, { ...d.args, connection }))));
     }
   }
   let models: ValidHostModel[] = [];
@@ -81,10 +78,3 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(e instanceof ValidationError ? e.message : e);
-    process.exit(1);
-  },
-);

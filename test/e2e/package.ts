@@ -1,0 +1,15 @@
+// The package as the e2e programs load it: stacks/ and the fixtures import `pulumi-nixos` by name and the
+// Generation provider requires it, so they run the compiled dist/ (through the checkout's self-link,
+// node_modules/pulumi-nixos, made by scripts/setup.sh). Rebuilt here so a test never runs stale output.
+import { execFileSync } from "child_process";
+import * as path from "path";
+
+export const repo = path.resolve(__dirname, "../..");
+let built = false;
+
+/** Compiles the package once per test process; test files running at once take turns (flock). */
+export function buildPackage(): void {
+  if (built) return;
+  execFileSync("flock", [path.join(repo, "node_modules", ".pulumi-nixos-build.lock"), "npm", "run", "--silent", "build"], { cwd: repo, stdio: ["ignore", "ignore", "inherit"] });
+  built = true;
+}
