@@ -90,3 +90,57 @@ test("a host without an address can be rendered; the deploy is refused naming th
   expect(media.needs).toEqual([expect.stringContaining("stack 's' config: hosts.media.address: is not set (fix: pulumi config set --path hosts.media.address"), expect.stringContaining("hosts.media.hostKey: is not pinned")]);
   expect(media.args.connection.address).toBe("address-not-set-media");
 });
+describe("any host in stack config", () => {
+  const nas = {
+    address: "192.168.1.30",
+    hostKey: HOST_KEY,
+    services: {
+      "uptime-kuma": { kind: "generic", tcpPorts: [3001], options: { settings: { PORT: "3001" } } },
+      "home-assistant": { kind: "generic", module: "home-assistant", tcpPorts: [8123], options: { config: { default_config: {} } } },
+      caddy: {},
+    },
+    routes: { "uptime-kuma": { subdomain: "status", allow: "lan" }, "home-assistant": {} },
+    users: [{ name: "alice", groups: ["wheel"] }],
+    extraModules: [{ name: "backup", text: "{ ... }: { services.restic.backups = { }; }\n" }],
+  };
+
+  test("a third host without a preset runs generic services with their options and routes, users and extra modules", () => {
+    const settings = parseStackConfig({ ...base, lan: ["192.168.1.0/24"], hosts: { ...base.hosts, nas } }, "homelab");
+    const decl = declareHosts(settings, secrets, "homelab");
+    expect(decl.map((d) => d.name)).toEqual(["media", "gaming", "nas"]);
+    const spec = hostSpec("nas", decl[2].args);
+    expect(spec.services.map((s) => [s.kind, s.kind === "generic" ? s.module : undefined, s.name])).toEqual([
+      ["generic", "uptime-kuma", undefined],
+      ["generic", "home-assistant", undefined],
+      ["caddy", undefined, undefined],
+    ]);
+    expect(spec.services[0]).toMatchObject({ tcpPorts: [3001], options: { settings: { PORT: "3001" } } });
+    expect(spec.routes.map((r) => [r.domain, r.to, r.allow])).toEqual([
+      ["status.home.example", { service: "uptime-kuma" }, ["192.168.1.0/24"]],
+      ["home-assistant.home.example", { service: "home-assistant" }, undefined],
+    ]);
+    expect(spec.users.map((u) => u.name)).toEqual(["alice"]);
+    expect(spec.extraModules.map((m) => m.name)).toEqual(["backup"]);
+    expect(decl[2].tags).toEqual([]);
+  });
+
+  test("a host extends and overrides its preset: a service moved to another port, one dropped, one added, the GPU replaced", () => {
+    const media = { ...base.hosts.media, services: { radarr: { port: 7879 }, jellyseerr: false, "uptime-kuma": { kind: "generic", tcpPorts: [3001] } }, routes: { jellyseerr: false } };
+    const gaming = { ...base.hosts.gaming, gpu: { vendor: "amd" }, display: { refresh: 120 } };
+    const [m, g] = declareHosts(parseStackConfig({ ...base, hosts: { media, gaming } }, "s"), secrets, "s").map((d) => hostSpec(d.name, d.args));
+    expect(m.services.map((s) => (s.kind === "generic" ? s.module : s.kind))).toEqual(["openssh", "caddy", "jellyfin", "radarr", "sonarr", "prowlarr", "uptime-kuma"]);
+    expect(m.services.find((s) => s.kind === "radarr")).toMatchObject({ port: 7879 });
+    expect(m.routes.map((r) => r.domain)).not.toContain("jellyseerr.home.example");
+    expect(g.gpu).toEqual({ vendor: "amd", enable32Bit: false });
+    expect(g.display).toMatchObject({ width: 3840, height: 2160, refresh: 120, user: "sunshine" });
+  });
+
+  test("unknown keys are refused by name at their config path, and a service not named after its kind needs one", () => {
+    const at = (hosts: Record<string, unknown>) => () => declareHosts(parseStackConfig({ ...base, hosts }, "s"), secrets, "s");
+    expect(at({ nas: { ...nas, servces: {} } })).toThrow(/stack 's' config: hosts\.nas: unknown field 'servces'/);
+    expect(at({ nas: { ...nas, services: { jellyfin: { prot: 1 } } } })).toThrow(/stack 's' config: hosts\.nas\.services\.jellyfin: unknown field 'prot'/);
+    expect(at({ nas: { ...nas, routes: { x: { domian: "a.b" } } } })).toThrow(/hosts\.nas\.routes\.x: unknown field 'domian'/);
+    expect(at({ nas: { ...nas, gpu: { vendor: "nvidia", chanel: "beta" } } })).toThrow(/hosts\.nas\.gpu: unknown field 'chanel'/);
+    expect(at({ nas: { services: { nextcloud: { port: 80 } } } })).toThrow(/hosts\.nas\.services\.nextcloud\.kind: is required for a service not named after its kind \(fix: kind: generic/);
+  });
+});
