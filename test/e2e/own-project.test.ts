@@ -1,0 +1,131 @@
+// The package as a user installs it: packed, installed from the tarball into a fresh project outside the
+// repository, type-checked with strict settings, and the README's API example run there through the real
+// CLI on two simulated hosts (adopt, preview, up, a no-op up). Then the project's clone at another path,
+// with the first one gone, refreshes and destroys: state holds no path of the project that deployed.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { SimHost, startHosts, stopHosts } from "../harness/pool";
+import { currentGeneration } from "./demo-stack";
+import { adoptHost, generations, npmInstall, Packed, packPackage, run, workDir } from "./fresh-project";
+import { repo } from "./package";
+import { PulumiWorkspace } from "./pulumi";
+
+/** The README's program of one's own, as the README shows it. */
+function readmeProgram(): string {
+  const readme = fs.readFileSync(path.join(repo, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## The resource API"));
+  const m = /```ts\n([\s\S]*?)```/.exec(section);
+  if (!m || !m[1].includes('from "pulumi-nixos"')) throw new Error("README: no program importing pulumi-nixos under 'The resource API'");
+  return m[1];
+}
+
+const STRICT = {
+  compilerOptions: {
+    target: "ES2022",
+    module: "commonjs",
+    moduleResolution: "node",
+    lib: ["ES2022"],
+    types: ["node"],
+    strict: true,
+    noUnusedLocals: true,
+    noUnusedParameters: true,
+    noImplicitReturns: true,
+    exactOptionalPropertyTypes: true,
+    esModuleInterop: true,
+    skipLibCheck: false,
+  },
+  files: ["index.ts"],
+};
+
+/** A Pulumi project of one's own with the packed package installed. */
+async function project(dir: string, tarball: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: homelab\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+  fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(STRICT, null, 2));
+  fs.writeFileSync(path.join(dir, "index.ts"), readmeProgram());
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "homelab", private: true }, null, 2));
+  await npmInstall(dir, "@pulumi/pulumi@3.248.0", tarball, "--save-dev", "typescript@5.9.3", "ts-node@10.9.2", "@types/node@20.19.43");
+}
+
+describe("the package installed into a project of one's own", () => {
+  const work = workDir("own");
+  const keyFile = path.join(work, "deploy_key");
+  const configFile = path.join(work, "Pulumi.own.yaml");
+  const first = path.join(work, "first");
+  const clone = path.join(work, "clone");
+  const env = { PULUMI_NODEJS_TRANSPILE_ONLY: "true" };
+  let packed: Packed;
+  let hosts: SimHost[] = [];
+  let ws: PulumiWorkspace;
+
+  beforeAll(async () => {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "own", "-f", keyFile]);
+    packed = packPackage(work);
+    [hosts] = await Promise.all([startHosts(2, { prefix: "own", authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] }), project(first, packed.tarball)]);
+    ws = new PulumiWorkspace(first, configFile);
+    fs.writeFileSync(path.join(work, "base.yaml"), "config: {}\n");
+    await ws.initStack("own", path.join(work, "base.yaml"));
+    for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
+      await ws.ok(["config", "set", "--path", `${name}.address`, h.address]);
+      await ws.ok(["config", "set", "--path", `${name}.port`, String(h.port)]);
+      await ws.ok(["config", "set", "--path", `${name}.hostKey`, h.hostKey]);
+    }
+    await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
+    await ws.ok(["config", "set", "--secret", "radarrApiKey", "own-radarr-key-1"]);
+  }, 600_000);
+
+  afterAll(async () => {
+    await stopHosts(hosts);
+    // The stack lives in the workspace's own backend, beside its PULUMI_HOME.
+    if (ws) fs.rmSync(path.dirname(ws.backendDir), { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it("packs compiled JavaScript, declarations, the command and its host scripts; no sources, stacks or tests", () => {
+    expect(packed.files).toEqual(expect.arrayContaining(["package.json", "dist/provider/index.js", "dist/provider/index.d.ts", "dist/provider/cli/main.js", "dist/nix/scripts/adopt-read.sh"]));
+    expect(packed.files.filter((f) => !f.startsWith("dist/") && f !== "package.json" && f !== "README.md")).toEqual([]);
+    expect(packed.files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
+    expect(fs.readlinkSync(path.join(first, "node_modules", ".bin", "pulumi-nixos"))).toBe("../pulumi-nixos/dist/provider/cli/main.js");
+    expect(fs.lstatSync(path.join(first, "node_modules", "pulumi-nixos")).isSymbolicLink()).toBe(false);
+  });
+
+  it("type-checks the README's program with strict settings", async () => {
+    await run(first, "npx", ["--no-install", "tsc", "--noEmit", "-p", "."]);
+  });
+
+  it("adopts both hosts with the package's command, previews a tree per host, deploys, then finds nothing to do", async () => {
+    for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
+      const r = await adoptHost(ws, ["--address", h.address, "--port", String(h.port), "--host-key", h.hostKey, "--identity", keyFile, name]);
+      expect(r.stdout).toContain(`${path.join("nix", "hosts", name)}/hardware-configuration.nix: written`);
+    }
+    const preview = await ws.ok(["preview", "--show-urns"], { env });
+    // The Service is the Host's child: its URN's type chain starts with the Host.
+    expect(preview.stdout).toMatch(/urn:pulumi:own::homelab::pulumi-nixos:index:Host\$pulumi-nixos:index:Service::media-jellyfin/);
+    expect(preview.stdout).toMatch(/\+\s+pulumi-nodejs:dynamic\/nixos:Generation\s+gaming\s+create/);
+
+    await ws.ok(["up", "--yes", "--skip-preview"], { env });
+    const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
+    expect(out.generations).toEqual({ media: await currentGeneration(hosts[0]), gaming: await currentGeneration(hosts[1]) });
+    await ws.ok(["up", "--yes", "--expect-no-changes"], { env });
+  });
+
+  it("refreshes and destroys from a clone at another path after the first project is gone", async () => {
+    await project(clone, packed.tarball);
+    fs.cpSync(path.join(first, "nix"), path.join(clone, "nix"), { recursive: true });
+    fs.rmSync(first, { recursive: true, force: true });
+    const other = new PulumiWorkspace(clone, configFile);
+    const same = { ...env, PULUMI_BACKEND_URL: `file://${ws.backendDir}` };
+    const provider = String((await generations(other, ["--stack", "own"], same)).media.inputs.__provider);
+    expect(provider).toContain('require("pulumi-nixos/generation")');
+    expect(provider).not.toContain(first);
+
+    const refresh = await other.ok(["refresh", "--yes", "--skip-preview", "--stack", "own"], { env: same });
+    expect(refresh.stdout).not.toMatch(/not the deployed generation/);
+    await other.ok(["preview", "--expect-no-changes", "--stack", "own"], { env: same });
+    const running = (await hosts[0].exec("readlink -f /run/current-system")).stdout;
+    await other.ok(["destroy", "--yes", "--skip-preview", "--stack", "own"], { env: same });
+    expect((await hosts[0].exec("readlink -f /run/current-system")).stdout).toBe(running);
+    expect(await generations(other, ["--stack", "own"], same)).toEqual({});
+  });
+});
