@@ -99,9 +99,9 @@ describe("the package installed into a project of one's own", () => {
       const r = await adoptHost(ws, ["--address", h.address, "--port", String(h.port), "--host-key", h.hostKey, "--identity", keyFile, name]);
       expect(r.stdout).toContain(`${path.join("nix", "hosts", name)}/hardware-configuration.nix: written`);
     }
-    const preview = await ws.ok(["preview", "--show-urns"], { env });
+    const preview = await ws.ok(["preview", "--diff"], { env });
     // The Service is the Host's child: its URN's type chain starts with the Host.
-    expect(preview.stdout).toMatch(/urn:pulumi:own::homelab::pulumi-nixos:index:Host\$pulumi-nixos:index:Service::media-jellyfin/);
+    expect(preview.stdout).toContain("[urn=urn:pulumi:own::homelab::pulumi-nixos:index:Host$pulumi-nixos:index:Service::media-jellyfin]");
     expect(preview.stdout).toMatch(/\+\s+pulumi-nodejs:dynamic\/nixos:Generation\s+gaming\s+create/);
 
     await ws.ok(["up", "--yes", "--skip-preview"], { env });
