@@ -102,7 +102,7 @@ describe("the package installed into a project of one's own", () => {
     const preview = await ws.ok(["preview", "--diff"], { env });
     // The Service is the Host's child: its URN's type chain starts with the Host.
     expect(preview.stdout).toContain("[urn=urn:pulumi:own::homelab::pulumi-nixos:index:Host$pulumi-nixos:index:Service::media-jellyfin]");
-    expect(preview.stdout).toMatch(/\+\s+pulumi-nodejs:dynamic\/nixos:Generation\s+gaming\s+create/);
+    expect(preview.stdout).toMatch(/\+ pulumi-nodejs:dynamic\/nixos:Generation: \(create\)\s+\[urn=urn:pulumi:own::homelab::pulumi-nixos:index:Host\$pulumi-nodejs:dynamic\/nixos:Generation::gaming\]/);
 
     await ws.ok(["up", "--yes", "--skip-preview"], { env });
     const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
