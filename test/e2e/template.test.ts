@@ -40,7 +40,7 @@ describe("the template, installed with pulumi new outside the repository", () =>
     await ws.ok(["config", "set", "--path", "hosts.nas.services.caddy.openFirewall", "true"]);
     await ws.ok(["config", "set", "--path", "hosts.nas.services.uptime-kuma.kind", "generic"]);
     await ws.ok(["config", "set", "--path", "hosts.nas.services.uptime-kuma.tcpPorts[0]", "3001"]);
-    await ws.ok(["config", "set", "--path", "hosts.nas.services.uptime-kuma.options.settings.PORT", "3001"]);
+    await ws.ok(["config", "set", "--path", "hosts.nas.services.uptime-kuma.options.settings.PORT", "--type", "string", "3001"]);
     await ws.ok(["config", "set", "--path", "hosts.nas.routes.uptime-kuma.subdomain", "status"]);
     await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
   }, 600_000);
