@@ -38,6 +38,12 @@ source scripts/env.sh
 if [ "$(command -v pulumi)" = "$PULUMI_NIXOS_ENGINE_BIN/pulumi" ] || ! command -v pulumi >/dev/null; then
   bash engine/build.sh >/dev/null
 fi
+if [ ! -x "$PULUMI_NIXOS_ACTIONLINT" ]; then
+  command -v go >/dev/null || { echo "setup: Go is needed once to install actionlint (the example CI workflow's check)" >&2; exit 1; }
+  echo "setup: go install actionlint $PULUMI_NIXOS_ACTIONLINT_VERSION" >&2
+  GOBIN=$(dirname "$PULUMI_NIXOS_ACTIONLINT") go install "github.com/rhysd/actionlint/cmd/actionlint@$PULUMI_NIXOS_ACTIONLINT_VERSION" >/dev/null 2>&1 ||
+    { echo "setup: go install github.com/rhysd/actionlint/cmd/actionlint@$PULUMI_NIXOS_ACTIONLINT_VERSION failed" >&2; exit 1; }
+fi
 echo "setup: $(pulumi version) ($(command -v pulumi)), @pulumi/pulumi $(node -p "require('@pulumi/pulumi/package.json').version")" >&2
 
 if [ -f scripts/setup-hosts.sh ] && [ "$(id -u)" -eq 0 ]; then

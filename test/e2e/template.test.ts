@@ -1,8 +1,8 @@
 // The template as a user starts from it: `pulumi new <checkout>/stacks` outside the repository, the packed
 // package installed, type-checked, committed to Git, then a stack of three simulated hosts: the demo's two
 // presets and a third host that runs a generic service (Uptime Kuma) behind a route, all from stack
-// config. Adopted with the template's `npm run adopt`, previewed (warning that --parallel 2 holds hosts
-// back), deployed with the Git commit recorded, a no-op up, destroyed.
+// config. Adopted with the template's `npm run adopt`, previewed with the package's policy pack (warning
+// that --parallel 2 holds hosts back), deployed with the Git commit recorded, a no-op up, destroyed.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -66,7 +66,10 @@ describe("the template, installed with pulumi new outside the repository", () =>
     git("commit", "-q", "-m", "homelab: three hosts");
     const commit = git("rev-parse", "HEAD");
 
-    const preview = await ws.ok(["preview", "--parallel", "2"], { env });
+    // As the example CI workflow runs it: the package's policy pack, the demo's levels.
+    const pack = path.join(dir, "node_modules", "pulumi-nixos", "dist", "policy");
+    const preview = await ws.ok(["preview", "--parallel", "2", "--policy-pack", pack, "--policy-pack-config", path.join(pack, "config", "demo.json")], { env });
+    expect(preview.stdout).toMatch(/pulumi-nixos@v0\.1\.0/);
     expect(preview.stdout).toMatch(/\+\s+pulumi-nixos:index:Service\s+nas-uptime-kuma\s+create/);
     expect(preview.stdout + preview.stderr).toMatch(/the stack has more hosts \(3 so far\) than the engine deploys at once: rollout\.maxActivating is 10, but the engine runs at most 2/);
 
