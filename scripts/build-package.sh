@@ -5,9 +5,9 @@
 # per-stack configs. The compiled code finds them at the same relative paths as the sources do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+rm -rf dist
 npx tsc -p tsconfig.build.json
 chmod +x dist/provider/cli/main.js
-rm -rf dist/nix dist/policy/config
 mkdir -p dist/nix
 cp -R nix/scripts dist/nix/scripts
 cp -R policy/PulumiPolicy.yaml policy/config dist/policy/

@@ -29,7 +29,8 @@ if [ "$(cat node_modules/.lock.sha256 2>/dev/null)" != "$lock_sum" ]; then
 fi
 # The checkout is installed as its own package, so programs in it (stacks/, test fixtures) and the
 # Generation provider's `require("pulumi-nixos/...")` resolve it as a user's project resolves the
-# installed one: the compiled dist/ (built by npm ci's prepare; test/e2e rebuilds it when stale).
+# installed one: the compiled dist/ (npm run build; the .npmrc keeps npm from running prepare itself;
+# test/e2e rebuilds it before each run).
 ln -sfn .. node_modules/pulumi-nixos
 ln -sfn ../pulumi-nixos/dist/provider/cli/main.js node_modules/.bin/pulumi-nixos
 [ -f dist/provider/index.js ] || npm run --silent build >/dev/null

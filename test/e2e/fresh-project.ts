@@ -5,7 +5,7 @@ import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { repo } from "./package";
+import { buildPackage, repo } from "./package";
 import type { PulumiWorkspace } from "./pulumi";
 
 export interface Packed {
@@ -14,8 +14,9 @@ export interface Packed {
   files: string[];
 }
 
-/** `npm pack` of the checkout (its prepare script builds dist/), into `dir`. */
+/** `npm pack` of the checkout, freshly built (the repository's .npmrc turns npm's own prepare off), into `dir`. */
 export function packPackage(dir: string): Packed {
+  buildPackage();
   const out = execFileSync("flock", [path.join(repo, "node_modules", ".pulumi-nixos-build.lock"), "npm", "pack", "--json", "--pack-destination", dir], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   const [p] = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
   return { tarball: path.join(dir, p.filename), files: p.files.map((f) => f.path) };
