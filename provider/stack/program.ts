@@ -25,7 +25,18 @@ export function stackFromConfig(): { hosts: Host[]; summary: Record<string, Host
   const declared = declareHosts(settings, secrets, pulumi.getStack());
   const needs = [...new Set(declared.flatMap((d) => d.needs))];
   if (needs.length) throw new ValidationError(needs);
-  const hosts = declared.map((d) => new Host(d.name, d.args));
+  // Every host's problems at once (a Host that refuses its declaration registers nothing).
+  const problems: string[] = [];
+  const hosts = declared.flatMap((d) => {
+    try {
+      return [new Host(d.name, d.args)];
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      problems.push(...e.issues);
+      return [];
+    }
+  });
+  if (problems.length) throw new ValidationError(problems);
   const summary = Object.fromEntries(
     hosts.map((h) => [
       h.spec.name,
