@@ -1,6 +1,6 @@
 // Adopting a host: from what a NixOS host reports (nix/scripts/adopt-read.sh), the files of its own
 // folder (nix/hosts/<host>/) and what the operator must review before the first deploy. Pure: the
-// command (scripts/adopt.ts) reads the host and writes the files.
+// command (provider/cli/adopt.ts, `pulumi-nixos adopt`) reads the host and writes the files.
 import { Literal, readModule, Definition } from "../model/nix-module";
 import * as nix from "../render/nix";
 
