@@ -72,7 +72,7 @@ describe("the package installed into a project of one's own", () => {
       await ws.ok(["config", "set", "--path", `${name}.hostKey`, h.hostKey]);
     }
     await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
-    await ws.ok(["config", "set", "--secret", "radarrApiKey", "own-radarr-key-1"]);
+    await ws.ok(["config", "set", "--secret", "radarrApiKey", "own-radarr-key-0123456789abcdef"]);
   }, 600_000);
 
   afterAll(async () => {
