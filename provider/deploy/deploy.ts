@@ -1,13 +1,19 @@
-// Deploys one rendered flake to one host and reads hosts back: the sequence of steps (connect,
-// upload, build and activate, confirm, read back) over a Transport, with every failure turned into
-// one line that says what state the host is in. Host-side logic lives in scripts.ts.
+// Drives one host's deploy over a Net: does what phases.next() asks (start the job with the one
+// upload, follow its log, confirm over a new connection), feeds the streamed output to
+// phases.feed(), reconnects and resumes where it left off after a dropped connection, and throws
+// the failure phases.outcome() finds. Also reads a host's state and removes a host's deploy.
 import { randomBytes } from "crypto";
 import { hostname } from "os";
 import type { Connection, DeployOptions, SecretFile } from "../schema/generation";
+import { archive } from "./archive";
+import { DeployError, HostNow } from "./errors";
+import { hostNow, marker, Marker, num, parseEvent, text } from "./events";
+import { confirms, Goal } from "./goal";
+import * as phases from "./phases";
 import * as scripts from "./scripts";
-import { connect } from "./ssh";
-import { Shell } from "./shell";
-import { ConnectionSpec, DeployError, Transport, UploadFile } from "./transport";
+import type { Shell } from "./shell";
+import { sshNet } from "./ssh";
+import { ConnectionSpec, Net, Transport } from "./transport";
 
 export type Logger = (message: string) => void;
 
@@ -18,29 +24,16 @@ export interface DeployRequest {
   hostKey?: string; // a key recorded earlier by trust-on-first-use
   files: Record<string, string>;
   flakeAttr: string;
-  goal: scripts.Goal;
+  goal: Goal;
   secrets: Record<string, string>;
   secretFiles: SecretFile[];
   options: DeployOptions;
+  takeover: boolean; // a machine deployed by another host of this stack may be taken over (a rename)
 }
 
-export interface Units {
-  started: string[];
-  stopped: string[];
-  restarted: string[];
-  reloaded: string[];
-}
-
-export interface DeployResult {
-  generation?: number;
-  systemPath: string;
-  previousGeneration?: number;
-  previousSystemPath: string;
-  markerHash?: string;
-  units: Units;
-  activatedAt: string;
-  closureDiff: string;
+export interface DeployResult extends phases.DeployResult {
   hostKey: string;
+  activatedAt: string;
 }
 
 export function connectionSpec(host: string, c: Connection, recordedHostKey?: string): ConnectionSpec {
@@ -50,244 +43,182 @@ export function connectionSpec(host: string, c: Connection, recordedHostKey?: st
     port: c.port,
     user: c.user,
     privateKey: c.privateKey,
+    agent: c.agent,
     hostKey: c.hostKey ?? recordedHostKey,
     trustOnFirstUse: c.trustOnFirstUse,
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The one upload: the flake, the secrets and the job script, as one archive. */
+export function uploadArchive(req: DeployRequest, job: Shell): Buffer {
+  return archive([
+    ...Object.entries(req.files).map(([path, content]) => ({ path: `flake/${path}`, content, mode: 0o644 })),
+    ...req.secretFiles.map((f) => ({ path: `secrets/${f.key}`, content: req.secrets[f.key], mode: 0o600 })),
+    { path: "job.sh", content: job.text, mode: 0o600 },
+  ]);
+}
 
-/** Runs fn as a named step and logs one line with its duration. */
-async function step<T>(log: Logger, host: string, name: string, fn: () => Promise<T>): Promise<T> {
-  const start = Date.now();
-  try {
-    const r = await fn();
-    log(`${host}: ${name} done in ${((Date.now() - start) / 1000).toFixed(1)} s`);
-    return r;
-  } catch (e) {
-    log(`${host}: ${name} failed after ${((Date.now() - start) / 1000).toFixed(1)} s`);
-    throw e;
+/** Connects until `until` (ms, by net.now()), with backoff; a refused key or login is final. */
+async function connectUntil(net: Net, spec: ConnectionSpec, until: number, midRun: boolean): Promise<Transport | undefined> {
+  for (let wait = 500; ; wait = Math.min(wait * 2, 4000)) {
+    try {
+      return await net.connect({ ...spec, connectAttempts: 1 });
+    } catch (e) {
+      if (e instanceof DeployError && e.failure.kind === "host-key-mismatch") throw new DeployError({ ...e.failure, midRun });
+      if (e instanceof DeployError && !e.transient) throw e;
+      if (net.now() + wait > until) return undefined;
+      await net.sleep(wait);
+    }
   }
 }
 
-async function must(t: Transport, host: string, what: string, cmd: Shell): Promise<string> {
-  const r = await t.exec(cmd);
-  if (r.code !== 0) throw new DeployError(host, `${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
-}
-
-/** The lines of a Nix evaluation or build error, for the one message the user reads. */
-export function nixError(log: string): string {
-  const all = log.split("\n");
-  const first = all.findIndex((l) => /^error\b|^\s*error:/.test(l));
-  const picked = first >= 0 ? all.slice(first, first + 12) : all.filter((l) => l.trim() && !l.startsWith("pulumi-nixos:")).slice(-8);
-  return picked.join("\n").trim();
-}
-
-function describeGeneration(n?: number): string {
-  return n === undefined ? "its previous system" : `generation ${n}`;
-}
-
-export async function deploy(req: DeployRequest, log: Logger): Promise<DeployResult> {
-  const spec = connectionSpec(req.host, req.connection, req.hostKey);
-  const id = `${Date.now()}-${randomBytes(3).toString("hex")}`;
-  const confirm = req.options.magicRollback && req.goal !== "boot";
-  const params: scripts.ActivationParams = {
+export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet): Promise<DeployResult> {
+  const o = req.options;
+  const id = `${net.now()}-${randomBytes(3).toString("hex")}`;
+  const confirm = confirms(req.goal, o.magicRollback);
+  const job = scripts.job({
     id,
+    host: req.host,
+    stack: req.stack,
     flakeAttr: req.flakeAttr,
     goal: req.goal,
-    owner: `stack ${req.stack} from ${hostname()} (pid ${process.pid}, run ${id}, since ${new Date().toISOString()})`,
-    lockWaitSec: req.options.lockWaitSec,
-    activationTimeoutSec: req.options.activationTimeoutSec,
-    confirm,
-    confirmTimeoutSec: req.options.rollbackTimeoutSec,
-    secretOwners: req.secretFiles.map((f) => ({ key: f.key, owner: f.owner, group: f.group })),
+    magicRollback: o.magicRollback,
+    takeover: req.takeover,
+    owner: `stack ${req.stack} from ${hostname()} (pid ${process.pid}, run ${id})`,
+    lockWaitSec: o.lockWaitSec,
+    activationTimeoutSec: o.activationTimeoutSec,
+    confirmTimeoutSec: o.rollbackTimeoutSec,
+    healthTimeoutSec: o.healthTimeoutSec,
+    secrets: req.secretFiles,
+  });
+  const upload = uploadArchive(req, job);
+  const spec = connectionSpec(req.host, req.connection, req.hostKey);
+  const began = net.now();
+  // Long enough for every phase the host runs by itself, then the result is read or the host is lost.
+  const deadline = began + (o.lockWaitSec + 2 * o.activationTimeoutSec + o.rollbackTimeoutSec + o.healthTimeoutSec + 300) * 1000;
+  const secs = (since: number) => ((net.now() - since) / 1000).toFixed(1);
+
+  let t = await net.connect(spec).catch((e) => {
+    log(`${req.host}: connect failed after ${secs(began)} s`);
+    throw e;
+  });
+  log(`${req.host}: connect done in ${secs(began)} s`);
+  const hostKey = t.hostKey;
+  const pinned: ConnectionSpec = { ...spec, hostKey };
+
+  let view = phases.initial();
+  let since = net.now();
+  let awaitingAt = 0;
+  const onChunk = (chunk: Buffer) => {
+    const before = view.phase;
+    view = phases.feed(view, chunk);
+    if (view.phase === before) return;
+    const label = phases.phaseLabel(before, req.goal, view);
+    if (label) log(`${req.host}: ${label} ${view.phase === "failed" ? "failed after" : "done in"} ${secs(since)} s`);
+    since = net.now();
+    if (view.phase === "awaiting-confirmation") awaitingAt = since;
   };
-  let t = await step(log, req.host, "connect", () => connect(spec));
-  // Later connections (reconnects, the confirmation) pin the key this one saw.
-  const pinned: ConnectionSpec = { ...spec, hostKey: t.hostKey };
-  try {
-    await must(t, req.host, "preparing the run directory", scripts.prepareRun(id));
-    const R = scripts.runDir(id);
-    const uploads: UploadFile[] = [
-      ...Object.entries(req.files).map(([path, content]) => ({ path: `${R}/flake/${path}`, content, mode: "0644" })),
-      ...req.secretFiles.map((f) => ({ path: `${R}/secrets/${f.key}`, content: req.secrets[f.key], mode: f.mode })),
-    ];
-    await step(log, req.host, `upload (${uploads.length} files)`, () => t.upload(uploads));
-    await must(t, req.host, "starting the activation", scripts.startActivation(params));
-
-    // Poll the detached job; a dropped connection or restarted sshd only means reconnecting.
-    const deadline = Date.now() + (req.options.lockWaitSec + req.options.activationTimeoutSec + 60) * 1000;
-    const poll = async (done: (s: scripts.RunStatus) => boolean): Promise<scripts.RunStatus> => {
-      for (;;) {
-        try {
-          const s = scripts.parseRunStatus((await t.exec(scripts.runStatus(id), { timeoutMs: 15000 })).stdout);
-          if (done(s)) return s;
-        } catch (e) {
-          if (Date.now() > deadline) throw e;
-          await t.close().catch(() => undefined);
-          log(`${req.host}: connection lost while the host works on its own; reconnecting`);
-          try {
-            t = await connect({ ...pinned, connectAttempts: 6 });
-          } catch (err) {
-            // A changed host key or refused login will not heal by waiting.
-            if (!(err instanceof DeployError && err.transient) || Date.now() > deadline) throw err;
-          }
-          continue;
-        }
-        if (Date.now() > deadline) {
-          throw new DeployError(req.host, `the host did not report the end of the activation in time; see ${R}/log on the host`);
-        }
-        await sleep(500);
-      }
-    };
-    const finished = (s: scripts.RunStatus) => s.result !== undefined;
-    // switch-to-configuration announces itself with this line: the build is over, activation begins.
-    const activating = (s: scripts.RunStatus) => s.exit !== undefined || s.log.includes("activating the configuration");
-    let status = await step(log, req.host, "build", async () => {
-      const s = await poll(activating);
-      if (s.exit === "locked") {
-        throw new DeployError(
-          req.host,
-          `another deployment holds the host lock ${scripts.PATHS.lock} (${(s.result ?? "").replace(/^locked by /, "")}); ` +
-            `gave up after waiting ${req.options.lockWaitSec} s; nothing was changed`,
-        );
-      }
-      if (s.exit !== undefined && s.exit !== "0") throw failure(req, await poll(finished));
-      return s;
-    });
-    // A quick activation may already be over when the build is seen to end; the line still says so.
-    status = await step(log, req.host, req.goal, async () => {
-      const s = await poll((x) => x.exit !== undefined);
-      if (s.exit !== "0") throw failure(req, await poll(finished));
-      return s;
-    });
-
-    if (confirm) {
-      // Already rolled back means the host was unreachable for the whole confirmation window.
-      if (!status.rolledBack) await step(log, req.host, "confirm", async () => {
-        let fresh: Transport;
-        try {
-          fresh = await connect({ ...pinned, connectAttempts: 3 });
-        } catch (e) {
-          throw await unreachableAfterSwitch(req, pinned, status, e);
-        }
-        try {
-          const r = await fresh.exec(scripts.confirm(id, req.options.healthChecks), { timeoutMs: 120000 });
-          if (r.code !== 0) {
-            await fresh.exec(scripts.abort(id, `health check failed`));
-            const final = await pollOn(fresh, id, (s) => s.result !== undefined);
-            throw new DeployError(
-              req.host,
-              `${r.stderr.trim()}; rolled back to ${describeGeneration(final.rolledBack?.generation)}, which the host runs again`,
-            );
-          }
-        } finally {
-          await t.close().catch(() => undefined);
-          t = fresh;
-        }
-      });
-      status = await poll(finished);
-      if (status.result !== "done") throw failure(req, status);
-    } else {
-      status = await poll(finished);
+  const run = async (tr: Transport, cmd: Shell, stdin?: Buffer) => {
+    const r = await tr.exec(cmd, { stdin, onStdout: onChunk });
+    view = phases.streamEnded(view);
+    if (!view.result && !view.followEnd) {
+      throw new DeployError({ kind: "script-failed", host: req.host, what: "the deploy command on the host", exitCode: r.code, output: r.stderr.trim() });
     }
+  };
+  const reconnect = async (): Promise<Transport> => {
+    const fresh = await connectUntil(net, pinned, deadline, true);
+    if (!fresh) throw new DeployError({ kind: "lost", host: req.host, why: `the host could not be reached again to read the deploy's result (see ${scripts.runDir(id)}/log on the host)` });
+    return fresh;
+  };
 
-    const back = await step(log, req.host, "read back", () => t.exec(scripts.readBack(status.previousSystem ?? "")));
-    const state = scripts.parseState(back.stdout);
-    const diff = Buffer.from(scripts.parseKeyValues(back.stdout).diff ?? "", "base64").toString("utf8");
-    const units = scripts.parseUnits(status.log);
-    return {
-      generation: req.goal === "boot" ? state.profileGeneration : state.runningGeneration,
-      systemPath: req.goal === "boot" ? state.profile : state.current,
-      previousGeneration: status.previousGeneration,
-      previousSystemPath: status.previousSystem ?? "",
-      markerHash: state.marker?.contentHash,
-      units: { started: units.started, stopped: units.stopped, restarted: units.restarted, reloaded: units.reloaded },
-      activatedAt: new Date().toISOString(),
-      closureDiff: diff.replace(/\x1b\[[0-9;]*m/g, "").trim(), // nix colours it even into a pipe
-      hostKey: t.hostKey,
-    };
+  try {
+    for (;;) {
+      const n = phases.next(view, confirm);
+      if (n.do === "finish") break;
+      try {
+        if (n.do === "confirm") {
+          await t.close();
+          // Keep trying for most of the window: a short blip after a good switch must not roll it back.
+          const fresh = await connectUntil(net, pinned, awaitingAt + o.rollbackTimeoutSec * 800, true);
+          if (!fresh) {
+            log(`${req.host}: cannot reach the host to confirm; it rolls itself back after ${o.rollbackTimeoutSec} s`);
+            view = phases.nextCommand(view, "unreachable");
+            t = await reconnect();
+            continue;
+          }
+          t = fresh;
+          view = phases.nextCommand(view, "sent");
+          await run(t, scripts.confirm(id, view.offset, o.healthTimeoutSec, o.healthChecks));
+        } else {
+          view = phases.nextCommand(view);
+          const cmd = n.do === "start" ? scripts.start(id, view.offset, n.until) : scripts.follow(id, view.offset, n.until);
+          await run(t, cmd, n.do === "start" ? upload : undefined);
+        }
+      } catch (e) {
+        if (e instanceof DeployError && !e.transient) throw e;
+        view = phases.streamEnded(view);
+        await t.close().catch(() => undefined);
+        log(`${req.host}: connection lost while the host works on its own; reconnecting`);
+        t = await reconnect();
+      }
+    }
   } finally {
     await t.close().catch(() => undefined);
   }
+
+  const end = phases.outcome(view, { host: req.host, goal: req.goal, confirmTimeoutSec: o.rollbackTimeoutSec, activationTimeoutSec: o.activationTimeoutSec });
+  if (!end.ok) throw new DeployError(end.failure);
+  return { ...end.result, hostKey, activatedAt: new Date(net.now()).toISOString() };
 }
 
-async function pollOn(t: Transport, id: string, done: (s: scripts.RunStatus) => boolean): Promise<scripts.RunStatus> {
-  for (let i = 0; i < 600; i++) {
-    const s = scripts.parseRunStatus((await t.exec(scripts.runStatus(id))).stdout);
-    if (done(s)) return s;
-    await sleep(500);
-  }
-  throw new Error("the run did not finish");
-}
-
-/** The one-line error for a failed run, saying what the host runs now. */
-function failure(req: DeployRequest, s: scripts.RunStatus): DeployError {
-  const prev = describeGeneration(s.previousGeneration);
-  if (s.exit === "timeout") {
-    return new DeployError(
-      req.host,
-      `activation did not finish within ${req.options.activationTimeoutSec} s; the host stopped it and ` +
-        (s.rolledBack ? `rolled back to ${describeGeneration(s.rolledBack.generation)}` : `still runs ${prev}`),
-    );
-  }
-  if (s.result === "rolled-back" || (s.exit === "0" && s.rolledBack)) {
-    return new DeployError(
-      req.host,
-      `the host could not be reached to confirm the switch within ${req.options.rollbackTimeoutSec} s, ` +
-        `so it rolled itself back to ${describeGeneration(s.rolledBack?.generation)}`,
-    );
-  }
-  if (s.rolledBack) {
-    const code = /non-zero exit status (\d+)|switch-to-configuration exited (\d+)/.exec(s.log);
-    const stc = code ? Number(code[1] ?? code[2]) : undefined;
-    const failed = scripts.parseUnits(s.log).failed;
-    const why =
-      stc === 2 ? "the activation script failed (exit 2)" : stc === 4 ? `units failed (exit 4): ${failed.join(", ") || "see the log"}` : `activation failed (exit ${stc ?? s.exit})`;
-    const back = s.rolledBack.code === 0 ? `rolled back to ${describeGeneration(s.rolledBack.generation)}` : `rolling back to ${describeGeneration(s.rolledBack.generation)} also reported exit ${s.rolledBack.code}`;
-    return new DeployError(req.host, `${why}; ${back}; the host runs it again`);
-  }
-  return new DeployError(req.host, `build failed; nothing changed, the host still runs ${prev}:\n${nixError(s.log)}`);
-}
-
-async function unreachableAfterSwitch(req: DeployRequest, spec: ConnectionSpec, s: scripts.RunStatus, cause: unknown): Promise<DeployError> {
-  const why = cause instanceof Error ? cause.message : String(cause);
-  const base = `the host became unreachable after the switch (${why.replace(`${req.host}: `, "")}); it rolls itself back to ${describeGeneration(s.previousGeneration)} after ${req.options.rollbackTimeoutSec} s`;
-  // Give the watchdog its time, then look again so the message can say what really happened.
-  await sleep((req.options.rollbackTimeoutSec + 3) * 1000);
-  try {
-    const t = await connect({ ...spec, connectAttempts: 2 });
-    try {
-      const state = scripts.parseState((await t.exec(scripts.readState())).stdout);
-      return new DeployError(req.host, `${base}; it did: it runs generation ${state.runningGeneration ?? "?"} again`);
-    } finally {
-      await t.close();
-    }
-  } catch {
-    return new DeployError(req.host, `${base}; it is still unreachable, so this could not be verified`);
-  }
+export interface HostState extends HostNow {
+  marker?: Marker;
+  busy?: string; // the id of a deploy job at work on the host
+  hostKey: string;
 }
 
 /** What a host runs now: one connection, one command. */
-export async function readHost(host: string, c: Connection, recordedHostKey?: string): Promise<scripts.HostState & { hostKey: string }> {
-  const t = await connect(connectionSpec(host, c, recordedHostKey));
+export async function readHost(host: string, c: Connection, recordedHostKey?: string, net: Net = sshNet): Promise<HostState> {
+  const t = await net.connect(connectionSpec(host, c, recordedHostKey));
   try {
-    const r = await t.exec(scripts.readState());
-    if (r.code !== 0) throw new DeployError(host, `reading the host's state failed: ${r.stderr.trim()}`);
-    return { ...scripts.parseState(r.stdout), hostKey: t.hostKey };
+    const r = await t.exec(scripts.state());
+    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    if (r.code !== 0 || kv.missing) {
+      throw new DeployError({ kind: "script-failed", host, what: "reading the host's state", exitCode: r.code, output: kv.missing ? `no '${kv.missing}' on NixOS's system PATH` : r.stderr.trim() });
+    }
+    return { ...hostNow(kv), marker: marker(kv.marker), busy: kv.busy || undefined, hostKey: t.hostKey };
   } finally {
     await t.close();
   }
 }
 
-/** Removes what pulumi-nixos uploaded; with rollbackTo, first returns the host to that generation. */
-export async function undeploy(host: string, c: Connection, recordedHostKey: string | undefined, rollbackTo: number | undefined, log: Logger): Promise<void> {
-  const t = await step(log, host, "connect", () => connect(connectionSpec(host, c, recordedHostKey)));
+export interface Undeployed {
+  outcome: "removed" | "not-ours";
+  keptSecrets: number;
+  now: HostNow;
+  marker?: Marker;
+}
+
+/** Removes this host's deploy (see nix/scripts/cleanup.sh); with rollbackTo, first returns the host to it. */
+export async function undeploy(
+  req: { host: string; stack: string; connection: Connection; hostKey?: string; rollbackTo?: number; lockWaitSec: number },
+  net: Net = sshNet,
+): Promise<Undeployed> {
+  const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
   try {
-    await step(log, host, rollbackTo === undefined ? "remove uploads" : `roll back to generation ${rollbackTo} and remove uploads`, () =>
-      must(t, host, "cleaning up", scripts.cleanup(rollbackTo)),
-    );
+    const r = await t.exec(scripts.cleanup(req.host, req.stack, req.lockWaitSec, req.rollbackTo));
+    const e = r.stdout.split("\n").map(parseEvent).find((x) => x?.name === "result");
+    const f = e?.fields ?? {};
+    const now = hostNow(f);
+    if (f.outcome === "locked") throw new DeployError({ kind: "locked", host: req.host, holder: text(f.holder).trim(), waitedSec: num(f.waited) ?? 0, changed: false, now });
+    if (f.outcome === "missing-tool") throw new DeployError({ kind: "missing-tool", host: req.host, tool: f.tool ?? "?", changed: false });
+    if (f.outcome !== "removed" && f.outcome !== "not-ours") {
+      throw new DeployError({ kind: "script-failed", host: req.host, what: "removing the deploy", exitCode: r.code, output: r.stderr.trim() });
+    }
+    if (f.outcome === "removed" && num(f.rollbackCode)) {
+      throw new DeployError({ kind: "script-failed", host: req.host, what: `rolling back to generation ${req.rollbackTo}`, exitCode: num(f.rollbackCode)!, output: r.stderr.trim() });
+    }
+    return { outcome: f.outcome, keptSecrets: num(f.keptSecrets) ?? 0, now, marker: marker(f.marker) };
   } finally {
     await t.close();
   }

@@ -4,16 +4,15 @@
 // The Node dynamic provider runs every Generation of a stack in one process but deserialises each
 // resource's provider code (and so each copy of this module) separately; the rollouts therefore
 // live on globalThis, where every copy finds the same one.
-import { DeployError } from "./transport";
+import { DeployError } from "./errors";
 
 /** Thrown to a host that never got its turn because another host failed first. */
 export class RolloutStopped extends DeployError {
-  constructor(
-    host: string,
-    readonly failedHost: string,
-  ) {
-    super(host, `rollout stopped: host ${failedHost} failed; this host was not touched`);
+  readonly failedHost: string;
+  constructor(host: string, failedHost: string) {
+    super({ kind: "rollout-stopped", host, failedHost, changed: false });
     this.name = "RolloutStopped";
+    this.failedHost = failedHost;
   }
 }
 

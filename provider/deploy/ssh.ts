@@ -1,8 +1,9 @@
 // The SSH implementation of Transport, and the only module that loads ssh2. It pins host keys,
 // retries the connect with backoff, keeps the connection alive and reuses it for every command.
-import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
-import { createHash, randomBytes } from "crypto";
-import { ConnectionSpec, DeployError, ExecOptions, ExecResult, Transport, UploadFile } from "./transport";
+import type { Client, ClientChannel, ConnectConfig } from "ssh2";
+import { createHash } from "crypto";
+import { DeployError } from "./errors";
+import { ConnectionSpec, ExecOptions, ExecResult, Net, Transport } from "./transport";
 import { Shell, sh } from "./shell";
 
 /** "SHA256:..." as `ssh-keygen -l` prints it, for a key blob or an "ssh-xxx AAAA..." line. */
@@ -59,7 +60,7 @@ function hostKeyAlgorithms(pinned: string): string[] {
   return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Opens one connection to the host, retrying transient failures; never retries a key mismatch. */
 export async function connect(spec: ConnectionSpec): Promise<Transport> {
@@ -68,24 +69,25 @@ export async function connect(spec: ConnectionSpec): Promise<Transport> {
     try {
       return await connectOnce(spec);
     } catch (err) {
-      if (err instanceof DeployError || attempt >= attempts) throw err instanceof DeployError ? err : unreachable(spec, err);
+      if (err instanceof DeployError && !err.transient) throw err;
+      if (attempt >= attempts) throw err instanceof DeployError ? err : unreachable(spec, err);
       await sleep(Math.min(500 * 2 ** (attempt - 1), 4000));
     }
   }
 }
 
+/** SSH and the real clock, for the deploy driver. */
+export const sshNet: Net = { connect, sleep, now: () => Date.now() };
+
 function unreachable(spec: ConnectionSpec, err: unknown): DeployError {
   const why = err instanceof Error ? err.message : String(err);
-  return new DeployError(spec.host, `cannot connect to ${spec.user}@${spec.address}:${spec.port}: ${why}`, true);
+  return new DeployError({ kind: "unreachable", host: spec.host, target: `${spec.user}@${spec.address}:${spec.port}`, why });
 }
 
 function connectOnce(spec: ConnectionSpec): Promise<SshTransport> {
   const { Client: ClientCtor } = require("ssh2") as typeof import("ssh2");
-  if (!spec.hostKey && !spec.trustOnFirstUse) {
-    return Promise.reject(
-      new DeployError(spec.host, "no host key is pinned; set connection.hostKey (or trustOnFirstUse to record the first key seen)"),
-    );
-  }
+  if (!spec.hostKey && !spec.trustOnFirstUse) return Promise.reject(new DeployError({ kind: "no-host-key", host: spec.host }));
+  if (!spec.privateKey && !(spec.agent && process.env.SSH_AUTH_SOCK)) return Promise.reject(new DeployError({ kind: "no-credentials", host: spec.host }));
   const client = new ClientCtor();
   let seen: Buffer | undefined;
   let mismatch = false;
@@ -93,9 +95,10 @@ function connectOnce(spec: ConnectionSpec): Promise<SshTransport> {
     host: spec.address,
     port: spec.port,
     username: spec.user,
-    readyTimeout: spec.connectTimeoutMs ?? 10000,
+    readyTimeout: spec.connectTimeoutMs ?? 20000,
+    // A loaded machine answers late, not never: about 45 s of silence before the connection counts as lost.
     keepaliveInterval: 5000,
-    keepaliveCountMax: 3,
+    keepaliveCountMax: 9,
     hostVerifier: (key: Buffer) => {
       seen = Buffer.from(key);
       if (!spec.hostKey) return true;
@@ -117,14 +120,17 @@ function connectOnce(spec: ConnectionSpec): Promise<SshTransport> {
       client.end();
       if (mismatch) {
         reject(
-          new DeployError(
-            spec.host,
-            `host key mismatch at ${spec.address}:${spec.port}: expected ${fingerprint(spec.hostKey!)}, ` +
-              `the server presented ${fingerprint(seen!)}; nothing was done. If the host was reinstalled, pin its new key.`,
-          ),
+          new DeployError({
+            kind: "host-key-mismatch",
+            host: spec.host,
+            target: `${spec.address}:${spec.port}`,
+            expected: fingerprint(spec.hostKey!),
+            presented: fingerprint(seen!),
+            midRun: false,
+          }),
         );
       } else if (err.level === "client-authentication") {
-        reject(new DeployError(spec.host, `authentication as ${spec.user} was refused (${err.message})`));
+        reject(new DeployError({ kind: "auth-refused", host: spec.host, user: spec.user, why: err.message }));
       } else {
         reject(err);
       }
@@ -143,37 +149,21 @@ class SshTransport implements Transport {
     client.on("close", () => (this.closed = true));
   }
 
-  exec(cmd: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
-    return this.run(this.elevate(cmd), opts);
-  }
-
   // Root runs the script under sh; a deploy user runs it under `sudo -n sh`, which fails at once
   // instead of prompting when sudo would want a password.
-  private elevate(cmd: Shell): string {
-    return this.spec.user === "root" ? sh`sh -c ${cmd.text}`.text : sh`sudo -n sh -c ${cmd.text}`.text;
-  }
-
-  private run(command: string, opts: ExecOptions): Promise<ExecResult> {
+  exec(cmd: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
+    const command = this.spec.user === "root" ? sh`sh -c ${cmd.text}`.text : sh`sudo -n sh -c ${cmd.text}`.text;
     if (this.closed) return Promise.reject(new Error("the SSH connection is closed"));
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
         if (err) return reject(err);
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
-        let timer: NodeJS.Timeout | undefined;
         const onGone = () => reject(new Error("the SSH connection closed while a command was running"));
         this.client.once("close", onGone);
-        if (opts.timeoutMs) {
-          timer = setTimeout(() => {
-            this.client.removeListener("close", onGone);
-            stream.close();
-            reject(new Error(`command timed out after ${Math.round(opts.timeoutMs! / 1000)} s`));
-          }, opts.timeoutMs);
-        }
-        stream.on("data", (d: Buffer) => out.push(d));
+        stream.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.push(d)));
         stream.stderr.on("data", (d: Buffer) => errOut.push(d));
         stream.on("close", (code: number | null, signal?: string) => {
-          if (timer) clearTimeout(timer);
           this.client.removeListener("close", onGone);
           resolve({
             code: typeof code === "number" ? code : signal ? -1 : 0,
@@ -186,38 +176,6 @@ class SshTransport implements Transport {
     });
   }
 
-  async upload(files: UploadFile[]): Promise<void> {
-    if (files.length === 0) return;
-    // Stage as the login user in a private directory, then move into place with root rights:
-    // install to a temporary name beside the target and rename, so readers never see half a file.
-    const staged = await this.run("umask 077 && mktemp -d", {});
-    if (staged.code !== 0) throw new DeployError(this.spec.host, `cannot create a staging directory: ${staged.stderr.trim()}`);
-    const dir = staged.stdout.trim();
-    try {
-      const sftp = await this.sftp();
-      try {
-        await Promise.all(files.map((f, i) => writeFile(sftp, `${dir}/${i}`, f.content)));
-      } finally {
-        sftp.end();
-      }
-      const tmp = `.pulumi-nixos-${randomBytes(4).toString("hex")}`;
-      const moves = files.map((f, i) => {
-        const target = f.path;
-        const parent = target.replace(/\/[^/]*$/, "") || "/";
-        const temp = `${parent}/${tmp}-${target.slice(parent.length + 1)}`;
-        return sh`mkdir -p ${parent} && install -m ${f.mode} -o ${f.owner ?? "root"} -g ${f.group ?? "root"} ${`${dir}/${i}`} ${temp} && mv -f ${temp} ${target}`;
-      });
-      const res = await this.exec(new Shell(["set -e", ...moves.map((m) => m.text)].join("\n")));
-      if (res.code !== 0) throw new DeployError(this.spec.host, `upload failed: ${res.stderr.trim()}`);
-    } finally {
-      await this.run(sh`rm -rf ${dir}`.text, {}).catch(() => undefined);
-    }
-  }
-
-  private sftp(): Promise<SFTPWrapper> {
-    return new Promise((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     await new Promise<void>((resolve) => {
@@ -226,10 +184,4 @@ class SshTransport implements Transport {
       setTimeout(resolve, 2000).unref();
     });
   }
-}
-
-function writeFile(sftp: SFTPWrapper, path: string, content: string): Promise<void> {
-  return new Promise((resolve, reject) =>
-    sftp.writeFile(path, Buffer.from(content, "utf8"), { mode: 0o600 }, (err) => (err ? reject(err) : resolve())),
-  );
 }

@@ -1,10 +1,11 @@
-// The narrow interface deployment code uses to talk to a host: run a command, upload files,
-// close. Only ssh.ts implements it; everything else stays free of SSH details.
+// The narrow interface deployment code uses to talk to a host: run a command (streaming its
+// output, with bytes on its stdin), close. Only ssh.ts implements it; the deploy core's tests use
+// a scripted fake.
 import type { Shell } from "./shell";
 
 export interface ExecOptions {
-  stdin?: string;
-  timeoutMs?: number;
+  stdin?: Buffer | string;
+  onStdout?: (chunk: Buffer) => void; // called as output arrives; stdout is then not collected
 }
 
 export interface ExecResult {
@@ -13,21 +14,11 @@ export interface ExecResult {
   stderr: string;
 }
 
-export interface UploadFile {
-  path: string; // absolute destination path on the host
-  content: string;
-  mode: string; // octal, e.g. "0400"
-  owner?: string; // user name; root when absent
-  group?: string; // group name; root when absent
-}
-
 export interface Transport {
   /** The host key the server presented ("ssh-ed25519 AAAA..."), to record after trust-on-first-use. */
   readonly hostKey: string;
   /** Runs a script with root rights (directly as root, or through `sudo -n` for a deploy user). */
   exec(cmd: Shell, opts?: ExecOptions): Promise<ExecResult>;
-  /** Writes every file atomically: staged, then renamed into place with its mode and owner. */
-  upload(files: UploadFile[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,24 +28,17 @@ export interface ConnectionSpec {
   address: string;
   port: number;
   user: string;
-  privateKey?: string; // OpenSSH/PEM private key; without it the SSH agent ($SSH_AUTH_SOCK) is used
+  privateKey?: string; // OpenSSH/PEM private key
+  agent?: boolean; // use the SSH agent ($SSH_AUTH_SOCK) when there is no private key
   hostKey?: string; // the pinned public host key
   trustOnFirstUse?: boolean; // accept (and report) the presented key when none is pinned
   connectAttempts?: number;
   connectTimeoutMs?: number;
 }
 
-/** A failure that carries the host and what happened, worded for the person running `pulumi up`. */
-export class DeployError extends Error {
-  constructor(
-    readonly host: string,
-    message: string,
-    readonly transient = false, // the host could not be reached; trying again later may work
-  ) {
-    super(`${host}: ${message}`);
-    // Pulumi's closure serialiser turns this class into a function that calls Error without `new`,
-    // which leaves `this.message` unset: `pulumi up` would print "error: undefined".
-    this.message = `${host}: ${message}`;
-    this.name = "DeployError";
-  }
+/** How the driver reaches hosts and waits: SSH and real time, or a scripted fake in unit tests. */
+export interface Net {
+  connect(spec: ConnectionSpec): Promise<Transport>;
+  sleep(ms: number): Promise<void>;
+  now(): number;
 }

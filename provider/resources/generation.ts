@@ -4,7 +4,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DeployOptions, GenerationInputs, SecretFile } from "../schema/generation";
 import { checkGeneration } from "../schema/generation";
-import { deploy, readHost, undeploy } from "../deploy/deploy";
+import { deploy, HostState, readHost, undeploy } from "../deploy/deploy";
+import { changes, updateAction } from "../deploy/fields";
+import { recorded } from "../deploy/goal";
 import { rolloutOf } from "../deploy/rollout";
 
 /** Inputs as a program passes them (Host passes its RenderedHost's fields). */
@@ -16,6 +18,7 @@ export interface GenerationArgs {
     port?: pulumi.Input<number>;
     user?: pulumi.Input<string>;
     privateKey?: pulumi.Input<string>; // stored as a secret
+    agent?: pulumi.Input<boolean>;
     hostKey?: pulumi.Input<string>;
     trustOnFirstUse?: pulumi.Input<boolean>;
   }>;
@@ -48,18 +51,6 @@ export interface GenerationState extends GenerationInputs {
   drift: string; // empty, or one line on what the host runs instead of the deployed generation
 }
 
-// Fields whose change means the host must be rebuilt; anything else (connection, deploy options)
-// is recorded without touching the host.
-function needsDeploy(olds: GenerationState, news: GenerationInputs): boolean {
-  return (
-    news.contentHash !== olds.deployedHash ||
-    news.goal !== olds.goal ||
-    news.flakeAttr !== olds.flakeAttr ||
-    JSON.stringify(news.secrets) !== JSON.stringify(olds.secrets) ||
-    JSON.stringify(news.secretFiles) !== JSON.stringify(olds.secretFiles)
-  );
-}
-
 /**
  * Progress lines for one resource. The dynamic-provider process is not wired to the engine's log
  * service, but the engine's address is its first argument: sending there with the resource's URN
@@ -82,23 +73,39 @@ function logger(urn?: string): (m: string) => void {
   };
 }
 
-async function apply(news: GenerationInputs, olds?: GenerationState): Promise<GenerationState> {
+// The provider process belongs to one `pulumi` run: when the engine that started it is gone (even
+// killed), it exits instead of lingering with its connections.
+function exitWithEngine(): void {
+  const g = globalThis as typeof globalThis & { __pulumiNixosEngineWatch?: boolean };
+  if (g.__pulumiNixosEngineWatch || !/dynamic-provider[\\/]index\.js$/.test(process.argv[1] ?? "")) return;
+  g.__pulumiNixosEngineWatch = true;
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(1);
+  }, 1000).unref();
+}
+
+async function apply(news: GenerationInputs, olds: GenerationState | undefined, takeover: boolean): Promise<GenerationState> {
+  exitWithEngine();
   const limit = news.deploy.maxActivating;
-  const r = await rolloutOf(news.stack, limit).run(news.host, limit, () => deploy(
-    {
-      host: news.host,
-      stack: news.stack,
-      connection: news.connection,
-      hostKey: olds?.hostKey,
-      files: news.files,
-      flakeAttr: news.flakeAttr,
-      goal: news.goal,
-      secrets: news.secrets,
-      secretFiles: news.secretFiles,
-      options: news.deploy,
-    },
-    logger(news.progressUrn),
-  ));
+  const r = await rolloutOf(news.stack, limit).run(news.host, limit, () =>
+    deploy(
+      {
+        host: news.host,
+        stack: news.stack,
+        connection: news.connection,
+        hostKey: olds?.hostKey,
+        files: news.files,
+        flakeAttr: news.flakeAttr,
+        goal: news.goal,
+        secrets: news.secrets,
+        secretFiles: news.secretFiles,
+        options: news.deploy,
+        takeover,
+      },
+      logger(news.progressUrn),
+    ),
+  );
   return {
     ...news,
     hostKey: r.hostKey,
@@ -143,6 +150,22 @@ function held(news: GenerationInputs): GenerationState {
   };
 }
 
+/** Whether the host runs what state records: the same system, deployed by this stack and host. */
+function runsRecorded(props: GenerationState, s: HostState): boolean {
+  const r = recorded(props.goal, s);
+  const m = s.marker;
+  return r.systemPath === props.systemPath && (props.goal === "boot" || (m?.contentHash === props.markerHash && m?.host === props.host && m?.stack === props.stack));
+}
+
+function driftLine(props: GenerationState, s: HostState): string {
+  const r = recorded(props.goal, s);
+  const what = r.generation === undefined ? r.systemPath || "an unknown system" : `generation ${r.generation}`;
+  const m = s.marker;
+  const by = m?.host && (m.host !== props.host || m.stack !== props.stack) ? ` deployed by host '${m.host}' of stack '${m.stack}'` : "";
+  const deployed = props.generation === null ? props.systemPath || "?" : `generation ${props.generation} (${props.systemPath})`;
+  return `the host runs ${what}${by}, not the deployed ${deployed}`;
+}
+
 /** The dynamic provider; exported so tests can call its methods directly. */
 export const generationProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: unknown, news: unknown) {
@@ -151,55 +174,75 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id: string, olds: GenerationState, news: GenerationInputs) {
-    const changed = JSON.stringify(pick(olds)) !== JSON.stringify(pick(news)) || needsDeploy(olds, news);
-    return { changes: changed, replaces: [], deleteBeforeReplace: false };
+    const c = changes(olds, news, olds.deployedHash !== news.contentHash);
+    return { changes: updateAction(c) !== "none", replaces: [], deleteBeforeReplace: false };
   },
 
   async create(inputs: GenerationInputs) {
-    return { id: inputs.host, outs: inputs.hold ? held(inputs) : await apply(inputs) };
+    // A machine another host of this stack deployed is this host renamed: take it over.
+    return { id: inputs.host, outs: inputs.hold ? held(inputs) : await apply(inputs, undefined, true) };
   },
 
   async update(_id: string, olds: GenerationState, news: GenerationInputs) {
-    if (neverDeployed(olds)) return { outs: news.hold ? held(news) : await apply(news) };
-    if (!needsDeploy(olds, news)) return { outs: { ...olds, ...news } };
-    return { outs: await apply(news, olds) };
+    if (neverDeployed(olds)) return { outs: news.hold ? held(news) : await apply(news, undefined, true) };
+    const action = updateAction(changes(olds, news, olds.deployedHash !== news.contentHash));
+    if (action === "deploy") return { outs: await apply(news, olds, false) };
+    if (action === "contact") {
+      // Another address, port or host key may be another machine: record it only if it runs what
+      // state says; otherwise deploy it (the job refuses a machine another stack deploys).
+      exitWithEngine();
+      const s = await readHost(news.host, news.connection, news.connection.hostKey ? undefined : olds.hostKey);
+      if (!runsRecorded(olds, s)) {
+        logger(news.progressUrn)(`${news.host}: ${news.connection.address}:${news.connection.port} ${driftLine(olds, s)}; deploying it`);
+        return { outs: await apply(news, { ...olds, hostKey: s.hostKey }, false) };
+      }
+      return { outs: { ...olds, ...news, hostKey: s.hostKey } };
+    }
+    return { outs: { ...olds, ...news } };
   },
 
   async read(id: string, props: GenerationState) {
     if (neverDeployed(props)) return { id, props };
+    exitWithEngine();
     const s = await readHost(props.host, props.connection, props.hostKey);
-    const path = props.goal === "boot" ? s.profile : s.current;
-    const gen = props.goal === "boot" ? s.profileGeneration : s.runningGeneration;
-    const marker = s.marker?.contentHash ?? "";
-    const same = path === props.systemPath && (props.goal === "boot" || marker === props.markerHash);
+    if (runsRecorded(props, s)) return { id, props: { ...props, hostKey: s.hostKey, drift: "" } };
+    const r = recorded(props.goal, s);
+    const m = s.marker;
+    const ours = m?.host === props.host && m?.stack === props.stack;
     return {
       id,
-      props: same
-        ? { ...props, hostKey: s.hostKey, drift: "" }
-        : {
-            ...props,
-            hostKey: s.hostKey,
-            generation: gen ?? null,
-            systemPath: path,
-            markerHash: marker,
-            // What runs is not what was deployed: record its own hash (or none) so the next diff updates.
-            deployedHash: marker || "unmanaged",
-            drift: `the host runs ${gen === undefined ? path || "an unknown system" : `generation ${gen}`}, not the deployed generation ${props.generation ?? "?"}`,
-          },
+      props: {
+        ...props,
+        hostKey: s.hostKey,
+        generation: r.generation ?? null,
+        systemPath: r.systemPath,
+        markerHash: ours ? (m?.contentHash ?? "") : "",
+        // What runs is not what was deployed: record its own hash (or none) so the next diff updates.
+        deployedHash: (ours && m?.contentHash) || "unmanaged",
+        drift: driftLine(props, s),
+      },
     };
   },
 
   async delete(_id: string, props: GenerationState) {
     if (neverDeployed(props)) return;
-    const to = props.deploy.rollbackOnDelete ? (props.firstPreviousGeneration ?? undefined) : undefined;
-    await undeploy(props.host, props.connection, props.hostKey, to, logger(props.progressUrn));
+    exitWithEngine();
+    const log = logger(props.progressUrn);
+    const rollbackTo = props.deploy.rollbackOnDelete ? (props.firstPreviousGeneration ?? undefined) : undefined;
+    const u = await undeploy(
+      { host: props.host, stack: props.stack, connection: props.connection, hostKey: props.hostKey, rollbackTo, lockWaitSec: props.deploy.lockWaitSec },
+    );
+    const runs = u.now.runningGeneration === undefined ? "its system" : `generation ${u.now.runningGeneration}`;
+    if (u.outcome === "not-ours") {
+      log(`${props.host}: left everything in place: the host runs ${runs}, deployed by host '${u.marker?.host}' of stack '${u.marker?.stack}', which still needs it`);
+    } else if (u.keptSecrets > 0) {
+      log(
+        `${props.host}: removed the flake and run logs; kept ${u.keptSecrets} secret file(s) in /var/lib/pulumi-nixos/secrets because the host runs ${runs}, ` +
+          `which reads them; they go when the host runs a system deployed without them (or destroy with deploy.rollbackOnDelete)`,
+      );
+    }
   },
 };
-
-// Fields recorded without redeploying: a change to them is still an update, just a cheap one.
-function pick(x: Partial<GenerationInputs>) {
-  return { connection: x.connection, deploy: x.deploy, stack: x.stack, files: x.files, contentHash: x.contentHash };
-}
 
 function withDefaults(news: Record<string, unknown>): Record<string, unknown> {
   return { ...news, flakeAttr: news.flakeAttr ?? news.host };

@@ -193,6 +193,7 @@ export class Host extends pulumi.ComponentResource {
           address: c.address,
           port: c.port,
           user: c.user,
+          agent: c.agent,
           trustOnFirstUse: c.trustOnFirstUse,
         },
         files: this.rendered.apply((r) => r.files),

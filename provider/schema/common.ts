@@ -6,11 +6,16 @@ import { textProblem } from "./text";
 /** A secret handed to the deployer only; fields with a use of their own take secretOf(format). */
 export const secret = secretOf("opaque");
 
-export const port = z
-  .number("must be a number (fix: give a TCP/UDP port such as 8080)")
-  .int("must be a whole number (fix: give a TCP/UDP port such as 8080)")
-  .min(1, "must be between 1 and 65535 (fix: pick a port in that range)")
-  .max(65535, "must be between 1 and 65535 (fix: pick a port in that range)");
+/** A TCP/UDP port; a function of zod so the serialised Generation provider can build it too. */
+export function portSchema(zod: typeof z) {
+  return zod
+    .number("must be a number (fix: give a TCP/UDP port such as 8080)")
+    .int("must be a whole number (fix: give a TCP/UDP port such as 8080)")
+    .min(1, "must be between 1 and 65535 (fix: pick a port in that range)")
+    .max(65535, "must be between 1 and 65535 (fix: pick a port in that range)");
+}
+
+export const port = portSchema(z);
 
 export const unixName = z
   .string("must be a string (fix: use a lower-case name like \"media\")")

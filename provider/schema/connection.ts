@@ -1,36 +1,45 @@
-// How the deployer reaches a host over SSH: address, port, user, key or agent, and the pinned host key.
-import { z } from "zod";
-import { port, secret } from "./common";
+// How the deployer reaches a host over SSH: address, port, user, key or agent, and the pinned host
+// key. One definition for the program (Host, stack config) and the Generation provider: built by a
+// function that loads zod itself, because the provider is serialised by value and a captured zod
+// object cannot be (pulumi/pulumi#5294).
+import type { z as Z } from "zod";
+import { portSchema, secret } from "./common";
 
-export const connection = z
-  .object({
-    address: z
-      .string("must be a string (fix: give an IP address or DNS name)")
-      .regex(/^[A-Za-z0-9.:-]+$/, "must be an IP address or DNS name without user or port (fix: put the user in `user` and the port in `port`)"),
-    port: port.default(22),
-    user: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user name (fix: e.g. \"root\" or \"deploy\")")
-      .default("root"),
-    privateKey: secret.optional(),
-    agent: z.boolean().default(false),
-    /** Record the host key on first contact instead of pinning it: for throwaway hosts only. */
-    trustOnFirstUse: z.boolean().default(false),
-    hostKey: z
-      .string("is required: the host's public key is pinned, never accepted blindly (fix: copy it from `ssh-keyscan -t ed25519 HOST`)")
-      .regex(
-        /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+=*$/,
-        "must be one public key line \"ssh-ed25519 AAAA...\" without host name or comment (fix: copy it from `ssh-keyscan -t ed25519 HOST`)",
-      )
-      .optional(),
-  })
-  .refine((c) => c.hostKey !== undefined || c.trustOnFirstUse, {
-    message: "is required: the host's public key is pinned, never accepted blindly (fix: copy it from `ssh-keyscan -t ed25519 HOST`, or set trustOnFirstUse: true for a throwaway host)",
-    path: ["hostKey"],
-  })
-  .refine((c) => c.privateKey !== undefined || c.agent, {
-    message: "needs a privateKey or agent: true (fix: pass the deploy key as a secret, or use the SSH agent)",
-    path: ["privateKey"],
-  });
+/** The connection schema; `privateKey` is a secret Input in the program and plain text in the provider. */
+export function connectionSchema<K extends Z.ZodType>(privateKey: K) {
+  const { z } = require("zod") as typeof import("zod");
+  return z
+    .object({
+      address: z
+        .string("must be a string (fix: give an IP address or DNS name)")
+        .regex(/^[A-Za-z0-9.:-]+$/, "must be an IP address or DNS name without user or port (fix: put the user in `user` and the port in `port`)"),
+      port: portSchema(z).default(22),
+      user: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user name (fix: e.g. \"root\" or \"deploy\")")
+        .default("root"),
+      privateKey: privateKey.optional(),
+      agent: z.boolean().default(false),
+      /** Record the host key on first contact instead of pinning it: for throwaway hosts only. */
+      trustOnFirstUse: z.boolean().default(false),
+      hostKey: z
+        .string("is required: the host's public key is pinned, never accepted blindly (fix: copy it from `ssh-keyscan -t ed25519 HOST`)")
+        .regex(
+          /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+=*$/,
+          "must be one public key line \"ssh-ed25519 AAAA...\" without host name or comment (fix: copy it from `ssh-keyscan -t ed25519 HOST`)",
+        )
+        .optional(),
+    })
+    .refine((c) => c.hostKey !== undefined || c.trustOnFirstUse, {
+      message: "is required: the host's public key is pinned, never accepted blindly (fix: copy it from `ssh-keyscan -t ed25519 HOST`, or set trustOnFirstUse: true for a throwaway host)",
+      path: ["hostKey"],
+    })
+    .refine((c) => c.privateKey !== undefined || c.agent, {
+      message: "needs a privateKey or agent: true (fix: pass the deploy key as a secret, or use the SSH agent)",
+      path: ["privateKey"],
+    });
+}
 
-export type Connection = z.infer<typeof connection>;
+export const connection = connectionSchema(secret);
+
+export type Connection = Z.infer<typeof connection>;

@@ -3,42 +3,28 @@
 // built by a function that loads zod itself, because the dynamic provider that calls it is
 // serialised by value and zod's objects cannot be (pulumi/pulumi#5294).
 import type { z as Z } from "zod";
+import { connectionSchema as connectionSchema_ } from "./connection";
 
 export const SECRETS_DIR = "/var/lib/pulumi-nixos/secrets";
 
 /** Builds the schemas; called where they are used so nothing captured holds a zod object. */
 export function generationSchemas() {
   const { z } = require("zod") as typeof import("zod");
-  const hostKey = z
-    .string()
-    .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*( .*)?$/, {
-      message: 'must be an OpenSSH public key line such as "ssh-ed25519 AAAA..." (from /etc/ssh/ssh_host_ed25519_key.pub)',
-    });
+  // The program's connection schema, with the private key as the plain text the provider receives.
+  const connectionSchema = connectionSchema_(z.string().min(1));
 
-  const connectionSchema = z
-    .object({
-      address: z.string().min(1, { message: "the address (host name or IP) is required" }),
-      port: z.number().int().min(1).max(65535).default(22),
-      user: z.string().min(1).default("root"),
-      privateKey: z.string().min(1).optional(),
-      hostKey: hostKey.optional(),
-      trustOnFirstUse: z.boolean().default(false),
-    })
-    .refine((c) => c.hostKey !== undefined || c.trustOnFirstUse, {
-      message: "pin the host key (connection.hostKey) or explicitly allow trustOnFirstUse",
-      path: ["hostKey"],
-    });
-
+  const posixName = /^[a-z_][a-z0-9_-]{0,30}\$?$/;
   const secretFileSchema = z.object({
     key: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: "a secret key is letters, digits, '.', '_' and '-'" }),
     path: z.string(),
-    owner: z.string().min(1),
-    group: z.string().min(1),
+    // They reach a root shell on the host (chown): POSIX names only, as useradd accepts them.
+    owner: z.string().regex(posixName, { message: 'must be a POSIX user name such as "radarr" (fix: use the service\'s user)' }),
+    group: z.string().regex(posixName, { message: 'must be a POSIX group name such as "radarr" (fix: use the service\'s group)' }),
     mode: z.string().regex(/^0?[0-7]{3}$/, { message: 'an octal mode such as "0400"' }),
   });
 
   const healthCheckSchema = z.object({
-    name: z.string().min(1),
+    name: z.string().regex(/^[^\n\0]+$/, { message: "a health check's name is one line of text" }),
     command: z.string().min(1), // run as root on the host after the switch; exit 0 means healthy
   });
 
@@ -47,6 +33,8 @@ export function generationSchemas() {
     rollbackTimeoutSec: z.number().int().min(5).max(3600).default(60),
     activationTimeoutSec: z.number().int().min(10).max(86400).default(1800),
     lockWaitSec: z.number().int().min(0).max(3600).default(60),
+    /** Time for all health checks together, counted from when the confirmation reached the host. */
+    healthTimeoutSec: z.number().int().min(1).max(3600).default(60),
     healthChecks: z.array(healthCheckSchema).default([]),
     rollbackOnDelete: z.boolean().default(false),
     /** Hosts of the stack deploying at once (a rolling deploy); the first failure stops the rest. */

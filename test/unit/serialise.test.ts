@@ -2,7 +2,7 @@
 // survive that, or `pulumi up` reports "error: undefined" instead of the host's state.
 import * as pulumi from "@pulumi/pulumi";
 import * as vm from "vm";
-import { DeployError } from "../../provider/deploy/transport";
+import { DeployError } from "../../provider/deploy/errors";
 
 async function runSerialised(fn: () => Promise<unknown>): Promise<unknown> {
   const serialised = await pulumi.runtime.serializeFunction(fn, { isFactoryFunction: false });
@@ -16,8 +16,8 @@ async function runSerialised(fn: () => Promise<unknown>): Promise<unknown> {
 
 test("a DeployError thrown by a serialised provider keeps its message", async () => {
   const err = (await runSerialised(async () => {
-    throw new DeployError("media", "activation failed (exit 4); rolled back to generation 3");
+    throw new DeployError({ kind: "activation-failed", host: "media", exitCode: 4, failedUnits: ["a.service"], rollback: { to: 3, code: 0 }, changed: false, now: { runningGeneration: 3 } });
   })) as Error;
-  expect(err.message).toBe("media: activation failed (exit 4); rolled back to generation 3");
+  expect(err.message).toBe("media: units failed (exit 4): a.service; rolled back to generation 3; the host runs generation 3");
   expect(err.name).toBe("DeployError");
 });

@@ -1,0 +1,261 @@
+# shellcheck shell=sh
+# The deploy job, started detached by start.sh (systemd-run), so that a dropped SSH session or an
+# sshd restart cannot stop it. "job.sh run" deploys; "job.sh watchdog" (armed by the job before it
+# builds) stops a job that hangs or dies and puts the host back.
+#
+# Every outcome is decided in one place: $run/decision, a symlink made with `ln -s`, which is
+# atomic and fails when it exists. The confirmation (confirm.sh), the job's own confirmation
+# timeout and the watchdog each try to make it; the first wins and the others follow it. Only the
+# lock holder acts on it (rolls back or makes the new system the boot default), and the boot
+# default changes only after a confirmation, so a reboot in the window boots the previous system.
+run=$RUNS/$PNX_ID
+cd "$run" || exit 1
+exec >>"$run/log" 2>&1
+
+phase() {
+  echo "$1 $(date +%s)" > "$run/phase"
+  shift
+  emit "$@"
+}
+
+# Ends the run: the result line (what happened, and what the host runs now), then the result file
+# that tells followers to stop. Usage: finish OUTCOME [key=value ...]
+finish() {
+  outcome=$1
+  shift
+  changed=0
+  if [ -n "${prevsys+set}" ]; then
+    [ "$(readlink -e "$CURRENT" 2>/dev/null)" = "$prevsys" ] || changed=1
+    [ "$(readlink -e "$PROFILE" 2>/dev/null)" = "$prevprofile" ] || changed=1
+  fi
+  rm -rf "$run/in"
+  emit result "outcome=$outcome" "changed=$changed" "$@" "$(host_state)"
+  echo "$outcome" > "$run/outcome"
+  if [ -r "$HOLDER" ] && [ "$(cut -d' ' -f1 "$HOLDER")" = "$$" ]; then rm -f "$HOLDER"; fi
+  exit 0
+}
+
+# decide WORD: makes WORD the run's decision unless one exists; then prints the decision.
+decide() {
+  ln -s "$1" "$run/decision" 2>/dev/null
+  readlink "$run/decision"
+}
+
+# Puts the flake and secrets of the previous deploy back (or none, if there were none).
+restore() {
+  rm -rf "$FLAKE" "$SECRETS"
+  if [ -d "$FLAKE.old" ]; then mv "$FLAKE.old" "$FLAKE"; fi
+  if [ -d "$SECRETS.old" ]; then mv "$SECRETS.old" "$SECRETS"; fi
+}
+
+# Gives each secret file its owner, group and mode. Before activation a service's user may not
+# exist yet, so a failure then is quiet; after it, it is reported.
+own_secrets() {
+  i=1
+  while [ "$i" -le "$PNX_SECRETS" ]; do
+    key=$(param "PNX_SECRET_${i}_KEY")
+    owner=$(param "PNX_SECRET_${i}_OWNER")
+    group=$(param "PNX_SECRET_${i}_GROUP")
+    mode=$(param "PNX_SECRET_${i}_MODE")
+    chmod "$mode" "$SECRETS/$key"
+    if ! chown "$owner:$group" "$SECRETS/$key" 2>/dev/null && [ "$1" = strict ]; then
+      emit warning "secret=$key" "owner=$owner:$group"
+    fi
+    i=$((i + 1))
+  done
+}
+
+# Activates the system $1 without touching the boot default; its exit code goes to activate.rc.
+activate() {
+  ( "$1/bin/switch-to-configuration" test; echo "$?" > "$run/activate.rc" ) 2>&1 | tee "$run/activate.out"
+}
+
+# Returns the host to the previous system and boot default. Usage: rollback REASON
+rollback() {
+  phase rolling-back rolling-back "to=$prevgen" "reason=$1"
+  rbrc=0
+  if [ "$(readlink -e "$PROFILE" 2>/dev/null)" != "$prevprofile" ] && [ -n "$prevprofilegen" ]; then
+    nix-env -p "$PROFILE" --switch-generation "$prevprofilegen" || rbrc=$?
+    "$prevprofile/bin/switch-to-configuration" boot || rbrc=$?
+  fi
+  if [ -n "$prevsys" ] && [ "$(readlink -e "$CURRENT" 2>/dev/null)" != "$prevsys" ]; then
+    ( "$prevsys/bin/switch-to-configuration" test; echo "$?" > "$run/rollback.rc" ) 2>&1
+    [ "$(cat "$run/rollback.rc")" = 0 ] || rbrc=$(cat "$run/rollback.rc")
+  fi
+  restore
+  emit rolled-back "code=$rbrc"
+}
+
+succeed() {
+  rm -rf "$FLAKE.old" "$SECRETS.old"
+  own_secrets strict
+  finish "done" "diff=$(nix --extra-experimental-features nix-command store diff-closures "$prevsys" "$out" 2>/dev/null | b64)"
+}
+
+# Makes $out the boot default (the new generation of the system profile).
+commit() {
+  phase committing committing
+  code=0
+  nix-env -p "$PROFILE" --set "$out" || code=$?
+  if [ "$code" = 0 ]; then "$out/bin/switch-to-configuration" boot || code=$?; fi
+  [ "$code" = 0 ] && succeed
+  rollback "boot-default"
+  finish commit-failed "exit=$code" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+}
+
+stop_job() {
+  systemctl stop "pulumi-nixos-job-$PNX_ID.service" 2>/dev/null
+  jobpid=$(cat "$run/job.pid" 2>/dev/null)
+  n=0
+  while alive "$jobpid" && [ "$n" -lt 20 ]; do
+    [ "$n" = 10 ] && kill -KILL "$jobpid" 2>/dev/null
+    sleep 0.5
+    n=$((n + 1))
+  done
+}
+
+watchdog() {
+  echo "$$" > "$run/watchdog.pid"
+  why=
+  while [ ! -e "$run/outcome" ]; do
+    jobpid=$(cat "$run/job.pid" 2>/dev/null)
+    read -r name since < "$run/phase"
+    if ! alive "$jobpid"; then
+      [ -e "$run/outcome" ] && exit 0
+      why=job-died
+      break
+    fi
+    case $name in
+      building | activating | committing)
+        if [ "$(date +%s)" -ge $((since + PNX_ACTIVATION_SEC)) ]; then
+          why=timeout
+          break
+        fi
+        ;;
+    esac
+    sleep 1
+  done
+  [ -n "$why" ] || exit 0
+  emit watchdog "reason=$why" "phase=$name"
+  stop_job
+  exec 9>>"$LOCK"
+  flock -w 60 9 || finish lost "reason=$why"
+  echo "$$ watchdog of run $PNX_ID" > "$HOLDER"
+  # shellcheck source=/dev/null
+  . "$run/prev"
+  out=$(readlink -e "$run/result-link" 2>/dev/null)
+  if [ "$(decide "$why")" = confirmed ]; then
+    commit
+  fi
+  rollback "$why"
+  if [ "$why" = timeout ]; then
+    finish timed-out "phase=$name" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+  fi
+  finish job-died "phase=$name" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+}
+
+deploy() {
+  echo "$$" > "$run/job.pid"
+  phase starting starting
+  if ! need awk base64 cat chmod chown cut date flock ln mkdir mv nix nix-env nixos-rebuild readlink rm sed sleep stat systemctl systemd-run tail tee touch tr; then
+    finish missing-tool "tool=$missing"
+  fi
+  exec 9>>"$LOCK"
+  if ! flock -n 9; then
+    phase waiting-for-lock waiting-for-lock "holder=$(lock_holder | b64)"
+    flock -w "$PNX_LOCK_WAIT_SEC" 9 || finish locked "holder=$(lock_holder | b64)" "waited=$PNX_LOCK_WAIT_SEC"
+  fi
+  echo "$$ $PNX_OWNER" > "$HOLDER"
+
+  # The machine must be new, this host's, or (PNX_TAKEOVER: a renamed host) another host's of this
+  # stack; a machine another stack deploys is refused before anything changes.
+  if [ -e "$MARKER" ]; then
+    mstack=$(sed -n 's/.*"stack":"\([^"]*\)".*/\1/p' "$MARKER")
+    mhost=$(sed -n 's/.*"host":"\([^"]*\)".*/\1/p' "$MARKER")
+    if [ "$mstack" != "$PNX_STACK" ] || { [ "$mhost" != "$PNX_HOST" ] && [ "$PNX_TAKEOVER" != 1 ]; }; then
+      finish not-ours "markerStack=$mstack" "markerHost=$mhost"
+    fi
+  fi
+
+  prevsys=$(readlink -e "$CURRENT" 2>/dev/null)
+  prevgen=$(running_generation)
+  prevprofile=$(readlink -e "$PROFILE" 2>/dev/null)
+  prevprofilegen=$(link_generation "$PROFILE")
+  printf 'prevsys=%s\nprevgen=%s\nprevprofile=%s\nprevprofilegen=%s\n' "$prevsys" "$prevgen" "$prevprofile" "$prevprofilegen" > "$run/prev"
+  emit lock-acquired "previousGeneration=$prevgen" "previousSystem=$prevsys"
+
+  # The uploaded flake and secrets replace the previous ones, which are kept until the end so that
+  # a failed run puts them back; secrets no longer declared disappear with the old directory.
+  rm -rf "$FLAKE.old" "$SECRETS.old"
+  if [ -d "$FLAKE" ]; then mv "$FLAKE" "$FLAKE.old"; fi
+  if [ -d "$SECRETS" ]; then mv "$SECRETS" "$SECRETS.old"; fi
+  mkdir -p "$run/in/flake" "$run/in/secrets"
+  chmod 0755 "$run/in/flake"
+  chmod 0711 "$run/in/secrets"
+  mv "$run/in/flake" "$FLAKE"
+  mv "$run/in/secrets" "$SECRETS"
+  rm -rf "$run/in"
+  own_secrets quiet
+
+  phase building arming-watchdog
+  # 9>&-: the watchdog must not inherit the lock, or it would wait on itself.
+  if ! systemd-run --unit="pulumi-nixos-watchdog-$PNX_ID" --collect --quiet -E PATH="$PATH" /bin/sh "$run/job.sh" watchdog 9>&-; then
+    restore
+    finish watchdog-failed
+  fi
+  emit building "flake=$FLAKE#$PNX_FLAKE_ATTR"
+  nixos-rebuild build --flake "$FLAKE#$PNX_FLAKE_ATTR"
+  code=$?
+  out=$(readlink -e "$run/result" 2>/dev/null)
+  if [ "$code" != 0 ] || [ -z "$out" ]; then
+    restore
+    finish build-failed "exit=$code"
+  fi
+  ln -s "$out" "$run/result-link"
+  emit built "system=$out"
+
+  if [ "$PNX_ACTIVATES" = 1 ]; then
+    phase activating activating
+    activate "$out"
+    code=$(cat "$run/activate.rc")
+    if [ "$code" != 0 ]; then
+      units=$(sed -n 's/.*the following units failed: //p' "$run/activate.out" | tr -d ' ' | tr '\n' ',')
+      decide activation-failed > /dev/null
+      rollback activation-failed
+      finish activation-failed "exit=$code" "failedUnits=${units%,}" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+    fi
+    emit activated
+  fi
+
+  if [ "$PNX_CONFIRM" = 1 ]; then
+    deadline=$(($(date +%s) + PNX_CONFIRM_SEC))
+    phase awaiting awaiting-confirmation "seconds=$PNX_CONFIRM_SEC"
+    touch "$run/awaiting"
+    while [ ! -L "$run/decision" ]; do
+      now=$(date +%s)
+      # A confirmation that has reached the host gets the health checks' own budget.
+      if [ -e "$run/reached" ] && [ ! -e "$run/extended" ]; then
+        deadline=$((now + PNX_HEALTH_SEC + 5))
+        touch "$run/extended"
+      fi
+      [ "$now" -ge "$deadline" ] && decide unconfirmed > /dev/null
+      sleep 0.5
+    done
+    decision=$(readlink "$run/decision")
+    emit decided "decision=$decision"
+    if [ "$decision" != confirmed ]; then
+      rollback "$decision"
+      finish "$decision" "rolledBackTo=$prevgen" "rollbackCode=$rbrc" "check=$(cat "$run/health.out" 2>/dev/null)"
+    fi
+  fi
+
+  if [ "$PNX_SETS_BOOT_DEFAULT" = 1 ]; then
+    commit
+  fi
+  succeed
+}
+
+case $1 in
+  run) deploy ;;
+  watchdog) watchdog ;;
+esac

@@ -1,0 +1,131 @@
+# shellcheck shell=sh
+# Shared by every pulumi-nixos host script. A rendered script is the parameter header
+# (provider/deploy/scripts.ts), then this file, then one entry script.
+
+# NixOS's system paths and nothing else: a systemd-run unit has only systemd's own bin directory on
+# PATH, and an SSH session's PATH is whatever the login set up.
+PATH=/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/system/sw/bin
+export PATH
+umask 077
+
+# shellcheck disable=SC2034 # each entry script uses some of these
+{
+  ROOT=/var/lib/pulumi-nixos
+  FLAKE=$ROOT/flake
+  SECRETS=$ROOT/secrets
+  PRIVATE=$ROOT/private
+  LOCK=$PRIVATE/lock
+  HOLDER=$PRIVATE/holder
+  RUNS=$PRIVATE/runs
+  PROFILE=/nix/var/nix/profiles/system
+  CURRENT=/run/current-system
+  MARKER=/etc/pulumi-nixos/generation.json
+}
+
+# The value of the header parameter named $1 (for numbered lists: PNX_CHECK_2_NAME).
+param() {
+  eval "printf '%s' \"\${$1}\""
+}
+
+# One line the deployer reads as an event: "@@pulumi-nixos NAME key=value ...". Values never hold
+# spaces: free text travels base64-encoded.
+emit() {
+  printf '@@pulumi-nixos %s\n' "$*"
+}
+
+b64() {
+  base64 -w0
+}
+
+# Fails at once, naming the first tool that is not on PATH.
+need() {
+  for tool in "$@"; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      missing=$tool
+      return 1
+    fi
+  done
+}
+
+# The number N of the system-N-link a profile link points at, or nothing.
+link_generation() {
+  readlink "$1" 2>/dev/null | sed -n 's/^system-\([0-9][0-9]*\)-link$/\1/p'
+}
+
+# The generation whose system is running: the profile's own if it runs, else the newest link to it.
+running_generation() {
+  cur=$(readlink -e "$CURRENT" 2>/dev/null) || return 0
+  gen=$(link_generation "$PROFILE")
+  if [ -n "$gen" ] && [ "$(readlink -e "$PROFILE")" = "$cur" ]; then
+    echo "$gen"
+    return 0
+  fi
+  best=
+  for l in "$PROFILE"-*-link; do
+    [ -e "$l" ] || continue
+    [ "$(readlink -e "$l")" = "$cur" ] || continue
+    n=${l##*/system-}
+    n=${n%-link}
+    if [ -z "$best" ] || [ "$n" -gt "$best" ]; then best=$n; fi
+  done
+  echo "$best"
+}
+
+# What the host runs and boots, as key=value words (the marker base64-encoded).
+host_state() {
+  printf 'runningGeneration=%s currentSystem=%s profileGeneration=%s profileSystem=%s marker=%s' \
+    "$(running_generation)" "$(readlink -e "$CURRENT" 2>/dev/null)" "$(link_generation "$PROFILE")" \
+    "$(readlink -e "$PROFILE" 2>/dev/null)" "$(b64 < "$MARKER" 2>/dev/null)"
+}
+
+# Whether process $1 is alive (a zombie counts as gone).
+alive() {
+  [ -n "$1" ] || return 1
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# The process that holds the host lock now, from the kernel's lock table, described for a message.
+lock_holder() {
+  inode=$(stat -c %i "$LOCK" 2>/dev/null) || return 0
+  pid=$(awk -v ino="$inode" '$2 == "FLOCK" { split($6, f, ":"); if (f[3] == ino) { print $5; exit } }' /proc/locks)
+  [ -n "$pid" ] || return 0
+  what=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
+  owner=
+  if [ -r "$HOLDER" ] && [ "$(cut -d' ' -f1 "$HOLDER")" = "$pid" ]; then owner=$(cut -d' ' -f2- "$HOLDER"); fi
+  printf 'pid %s (%s)%s' "$pid" "${what% }" "${owner:+, $owner}"
+}
+
+# Streams the run's log from byte $1 until the run has a result (or, with $2 = awaiting, until it
+# waits for confirmation), then says why it stopped. The log is followed by the kernel's file
+# notifications (tail -f), not by polling; a watcher ends tail once the condition holds.
+follow() {
+  run=$RUNS/$PNX_ID
+  if [ ! -e "$run/started" ]; then
+    emit follow-end reason=not-started
+    return 3
+  fi
+  (
+    waited=0
+    while :; do
+      [ -e "$run/outcome" ] && break
+      [ "$2" = awaiting ] && [ -e "$run/awaiting" ] && break
+      # A job just started by systemd-run may not have written its pid yet.
+      if [ -e "$run/job.pid" ] || [ "$waited" -ge 60 ]; then
+        alive "$(cat "$run/job.pid" 2>/dev/null)" || alive "$(cat "$run/watchdog.pid" 2>/dev/null)" || break
+      fi
+      waited=$((waited + 1))
+      sleep 0.5
+    done
+  ) &
+  watcher=$!
+  tail -c "+$(($1 + 1))" -s 0.5 -f --pid="$watcher" "$run/log"
+  wait "$watcher"
+  if [ -e "$run/outcome" ]; then
+    emit follow-end reason=result
+  elif [ "$2" = awaiting ] && [ -e "$run/awaiting" ]; then
+    emit follow-end reason=awaiting
+  else
+    emit follow-end reason=orphaned "$(host_state)"
+  fi
+}

@@ -1,0 +1,146 @@
+// Every way a deploy can fail, as data that carries its facts (exit code, failed units, the
+// generation rolled back to, whether the host was changed, what it runs now), and the one place
+// that turns a failure into the line the user reads.
+
+/** What the host runs and boots, as the host itself reported it; undefined when it could not be read. */
+export interface HostNow {
+  runningGeneration?: number;
+  currentSystem?: string;
+  profileGeneration?: number;
+  profileSystem?: string;
+}
+
+/** A rollback the host performed: to which generation, and its exit code (0 = clean). */
+export interface Rollback {
+  to?: number;
+  code: number;
+}
+
+export type FailureKind =
+  | { kind: "no-host-key" }
+  | { kind: "no-credentials" }
+  | { kind: "unreachable"; target: string; why: string }
+  | { kind: "host-key-mismatch"; target: string; expected: string; presented: string; midRun: boolean }
+  | { kind: "auth-refused"; user: string; why: string }
+  | { kind: "missing-tool"; tool: string }
+  | { kind: "staging-failed"; error: string }
+  | { kind: "start-failed"; error: string }
+  | { kind: "locked"; holder: string; waitedSec: number }
+  | { kind: "watchdog-failed" }
+  | { kind: "build-failed"; exitCode: number; log: string }
+  | { kind: "activation-failed"; exitCode: number; failedUnits: string[]; rollback: Rollback }
+  | { kind: "health-check-failed"; check: string; output: string; rollback: Rollback }
+  | { kind: "unconfirmed"; windowSec: number; why: string; rollback: Rollback }
+  | { kind: "timed-out"; phase: string; limitSec: number; rollback: Rollback }
+  | { kind: "job-died"; phase: string; rollback: Rollback }
+  | { kind: "commit-failed"; exitCode: number; rollback: Rollback }
+  | { kind: "lost"; why: string }
+  | { kind: "not-ours"; stack?: string; markerHost?: string; action: "deploy" | "take over" }
+  | { kind: "rollout-stopped"; failedHost: string }
+  | { kind: "script-failed"; what: string; exitCode: number; output: string };
+
+/** A failure of one host: its kind and facts, whether the host was changed, and what it runs now. */
+export type DeployFailure = FailureKind & { host: string; changed?: boolean; now?: HostNow };
+
+function generation(n?: number): string {
+  return n === undefined ? "its previous system" : `generation ${n}`;
+}
+
+/** What the host runs now, from the host's own report. */
+function runsNow(f: DeployFailure): string {
+  const n = f.now;
+  if (!n) return "what the host runs now could not be read";
+  const running = n.runningGeneration !== undefined ? `generation ${n.runningGeneration}` : n.currentSystem || "no known system";
+  const boots = n.profileGeneration !== undefined && n.profileGeneration !== n.runningGeneration ? ` and boots generation ${n.profileGeneration}` : "";
+  return `the host runs ${running}${boots}`;
+}
+
+function rolledBack(r: Rollback): string {
+  return r.code === 0 ? `rolled back to ${generation(r.to)}` : `rolling back to ${generation(r.to)} failed (exit ${r.code})`;
+}
+
+function unchanged(f: DeployFailure): string {
+  return f.changed === false ? "nothing changed" : f.changed ? "the host was changed" : "it is not known whether the host was changed";
+}
+
+/** The one line (plus Nix's own error lines for a build) that `pulumi up` prints for a failure. */
+export function describe(f: DeployFailure): string {
+  const body = ((): string => {
+    switch (f.kind) {
+      case "no-host-key":
+        return "no host key is pinned; set connection.hostKey (or trustOnFirstUse to record the first key seen)";
+      case "no-credentials":
+        return "no private key and no SSH agent; set connection.privateKey or connection.agent";
+      case "unreachable":
+        return `cannot connect to ${f.target}: ${f.why}`;
+      case "host-key-mismatch":
+        return (
+          `host key mismatch at ${f.target}: expected ${f.expected}, the server presented ${f.presented}; ` +
+          (f.midRun
+            ? `this happened during the deploy, which goes on on the host by itself; ${runsNow(f)}. If the host was reinstalled, pin its new key`
+            : "nothing was done. If the host was reinstalled, pin its new key")
+        );
+      case "auth-refused":
+        return `authentication as ${f.user} was refused (${f.why})`;
+      case "missing-tool":
+        return `the host has no '${f.tool}' on NixOS's system PATH; ${unchanged(f)}; ${runsNow(f)}`;
+      case "staging-failed":
+        return `upload failed: ${f.error}; ${unchanged(f)}; ${runsNow(f)}`;
+      case "start-failed":
+        return `cannot start the deploy job with systemd-run: ${f.error}; ${unchanged(f)}; ${runsNow(f)}`;
+      case "locked":
+        return `another deployment holds the host lock (${f.holder || "holder unknown"}); gave up after waiting ${f.waitedSec} s; ${unchanged(f)}; ${runsNow(f)}`;
+      case "watchdog-failed":
+        return `cannot arm the rollback watchdog, so nothing was activated; ${runsNow(f)}`;
+      case "build-failed":
+        return `build failed (exit ${f.exitCode}); ${unchanged(f)}, ${runsNow(f)}:\n${f.log}`;
+      case "activation-failed": {
+        const why =
+          f.exitCode === 2
+            ? "the activation script failed (exit 2)"
+            : f.exitCode === 4
+              ? `units failed (exit 4): ${f.failedUnits.join(", ") || "see the log"}`
+              : `activation failed (exit ${f.exitCode})`;
+        return `${why}; ${rolledBack(f.rollback)}; ${runsNow(f)}`;
+      }
+      case "health-check-failed":
+        return `health check ${f.check} failed: ${f.output}; ${rolledBack(f.rollback)}; ${runsNow(f)}`;
+      case "unconfirmed":
+        return `the switch was not confirmed within ${f.windowSec} s (${f.why}), so the host ${rolledBack(f.rollback)}; ${runsNow(f)}`;
+      case "timed-out":
+        return `${f.phase} did not finish within ${f.limitSec} s; the host stopped it and ${rolledBack(f.rollback)}; ${runsNow(f)}`;
+      case "job-died":
+        return `the deploy job died while ${f.phase}; the watchdog ${rolledBack(f.rollback)}; ${runsNow(f)}`;
+      case "commit-failed":
+        return `making the new system the boot default failed (exit ${f.exitCode}); ${rolledBack(f.rollback)}; ${runsNow(f)}`;
+      case "lost":
+        return `${f.why}; ${runsNow(f)}`;
+      case "not-ours":
+        return (
+          `the machine runs a generation deployed by host '${f.markerHost ?? "?"}' of stack '${f.stack ?? "?"}'; refusing to ${f.action} it ` +
+          `(fix: check connection.address, or destroy that host in its own stack first); ${unchanged(f)}; ${runsNow(f)}`
+        );
+      case "rollout-stopped":
+        return `rollout stopped: host ${f.failedHost} failed; this host was not touched`;
+      case "script-failed":
+        return `${f.what} failed (exit ${f.exitCode}): ${f.output}`;
+    }
+  })();
+  return `${f.host}: ${body}`;
+}
+
+/** A failure thrown to the engine: its message is describe(failure), its facts stay readable. */
+export class DeployError extends Error {
+  readonly failure: DeployFailure;
+  readonly transient: boolean; // the host could not be reached; trying again later may work
+  constructor(failure: DeployFailure) {
+    const message = describe(failure);
+    super(message);
+    // Pulumi's closure serialiser turns this class into a function that calls Error without `new`,
+    // which leaves `this.message` unset: `pulumi up` would print "error: undefined".
+    this.message = message;
+    this.name = "DeployError";
+    this.failure = failure;
+    this.transient = failure.kind === "unreachable";
+  }
+}

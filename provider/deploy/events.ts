@@ -1,0 +1,53 @@
+// What host scripts report: lines "@@pulumi-nixos NAME key=value ..." among the tools' own output.
+// Pure parsing; values with free text arrive base64-encoded.
+
+export const EVENT_PREFIX = "@@pulumi-nixos ";
+
+export interface HostEvent {
+  name: string;
+  fields: Record<string, string>;
+}
+
+export function parseEvent(line: string): HostEvent | undefined {
+  if (!line.startsWith(EVENT_PREFIX)) return undefined;
+  const [name, ...words] = line.slice(EVENT_PREFIX.length).trim().split(/\s+/);
+  const fields: Record<string, string> = {};
+  for (const w of words) {
+    const eq = w.indexOf("=");
+    if (eq > 0) fields[w.slice(0, eq)] = w.slice(eq + 1);
+  }
+  return { name, fields };
+}
+
+export function num(s?: string): number | undefined {
+  return s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined;
+}
+
+export function text(s?: string): string {
+  return Buffer.from(s ?? "", "base64").toString("utf8");
+}
+
+/** What the host runs and boots, from the fields host_state prints. */
+export function hostNow(f: Record<string, string>) {
+  return {
+    runningGeneration: num(f.runningGeneration),
+    currentSystem: f.currentSystem || undefined,
+    profileGeneration: num(f.profileGeneration),
+    profileSystem: f.profileSystem || undefined,
+  };
+}
+
+export interface Marker {
+  host?: string;
+  stack?: string;
+  contentHash?: string;
+}
+
+export function marker(b64?: string): Marker | undefined {
+  if (!b64) return undefined;
+  try {
+    return JSON.parse(text(b64));
+  } catch {
+    return {};
+  }
+}

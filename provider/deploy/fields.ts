@@ -1,0 +1,59 @@
+// The field policy of the Generation, as data: which input changes redeploy the host, which must
+// contact the machine (it may be another one now), and which are only recorded. diff and update
+// are derived from it.
+
+export type FieldEffect = "deploy" | "contact" | "record";
+
+export const FIELD_POLICY: readonly { path: readonly string[]; effect: FieldEffect }[] = [
+  { path: ["host"], effect: "deploy" },
+  { path: ["stack"], effect: "deploy" },
+  { path: ["files"], effect: "deploy" },
+  { path: ["contentHash"], effect: "deploy" },
+  { path: ["flakeAttr"], effect: "deploy" },
+  { path: ["goal"], effect: "deploy" },
+  { path: ["secrets"], effect: "deploy" },
+  { path: ["secretFiles"], effect: "deploy" },
+  // Another address, port or host key may be another machine: look before recording it.
+  { path: ["connection", "address"], effect: "contact" },
+  { path: ["connection", "port"], effect: "contact" },
+  { path: ["connection", "hostKey"], effect: "contact" },
+  { path: ["connection", "user"], effect: "record" },
+  { path: ["connection", "privateKey"], effect: "record" },
+  { path: ["connection", "agent"], effect: "record" },
+  { path: ["connection", "trustOnFirstUse"], effect: "record" },
+  { path: ["deploy"], effect: "record" },
+  { path: ["progressUrn"], effect: "record" },
+];
+
+function at(o: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), o);
+}
+
+// Key order does not make a change: compare canonical JSON.
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x) =>
+    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x,
+  ) ?? "undefined";
+}
+
+export interface Changes {
+  deploy: string[];
+  contact: string[];
+  record: string[];
+}
+
+/** The changed fields, by effect. `drifted`: the host no longer runs what was deployed. */
+export function changes(olds: object, news: object, drifted: boolean): Changes {
+  const out: Changes = { deploy: drifted ? ["(drift)"] : [], contact: [], record: [] };
+  for (const f of FIELD_POLICY) {
+    if (canonical(at(olds, f.path)) !== canonical(at(news, f.path))) out[f.effect].push(f.path.join("."));
+  }
+  return out;
+}
+
+/** What update does: redeploy, look at the machine first, or only record. */
+export function updateAction(c: Changes): FieldEffect | "none" {
+  if (c.deploy.length > 0) return "deploy";
+  if (c.contact.length > 0) return "contact";
+  return c.record.length > 0 ? "record" : "none";
+}
