@@ -85,15 +85,26 @@ alive() {
   [ -n "$state" ] && [ "$state" != Z ]
 }
 
-# The process that holds the host lock now, from the kernel's lock table, described for a message.
+# Who holds the host lock now, described for a message: the deploy that recorded itself in
+# $HOLDER if that process is alive and has the lock open, else any other live process that has it
+# open (the lock file is root-only, so only root can). Never a stale record.
 lock_holder() {
-  inode=$(stat -c %i "$LOCK" 2>/dev/null) || return 0
-  pid=$(awk -v ino="$inode" '$2 == "FLOCK" { split($6, f, ":"); if (f[3] == ino) { print $5; exit } }' /proc/locks)
-  [ -n "$pid" ] || return 0
-  what=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
-  owner=
-  if [ -r "$HOLDER" ] && [ "$(cut -d' ' -f1 "$HOLDER")" = "$pid" ]; then owner=$(cut -d' ' -f2- "$HOLDER"); fi
-  printf 'pid %s (%s)%s' "$pid" "${what% }" "${owner:+, $owner}"
+  found=
+  hpid=$(cut -d' ' -f1 "$HOLDER" 2>/dev/null)
+  for fd in /proc/[0-9]*/fd/*; do
+    [ "$(readlink "$fd" 2>/dev/null)" = "$LOCK" ] || continue
+    pid=${fd#/proc/}
+    pid=${pid%%/*}
+    [ "$pid" != "$$" ] || continue
+    [ "$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)" != "$$" ] || continue
+    what=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
+    if [ "$pid" = "$hpid" ]; then
+      printf 'pid %s, %s' "$pid" "$(cut -d' ' -f2- "$HOLDER")"
+      return 0
+    fi
+    [ -n "$found" ] || found="pid $pid (${what% })"
+  done
+  printf '%s' "$found"
 }
 
 # Streams the run's log from byte $1 until the run has a result (or, with $2 = awaiting, until it

@@ -3,7 +3,7 @@
 # job.sh) in a root-only run directory, starts the deploy job detached, and follows its log.
 # Run again with the same id (after a dropped connection) it only follows.
 if ! need awk base64 cat install mkdir mv rm sed sleep stat systemd-run tail tar wc; then
-  emit result outcome=missing-tool "tool=$missing" changed=0
+  emit result outcome=missing-tool "tool=$missing" changed=0 "$(host_state)"
   exit 0
 fi
 install -d -m 0711 "$ROOT"
@@ -25,22 +25,20 @@ done
 if [ ! -e "$run/started" ]; then
   rm -rf "$run"
   install -d -m 0700 "$run" "$run/in"
-  cat > "$run/in.tar"
-  bytes=$(wc -c < "$run/in.tar")
-  if ! tar -x -f "$run/in.tar" -C "$run/in" --no-same-owner --no-same-permissions 2>"$run/stage.err" || [ ! -f "$run/in/job.sh" ]; then
-    err=$(b64 < "$run/stage.err")
+  # Errors are kept in memory: on a full disk not even an error file can be written.
+  if ! err=$(cat 2>&1 > "$run/in.tar") || ! err=$(tar -x -f "$run/in.tar" -C "$run/in" --no-same-owner --no-same-permissions 2>&1) || [ ! -f "$run/in/job.sh" ]; then
     rm -rf "$run"
-    emit result outcome=staging-failed "error=$err" changed=0
+    emit result outcome=staging-failed "error=$(printf '%s' "${err:-the archive holds no job.sh}" | b64)" changed=0 "$(host_state)"
     exit 0
   fi
+  bytes=$(wc -c < "$run/in.tar")
   rm -f "$run/in.tar"
   mv "$run/in/job.sh" "$run/job.sh"
   : > "$run/log"
   emit staged "bytes=$bytes" >> "$run/log"
-  if ! systemd-run --unit="pulumi-nixos-job-$PNX_ID" --collect --quiet -E PATH="$PATH" /bin/sh "$run/job.sh" run 2>"$run/stage.err"; then
-    err=$(b64 < "$run/stage.err")
+  if ! err=$(systemd-run --unit="pulumi-nixos-job-$PNX_ID" --collect --quiet -E PATH="$PATH" /bin/sh "$run/job.sh" run 2>&1); then
     rm -rf "$run"
-    emit result outcome=start-failed "error=$err" changed=0
+    emit result outcome=start-failed "error=$(printf '%s' "$err" | b64)" changed=0 "$(host_state)"
     exit 0
   fi
   touch "$run/started"

@@ -61,7 +61,6 @@ function apply(v: RunView, line: string, bytes: number): RunView {
   if (e.name === "lock-acquired") n.previous = { generation: num(e.fields.previousGeneration), system: e.fields.previousSystem || undefined };
   if (e.name === "built") n.system = e.fields.system;
   if (e.name === "result") return { ...n, result: e.fields, phase: e.fields.outcome === "done" ? "done" : "failed" };
-  if (e.name === "decided" && e.fields.decision === "confirmed") n.phase = "committing";
   return PHASE_OF[e.name] ? { ...n, phase: PHASE_OF[e.name] } : n;
 }
 

@@ -1,17 +1,21 @@
 // Every fault the simulated hosts can show, against the Generation provider: each must leave the
 // host running a known generation and fail (or succeed) with one line that says which.
 import { Fault, SimHost, startHosts } from "../harness/pool";
+import { provideNixosPaths } from "../harness/nixos-paths";
 import { GenerationState } from "../../provider/resources/generation";
 import { SECRET, capturingLogs, create, inputsFor, running, update } from "./generation.fixture";
 
 let hosts: SimHost[];
 let baseline: GenerationState[];
 let version = 1;
-// One stack per deploy: a failed host stops its stack's rollout for the rest of the process (one `up`).
-let stacks = 0;
-const nextStack = () => `test-${++stacks}`;
+// Each deploy is its own `pulumi up`: a failed host stops its stack's rollout for the rest of the process.
+const nextStack = () => {
+  (globalThis as { __pulumiNixosRollouts?: Map<string, unknown> }).__pulumiNixosRollouts?.clear();
+  return "test";
+};
 beforeAll(async () => {
   hosts = await startHosts(2, { prefix: "flt" });
+  await provideNixosPaths(hosts);
   baseline = await Promise.all(hosts.map(async (h) => create(await inputsFor(h, version, { withSecret: true }))));
 });
 afterAll(() => Promise.all(hosts.map((h) => h.stop())));
@@ -30,7 +34,7 @@ async function underFault(i: number, fault: Fault | null, deploy: object = {}) {
 }
 
 // A simulated fault breaks only the generation it was set for, so the rollback itself succeeds.
-const rolledBack = (why: string, gen: number) => new RegExp(`^flt1: ${why}; rolled back to generation ${gen}; the host runs it again$`);
+const rolledBack = (why: string, gen: number) => new RegExp(`^flt1: ${why}; rolled back to generation ${gen}; the host runs generation ${gen}$`);
 
 async function flakeConfig(h: SimHost): Promise<string> {
   return (await h.exec("cat /var/lib/pulumi-nixos/flake/configuration.nix")).stdout;
@@ -40,7 +44,7 @@ describe("build failures change nothing", () => {
   it.each([["eval-error"], ["build-failure"]] as const)("%s: the error shows Nix's message and the host keeps its generation", async (kind) => {
     const config = await flakeConfig(hosts[0]);
     const { error, before, after } = await underFault(0, { kind });
-    expect(error?.message).toMatch(new RegExp(`^flt1: build failed; nothing changed, the host still runs generation ${before.generation}:\\n.*error`, "s"));
+    expect(error?.message).toMatch(new RegExp(`^flt1: build failed \\(exit 1\\); nothing changed, the host runs generation ${before.generation}:\\n.*error`, "s"));
     expect(after).toEqual(before);
     expect(await flakeConfig(hosts[0])).toBe(config);
   });
@@ -62,13 +66,13 @@ describe("failed activations roll back to the exact previous generation", () => 
 
   it("a failing health check: not confirmed, rolled back at once", async () => {
     const { error, before, after } = await underFault(0, null, { healthChecks: [{ name: "nonexistent is up", command: "systemctl is-active nonexistent" }] });
-    expect(error?.message).toBe(`flt1: health check nonexistent is up failed: inactive; rolled back to generation ${before.generation}, which the host runs again`);
+    expect(error?.message).toBe(`flt1: health check nonexistent is up failed: inactive; rolled back to generation ${before.generation}; the host runs generation ${before.generation}`);
     expect(after.current).toBe(before.current);
   });
 
   it("hang: the activation timeout stops it and the host rolls back", async () => {
     const { error, before, after } = await underFault(0, { kind: "hang" }, { activationTimeoutSec: 10 });
-    expect(error?.message).toBe(`flt1: activation did not finish within 10 s; the host stopped it and rolled back to generation ${before.generation}`);
+    expect(error?.message).toBe(`flt1: activation did not finish within 10 s; the host stopped it and rolled back to generation ${before.generation}; the host runs generation ${before.generation}`);
     expect(after.current).toBe(before.current);
   });
 });
@@ -87,7 +91,9 @@ describe("connection trouble during activation", () => {
   it("unreachable after the switch: the host rolls itself back and the error says so", async () => {
     const { error, before, after } = await underFault(1, { kind: "unreachable-after-switch" }, { rollbackTimeoutSec: 6 });
     expect(error?.message).toMatch(
-      new RegExp(`^flt2: the host (could not be reached to confirm the switch within 6 s, so it rolled itself back|became unreachable after the switch.*rolls itself back) to generation ${before.generation}`),
+      new RegExp(
+        `^flt2: the switch was not confirmed within 6 s \\(the host could not be reached to confirm it\\), so the host rolled back to generation ${before.generation}; the host runs generation ${before.generation}$`,
+      ),
     );
     expect(after.current).toBe(before.current);
   });
@@ -100,7 +106,7 @@ describe("connection trouble during activation", () => {
 
   it("disk full: the upload fails and nothing changes", async () => {
     const { error, before, after } = await underFault(1, { kind: "disk-full-on-upload" });
-    expect(error?.message).toMatch(/^flt2: upload failed: .*No space left on device/s);
+    expect(error?.message).toMatch(/^flt2: upload failed: .*No space left on device.*; nothing changed; the host runs generation \d+$/s);
     expect(after).toEqual(before);
   });
 
@@ -121,7 +127,7 @@ describe("the host lock", () => {
     const a = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, stack: nextStack() }));
     await new Promise((r) => setTimeout(r, 1500));
     const impatient = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, deploy: { lockWaitSec: 1 }, stack: nextStack() }));
-    await expect(impatient).rejects.toThrow(/^flt1: another deployment holds the host lock \/var\/lib\/pulumi-nixos\/lock \(stack test-\d+ from .*\); gave up after waiting 1 s; nothing was changed$/);
+    await expect(impatient).rejects.toThrow(/^flt1: another deployment holds the host lock \(pid \d+, stack test from .* \(pid \d+, run [\w-]+\)\); gave up after waiting 1 s; nothing changed; the host runs generation \d+$/);
     const patient = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, deploy: { lockWaitSec: 60 }, stack: nextStack() }));
     const first = await a;
     await h.fault(null);
@@ -132,6 +138,6 @@ describe("the host lock", () => {
     expect(second.previousGeneration).toBe(first.generation);
     expect((await running(h)).current).toBe(second.systemPath);
     // No run, not even the one that gave up, leaves a staged secret behind.
-    expect((await h.exec("find /var/lib/pulumi-nixos/runs -path '*/secrets/*'")).stdout).toBe("");
+    expect((await h.exec("find /var/lib/pulumi-nixos/private/runs -path '*/in/*'")).stdout).toBe("");
   });
 });

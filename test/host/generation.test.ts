@@ -1,12 +1,14 @@
 // The Generation provider against simulated hosts, methods called directly: first deploy, no-op,
 // update, refresh with drift and repair, secrets placement, a non-root deploy user, delete.
 import { SimHost, startHosts } from "../harness/pool";
+import { provideNixosPaths } from "../harness/nixos-paths";
 import { generationProvider, GenerationState } from "../../provider/resources/generation";
 import { SECRET, capturingLogs, create, inputsFor, running, update } from "./generation.fixture";
 
 let hosts: SimHost[];
 beforeAll(async () => {
   hosts = await startHosts(2, { prefix: "gen" });
+  await provideNixosPaths(hosts);
 });
 afterAll(() => Promise.all(hosts.map((h) => h.stop())));
 
@@ -32,7 +34,7 @@ describe("lifecycle on one host", () => {
     expect(state.previousGeneration).toBe(1);
     expect(state.unitsStarted).toEqual(expect.arrayContaining(["demo.service", "radarr.service"]));
     expect(now.units["demo.service"].state).toBe("active");
-    for (const step of ["connect", "upload", "build", "switch", "confirm", "read back"]) {
+    for (const step of ["connect", "upload", "build", "switch", "confirm", "boot default"]) {
       expect(logs).toMatch(new RegExp(`${h.name}: ${step}.* done in \\d+\\.\\d s`));
     }
     expect(logs).not.toContain(SECRET);
@@ -88,11 +90,15 @@ describe("lifecycle on one host", () => {
     expect((await generationProvider.read!(h.name, state)).props).toMatchObject({ drift: "", deployedHash: inputs.contentHash });
   });
 
-  it("delete leaves the system running and removes what was uploaded", async () => {
+  it("delete leaves the system running with the secrets it reads, and removes the rest of what was uploaded", async () => {
     const before = await running(h);
-    await generationProvider.delete!(h.name, state);
+    const { error, logs } = await capturingLogs(() => generationProvider.delete!(h.name, state));
+    expect(error).toBeUndefined();
     expect(await running(h)).toEqual(before);
-    expect((await h.exec("ls -A /var/lib/pulumi-nixos")).stdout).toBe("lock\n");
+    expect((await h.exec("ls -A /var/lib/pulumi-nixos /var/lib/pulumi-nixos/private")).stdout).toBe(
+      "/var/lib/pulumi-nixos:\nprivate\nsecrets\n\n/var/lib/pulumi-nixos/private:\nlock\n",
+    );
+    expect(logs).toMatch(new RegExp(`${h.name}: removed the flake and run logs; kept 1 secret file\\(s\\) .* because the host runs generation ${before.generation}, which reads them`));
   });
 });
 

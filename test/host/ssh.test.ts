@@ -1,7 +1,7 @@
 // The SSH transport against a real OpenSSH sshd on 127.0.0.1: host key pinning, trust on first use,
 // connection reuse, binary stdin and streamed output, and connect retries.
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from "fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "fs";
 import { createServer } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
