@@ -110,13 +110,12 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
   let since = net.now();
   let awaitingAt = 0;
   const onChunk = (chunk: Buffer) => {
-    const before = view.phase;
-    view = phases.feed(view, chunk);
-    if (view.phase === before) return;
-    const label = phases.phaseLabel(before, req.goal, view);
-    if (label) log(`${req.host}: ${label} ${view.phase === "failed" ? "failed after" : "done in"} ${secs(since)} s`);
-    since = net.now();
-    if (view.phase === "awaiting-confirmation") awaitingAt = since;
+    view = phases.feed(view, chunk, (before, now) => {
+      const label = phases.phaseLabel(before, req.goal, now);
+      if (label) log(`${req.host}: ${label} ${now.phase === "failed" ? "failed after" : "done in"} ${secs(since)} s`);
+      since = net.now();
+      if (now.phase === "awaiting-confirmation") awaitingAt = since;
+    });
   };
   const run = async (tr: Transport, cmd: Shell, stdin?: Buffer) => {
     const r = await tr.exec(cmd, { stdin, onStdout: onChunk });

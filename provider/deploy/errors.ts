@@ -64,7 +64,7 @@ function unchanged(f: DeployFailure): string {
 }
 
 /** The one line (plus Nix's own error lines for a build) that `pulumi up` prints for a failure. */
-export function describe(f: DeployFailure): string {
+export function failureLine(f: DeployFailure): string {
   const body = ((): string => {
     switch (f.kind) {
       case "no-host-key":
@@ -129,12 +129,12 @@ export function describe(f: DeployFailure): string {
   return `${f.host}: ${body}`;
 }
 
-/** A failure thrown to the engine: its message is describe(failure), its facts stay readable. */
+/** A failure thrown to the engine: its message is failureLine(failure), its facts stay readable. */
 export class DeployError extends Error {
   readonly failure: DeployFailure;
   readonly transient: boolean; // the host could not be reached; trying again later may work
   constructor(failure: DeployFailure) {
-    const message = describe(failure);
+    const message = failureLine(failure);
     super(message);
     // Pulumi's closure serialiser turns this class into a function that calls Error without `new`,
     // which leaves `this.message` unset: `pulumi up` would print "error: undefined".

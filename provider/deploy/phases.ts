@@ -64,13 +64,15 @@ function apply(v: RunView, line: string, bytes: number): RunView {
   return PHASE_OF[e.name] ? { ...n, phase: PHASE_OF[e.name] } : n;
 }
 
-/** Folds a chunk of a script's stdout into the view; returns the view and the phases passed. */
-export function feed(v: RunView, chunk: Buffer): RunView {
+/** Folds a chunk of a script's stdout into the view, telling `passed` of each phase change. */
+export function feed(v: RunView, chunk: Buffer, passed: (from: Phase, to: RunView) => void = () => undefined): RunView {
   let buf = Buffer.concat([v.partial, chunk]);
   let view = v;
   for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10)) {
     const line = buf.subarray(0, nl).toString("utf8");
+    const before = view.phase;
     view = apply(view, line, nl + 1);
+    if (view.phase !== before) passed(before, view);
     buf = buf.subarray(nl + 1);
   }
   return { ...view, partial: Buffer.from(buf) };

@@ -42,7 +42,8 @@ export function numbered(name: string, items: readonly Record<string, string>[])
 }
 
 export function script(entry: Entry, params: Params): Shell {
-  return new Shell(`# pulumi-nixos ${entry}.sh (nix/scripts)\n${header(params)}\n${SCRIPT_FILES.lib}\n${SCRIPT_FILES[entry]}`);
+  const block = Object.keys(params).length ? `# shellcheck disable=SC2034 # numbered parameters are read through param()\n{\n${header(params)}\n}\n` : "";
+  return new Shell(`# pulumi-nixos ${entry}.sh (nix/scripts)\n${block}${SCRIPT_FILES.lib}\n${SCRIPT_FILES[entry]}`);
 }
 
 export const ROOT = "/var/lib/pulumi-nixos";

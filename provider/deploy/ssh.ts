@@ -24,7 +24,7 @@ export function publicKeyOf(privateKey: string): string {
   const parsed = utils.parseKey(privateKey);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (key instanceof Error || key === undefined) {
-    throw new DeployError("deploy key", `connection.privateKey is not an OpenSSH or PEM private key without a passphrase (${key instanceof Error ? key.message : "no key found"})`);
+    throw new Error(`deploy key: connection.privateKey is not an OpenSSH or PEM private key without a passphrase (${key instanceof Error ? key.message : "no key found"})`);
   }
   return keyLine(key.getPublicSSH());
 }

@@ -1,14 +1,16 @@
 // The Generation provider's pure parts: input validation mapped to property paths, the diff rules
-// (content and goal changes update, never replace; connection-only changes do not redeploy), the
-// parsing of what host-side scripts print, and that the provider survives Pulumi's serialisation.
+// derived from the field policy (content and goal changes update, never replace; a new address,
+// port or host key contacts the machine; the rest is recorded), and that the provider survives
+// Pulumi's serialisation.
 import { execFileSync } from "child_process";
 import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { generationProvider, GenerationState } from "../../provider/resources/generation";
-import { parseRunStatus, parseState, parseUnits } from "../../provider/deploy/scripts";
-import { nixError } from "../../provider/deploy/deploy";
+import { parseUnits } from "../../provider/deploy/scripts";
+import { changes, FIELD_POLICY, updateAction } from "../../provider/deploy/fields";
+import { generationSchemas } from "../../provider/schema/generation";
 
 const hash = (c: string) => c.repeat(64);
 const raw = {
@@ -49,14 +51,38 @@ describe("check", () => {
   });
 
   it("requires a pinned host key unless trust-on-first-use is explicit", async () => {
-    const r = await checked({ ...raw, connection: { address: "h" } });
+    const r = await checked({ ...raw, connection: { address: "h", privateKey: "K" } });
     expect(r.failures).toEqual([expect.objectContaining({ property: "connection.hostKey" })]);
-    expect((await checked({ ...raw, connection: { address: "h", trustOnFirstUse: true } })).failures).toBeUndefined();
+    expect((await checked({ ...raw, connection: { address: "h", privateKey: "K", trustOnFirstUse: true } })).failures).toBeUndefined();
+  });
+
+  it("refuses owners and groups that are not POSIX names: they reach a root shell on the host", async () => {
+    for (const bad of ["$(touch /pwned)", "a b", "root:root", "`id`", "x\ny", ""]) {
+      const r = await checked({ ...raw, secretFiles: [{ ...raw.secretFiles[0], owner: bad, group: bad }] });
+      expect((r.failures ?? []).map((f) => f.property).sort()).toEqual(["secretFiles.0.group", "secretFiles.0.owner"]);
+    }
   });
 
   it("requires a value for every secret file, and secret files under the secrets directory", async () => {
     const r = await checked({ ...raw, secrets: {}, secretFiles: [{ ...raw.secretFiles[0], path: "/nix/store/x" }] });
     expect((r.failures ?? []).map((f) => f.property).sort()).toEqual(["secretFiles.0.path", "secrets.radarr"]);
+  });
+});
+
+describe("the field policy", () => {
+  it("names every input field, so no field changes silently", () => {
+    const shape = generationSchemas().generationInputsSchema.shape;
+    const listed = new Set(FIELD_POLICY.map((f) => f.path.join(".")));
+    for (const key of Object.keys(shape)) {
+      if (key === "connection") {
+        for (const c of Object.keys(generationSchemas().connectionSchema.shape)) expect(listed).toContain(`connection.${c}`);
+      } else expect(listed).toContain(key);
+    }
+  });
+
+  it("ignores key order, and counts drift as a change that deploys", () => {
+    expect(changes({ files: { a: "1", b: "2" } }, { files: { b: "2", a: "1" } }, false)).toEqual({ deploy: [], contact: [], record: [] });
+    expect(updateAction(changes({}, {}, true))).toBe("deploy");
   });
 });
 
@@ -83,35 +109,26 @@ describe("diff", () => {
     expect(await generationProvider.diff!("media", drifted, { ...state })).toMatchObject({ changes: true, replaces: [] });
   });
 
-  it("records a connection-only change without touching the host", async () => {
-    expect(await diff({ connection: { ...state.connection, port: 2222 } })).toMatchObject({ changes: true, replaces: [] });
-    // update() must not need SSH for it: no host answers at this address, so any attempt would throw.
-    const news = { ...state, connection: { ...state.connection, address: "192.0.2.1", port: 2222 } };
+  it("records a user or deploy-option change without touching the host", async () => {
+    const news = { ...state, connection: { ...state.connection, user: "deploy" }, deploy: { ...state.deploy, lockWaitSec: 5 } };
+    expect(await diff(news)).toMatchObject({ changes: true, replaces: [] });
+    // update() must not need SSH for it: no host answers, so any attempt would throw.
     const r = await generationProvider.update!("media", state, news);
-    expect(r.outs).toMatchObject({ connection: { port: 2222 }, generation: 3 });
+    expect(r.outs).toMatchObject({ connection: { user: "deploy" }, generation: 3 });
+  });
+
+  it("contacts the machine when the address, port or host key changes: it may be another machine", async () => {
+    for (const c of [{ address: "192.0.2.1" }, { port: 2222 }, { hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther" }]) {
+      const news = { ...state, connection: { ...state.connection, ...c, address: "192.0.2.1" } };
+      expect(updateAction(changes(state, news, false))).toBe("contact");
+    }
+    // 192.0.2.1 (TEST-NET-1) never answers: update must try, and fail, rather than record it.
+    const news = { ...state, connection: { ...state.connection, address: "127.0.0.1", port: 1 } };
+    await expect(generationProvider.update!("media", state, news)).rejects.toThrow(/^media: cannot connect to root@127\.0\.0\.1:1/);
   });
 });
 
 describe("script output parsing", () => {
-  it("reads the host state", () => {
-    const marker = Buffer.from(JSON.stringify({ host: "media", contentHash: hash("c") })).toString("base64");
-    expect(parseState(`profileGeneration=7\nrunningGeneration=6\ncurrent=/nix/store/a\nprofile=/nix/store/b\nmarker=${marker}\n`)).toEqual({
-      profileGeneration: 7,
-      runningGeneration: 6,
-      current: "/nix/store/a",
-      profile: "/nix/store/b",
-      marker: { host: "media", contentHash: hash("c") },
-    });
-    expect(parseState("profileGeneration=\nrunningGeneration=\ncurrent=\nmarker=\n")).toMatchObject({ profileGeneration: undefined, marker: undefined });
-  });
-
-  it("reads a run's status and its log", () => {
-    const log = Buffer.from("building\nerror: undefined variable 'foo'\n       at /flake/x.nix:3:5\n").toString("base64");
-    const s = parseRunStatus(`exit=1\nresult=failed\nrolled-back=5 0\nprev-generation=5\nprev-system=/nix/store/p\nlog=${log}`);
-    expect(s).toMatchObject({ exit: "1", result: "failed", rolledBack: { generation: 5, code: 0 }, previousGeneration: 5, previousSystem: "/nix/store/p" });
-    expect(nixError(s.log)).toBe("error: undefined variable 'foo'\n       at /flake/x.nix:3:5");
-  });
-
   it("collects the units switch-to-configuration reports", () => {
     const log = [
       "stopping the following units: b.service, a.service",
@@ -125,7 +142,6 @@ describe("script output parsing", () => {
       restarted: ["caddy.service"],
       started: ["jellyfin.service", "radarr.service"],
       reloaded: [],
-      failed: ["jellyfin.service"],
     });
   });
 });

@@ -1,0 +1,305 @@
+// The deploy driver and its phase core against a scripted fake host (no SSH, a fake clock): every
+// failure path ends in the one line failureLine() makes, the healthy path costs two connections and
+// two commands, and a dropped connection resumes where it left off.
+import { deploy, DeployRequest } from "../../provider/deploy/deploy";
+import { DeployError } from "../../provider/deploy/errors";
+import type { Shell } from "../../provider/deploy/shell";
+import type { ConnectionSpec, ExecOptions, ExecResult, Net, Transport } from "../../provider/deploy/transport";
+
+const OLD = "/nix/store/old-system";
+const NEW = "/nix/store/new-system";
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+const state = (gen: number, sys: string) => `runningGeneration=${gen} currentSystem=${sys} profileGeneration=${gen} profileSystem=${sys} marker=`;
+
+/** The job's log for a run up to and including the confirmation window. */
+const untilAwaiting = [
+  "@@pulumi-nixos staged bytes=10240",
+  "@@pulumi-nixos starting",
+  `@@pulumi-nixos lock-acquired previousGeneration=4 previousSystem=${OLD}`,
+  "@@pulumi-nixos arming-watchdog",
+  "@@pulumi-nixos building flake=/var/lib/pulumi-nixos/flake#media",
+  "building the system configuration...",
+  `@@pulumi-nixos built system=${NEW}`,
+  "@@pulumi-nixos activating",
+  "activating the configuration...",
+  "restarting the following units: caddy.service",
+  "@@pulumi-nixos activated",
+  "@@pulumi-nixos awaiting-confirmation seconds=60",
+];
+const confirmed = [
+  "@@pulumi-nixos decided decision=confirmed",
+  "@@pulumi-nixos committing",
+  `@@pulumi-nixos result outcome=done changed=1 diff=${b64("caddy: 2.7 -> 2.8")} ${state(5, NEW)}`,
+];
+
+type Reaction = "ok" | "refuse" | "key-mismatch";
+
+/**
+ * A host that serves a fixed log: start appends `before` (the rest appears once confirm runs),
+ * follow and confirm stream from the offset they are given. `drop` cuts a command's output after
+ * that many bytes, once.
+ */
+class FakeHost {
+  log = "";
+  commands: string[] = [];
+  connections = 0;
+  offsets: number[] = [];
+  stdinBytes = 0;
+  clock = 0;
+  connectPlan: (n: number, t: number) => Reaction = () => "ok";
+  drop?: { command: string; after: number };
+  later?: { at: number; lines: string[] }; // what the host logs by itself once the clock reaches `at`
+  started = false;
+
+  constructor(
+    readonly before: string[],
+    readonly after: string[] = [],
+  ) {}
+
+  net(): Net {
+    return {
+      connect: async (spec: ConnectionSpec) => {
+        this.connections++;
+        const r = this.connectPlan(this.connections, this.clock);
+        if (r === "refuse") throw new DeployError({ kind: "unreachable", host: spec.host, target: "x", why: "refused" });
+        if (r === "key-mismatch") throw new DeployError({ kind: "host-key-mismatch", host: spec.host, target: "x", expected: "A", presented: "B", midRun: false });
+        return this.transport();
+      },
+      sleep: async (ms: number) => void (this.clock += ms),
+      now: () => this.clock,
+    };
+  }
+
+  private transport(): Transport {
+    return {
+      hostKey: "ssh-ed25519 AAAA",
+      exec: async (cmd: Shell, opts: ExecOptions = {}): Promise<ExecResult> => {
+        const kind = /^# pulumi-nixos (\w+)\.sh/.exec(cmd.text)![1];
+        const offset = Number(/PNX_OFFSET='(\d+)'/.exec(cmd.text)?.[1] ?? 0);
+        this.commands.push(kind);
+        this.offsets.push(offset);
+        if (kind === "start") {
+          this.stdinBytes += Buffer.byteLength(opts.stdin ?? "");
+          if (!this.started) this.log = this.before.map((l) => `${l}\n`).join("");
+          this.started = true;
+        }
+        if (kind === "confirm") this.log += this.after.map((l) => `${l}\n`).join("");
+        if (this.later && this.clock >= this.later.at) {
+          this.log += this.later.lines.map((l) => `${l}\n`).join("");
+          this.later = undefined;
+        }
+        if (!this.started) return this.emit(opts, "@@pulumi-nixos follow-end reason=not-started\n", kind);
+        const result = /@@pulumi-nixos result /.test(this.log);
+        const end = result ? "result" : this.log.includes("awaiting-confirmation") ? "awaiting" : "orphaned";
+        return this.emit(opts, this.log.slice(offset) + `@@pulumi-nixos follow-end reason=${end}\n`, kind);
+      },
+      close: async () => undefined,
+    };
+  }
+
+  private emit(opts: ExecOptions, out: string, kind: string): ExecResult {
+    const bytes = Buffer.from(out);
+    if (this.drop?.command === kind) {
+      const cut = this.drop.after;
+      this.drop = undefined;
+      opts.onStdout?.(bytes.subarray(0, cut));
+      throw new Error("the SSH connection closed while a command was running");
+    }
+    opts.onStdout?.(bytes);
+    return { code: 0, stdout: "", stderr: "" };
+  }
+}
+
+function request(over: Partial<DeployRequest["options"]> = {}, goal: DeployRequest["goal"] = "switch"): DeployRequest {
+  return {
+    host: "media",
+    stack: "homelab",
+    connection: { address: "10.0.0.2", port: 22, user: "root", privateKey: "KEY", agent: false, trustOnFirstUse: false, hostKey: "ssh-ed25519 AAAA" },
+    files: { "flake.nix": "{}" },
+    flakeAttr: "media",
+    goal,
+    secrets: { radarr: "s3cret" },
+    secretFiles: [{ key: "radarr", path: "/var/lib/pulumi-nixos/secrets/radarr", owner: "radarr", group: "radarr", mode: "0400" }],
+    options: {
+      magicRollback: true,
+      rollbackTimeoutSec: 60,
+      activationTimeoutSec: 600,
+      lockWaitSec: 60,
+      healthTimeoutSec: 30,
+      healthChecks: [],
+      rollbackOnDelete: false,
+      maxActivating: 10,
+      ...over,
+    },
+    takeover: false,
+  };
+}
+
+async function failing(host: FakeHost, req = request(), net = host.net()): Promise<DeployError> {
+  const e = await deploy(req, () => undefined, net).then(
+    () => undefined,
+    (x) => x,
+  );
+  expect(e).toBeInstanceOf(DeployError);
+  return e as DeployError;
+}
+
+const result = (fields: string, now = state(4, OLD)) => `@@pulumi-nixos result ${fields} ${now}`;
+
+describe("a healthy deploy", () => {
+  it("costs two connections and two commands, one upload, and records what the host reports", async () => {
+    const host = new FakeHost(untilAwaiting, confirmed);
+    const logs: string[] = [];
+    const r = await deploy(request(), (m) => logs.push(m), host.net());
+    expect(host.connections).toBe(2);
+    expect(host.commands).toEqual(["start", "confirm"]);
+    expect(host.stdinBytes).toBeGreaterThan(0);
+    expect(r).toMatchObject({ generation: 5, systemPath: NEW, previousGeneration: 4, previousSystemPath: OLD, closureDiff: "caddy: 2.7 -> 2.8", stagedBytes: 10240 });
+    expect(r.units.restarted).toEqual(["caddy.service"]);
+    // The confirmation resumes the log exactly where the first command stopped.
+    expect(host.offsets[1]).toBe(Buffer.byteLength(untilAwaiting.map((l) => `${l}\n`).join("")));
+    expect(logs.map((l) => l.replace(/ \d+\.\d s$/, ""))).toEqual([
+      "media: connect done in",
+      "media: upload (10240 bytes) done in",
+      "media: build done in",
+      "media: switch done in",
+      "media: confirm done in",
+      "media: boot default done in",
+    ]);
+  });
+
+  it("without magic rollback (and for goal boot) it is one connection and one command", async () => {
+    for (const [req, lines] of [
+      [request({ magicRollback: false }), [...untilAwaiting.slice(0, -1), ...confirmed.slice(1)]],
+      [request({}, "boot"), [...untilAwaiting.slice(0, 7), ...confirmed.slice(1)]],
+    ] as const) {
+      const host = new FakeHost([...lines]);
+      await deploy(req, () => undefined, host.net());
+      expect([host.connections, host.commands]).toEqual([1, ["start"]]);
+    }
+  });
+});
+
+describe("dropped connections resume, never restart the work", () => {
+  it("a drop mid-line resumes from the last whole line, without uploading again", async () => {
+    const host = new FakeHost(untilAwaiting, confirmed);
+    host.drop = { command: "start", after: 200 };
+    const logs: string[] = [];
+    const r = await deploy(request(), (m) => logs.push(m), host.net());
+    expect(r.generation).toBe(5);
+    expect(host.commands).toEqual(["start", "follow", "confirm"]);
+    const whole = Buffer.from(untilAwaiting.map((l) => `${l}\n`).join("")).subarray(0, 200).lastIndexOf(10) + 1;
+    expect(host.offsets[1]).toBe(whole);
+    expect(logs).toContain("media: connection lost while the host works on its own; reconnecting");
+  });
+
+  it("a drop before the job started uploads again", async () => {
+    const host = new FakeHost(untilAwaiting, confirmed);
+    let first = true;
+    const net = host.net();
+    const connect = net.connect;
+    net.connect = async (spec) => {
+      const t = await connect(spec);
+      if (!first) return t;
+      first = false;
+      return { ...t, exec: async () => Promise.reject(new Error("the SSH connection closed while a command was running")) };
+    };
+    await deploy(request(), () => undefined, net);
+    expect(host.commands).toEqual(["start", "confirm"]);
+  });
+
+  it("a host key that changes mid-run is refused, and the message does not claim nothing was done", async () => {
+    const host = new FakeHost(untilAwaiting, confirmed);
+    host.drop = { command: "start", after: 50 };
+    host.connectPlan = (n) => (n === 1 ? "ok" : "key-mismatch");
+    const e = await failing(host);
+    expect(e.message).toMatch(/^media: host key mismatch at x: expected A, the server presented B; this happened during the deploy, which goes on on the host by itself; what the host runs now could not be read/);
+    expect(e.message).not.toMatch(/nothing was done/);
+  });
+});
+
+describe("the confirmation", () => {
+  it("keeps trying for most of the window, then reads the rollback the host decided itself", async () => {
+    const rolled = [
+      "@@pulumi-nixos decided decision=unconfirmed",
+      "@@pulumi-nixos rolling-back to=4 reason=unconfirmed",
+      "@@pulumi-nixos rolled-back code=0",
+      result("outcome=unconfirmed changed=0 rolledBackTo=4 rollbackCode=0"),
+    ];
+    const host = new FakeHost(untilAwaiting);
+    host.later = { at: 60_000, lines: rolled };
+    const refusedUntil = 70_000; // longer than the window: the host decides by itself
+    host.connectPlan = (n, t) => (n === 1 || t >= refusedUntil ? "ok" : "refuse");
+    const e = await failing(host);
+    expect(e.message).toBe(
+      "media: the switch was not confirmed within 60 s (the host could not be reached to confirm it), so the host rolled back to generation 4; the host runs generation 4",
+    );
+    expect(e.failure).toMatchObject({ kind: "unconfirmed", changed: false, rollback: { to: 4, code: 0 } });
+    // Attempts went on for at least 80 % of the window before the driver gave the host its say.
+    expect(host.connections).toBeGreaterThan(10);
+  });
+
+  it("a confirmation that arrives after the host decided reports the rollback, never success", async () => {
+    const late = [
+      "@@pulumi-nixos decided decision=unconfirmed",
+      "@@pulumi-nixos rolled-back code=0",
+      result("outcome=unconfirmed changed=0 rolledBackTo=4 rollbackCode=0"),
+    ];
+    const e = await failing(new FakeHost(untilAwaiting, late));
+    expect(e.message).toMatch(/^media: the switch was not confirmed within 60 s \(the confirmation reached the host too late\), so the host rolled back to generation 4/);
+  });
+
+  it("a failed health check names the check and its output", async () => {
+    const after = [result(`outcome=health-failed changed=0 rolledBackTo=4 rollbackCode=0 check=${b64("caddy up\ninactive")}`)];
+    const e = await failing(new FakeHost(untilAwaiting, after));
+    expect(e.message).toBe("media: health check caddy up failed: inactive; rolled back to generation 4; the host runs generation 4");
+  });
+});
+
+describe("every failure the host reports reads as one line with its facts", () => {
+  const cases: [string, string[], RegExp][] = [
+    ["missing tool", [result("outcome=missing-tool tool=flock changed=0")], /^media: the host has no 'flock' on NixOS's system PATH; nothing changed; the host runs generation 4$/],
+    [
+      "locked",
+      [result(`outcome=locked holder=${b64("pid 812, stack homelab from ci (pid 9, run 1-a)")} waited=60 changed=0`)],
+      /^media: another deployment holds the host lock \(pid 812, stack homelab from ci \(pid 9, run 1-a\)\); gave up after waiting 60 s; nothing changed; the host runs generation 4$/,
+    ],
+    ["disk full", [result(`outcome=staging-failed error=${b64("cat: write error: No space left on device")} changed=0`)], /^media: upload failed: cat: write error: No space left on device; nothing changed/],
+    [
+      "build",
+      [...untilAwaiting.slice(0, 6), "error: undefined variable 'foo'", "       at /flake/x.nix:3:5", result("outcome=build-failed exit=1 changed=0")],
+      /^media: build failed \(exit 1\); nothing changed, the host runs generation 4:\nerror: undefined variable 'foo'\n {7}at \/flake\/x.nix:3:5$/,
+    ],
+    [
+      "units",
+      [...untilAwaiting.slice(0, 9), result("outcome=activation-failed exit=4 failedUnits=jellyfin.service,caddy.service rolledBackTo=4 rollbackCode=0 changed=0")],
+      /^media: units failed \(exit 4\): jellyfin.service, caddy.service; rolled back to generation 4; the host runs generation 4$/,
+    ],
+    [
+      "rollback that itself failed",
+      [...untilAwaiting.slice(0, 9), result("outcome=activation-failed exit=2 rolledBackTo=4 rollbackCode=4 changed=1", `runningGeneration= currentSystem=${NEW} profileGeneration=4 profileSystem=${OLD}`)],
+      /^media: the activation script failed \(exit 2\); rolling back to generation 4 failed \(exit 4\); the host runs \/nix\/store\/new-system and boots generation 4$/,
+    ],
+    ["hang", [...untilAwaiting.slice(0, 9), result("outcome=timed-out phase=activating rolledBackTo=4 rollbackCode=0 changed=0")], /^media: activation did not finish within 600 s; the host stopped it and rolled back to generation 4/],
+    ["dead job", [...untilAwaiting.slice(0, 9), result("outcome=job-died phase=activating rolledBackTo=4 rollbackCode=0 changed=0")], /^media: the deploy job died while activating; the watchdog rolled back to generation 4/],
+    ["watchdog", [...untilAwaiting.slice(0, 4), result("outcome=watchdog-failed changed=0")], /^media: cannot arm the rollback watchdog, so nothing was activated; the host runs generation 4$/],
+    [
+      "another stack's machine",
+      [result("outcome=not-ours markerStack=staging markerHost=web changed=0")],
+      /^media: the machine runs a generation deployed by host 'web' of stack 'staging'; refusing to deploy it \(fix: .*\); nothing changed; the host runs generation 4$/,
+    ],
+    ["orphaned", untilAwaiting.slice(0, 5), /^media: the deploy job and its watchdog ended on the host without a result; /],
+  ];
+  it.each(cases)("%s", async (_name, lines, expected) => {
+    const e = await failing(new FakeHost(lines));
+    expect(e.message).toMatch(expected);
+  });
+
+  it("a refused sudo is a script failure with its stderr, not a lost connection", async () => {
+    const host = new FakeHost(untilAwaiting);
+    const net = host.net();
+    net.connect = async () => ({ hostKey: "k", exec: async () => ({ code: 1, stdout: "", stderr: "sudo: a password is required" }), close: async () => undefined });
+    const e = await failing(host, request(), net);
+    expect(e.message).toBe("media: the deploy command on the host failed (exit 1): sudo: a password is required");
+  });
+});
