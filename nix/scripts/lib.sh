@@ -75,7 +75,7 @@ running_generation() {
 host_state() {
   printf 'runningGeneration=%s currentSystem=%s profileGeneration=%s profileSystem=%s marker=%s' \
     "$(running_generation)" "$(readlink -e "$CURRENT" 2>/dev/null)" "$(link_generation "$PROFILE")" \
-    "$(readlink -e "$PROFILE" 2>/dev/null)" "$(b64 < "$MARKER" 2>/dev/null)"
+    "$(readlink -e "$PROFILE" 2>/dev/null)" "$(if [ -e "$MARKER" ]; then b64 < "$MARKER"; fi)"
 }
 
 # Whether process $1 is alive (a zombie counts as gone).
