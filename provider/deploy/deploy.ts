@@ -112,7 +112,9 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
   const onChunk = (chunk: Buffer) => {
     view = phases.feed(view, chunk, (before, now) => {
       const label = phases.phaseLabel(before, req.goal, now);
-      if (label) log(`${req.host}: ${label} ${now.phase === "failed" ? "failed after" : "done in"} ${secs(since)} s`);
+      // A rollback that ends a failed run has done its job; any other phase ending the run failed.
+      const failed = now.phase === "failed" && before !== "rolling-back";
+      if (label) log(`${req.host}: ${label} ${failed ? "failed after" : "done in"} ${secs(since)} s`);
       since = net.now();
       if (now.phase === "awaiting-confirmation") awaitingAt = since;
     });
