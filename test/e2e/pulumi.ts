@@ -1,6 +1,6 @@
 // Runs the real `pulumi` CLI for end-to-end tests: a project directory, a throwaway local file backend,
 // a passphrase secrets provider and an isolated PULUMI_HOME, so tests never touch the user's setup.
-import { execFile } from "child_process";
+import { ChildProcess, execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -11,6 +11,12 @@ export interface CliResult {
   stdout: string;
   stderr: string;
 }
+
+// Every workspace's backend and PULUMI_HOME go when the test process ends, whatever its outcome.
+const roots = new Set<string>();
+process.on("exit", () => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
+});
 
 /** The commands that read stack config and accept --config-file. */
 const CONFIG_FILE_COMMANDS = new Set(["preview", "up", "refresh", "destroy", "config"]);
@@ -37,6 +43,7 @@ export class PulumiWorkspace {
     readonly configFile?: string,
   ) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-e2e-"));
+    roots.add(root);
     this.backendDir = path.join(root, "state");
     this.home = path.join(root, "home");
     fs.mkdirSync(this.backendDir);
@@ -58,19 +65,23 @@ export class PulumiWorkspace {
   }
 
   run(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
-    return new Promise((resolve) => {
+    return this.start(args, opts).done;
+  }
+
+  /** Starts the CLI without waiting: the child (to kill it mid-run) and its result. */
+  start(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): { child: ChildProcess; done: Promise<CliResult> } {
+    let child!: ChildProcess;
+    const done = new Promise<CliResult>((resolve) => {
       const withConfig = this.configFile && CONFIG_FILE_COMMANDS.has(args[0]) ? ["--config-file", this.configFile] : [];
-      execFile(
+      child = execFile(
         "pulumi",
         // Global flags go first: anything after a `--` in args is a value, not a flag.
         [...withConfig, "--non-interactive", "--color", "never", ...args],
         { cwd: this.projectDir, env: this.env(opts.env), timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 << 20 },
-        (err, stdout, stderr) => {
-          const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-          resolve({ code, stdout, stderr });
-        },
+        (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
       );
     });
+    return { child, done };
   }
 
   /**

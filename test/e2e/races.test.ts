@@ -1,0 +1,153 @@
+// State tells the truth under the races of issue 10, through the real CLI on simulated hosts: the
+// confirmation against the host's own rollback, a host renamed on the same machine, a host pointed
+// at another machine, and `pulumi up` killed during the build, during the confirmation window and
+// after it, each converging with one refresh and one up.
+import * as fs from "fs";
+import * as path from "path";
+import type { SimHost } from "../harness/pool";
+import { DemoStack, demoStack } from "./demo-stack";
+import type { PulumiWorkspace } from "./pulumi";
+
+const RUNS = "/var/lib/pulumi-nixos/private/runs";
+
+describe("races through the real CLI", () => {
+  let stack: DemoStack;
+  let ws: PulumiWorkspace;
+  let media: SimHost;
+  let gaming: SimHost;
+  let zone = 0;
+
+  /** A change that rebuilds both hosts. */
+  const change = () => ws.ok(["config", "set", "timeZone", ["Europe/Berlin", "Europe/Paris", "Europe/Rome", "Europe/Oslo", "Europe/Vienna", "Europe/Madrid", "Europe/Lisbon"][zone++ % 7]]);
+  const onHost = async (h: SimHost, cmd: string) => (await h.exec(cmd)).stdout.trim();
+  const running = (h: SimHost) => onHost(h, "readlink -f /run/current-system");
+  const generation = (host: string) =>
+    ws.ok(["stack", "export"]).then(
+      (r) =>
+        JSON.parse(r.stdout).deployment.resources.find((x: { type: string; urn: string }) => x.type === "pulumi-nodejs:dynamic/nixos:Generation" && x.urn.endsWith(`::${host}`))
+          ?.outputs as { systemPath: string; generation: number } | undefined,
+    );
+  const waitFor = async (h: SimHost, cmd: string) => {
+    for (let i = 0; i < 600; i++) {
+      if ((await h.exec(cmd)).code === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${h.name}: never true: ${cmd}`);
+  };
+  /** State equals what the host runs, no staged upload is left, the lock is free. */
+  const converged = async (h: SimHost, host: string) => {
+    expect((await generation(host))?.systemPath).toBe(await running(h));
+    expect(await onHost(h, `find ${RUNS} -mindepth 2 -maxdepth 2 -name in`)).toBe("");
+    expect((await h.exec("flock -n /var/lib/pulumi-nixos/private/lock true")).code).toBe(0);
+    await ws.ok(["preview", "--refresh", "--expect-no-changes"]);
+  };
+
+  beforeAll(async () => {
+    stack = await demoStack("races", { radarrApiKey: "races-e2e-key" });
+    ({ ws, media, gaming } = stack);
+    await ws.ok(["up", "--yes", "--skip-preview"]);
+  }, 300_000);
+
+  afterAll(() => stack?.dispose());
+
+  describe("the confirmation and the host's own rollback are decided in one place", () => {
+    afterEach(async () => {
+      await ws.ok(["config", "rm", "--path", "deploy"]);
+    });
+
+    it("a health check longer than the window still confirms: it has its own budget once it reached the host", async () => {
+      await ws.ok(["config", "set", "--path", "deploy.rollbackTimeoutSec", "5"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].name", "slow"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].command", "sleep 8"]);
+      await change();
+      await ws.ok(["up", "--yes", "--skip-preview"]);
+      await converged(media, "media");
+    }, 180_000);
+
+    it("a health check that outlasts its budget rolls back, and up says so instead of exit 0", async () => {
+      const before = await running(media);
+      await ws.ok(["config", "set", "--path", "deploy.rollbackTimeoutSec", "5"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthTimeoutSec", "2"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].name", "slow"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].command", "sleep 8"]);
+      await change();
+      const up = await ws.run(["up", "--yes", "--skip-preview"]);
+      expect(up.code).not.toBe(0);
+      expect(up.stdout).toMatch(/media: health check slow failed: did not finish within the health checks' 2 s; rolled back to generation (\d+); the host runs generation \1\n/);
+      expect(await running(media)).toBe(before);
+      expect((await generation("media"))?.systemPath).toBe(before);
+      // The change was not deployed, and a refreshed preview still says so.
+      expect((await ws.run(["preview", "--refresh", "--expect-no-changes"])).code).not.toBe(0);
+    }, 180_000);
+  });
+
+  describe("pulumi up killed midway converges with one refresh and one up", () => {
+    const providerProcesses = () =>
+      fs
+        .readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return fs.readFileSync(`/proc/${p}/environ`, "utf8").includes(ws.backendDir);
+          } catch {
+            return false;
+          }
+        });
+
+    it.each([
+      ["during the build", `grep -qs 'building flake' ${RUNS}/*/log`],
+      ["during the confirmation window", `ls ${RUNS}/*/awaiting`],
+      ["after the window", `ls ${RUNS}/*/outcome`],
+    ])("killed %s", async (_when, moment) => {
+      await media.exec(`rm -rf ${RUNS}/*`);
+      await media.fault({ kind: "slow", seconds: 3 });
+      await ws.ok(["config", "set", "--path", "deploy.rollbackTimeoutSec", "5"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].name", "pause"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].command", "sleep 3"]);
+      await change();
+      const up = ws.start(["up", "--yes", "--skip-preview", "--target", "**nixos:Generation::media"]);
+      try {
+        await waitFor(media, moment);
+      } finally {
+        up.child.kill("SIGKILL");
+        await up.done;
+        await media.fault(null);
+      }
+      // The host finishes on its own (a killed deployer never confirms: it rolls back).
+      await waitFor(media, `ls ${RUNS}/*/outcome`);
+      // Nothing of ours outlives the engine.
+      for (let i = 0; i < 50 && providerProcesses().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(providerProcesses()).toEqual([]);
+      await ws.ok(["refresh", "--yes", "--skip-preview", "--clear-pending-creates"]);
+      await ws.ok(["up", "--yes", "--skip-preview"]);
+      await ws.ok(["config", "rm", "--path", "deploy"]);
+      await converged(media, "media");
+    }, 240_000);
+  });
+
+  describe("the marker says which stack and host deployed a machine", () => {
+    it("renaming a host on the same machine keeps what the new name deployed", async () => {
+      const cfg = JSON.parse((await ws.ok(["config", "--json", "--show-secrets"])).stdout);
+      const media0 = cfg["pulumi-nixos:hosts"].objectValue.media;
+      fs.cpSync(path.join(stack.hostsDir, "media"), path.join(stack.hostsDir, "tv"), { recursive: true });
+      for (const [k, v] of Object.entries(media0)) await ws.ok(["config", "set", "--path", `hosts.tv.${k}`, String(v)]);
+      await ws.ok(["config", "rm", "--path", "hosts.media"]);
+      const up = await ws.ok(["up", "--yes", "--skip-preview"]);
+      expect(up.stdout).toMatch(/media: left everything in place: the host runs generation \d+, deployed by host 'tv' of stack 'races', which still needs it/);
+      expect(JSON.parse(await onHost(media, "cat /etc/pulumi-nixos/generation.json"))).toMatchObject({ host: "tv", stack: "races" });
+      expect(await onHost(media, "ls /var/lib/pulumi-nixos/secrets /var/lib/pulumi-nixos/flake/flake.nix")).toMatch(/radarr\.env[\s\S]*flake\.nix/);
+      await converged(media, "tv");
+    }, 240_000);
+
+    it("a host pointed at a machine another host deploys is refused, not silently recorded", async () => {
+      const before = await running(gaming);
+      await ws.ok(["config", "set", "--path", "hosts.tv.address", gaming.address]);
+      await ws.ok(["config", "set", "--path", "hosts.tv.hostKey", gaming.hostKey]);
+      const up = await ws.run(["up", "--yes", "--skip-preview", "--refresh"]);
+      expect(up.code).not.toBe(0);
+      expect(up.stdout).toMatch(/tv: the machine runs a generation deployed by host 'gaming' of stack 'races'; refusing to deploy it \(fix: [^)]*\); nothing changed; the host runs generation \d+/);
+      expect(await running(gaming)).toBe(before);
+      expect((await generation("tv"))?.systemPath).toBe(await running(media));
+    }, 180_000);
+  });
+});
