@@ -70,10 +70,35 @@ describe("failed activations roll back to the exact previous generation", () => 
     expect(after.current).toBe(before.current);
   });
 
-  it("hang: the activation timeout stops it and the host rolls back", async () => {
-    const { error, before, after } = await underFault(0, { kind: "hang" }, { activationTimeoutSec: 10 });
+  it("hang: the activation timeout stops it, under the lock, and the host rolls back", async () => {
+    const { error, before, after, h } = await underFault(0, { kind: "hang" }, { activationTimeoutSec: 10 });
     expect(error?.message).toBe(`flt1: activation did not finish within 10 s; the host stopped it and rolled back to generation ${before.generation}; the host runs generation ${before.generation}`);
     expect(after.current).toBe(before.current);
+    // The hung activation is really gone, and the watchdog let go of the lock.
+    expect((await h.exec("ps -eo args | grep -c '^sleep infinity'")).stdout.trim()).toBe("0");
+    expect((await h.exec("flock -n /var/lib/pulumi-nixos/private/lock true")).code).toBe(0);
+  });
+});
+
+describe("an unconfirmed generation is never the boot default", () => {
+  it("during the confirmation window the host still boots the previous generation; a reboot then boots it", async () => {
+    const h = hosts[1];
+    const before = await running(h);
+    await h.exec("rm -rf /var/lib/pulumi-nixos/private/runs/*");
+    const deploying = underFault(1, null, { healthChecks: [{ name: "pause", command: "sleep 4" }] });
+    for (let i = 0; i < 300 && (await h.exec("ls /var/lib/pulumi-nixos/private/runs/*/reached")).code !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await h.exec("readlink /nix/var/nix/profiles/system")).stdout.trim()).toBe(`system-${before.generation}-link`);
+    expect((await h.exec("readlink -f /run/current-system")).stdout.trim()).not.toBe(before.current);
+    // Simulated hosts that can reboot (Contract 1) boot the boot default: the previous generation.
+    const reboot = (h as SimHost & { reboot?: () => Promise<void> }).reboot;
+    if (reboot) {
+      await reboot.call(h);
+      const { error } = await deploying;
+      expect(error?.message).toMatch(new RegExp(`^flt2: .*the host runs generation ${before.generation}`));
+      expect((await running(h)).current).toBe(before.current);
+    } else {
+      expect((await deploying).error).toBeUndefined();
+    }
   });
 });
 
@@ -120,6 +145,25 @@ describe("connection trouble during activation", () => {
 });
 
 describe("the host lock", () => {
+  it("is root-only: an unprivileged user can neither read nor hold it", async () => {
+    const h = hosts[0];
+    expect((await h.exec("stat -c '%a %U' /var/lib/pulumi-nixos/private /var/lib/pulumi-nixos/private/lock")).stdout).toBe("700 root\n600 root\n");
+    const r = await h.exec("setpriv --reuid nobody --regid nogroup --clear-groups flock -s -n /var/lib/pulumi-nixos/private/lock true");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Permission denied/);
+  });
+
+  it("names the process that holds it now, not a stale record of an earlier deploy", async () => {
+    const h = hosts[0];
+    await h.exec("echo '999999 stack old from gone (pid 1, run 0-dead)' > /var/lib/pulumi-nixos/private/holder");
+    // -o: only flock itself holds the lock, so ending it frees the lock.
+    await h.exec("(flock -o /var/lib/pulumi-nixos/private/lock sleep 15 >/dev/null 2>&1 &)");
+    const { error } = await underFault(0, null, { lockWaitSec: 1 });
+    await h.exec("pkill -f 'flock -o /var/lib/pulumi-nixos/private/lock' || true");
+    expect(error?.message).toMatch(/^flt1: another deployment holds the host lock \(pid \d+ \(flock -o \/var\/lib\/pulumi-nixos\/private\/lock sleep 15\)\); gave up after waiting 1 s; nothing changed/);
+    expect(error?.message).not.toContain("run 0-dead");
+  });
+
   it("a second deploy waits for the lock, then fails naming the holder; with patience it succeeds", async () => {
     const h = hosts[0];
     await h.fault({ kind: "slow", seconds: 6 });
