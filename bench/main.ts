@@ -5,13 +5,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SimHost, startHosts } from "../test/harness/pool";
+import { provideNixosPaths } from "../test/harness/nixos-paths";
 import { benchRender, RenderFigures } from "./render";
 import { sshMark, SshCounts } from "./sshd-log";
 import { BenchStack, scratchDir, Timed } from "./stack";
 
 const repo = path.resolve(__dirname, "..");
 const PREVIEW_N = [10, 20, 40];
-const DEPLOY_N = [1, 10, 20]; // deploys with a 3 s rebuild each; 40 would push the run past 10 minutes
+const DEPLOY_N = [1, 10, 20, 40]; // deploys with a 3 s rebuild each
 const REBUILD_SECONDS = 3;
 const PARALLEL = 64; // --parallel: above every N, so the engine never queues a host
 const REPEAT = 2; // previews and no-ops run twice and keep the faster: the machine is shared
@@ -107,6 +108,7 @@ interface Product {
     allKiB: number;
     cpuSeconds: Record<string, number>;
     machineBusySeconds: number;
+    bytesUploaded: { mean: number; max: number }; // per host: the one upload archive the host staged
   };
   preview?: { seconds: number; ssh: PerHost };
   noop?: { seconds: number; ssh: PerHost };
@@ -135,6 +137,7 @@ async function product(work: string, all: SimHost[], n: number, key: string, mea
   out.resources = Number(/\+ (\d+) created/.exec(t.stdout)?.[1] ?? 0);
   if (measure.deploy) {
     const sshCounts = perHost(ssh());
+    const bytes = await Promise.all(hosts.map(async (h) => Number((await h.exec(`sed -n 's/^@@pulumi-nixos staged bytes=//p' /var/lib/pulumi-nixos/private/runs/*/log | tail -1`)).stdout.trim() || 0)));
     const p = t.processes;
     out.deploy = {
       seconds: t.seconds,
@@ -146,6 +149,7 @@ async function product(work: string, all: SimHost[], n: number, key: string, mea
       allKiB: p.allKiB,
       cpuSeconds: p.cpuSeconds,
       machineBusySeconds: p.machineBusySeconds,
+      bytesUploaded: { mean: bytes.reduce((a, b) => a + b, 0) / bytes.length, max: Math.max(...bytes) },
     };
   }
   log(`hosts ${n}: up ${t.seconds.toFixed(1)} s${measure.deploy ? ` (${REBUILD_SECONDS} s rebuilds)` : ""}, ${out.resources} resources`);
@@ -188,6 +192,9 @@ function machine() {
   };
 }
 
+// The deployer's own processes (the simulated hosts' sshd, Nix and activation are the hosts' work).
+const DEPLOYER_KINDS = ["engine", "language host", "program", "provider"];
+
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 const mib = (kib: number) => (kib / 1024).toFixed(0);
@@ -215,21 +222,20 @@ function table(r: { floors: Awaited<ReturnType<typeof floor>>[]; products: Produ
   rows.push("");
   const deploys = r.products.filter((x) => x.deploy);
   const w1 = deploys.find((d) => d.n === 1)?.deploy?.seconds;
-  const d1 = deploys.find((d) => d.n === 1)?.deploy?.directRebuildSeconds;
   rows.push(
-    `| N hosts (${REBUILD_SECONDS} s rebuild) | wall(N) s | wall(N)/wall(1) | speed-up vs N x wall(1) | hosts alone: N rebuilds at once s | ratio | ` +
-      `wall minus hosts alone s | conns/host | cmds/host | provider peak RSS MiB | per extra host MiB | CPU s: engine / program / whole machine |`,
+    `| N hosts (${REBUILD_SECONDS} s rebuild) | wall(N) s | wall(N)/wall(1) | hosts alone: N rebuilds at once s | wall(N)/direct(N) | ` +
+      `deployer CPU s/host | conns/host | cmds/host | KiB uploaded/host | provider peak RSS MiB | CPU s: engine / language host / program / provider / whole machine |`,
   );
-  rows.push("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  rows.push("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const d of deploys) {
     const x = d.deploy!;
-    const c = (k: string) => f1(x.cpuSeconds[k] ?? 0);
-    const first = deploys[0].deploy!;
+    const cpu = (k: string) => x.cpuSeconds[k] ?? 0;
+    const deployer = DEPLOYER_KINDS.reduce((a, k) => a + cpu(k), 0);
     rows.push(
-      `| ${d.n} | ${f1(x.seconds)} | ${w1 ? f2(x.seconds / w1) : "-"} | ${w1 ? f1((d.n * w1) / x.seconds) : "-"}x | ${f1(x.directRebuildSeconds)} | ${d1 ? f2(x.directRebuildSeconds / d1) : "-"} | ` +
-        `${f1(x.seconds - x.directRebuildSeconds)} | ${f1(x.ssh.connections.mean)} (max ${x.ssh.connections.max}) | ${f1(x.ssh.commands.mean)} (max ${x.ssh.commands.max}) | ` +
-        `${mib(x.providerKiB)} (${x.providerProcesses} proc) | ${d.n > deploys[0].n ? f1((x.providerKiB - first.providerKiB) / 1024 / (d.n - deploys[0].n)) : "-"} | ` +
-        `${c("engine")} / ${c("program")} / ${f1(x.machineBusySeconds)} |`,
+      `| ${d.n} | ${f1(x.seconds)} | ${w1 ? f2(x.seconds / w1) : "-"} | ${f1(x.directRebuildSeconds)} | ${f2(x.seconds / x.directRebuildSeconds)} | ` +
+        `${f2(deployer / d.n)} | ${f1(x.ssh.connections.mean)} (max ${x.ssh.connections.max}) | ${f1(x.ssh.commands.mean)} (max ${x.ssh.commands.max}) | ` +
+        `${f1(x.bytesUploaded.mean / 1024)} | ${mib(x.providerKiB)} (${x.providerProcesses} proc) | ` +
+        `${DEPLOYER_KINDS.map((k) => f1(cpu(k))).join(" / ")} / ${f1(x.machineBusySeconds)} |`,
     );
   }
   rows.push("");
@@ -251,6 +257,7 @@ async function main(): Promise<void> {
     prefix: "bench",
     authorizedKeys: [fs.readFileSync(path.join(work, "key.pub"), "utf8")],
   });
+  await provideNixosPaths(hosts);
   try {
     const floors = [];
     for (const n of PREVIEW_N) for (const c of [0, COMPONENTS_PER_HOST]) floors.push(await floor(work, n, c));
