@@ -166,10 +166,13 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
     expect(await onHost(media, `grep -rl -e ${apiKey} -e ${rotatedKey} /run/current-system/ || true`)).toBe("");
   });
 
-  it("destroys: the hosts keep running their system, what pulumi-nixos uploaded is removed", async () => {
+  it("destroys: the hosts keep running their system and the secrets it reads; the rest of what was uploaded is removed", async () => {
     const running = await onHost(media, "readlink -f /run/current-system");
-    await ws.ok(["destroy", "--yes", "--skip-preview"]);
+    const destroy = await ws.ok(["destroy", "--yes", "--skip-preview"]);
     expect(await onHost(media, "readlink -f /run/current-system")).toBe(running);
     expect(await onHost(media, "test -e /var/lib/pulumi-nixos/flake && echo present || echo gone")).toBe("gone");
+    // The running system still reads its secrets: they stay, and destroy says so and why.
+    expect(await onHost(media, "cat /var/lib/pulumi-nixos/secrets/radarr.env")).toContain(apiKey);
+    expect(destroy.stdout).toMatch(/media: removed the flake and run logs; kept \d+ secret file\(s\) in \/var\/lib\/pulumi-nixos\/secrets because the host runs generation \d+, which reads them/);
   });
 });

@@ -87,7 +87,7 @@ describe("rendered scripts", () => {
  * Runs the start script (which runs the job) in a private mount namespace with stub tools.
  * `stcExit` is what the new system's switch-to-configuration exits with.
  */
-function runJob(stcExit: number): { out: string; root: string; stubs: string; cleanup: () => void } {
+function runJob(stcExit: number, without: string[] = []): { out: string; root: string; stubs: string; cleanup: () => void } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "pnx-job-"));
   const stubs = path.join(root, "stubs");
   const mk = (rel: string, text: string) => {
@@ -103,7 +103,9 @@ function runJob(stcExit: number): { out: string; root: string; stubs: string; cl
   mk("stubs/systemctl", "#!/bin/sh\nexit 0\n");
   mk("stubs/nix", "#!/bin/sh\necho 'jellyfin: 10.9 -> 10.10'\n");
   mk("stubs/nix-env", `#!/bin/sh\necho "nix-env $*" >> ${stubs}/calls\n[ "$3" = --set ] && ln -sfn ${root}/sys-new /nix/var/nix/profiles/system-2-link && ln -sfn system-2-link /nix/var/nix/profiles/system\nexit 0\n`);
-  const links = "awk base64 cat chmod chown cut date find flock grep install ln ls mkdir mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc".split(" ");
+  const links = "awk base64 cat chmod chown cut date find flock grep install ln ls mkdir mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc"
+    .split(" ")
+    .filter((t) => !without.includes(t));
   const input = archive([
     { path: "flake/flake.nix", content: "{ }\n", mode: 0o644 },
     { path: "secrets/radarr", content: "KEY=x\n", mode: 0o600 },
@@ -115,7 +117,7 @@ function runJob(stcExit: number): { out: string; root: string; stubs: string; cl
     "set -e",
     "mount -t tmpfs none /run && mount -t tmpfs none /var/lib && mount -t tmpfs none /nix/var/nix/profiles",
     `mkdir -p /run/wrappers/bin && for t in ${links.join(" ")}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
-    `for t in nixos-rebuild systemd-run systemctl nix nix-env; do ln -s ${stubs}/$t /run/wrappers/bin/$t; done`,
+    `for t in ${["nixos-rebuild", "systemd-run", "systemctl", "nix", "nix-env"].filter((t) => !without.includes(t)).join(" ")}; do ln -s ${stubs}/$t /run/wrappers/bin/$t; done`,
     `ln -s ${root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${root}/sys-old /run/current-system`,
     `sh ${root}/start.sh < ${root}/in.tar`,
     // What the host has afterwards, for the assertions.
@@ -139,6 +141,17 @@ const unshareWorks = spawnSync("unshare", ["--mount", "true"]).status === 0;
       expect(calls).toBe(
         `nixos-rebuild build --flake /var/lib/pulumi-nixos/flake#media\nsys-new test\nnix-env -p /nix/var/nix/profiles/system --set ${r.root}/sys-new\nsys-new boot\n`,
       );
+    } finally {
+      r.cleanup();
+    }
+  });
+
+  it.each([["tar"], ["flock"]])("a tool missing from NixOS's system PATH (%s) fails at once, naming it", (tool) => {
+    // The machine's own PATH has every tool: the scripts must not fall back on it.
+    const r = runJob(0, [tool]);
+    try {
+      expect(r.out).toMatch(new RegExp(`@@pulumi-nixos result outcome=missing-tool (changed=0 )?tool=${tool}`));
+      expect(r.out.split("AFTER\n")[1]).toBe(`system-1-link\n${r.root}/sys-old\nno-secret\n`);
     } finally {
       r.cleanup();
     }
