@@ -98,7 +98,8 @@ export function next(v: RunView, confirm: boolean): Next {
 export function nextCommand(v: RunView, confirmation: RunView["confirmation"] = v.confirmation): RunView {
   // A run the host never started is staged again from the beginning.
   const restart = v.followEnd?.reason === "not-started";
-  return { ...v, followEnd: undefined, confirmation, started: restart ? false : v.started, offset: restart ? 0 : v.offset };
+  const phase = confirmation === "sent" && v.phase === "awaiting-confirmation" ? "confirming" : v.phase;
+  return { ...v, phase, followEnd: undefined, confirmation, started: restart ? false : v.started, offset: restart ? 0 : v.offset };
 }
 
 export interface Units {

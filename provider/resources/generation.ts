@@ -163,7 +163,8 @@ function driftLine(props: GenerationState, s: HostState): string {
   const m = s.marker;
   const by = m?.host && (m.host !== props.host || m.stack !== props.stack) ? ` deployed by host '${m.host}' of stack '${m.stack}'` : "";
   const deployed = props.generation === null ? props.systemPath || "?" : `generation ${props.generation} (${props.systemPath})`;
-  return `the host runs ${what}${by}, not the deployed ${deployed}`;
+  const busy = s.busy ? `; a deploy (run ${s.busy}) is still at work on the host` : "";
+  return `the host runs ${what}${by}, not the deployed ${deployed}${busy}`;
 }
 
 /** The dynamic provider; exported so tests can call its methods directly. */

@@ -119,9 +119,12 @@ function runJob(stcExit: number, without: string[] = []): { out: string; root: s
     `mkdir -p /run/wrappers/bin && for t in ${links.join(" ")}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
     `for t in ${["nixos-rebuild", "systemd-run", "systemctl", "nix", "nix-env"].filter((t) => !without.includes(t)).join(" ")}; do ln -s ${stubs}/$t /run/wrappers/bin/$t; done`,
     `ln -s ${root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${root}/sys-old /run/current-system`,
+    // A run killed before its job took the upload: its staged secret must not outlive the next run.
+    "mkdir -p /var/lib/pulumi-nixos/private/runs/0-killed/in/secrets && echo s3cret > /var/lib/pulumi-nixos/private/runs/0-killed/in/secrets/radarr",
     `sh ${root}/start.sh < ${root}/in.tar`,
     // What the host has afterwards, for the assertions.
     "echo; echo AFTER; readlink /nix/var/nix/profiles/system; readlink /run/current-system; stat -c '%a %U' /var/lib/pulumi-nixos/secrets/radarr 2>/dev/null || echo no-secret",
+    "echo STAGED; find /var/lib/pulumi-nixos/private/runs -path '*/in/*'",
   ].join("\n");
   const out = execFileSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", setup], { encoding: "utf8", timeout: 30000 });
   return { out, root, stubs, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
@@ -135,7 +138,7 @@ const unshareWorks = spawnSync("unshare", ["--mount", "true"]).status === 0;
     try {
       expect(r.out).toMatch(/@@pulumi-nixos result outcome=done changed=1 /);
       expect(r.out).toMatch(/runningGeneration=2 currentSystem=\S+\/sys-new profileGeneration=2/);
-      expect(r.out.split("AFTER\n")[1]).toBe(`system-2-link\n${r.root}/sys-new\n400 nobody\n`);
+      expect(r.out.split("AFTER\n")[1]).toBe(`system-2-link\n${r.root}/sys-new\n400 nobody\nSTAGED\n`);
       const calls = fs.readFileSync(path.join(r.stubs, "calls"), "utf8");
       // Activation never touches the boot default; the profile is set only after it succeeded.
       expect(calls).toBe(
@@ -151,7 +154,7 @@ const unshareWorks = spawnSync("unshare", ["--mount", "true"]).status === 0;
     const r = runJob(0, [tool]);
     try {
       expect(r.out).toMatch(new RegExp(`@@pulumi-nixos result outcome=missing-tool (changed=0 )?tool=${tool}`));
-      expect(r.out.split("AFTER\n")[1]).toBe(`system-1-link\n${r.root}/sys-old\nno-secret\n`);
+      expect(r.out.split("AFTER\n")[1]).toMatch(new RegExp(`^system-1-link\n${r.root}/sys-old\nno-secret\nSTAGED\n`));
     } finally {
       r.cleanup();
     }
@@ -161,7 +164,7 @@ const unshareWorks = spawnSync("unshare", ["--mount", "true"]).status === 0;
     const r = runJob(4);
     try {
       expect(r.out).toMatch(/@@pulumi-nixos result outcome=activation-failed changed=0 exit=4 failedUnits=jellyfin.service rolledBackTo=1 rollbackCode=0 /);
-      expect(r.out.split("AFTER\n")[1]).toBe(`system-1-link\n${r.root}/sys-old\nno-secret\n`);
+      expect(r.out.split("AFTER\n")[1]).toBe(`system-1-link\n${r.root}/sys-old\nno-secret\nSTAGED\n`);
       expect(fs.readFileSync(path.join(r.stubs, "calls"), "utf8")).toMatch(/sys-new test\nsys-old test\n$/);
     } finally {
       r.cleanup();
