@@ -29,6 +29,7 @@ export interface RunView {
   previous?: { generation?: number; system?: string };
   system?: string; // the built system
   stagedBytes?: number;
+  awaited: boolean; // the host reached its confirmation window (it may have left it since)
   confirmation: "not-yet" | "sent" | "unreachable";
   followEnd?: { reason: FollowEnd; fields: Record<string, string> };
   result?: Record<string, string>;
@@ -36,7 +37,7 @@ export interface RunView {
 }
 
 export function initial(): RunView {
-  return { phase: "connecting", started: false, offset: 0, partial: Buffer.alloc(0), confirmation: "not-yet", log: [] };
+  return { phase: "connecting", started: false, offset: 0, partial: Buffer.alloc(0), awaited: false, confirmation: "not-yet", log: [] };
 }
 
 const PHASE_OF: Record<string, Phase> = {
@@ -60,6 +61,7 @@ function apply(v: RunView, line: string, bytes: number): RunView {
   if (e.name === "staged") n.stagedBytes = num(e.fields.bytes);
   if (e.name === "lock-acquired") n.previous = { generation: num(e.fields.previousGeneration), system: e.fields.previousSystem || undefined };
   if (e.name === "built") n.system = e.fields.system;
+  if (e.name === "awaiting-confirmation") n.awaited = true;
   if (e.name === "result") return { ...n, result: e.fields, phase: e.fields.outcome === "done" ? "done" : "failed" };
   return PHASE_OF[e.name] ? { ...n, phase: PHASE_OF[e.name] } : n;
 }
@@ -87,7 +89,8 @@ export type Next = { do: "start"; until: Until } | { do: "follow"; until: Until 
 
 /** What to do next, from what the host has reported so far. */
 export function next(v: RunView, confirm: boolean): Next {
-  const until: Until = confirm && v.confirmation === "not-yet" ? "awaiting" : "end";
+  // Once the window was reached, following stops only at the end (the window may be over already).
+  const until: Until = confirm && !v.awaited ? "awaiting" : "end";
   if (v.result || v.followEnd?.reason === "orphaned" || v.followEnd?.reason === "missing-tool") return { do: "finish" };
   if (!v.started || v.followEnd?.reason === "not-started") return { do: "start", until };
   if (confirm && v.confirmation === "not-yet" && v.phase === "awaiting-confirmation") return { do: "confirm" };

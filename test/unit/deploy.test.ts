@@ -78,19 +78,24 @@ class FakeHost {
         const offset = Number(/PNX_OFFSET='(\d+)'/.exec(cmd.text)?.[1] ?? 0);
         this.commands.push(kind);
         this.offsets.push(offset);
+        // A driver that spins (a command after command without waiting) fails instead of hanging.
+        if (this.commands.length > 50) throw new DeployError({ kind: "script-failed", host: "media", what: "the fake host", exitCode: 1, output: "spinning" });
         if (kind === "start") {
           this.stdinBytes += Buffer.byteLength(opts.stdin ?? "");
           if (!this.started) this.log = this.before.map((l) => `${l}\n`).join("");
           this.started = true;
         }
         if (kind === "confirm") this.log += this.after.map((l) => `${l}\n`).join("");
+        // Following to the end waits for what the host does by itself.
+        const until = kind === "confirm" ? "end" : /PNX_UNTIL='(\w+)'/.exec(cmd.text)?.[1];
+        if (this.later && until === "end" && !/@@pulumi-nixos result /.test(this.log)) this.clock = Math.max(this.clock, this.later.at);
         if (this.later && this.clock >= this.later.at) {
           this.log += this.later.lines.map((l) => `${l}\n`).join("");
           this.later = undefined;
         }
         if (!this.started) return this.emit(opts, "@@pulumi-nixos follow-end reason=not-started\n", kind);
         const result = /@@pulumi-nixos result /.test(this.log);
-        const end = result ? "result" : this.log.includes("awaiting-confirmation") ? "awaiting" : "orphaned";
+        const end = result ? "result" : until === "awaiting" && this.log.includes("awaiting-confirmation") ? "awaiting" : "orphaned";
         return this.emit(opts, this.log.slice(offset) + `@@pulumi-nixos follow-end reason=${end}\n`, kind);
       },
       close: async () => undefined,
@@ -237,6 +242,17 @@ describe("the confirmation", () => {
     expect(e.failure).toMatchObject({ kind: "unconfirmed", changed: false, rollback: { to: 4, code: 0 } });
     // Attempts went on for at least 80 % of the window before the driver gave the host its say.
     expect(host.connections).toBeGreaterThan(10);
+  });
+
+  it("a deployer that comes back after the window follows to the end instead of waiting for a window that is over", async () => {
+    const rolled = ["@@pulumi-nixos decided decision=unconfirmed", "@@pulumi-nixos rolling-back to=4 reason=unconfirmed"];
+    const host = new FakeHost([...untilAwaiting, ...rolled]);
+    host.later = { at: 3_600_000, lines: [result("outcome=unconfirmed changed=0 rolledBackTo=4 rollbackCode=0")] };
+    host.drop = { command: "start", after: 10_000 };
+    host.connectPlan = (n) => (n === 2 ? "refuse" : "ok");
+    const e = await failing(host);
+    expect(e.failure.kind).toBe("unconfirmed");
+    expect(host.commands.length).toBeLessThanOrEqual(3);
   });
 
   it("a confirmation that arrives after the host decided reports the rollback, never success", async () => {
