@@ -7,6 +7,7 @@ import * as path from "path";
 import { SimHost, startHosts } from "../test/harness/pool";
 import { provideNixosPaths } from "../test/harness/nixos-paths";
 import { benchRender, RenderFigures } from "./render";
+import { hostFiles } from "../test/unit/support/fixtures";
 import { sshMark, SshCounts } from "./sshd-log";
 import { BenchStack, scratchDir, Timed } from "./stack";
 
@@ -83,8 +84,19 @@ async function floor(work: string, n: number, components: number) {
   return { n, components, create: create.seconds, preview: preview.seconds, noop: noop.seconds };
 }
 
-function hostsConfig(hosts: SimHost[]) {
+/** Each host's own folder (root file system, boot loader), as `npm run adopt` writes it. */
+function hostFolders(work: string, hosts: SimHost[]): string {
+  const dir = path.join(work, "hosts");
+  for (const h of hosts) {
+    fs.mkdirSync(path.join(dir, h.name), { recursive: true });
+    for (const [file, text] of Object.entries(hostFiles())) fs.writeFileSync(path.join(dir, h.name, file), text);
+  }
+  return dir;
+}
+
+function hostsConfig(hosts: SimHost[], hostsDir: string) {
   return {
+    "pulumi-nixos:hostsDir": hostsDir,
     "pulumi-nixos:domain": "home.example",
     "pulumi-nixos:release": "25.11",
     "pulumi-nixos:tls": "internal",
@@ -117,7 +129,7 @@ interface Product {
 async function product(work: string, all: SimHost[], n: number, key: string, measure: { deploy: boolean; preview: boolean }): Promise<Product> {
   const hosts = all.slice(0, n);
   const s = new BenchStack(path.join(repo, "stacks"), `hosts-${n}`, path.join(work, `hosts-${n}.yaml`), env);
-  await s.init(hostsConfig(hosts), { sshPrivateKey: key, radarrApiKey: "0123456789abcdef0123456789abcdef" });
+  await s.init(hostsConfig(hosts, hostFolders(work, hosts)), { sshPrivateKey: key, radarrApiKey: "0123456789abcdef0123456789abcdef" });
   // One service change on every host: Jellyfin moves to another sub-domain (route and Nix files change).
   const changed = await s.variant(
     path.join(work, `hosts-${n}-changed.yaml`),
