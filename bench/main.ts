@@ -54,7 +54,8 @@ async function directRebuild(hosts: SimHost[]): Promise<number> {
   try {
     const runs = await Promise.all(
       hosts.map((h) =>
-        h.exec(`sed -i 's/hosts-/direct-hosts-/' /var/lib/pulumi-nixos/flake/modules/marker.nix && nixos-rebuild switch --flake /var/lib/pulumi-nixos/flake#${h.name}`),
+        // A changed content hash in the marker: a new system, still this stack's deploy of this host.
+        h.exec(`sed -i 's/contentHash\\\\":\\\\"/&d/' /var/lib/pulumi-nixos/flake/modules/marker.nix && nixos-rebuild switch --flake /var/lib/pulumi-nixos/flake#${h.name}`),
       ),
     );
     const failed = runs.findIndex((r) => r.code !== 0);
@@ -128,7 +129,9 @@ interface Product {
 
 async function product(work: string, all: SimHost[], n: number, key: string, measure: { deploy: boolean; preview: boolean }): Promise<Product> {
   const hosts = all.slice(0, n);
-  const s = new BenchStack(path.join(repo, "stacks"), `hosts-${n}`, path.join(work, `hosts-${n}.yaml`), env);
+  // One stack name for every N (each has its own backend): the hosts' markers name the stack that
+  // deploys them, and a machine of another stack is refused.
+  const s = new BenchStack(path.join(repo, "stacks"), "bench", path.join(work, `hosts-${n}.yaml`), env);
   await s.init(hostsConfig(hosts, hostFolders(work, hosts)), { sshPrivateKey: key, radarrApiKey: "0123456789abcdef0123456789abcdef" });
   // One service change on every host: Jellyfin moves to another sub-domain (route and Nix files change).
   const changed = await s.variant(
