@@ -54,7 +54,9 @@ export function sampleProcesses(marker: string, everyMs = 100): { stop(): Proces
       }
       if (!ours.has(pid)) continue;
       // Classified on every tick: the provider's shell wrapper execs node under the same pid.
-      const k = kind(read(`/proc/${pid}/cmdline`));
+      // A process read as it exits has no cmdline: it keeps the kind it was seen with before.
+      const named = kind(read(`/proc/${pid}/cmdline`));
+      const k = named === "other" ? (cpu.get(pid)?.kind ?? named) : named;
       const stat = read(`/proc/${pid}/stat`);
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (fields.length > 13) cpu.set(pid, { kind: k, ticks: Number(fields[11]) + Number(fields[12]) });
