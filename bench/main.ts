@@ -5,7 +5,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SimHost, startHosts } from "../test/harness/pool";
-import { provideNixosPaths } from "../test/harness/nixos-paths";
 import { benchRender, RenderFigures } from "./render";
 import { hostFiles } from "../test/unit/support/fixtures";
 import { sshMark, SshCounts } from "./sshd-log";
@@ -273,7 +272,6 @@ async function main(): Promise<void> {
     prefix: "bench",
     authorizedKeys: [fs.readFileSync(path.join(work, "key.pub"), "utf8")],
   });
-  await provideNixosPaths(hosts);
   try {
     const floors = [];
     for (const n of PREVIEW_N) for (const c of [0, COMPONENTS_PER_HOST]) floors.push(await floor(work, n, c));

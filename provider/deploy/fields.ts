@@ -23,6 +23,10 @@ export const FIELD_POLICY: readonly { path: readonly string[]; effect: FieldEffe
   { path: ["connection", "trustOnFirstUse"], effect: "record" },
   { path: ["deploy"], effect: "record" },
   { path: ["progressUrn"], effect: "record" },
+  // Held or released, the host is deployed by what its other fields say (a never-deployed host on its first update).
+  { path: ["hold"], effect: "record" },
+  // The program's commit is recorded; by itself it never redeploys a host.
+  { path: ["revision"], effect: "record" },
 ];
 
 function at(o: unknown, path: readonly string[]): unknown {

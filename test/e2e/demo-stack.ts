@@ -6,7 +6,6 @@ import * as os from "os";
 import * as path from "path";
 import { SimHost, startHosts, stopHosts } from "../harness/pool";
 import { buildPackage, repo } from "./package";
-import { provideNixosPaths } from "../harness/nixos-paths";
 import { PulumiWorkspace } from "./pulumi";
 
 /** The template program (stacks/), which the demo and the homelab stack run. */
@@ -47,7 +46,6 @@ export async function demoStack(stack: string, secrets: Record<string, string> =
   const hostsDir = path.join(work, "nix", "hosts");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", stack, "-f", keyFile]);
   const [media, gaming] = await startHosts(2, { prefix: stack, authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] });
-  await provideNixosPaths([media, gaming]);
   const dispose = async () => {
     await ws.run(["stack", "rm", "--yes", "--force"]);
     await stopHosts([media, gaming]);

@@ -1,7 +1,6 @@
 // Every fault the simulated hosts can show, against the Generation provider: each must leave the
 // host running a known generation and fail (or succeed) with one line that says which.
 import { Fault, SimHost, startHosts } from "../harness/pool";
-import { provideNixosPaths } from "../harness/nixos-paths";
 import { GenerationState } from "../../provider/resources/generation";
 import { SECRET, capturingLogs, create, inputsFor, running, update } from "./generation.fixture";
 
@@ -15,7 +14,6 @@ const nextStack = () => {
 };
 beforeAll(async () => {
   hosts = await startHosts(2, { prefix: "flt" });
-  await provideNixosPaths(hosts);
   baseline = await Promise.all(hosts.map(async (h) => create(await inputsFor(h, version, { withSecret: true }))));
 });
 afterAll(() => Promise.all(hosts.map((h) => h.stop())));

@@ -1,14 +1,12 @@
 // The Generation provider against simulated hosts, methods called directly: first deploy, no-op,
 // update, refresh with drift and repair, secrets placement, a non-root deploy user, delete.
 import { SimHost, startHosts } from "../harness/pool";
-import { provideNixosPaths } from "../harness/nixos-paths";
 import { generationProvider, GenerationState } from "../../provider/resources/generation";
 import { SECRET, capturingLogs, create, inputsFor, running, update } from "./generation.fixture";
 
 let hosts: SimHost[];
 beforeAll(async () => {
   hosts = await startHosts(2, { prefix: "gen" });
-  await provideNixosPaths(hosts);
 });
 afterAll(() => Promise.all(hosts.map((h) => h.stop())));
 
