@@ -43,7 +43,7 @@ describe("races through the real CLI", () => {
   };
 
   beforeAll(async () => {
-    stack = await demoStack("races", { radarrApiKey: "races-e2e-key" });
+    stack = await demoStack("races", { radarrApiKey: "races-e2e-key-0123456789abcdef" });
     ({ ws, media, gaming } = stack);
     await ws.ok(["up", "--yes", "--skip-preview"]);
   }, 300_000);
