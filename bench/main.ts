@@ -81,6 +81,7 @@ async function floor(work: string, n: number, components: number) {
   const preview = await best(() => s.timed(["preview"], changed));
   const noop = await best(() => s.timed(["up", "--yes", "--skip-preview", "--refresh", "--parallel", String(PARALLEL)]));
   log(`floor ${n} x ${components} components: create ${create.seconds.toFixed(1)} s, preview ${preview.seconds.toFixed(1)} s, no-op ${noop.seconds.toFixed(1)} s`);
+  s.ws.remove();
   return { n, components, create: create.seconds, preview: preview.seconds, noop: noop.seconds };
 }
 
@@ -184,6 +185,7 @@ async function product(work: string, all: SimHost[], n: number, key: string, mea
     out.deploy.directRebuildSeconds = await directRebuild(hosts);
     log(`hosts ${n}: direct rebuild on the hosts ${out.deploy.directRebuildSeconds.toFixed(1)} s`);
   }
+  s.ws.remove();
   return out;
 }
 

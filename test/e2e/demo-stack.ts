@@ -48,6 +48,7 @@ export async function demoStack(stack: string, secrets: Record<string, string> =
   const [media, gaming] = await startHosts(2, { prefix: stack, authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] });
   const dispose = async () => {
     await ws.run(["stack", "rm", "--yes", "--force"]);
+    ws.remove();
     await stopHosts([media, gaming]);
     fs.rmSync(work, { recursive: true, force: true });
   };

@@ -12,7 +12,7 @@ export interface CliResult {
   stderr: string;
 }
 
-// Every workspace's backend and PULUMI_HOME go when the test process ends, whatever its outcome.
+// Every workspace's backend and PULUMI_HOME go with remove(), or at the latest when the process ends.
 const roots = new Set<string>();
 process.on("exit", () => {
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
@@ -31,6 +31,7 @@ function enginePath(): string {
 
 export class PulumiWorkspace {
   readonly backendDir: string;
+  private readonly root: string;
   readonly passphrase = "e2e-passphrase";
   private readonly home: string;
 
@@ -44,6 +45,7 @@ export class PulumiWorkspace {
   ) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-e2e-"));
     roots.add(root);
+    this.root = root;
     this.backendDir = path.join(root, "state");
     this.home = path.join(root, "home");
     fs.mkdirSync(this.backendDir);
@@ -62,6 +64,12 @@ export class PulumiWorkspace {
       NO_COLOR: "1",
       ...extra,
     };
+  }
+
+  /** Deletes the backend and PULUMI_HOME (jest does not run exit hooks in its workers). */
+  remove(): void {
+    fs.rmSync(this.root, { recursive: true, force: true });
+    roots.delete(this.root);
   }
 
   run(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
