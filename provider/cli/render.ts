@@ -4,6 +4,7 @@
 // A module exports `hosts` (or a default export): a function returning host declarations (HostInput[]),
 // or the array itself. Each host lands in <out>/<name>/ as a flake; secret values are never written.
 import { mkdirSync, rmSync, writeFileSync } from "fs";
+import { REVISION_FILE } from "../schema/generation";
 import { dirname, join, resolve } from "path";
 import { checkDeployable, modelStack, ValidHostModel } from "../model/host";
 import { ValidationError, formatIssues } from "../schema/errors";
@@ -70,6 +71,8 @@ export async function render(argv: string[]): Promise<number> {
       mkdirSync(dirname(join(dir, path)), { recursive: true });
       writeFileSync(join(dir, path), text);
     }
+    // The program's commit, as a deploy writes it beside the flake (outside the content hash).
+    writeFileSync(join(dir, REVISION_FILE), m.spec.revision ?? "");
     // Which secret files the host expects, without their values.
     writeFileSync(join(dir, "secrets.json"), JSON.stringify(r.secretFiles, null, 2) + "\n");
     console.log(`${r.name}\t${r.contentHash}\t${Object.keys(r.files).length} files\t${dir}`);

@@ -1,8 +1,8 @@
 // The field policy of the Generation, as data: which input changes redeploy the host, which must
-// contact the machine (it may be another one now), and which are only recorded. diff and update
-// are derived from it.
+// contact the machine (it may be another one now), which are only recorded, and which travel with the
+// next deploy without being a change of their own. diff and update are derived from it.
 
-export type FieldEffect = "deploy" | "contact" | "record";
+export type FieldEffect = "deploy" | "contact" | "record" | "carry";
 
 export const FIELD_POLICY: readonly { path: readonly string[]; effect: FieldEffect }[] = [
   { path: ["host"], effect: "deploy" },
@@ -25,8 +25,9 @@ export const FIELD_POLICY: readonly { path: readonly string[]; effect: FieldEffe
   { path: ["progressUrn"], effect: "record" },
   // Held or released, the host is deployed by what its other fields say (a never-deployed host on its first update).
   { path: ["hold"], effect: "record" },
-  // The program's commit is recorded; by itself it never redeploys a host.
-  { path: ["revision"], effect: "record" },
+  // The program's commit goes with the next deploy; by itself it is no change, so state keeps the
+  // commit that deployed what runs and a new commit alone shows nothing in preview.
+  { path: ["revision"], effect: "carry" },
 ];
 
 function at(o: unknown, path: readonly string[]): unknown {
@@ -44,11 +45,12 @@ export interface Changes {
   deploy: string[];
   contact: string[];
   record: string[];
+  carry: string[];
 }
 
 /** The changed fields, by effect. `drifted`: the host no longer runs what was deployed. */
 export function changes(olds: object, news: object, drifted: boolean): Changes {
-  const out: Changes = { deploy: drifted ? ["(drift)"] : [], contact: [], record: [] };
+  const out: Changes = { deploy: drifted ? ["(drift)"] : [], contact: [], record: [], carry: [] };
   for (const f of FIELD_POLICY) {
     if (canonical(at(olds, f.path)) !== canonical(at(news, f.path))) out[f.effect].push(f.path.join("."));
   }
@@ -56,7 +58,7 @@ export function changes(olds: object, news: object, drifted: boolean): Changes {
 }
 
 /** What update does: redeploy, look at the machine first, or only record. */
-export function updateAction(c: Changes): FieldEffect | "none" {
+export function updateAction(c: Changes): Exclude<FieldEffect, "carry"> | "none" {
   if (c.deploy.length > 0) return "deploy";
   if (c.contact.length > 0) return "contact";
   return c.record.length > 0 ? "record" : "none";

@@ -1,7 +1,17 @@
 // The host's own modules: identity and Nix settings, users, and the firewall.
 import type { HostSpec } from "../schema/host";
 import type { Ports } from "../model/catalogue";
+import { REVISION_FILE } from "../schema/generation";
 import * as nix from "./nix";
+
+/**
+ * The program's Git commit as a module under modules/ reads it: from the file the deploy writes beside
+ * the flake (outside the content hash), "" when there is none (a flake rendered for review).
+ */
+export function deployedRevision(): nix.Nix {
+  const file = nix.path(`../${REVISION_FILE}`);
+  return nix.cond(nix.apply(nix.ref("builtins.pathExists"), file), nix.apply(nix.ref("builtins.readFile"), file), "");
+}
 
 function unfree(h: HostSpec): nix.Nix | undefined {
   if (h.allowUnfree === true) return { allowUnfree: true };
@@ -15,7 +25,8 @@ export function hostModule(h: HostSpec): nix.Nix {
   return {
     networking: { hostName: h.name },
     time: { timeZone: h.timeZone },
-    system: { stateVersion: h.stateVersion, configurationRevision: h.revision },
+    // What `nixos-rebuild list-generations` shows as the Configuration Revision.
+    system: { stateVersion: h.stateVersion, configurationRevision: nix.apply(nix.ref("lib.mkIf"), nix.op("!=", deployedRevision(), ""), deployedRevision()) },
     nix: { settings: { "experimental-features": ["nix-command", "flakes"] } },
     nixpkgs: h.allowUnfree === false ? undefined : { config: unfree(h) },
   };

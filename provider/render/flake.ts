@@ -6,7 +6,7 @@ import type { HostSpec } from "../schema/host";
 import { modelHost, ValidHostModel } from "../model/host";
 import { secretDigest, SecretPart } from "../model/secrets";
 import { accessModule } from "./access";
-import { firewallModule, hostModule, usersModule } from "./base";
+import { deployedRevision, firewallModule, hostModule, usersModule } from "./base";
 import { caddyModule } from "./caddy";
 import { displayModule } from "./display";
 import { gpuModule } from "./gpu";
@@ -156,7 +156,7 @@ export function renderFlake(m: ValidHostModel, ctx: RenderContext): RenderResult
   const lock = flakeLock(h);
   if (lock !== undefined) files["flake.lock"] = lock;
   const contentHash = hashFiles(files);
-  const marker = JSON.stringify({ host: h.name, stack: h.stack, contentHash, revision: h.revision });
+  const marker = nix.apply(nix.ref("builtins.toJSON"), { host: h.name, stack: h.stack, contentHash, revision: deployedRevision() });
   files[MARKER_FILE] = moduleFile(h, "Deployment marker", { environment: { etc: { [MARKER_ETC_PATH]: { text: marker } } } });
 
   const sorted = Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));

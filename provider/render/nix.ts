@@ -19,7 +19,8 @@ type NixNode =
   | { readonly [NODE]: "module"; readonly args: readonly string[]; readonly body: Nix }
   | { readonly [NODE]: "lambda"; readonly arg: string; readonly body: Nix }
   | { readonly [NODE]: "select"; readonly base: Nix; readonly names: readonly string[] }
-  | { readonly [NODE]: "op"; readonly op: Operator; readonly operands: readonly Nix[] };
+  | { readonly [NODE]: "op"; readonly op: Operator; readonly operands: readonly Nix[] }
+  | { readonly [NODE]: "cond"; readonly test: Nix; readonly then: Nix; readonly else: Nix };
 
 /** The binary operators our renderers combine (left-associative chains of one operator). */
 export type Operator = "||" | "&&" | "==" | "!=" | "++" | "!";
@@ -88,6 +89,11 @@ export function select(base: Nix, ...names: string[]): Nix {
 export function op(operator: Operator, ...operands: Nix[]): Nix {
   if (operator === "!" ? operands.length !== 1 : operands.length < 2) throw new Error(`nix: wrong number of operands for ${operator}`);
   return { [NODE]: "op", op: operator, operands };
+}
+
+/** `if test then a else b`. */
+export function cond(test: Nix, then: Nix, otherwise: Nix): Nix {
+  return { [NODE]: "cond", test, then, else: otherwise };
 }
 
 function isNode(v: Nix): v is NixNode {
@@ -161,13 +167,13 @@ function printInt(n: number): string {
 // Inside a list or an argument position, applications, functions and negative numbers need parentheses.
 function needsParens(v: Nix): boolean {
   if (typeof v === "number") return v < 0;
-  return isNode(v) && (v[NODE] === "apply" || v[NODE] === "module" || v[NODE] === "lambda" || v[NODE] === "op");
+  return isNode(v) && (v[NODE] === "apply" || v[NODE] === "module" || v[NODE] === "lambda" || v[NODE] === "op" || v[NODE] === "cond");
 }
 
 // An operand of an operator: application binds tighter than every operator, so only other
 // operators, functions and modules need parentheses.
 function operand(v: Nix, depth: number): string {
-  const wrap = isNode(v) && (v[NODE] === "op" || v[NODE] === "module" || v[NODE] === "lambda");
+  const wrap = isNode(v) && (v[NODE] === "op" || v[NODE] === "module" || v[NODE] === "lambda" || v[NODE] === "cond");
   return wrap ? `(${print(v, depth)})` : print(v, depth);
 }
 
@@ -242,6 +248,8 @@ function print(v: Nix, depth: number): string {
         const base = isNode(v.base) && v.base[NODE] === "raw" ? print(v.base, depth) : `(${print(v.base, depth)})`;
         return [base, ...v.names.map(attrName)].join(".");
       }
+      case "cond":
+        return `if ${print(v.test, depth)} then ${print(v.then, depth)} else ${print(v.else, depth)}`;
       case "op":
         return v.op === "!" ? `!${operand(v.operands[0], depth)}` : v.operands.map((x) => operand(x, depth)).join(` ${v.op} `);
       case "module":

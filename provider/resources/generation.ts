@@ -3,7 +3,7 @@
 // decisions live in provider/deploy and provider/schema.
 import * as pulumi from "@pulumi/pulumi";
 import type { DeployOptions, GenerationInputs, SecretFile } from "../schema/generation";
-import { checkGeneration } from "../schema/generation";
+import { checkGeneration, REVISION_FILE } from "../schema/generation";
 import { deploy, HostState, readHost, undeploy } from "../deploy/deploy";
 import { changes, updateAction } from "../deploy/fields";
 import { recorded } from "../deploy/goal";
@@ -95,7 +95,8 @@ async function apply(news: GenerationInputs, olds: GenerationState | undefined, 
         stack: news.stack,
         connection: news.connection,
         hostKey: olds?.hostKey,
-        files: news.files,
+        // The program's commit rides along beside the flake, outside its content hash (render/flake.ts reads it).
+        files: { ...news.files, [REVISION_FILE]: news.revision ?? "" },
         flakeAttr: news.flakeAttr,
         goal: news.goal,
         secrets: news.secrets,
@@ -197,9 +198,10 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
         logger(news.progressUrn)(`${news.host}: ${news.connection.address}:${news.connection.port} ${driftLine(olds, s)}; deploying it`);
         return { outs: await apply(news, { ...olds, hostKey: s.hostKey }, false) };
       }
-      return { outs: { ...olds, ...news, hostKey: s.hostKey } };
+      return { outs: { ...olds, ...news, hostKey: s.hostKey, revision: olds.revision } };
     }
-    return { outs: { ...olds, ...news } };
+    // Only recorded fields changed: carried ones keep what the deployed generation carries.
+    return { outs: { ...olds, ...news, revision: olds.revision } };
   },
 
   async read(id: string, props: GenerationState) {

@@ -7,6 +7,12 @@ import { connectionSchema as connectionSchema_ } from "./connection";
 
 export const SECRETS_DIR = "/var/lib/pulumi-nixos/secrets";
 
+/**
+ * The flake file holding the program's Git commit: written beside the rendered files at deploy time,
+ * outside the content hash, so a new commit alone redeploys nothing (render/flake.ts reads it).
+ */
+export const REVISION_FILE = "revision";
+
 /** Builds the schemas; called where they are used so nothing captured holds a zod object. */
 export function generationSchemas() {
   const { z } = require("zod") as typeof import("zod");

@@ -81,7 +81,7 @@ describe("the field policy", () => {
   });
 
   it("ignores key order, and counts drift as a change that deploys", () => {
-    expect(changes({ files: { a: "1", b: "2" } }, { files: { b: "2", a: "1" } }, false)).toEqual({ deploy: [], contact: [], record: [] });
+    expect(changes({ files: { a: "1", b: "2" } }, { files: { b: "2", a: "1" } }, false)).toEqual({ deploy: [], contact: [], record: [], carry: [] });
     expect(updateAction(changes({}, {}, true))).toBe("deploy");
   });
 });
@@ -93,6 +93,11 @@ describe("diff", () => {
     state = { ...inputs, deployedHash: inputs.contentHash, markerHash: inputs.contentHash, hostKey: "k", generation: 3 } as GenerationState;
   });
   const diff = (news: object) => generationProvider.diff!("media", state, { ...state, ...news });
+
+  it("a new commit alone is no change: the revision travels with the next deploy", async () => {
+    expect(await diff({ revision: "0123456789abcdef0123456789abcdef01234567" })).toMatchObject({ changes: false });
+    expect(changes({ revision: "a" }, { revision: "b" }, false)).toMatchObject({ carry: ["revision"] });
+  });
 
   it("reports no change for the same inputs", async () => {
     expect(await diff({})).toMatchObject({ changes: false, replaces: [] });

@@ -32,7 +32,8 @@ describe("renderHost", () => {
     const marker = nixEvalModule(r.files[MARKER_FILE]) as {
       environment: { etc: Record<string, { text: string }> };
     };
-    expect(JSON.parse(marker.environment.etc["pulumi-nixos/generation.json"].text)).toEqual({ host: "media", stack: "homelab", contentHash: r.contentHash });
+    // Rendered for review, without the revision file a deploy writes beside the flake.
+    expect(JSON.parse(marker.environment.etc["pulumi-nixos/generation.json"].text)).toEqual({ host: "media", stack: "homelab", contentHash: r.contentHash, revision: "" });
   });
 
   test("secrets become root-only files referenced by path; their values never appear in Nix", () => {
