@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
@@ -52,10 +53,31 @@ func main() {
 	}
 	// The engine reads the port from our first line of output.
 	fmt.Printf("%d\n", handle.Port)
+	exitWithEngine()
 	if err := <-handle.Done; err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// exitWithEngine ends this host when the engine that started it is gone (a SIGKILLed `pulumi up`
+// cannot stop its plugins): the parent process changes when the engine dies. The programs this host
+// runs die with it (Pdeathsig below), so nothing of ours outlives the engine.
+func exitWithEngine() {
+	parent := os.Getppid()
+	go func() {
+		for range time.Tick(time.Second) {
+			if os.Getppid() != parent {
+				os.Exit(1)
+			}
+		}
+	}()
+}
+
+// nodeProcess makes a Node child die with this host.
+func nodeProcess(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 type nodeHost struct {
@@ -162,7 +184,7 @@ func (h *nodeHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumir
 	)
 	env = append(env, typescriptEnv(info.GetOptions(), info.GetRootDirectory())...)
 
-	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd := nodeProcess(exec.CommandContext(ctx, "node", args...))
 	cmd.Dir = programDir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -199,7 +221,7 @@ func (h *nodeHost) RunPlugin(req *pulumirpc.RunPluginRequest,
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(server.Context(), "node", append([]string{runner}, args...)...)
+	cmd := nodeProcess(exec.CommandContext(server.Context(), "node", append([]string{runner}, args...)...))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), req.GetEnv()...)
 	cmd.Env = append(cmd.Env, typescriptEnv(req.GetInfo().GetOptions(), req.GetInfo().GetRootDirectory())...)

@@ -110,6 +110,26 @@ describe("races through the real CLI", () => {
       return child ? fs.readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0")[2] : undefined;
     };
 
+    /** The language host (and the program it runs) a running `pulumi` started. */
+    const languageHostsOf = (pid: number): string[] =>
+      fs
+        .readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return new RegExp(`^PPid:\\s+${pid}$`, "m").test(fs.readFileSync(`/proc/${p}/status`, "utf8")) && fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes("pulumi-language-nodejs");
+          } catch {
+            return false;
+          }
+        });
+    const alive = (pid: string) => {
+      try {
+        return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+      } catch {
+        return false;
+      }
+    };
+
     it.each([
       ["during the build", `grep -qs 'building flake' ${RUNS}/*/log`],
       ["during the confirmation window", `ls ${RUNS}/*/awaiting`],
@@ -123,9 +143,11 @@ describe("races through the real CLI", () => {
       await change();
       const up = ws.start(["up", "--yes", "--skip-preview", "--target", "**nixos:Generation::media"]);
       let engine: string | undefined;
+      let languageHosts: string[] = [];
       try {
         await waitFor(media, moment);
         engine = engineOf(up.child.pid!);
+        languageHosts = languageHostsOf(up.child.pid!);
       } finally {
         up.child.kill("SIGKILL");
         await up.done;
@@ -137,6 +159,10 @@ describe("races through the real CLI", () => {
       expect(engine).toBeDefined();
       for (let i = 0; i < 50 && providerProcesses(engine!).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
       expect(providerProcesses(engine!)).toEqual([]);
+      // Nor does the language host: it ends when its engine is gone (once seen alive half an hour later).
+      expect(languageHosts).toHaveLength(1);
+      for (let i = 0; i < 50 && languageHosts.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(languageHosts.filter(alive)).toEqual([]);
       // The killed CLI's own stack lock (Pulumi's, in the backend) is lifted; then one refresh, one up.
       await ws.ok(["cancel", "--yes"]);
       await ws.ok(["refresh", "--yes", "--skip-preview", "--clear-pending-creates"]);
