@@ -24,7 +24,7 @@ export function accessModule(h: Keys): string {
 }
 
 /** flake.nix, configuration.nix, hardware.nix, access.nix; `version` changes one unit's configuration. */
-export function flakeFiles(h: Keys, version: number, withSecret = false): Record<string, string> {
+export function flakeFiles(h: Keys, version: number, withSecret = false, stack = "test"): Record<string, string> {
   const host = h.name;
   const files: Record<string, string> = {
     "flake.nix": `{
@@ -47,7 +47,7 @@ ${withSecret ? `  services.radarr.enable = true;\n  services.radarr.environmentF
     "access.nix": accessModule(h),
   };
   const contentHash = hashOf(files);
-  files["marker.nix"] = `{ ... }: { environment.etc."pulumi-nixos/generation.json".text = builtins.toJSON { host = "${host}"; stack = "test"; contentHash = "${contentHash}"; }; }\n`;
+  files["marker.nix"] = `{ ... }: { environment.etc."pulumi-nixos/generation.json".text = builtins.toJSON { host = "${host}"; stack = "${stack}"; contentHash = "${contentHash}"; }; }\n`;
   return files;
 }
 
@@ -68,7 +68,7 @@ export async function inputsFor(
   version: number,
   over: { user?: "root" | "deploy"; withSecret?: boolean; deploy?: object; goal?: string; stack?: string } = {},
 ): Promise<GenerationInputs> {
-  const files = flakeFiles(h, version, over.withSecret);
+  const files = flakeFiles(h, version, over.withSecret, over.stack ?? "test");
   const deployUser = over.user === "deploy";
   const raw = {
     host: h.name,

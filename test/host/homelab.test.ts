@@ -124,7 +124,7 @@ describe("the seed homelab deployed by hand to two simulated hosts", () => {
   test.each([["media", 0], ["gaming", 1]] as const)("%s: /etc/pulumi-nixos/generation.json holds the rendered content hash", async (_name, i) => {
     const marker = await onHost(hosts[i], sh`cat ${`/etc/${MARKER_ETC_PATH}`}`);
     expect(marker.code).toBe(0);
-    expect(JSON.parse(marker.stdout)).toEqual({ host: rendered[i].rendered.name, stack: "homelab", contentHash: rendered[i].rendered.contentHash });
+    expect(JSON.parse(marker.stdout)).toEqual({ host: rendered[i].rendered.name, stack: "homelab", contentHash: rendered[i].rendered.contentHash, revision: "" });
   });
 
   test.each([["media", 0], ["gaming", 1]] as const)("%s: list-generations shows generation 2 current, after the installed generation 1", async (_name, i) => {

@@ -11,10 +11,10 @@ beforeAll(async () => {
 afterAll(() => Promise.all(hosts.map((h) => h.stop())));
 afterEach(() => Promise.all(hosts.map((h) => h.fault(null))));
 
-/** When each run on the host held the lock (prev-generation written) and when it ended (exit written). */
+/** When each run on the host held the lock (its `prev` record written) and when it ended (its `outcome`). */
 async function rebuildWindows(h: SimHost): Promise<{ host: string; start: number; end: number }[]> {
   const r = await h.exec(
-    "for d in /var/lib/pulumi-nixos/runs/*/; do [ -e \"$d/exit\" ] && echo $(stat -c %.3Y \"$d/prev-generation\") $(stat -c %.3Y \"$d/exit\"); done; true",
+    "for d in /var/lib/pulumi-nixos/private/runs/*/; do [ -e \"$d/outcome\" ] && echo $(stat -c %.3Y \"$d/prev\") $(stat -c %.3Y \"$d/outcome\"); done; true",
   );
   return r.stdout
     .trim()
@@ -40,9 +40,9 @@ let states: GenerationState[];
 
 it("K = 2: four hosts, never more than two rebuilding at once, all deployed", async () => {
   await Promise.all(hosts.map((h) => h.fault({ kind: "slow", seconds: 2 })));
-  const inputs = await Promise.all(hosts.map((h) => inputsFor(h, 1, { deploy: { maxActivating: 2 } })));
+  const inputs = await Promise.all(hosts.map((h) => inputsFor(h, 1, { stack: "rollout", deploy: { maxActivating: 2 } })));
   const t0 = Date.now();
-  states = await Promise.all(inputs.map((i) => create({ ...i, stack: "rollout-k2" })));
+  states = await Promise.all(inputs.map((i) => create(i)));
   const seconds = (Date.now() - t0) / 1000;
   const windows = (await Promise.all(hosts.map(rebuildWindows))).flat();
   expect(windows).toHaveLength(4);
@@ -57,9 +57,10 @@ it("K = 2: the first failure stops the rollout; hosts still waiting keep their g
   await Promise.all(good.map((h) => h.fault({ kind: "slow", seconds: 3 })));
   const before = await Promise.all(hosts.map(running));
   const conns = await Promise.all(hosts.map((h) => h.sshConnections()));
-  const news = await Promise.all(hosts.map((h) => inputsFor(h, 2, { deploy: { maxActivating: 2 } })));
+  const news = await Promise.all(hosts.map((h) => inputsFor(h, 2, { stack: "rollout", deploy: { maxActivating: 2 } })));
   // Started in host order: the failing host and the next one take the two slots, the others wait.
-  const results = await Promise.allSettled(news.map((n, i) => update(states[i], { ...n, stack: "rollout-stop" })));
+  // The same stack as the first deploy (a machine another stack deployed is refused); its rollout is still clean.
+  const results = await Promise.allSettled(news.map((n, i) => update(states[i], n)));
 
   expect(results[0]).toMatchObject({ status: "rejected", reason: { message: expect.stringContaining(`${bad.name}: the activation script failed (exit 2)`) } });
   expect(results[1]).toMatchObject({ status: "fulfilled" });
