@@ -9,21 +9,10 @@ if [ ! -e "$run/started" ]; then
   exit 3
 fi
 touch "$run/reached"
-end=$(($(date +%s) + PNX_HEALTH_SEC))
 verdict=confirmed
-i=1
-while [ "$i" -le "$PNX_CHECKS" ] && [ ! -L "$run/decision" ]; do
-  name=$(param "PNX_CHECK_${i}_NAME")
-  command=$(param "PNX_CHECK_${i}_COMMAND")
-  left=$((end - $(date +%s)))
-  [ "$left" -gt 0 ] || left=1
-  if ! out=$(timeout "$left" sh -c "$command" 2>&1); then
-    [ "$(($(date +%s)))" -ge "$end" ] && out="did not finish within the health checks' $PNX_HEALTH_SEC s"
-    printf '%s\n%s' "$name" "$out" | b64 > "$run/health.out"
-    verdict=health-failed
-    break
-  fi
-  i=$((i + 1))
-done
+if ! failed=$(run_checks "$run/decision"); then
+  printf '%s' "$failed" | b64 > "$run/health.out"
+  verdict=health-failed
+fi
 ln -s "$verdict" "$run/decision" 2>/dev/null
 follow "$PNX_OFFSET" end

@@ -89,7 +89,8 @@ rollback() {
 succeed() {
   rm -rf "$FLAKE.old" "$SECRETS.old"
   own_secrets strict
-  finish "done" "diff=$(nix --extra-experimental-features nix-command store diff-closures "$prevsys" "$out" 2>/dev/null | b64)"
+  finish "done" "diff=$(nix --extra-experimental-features nix-command store diff-closures "$prevsys" "$out" 2>/dev/null | b64)" \
+    "reboot=$(reboot_reasons "$BOOTED" "$out")"
 }
 
 # Makes $out the boot default (the new generation of the system profile).

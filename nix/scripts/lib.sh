@@ -19,6 +19,7 @@ umask 077
   RUNS=$PRIVATE/runs
   PROFILE=/nix/var/nix/profiles/system
   CURRENT=/run/current-system
+  BOOTED=/run/booted-system
   MARKER=/etc/pulumi-nixos/generation.json
 }
 
@@ -76,6 +77,38 @@ host_state() {
   printf 'runningGeneration=%s currentSystem=%s profileGeneration=%s profileSystem=%s marker=%s' \
     "$(running_generation)" "$(readlink -e "$CURRENT" 2>/dev/null)" "$(link_generation "$PROFILE")" \
     "$(readlink -e "$PROFILE" 2>/dev/null)" "$(if [ -e "$MARKER" ]; then b64 < "$MARKER"; fi)"
+}
+
+# Why booting system $2 needs a reboot when system $1 was booted, as a comma list (nothing when it
+# does not): what only a boot loads, as top-level.nix links it.
+reboot_reasons() {
+  reasons=
+  for part in kernel initrd kernel-modules systemd; do
+    [ "$(readlink -e "$1/$part" 2>/dev/null)" = "$(readlink -e "$2/$part" 2>/dev/null)" ] || reasons=$reasons,$part
+  done
+  [ "$(cat "$1/kernel-params" 2>/dev/null)" = "$(cat "$2/kernel-params" 2>/dev/null)" ] || reasons=$reasons,kernel-params
+  printf '%s' "${reasons#,}"
+}
+
+# Runs the header's health checks (PNX_CHECKS, PNX_CHECK_<i>_NAME/_COMMAND) as root within
+# PNX_HEALTH_SEC, stopping early once the path $1 exists (when given). Returns 1 at the first that
+# fails, printing its name and output.
+run_checks() {
+  end=$(($(date +%s) + PNX_HEALTH_SEC))
+  i=1
+  while [ "$i" -le "$PNX_CHECKS" ]; do
+    if [ -n "$1" ] && [ -L "$1" ]; then return 0; fi
+    name=$(param "PNX_CHECK_${i}_NAME")
+    command=$(param "PNX_CHECK_${i}_COMMAND")
+    left=$((end - $(date +%s)))
+    [ "$left" -gt 0 ] || left=1
+    if ! out=$(timeout "$left" sh -c "$command" 2>&1); then
+      [ "$(date +%s)" -ge "$end" ] && out="did not finish within the health checks' $PNX_HEALTH_SEC s"
+      printf '%s\n%s' "$name" "$out"
+      return 1
+    fi
+    i=$((i + 1))
+  done
 }
 
 # Whether process $1 is alive (a zombie counts as gone).

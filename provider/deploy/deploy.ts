@@ -6,14 +6,17 @@ import { randomBytes } from "crypto";
 import { hostname } from "os";
 import type { Connection, DeployOptions, SecretFile } from "../schema/generation";
 import { archive } from "./archive";
+import { connectionSpec, connectUntil } from "./connect";
 import { DeployError, HostNow } from "./errors";
 import { hostNow, marker, Marker, num, parseEvent, text } from "./events";
 import { confirms, Goal } from "./goal";
 import * as phases from "./phases";
+import { rebootInto } from "./reboot";
+import { rebootWanted } from "./report";
 import * as scripts from "./scripts";
 import type { Shell } from "./shell";
 import { sshNet } from "./ssh";
-import { ConnectionSpec, Net, Transport } from "./transport";
+import type { ConnectionSpec, Net, Transport } from "./transport";
 
 export type Logger = (message: string) => void;
 
@@ -34,19 +37,7 @@ export interface DeployRequest {
 export interface DeployResult extends phases.DeployResult {
   hostKey: string;
   activatedAt: string;
-}
-
-export function connectionSpec(host: string, c: Connection, recordedHostKey?: string): ConnectionSpec {
-  return {
-    host,
-    address: c.address,
-    port: c.port,
-    user: c.user,
-    privateKey: c.privateKey,
-    agent: c.agent,
-    hostKey: c.hostKey ?? recordedHostKey,
-    trustOnFirstUse: c.trustOnFirstUse,
-  };
+  rebooted: boolean;
 }
 
 /** The one upload: the flake, the secrets and the job script, as one archive. */
@@ -56,20 +47,6 @@ export function uploadArchive(req: DeployRequest, job: Shell): Buffer {
     ...req.secretFiles.map((f) => ({ path: `secrets/${f.key}`, content: req.secrets[f.key], mode: 0o600 })),
     { path: "job.sh", content: job.text, mode: 0o600 },
   ]);
-}
-
-/** Connects until `until` (ms, by net.now()), with backoff; a refused key or login is final. */
-async function connectUntil(net: Net, spec: ConnectionSpec, until: number, midRun: boolean): Promise<Transport | undefined> {
-  for (let wait = 500; ; wait = Math.min(wait * 2, 4000)) {
-    try {
-      return await net.connect({ ...spec, connectAttempts: 1 });
-    } catch (e) {
-      if (e instanceof DeployError && e.failure.kind === "host-key-mismatch") throw new DeployError({ ...e.failure, midRun });
-      if (e instanceof DeployError && !e.transient) throw e;
-      if (net.now() + wait > until) return undefined;
-      await net.sleep(wait);
-    }
-  }
 }
 
 export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet): Promise<DeployResult> {
@@ -169,7 +146,26 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
 
   const end = phases.outcome(view, { host: req.host, goal: req.goal, confirmTimeoutSec: o.rollbackTimeoutSec, activationTimeoutSec: o.activationTimeoutSec });
   if (!end.ok) throw new DeployError(end.failure);
-  return { ...end.result, hostKey, activatedAt: new Date(net.now()).toISOString() };
+  const r = end.result;
+  // Within the rollout slot: a fleet never reboots more hosts at once than rollout.maxActivating.
+  const rebooted = rebootWanted(o.reboot, r.rebootReasons);
+  if (rebooted) {
+    await rebootInto(
+      {
+        host: req.host,
+        spec: pinned,
+        options: o,
+        system: r.systemPath,
+        generation: r.generation,
+        previousGeneration: r.previousGeneration,
+        previousSystem: r.previousSystemPath,
+        reasons: r.rebootReasons,
+      },
+      log,
+      net,
+    );
+  }
+  return { ...r, hostKey, activatedAt: new Date(net.now()).toISOString(), rebooted };
 }
 
 export interface HostState extends HostNow {

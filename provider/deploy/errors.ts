@@ -37,7 +37,10 @@ export type FailureKind =
   | { kind: "lost"; why: string }
   | { kind: "not-ours"; stack?: string; markerHost?: string; action: "deploy" | "take over" }
   | { kind: "rollout-stopped"; failedHost: string }
-  | { kind: "script-failed"; what: string; exitCode: number; output: string };
+  | { kind: "script-failed"; what: string; exitCode: number; output: string }
+  | { kind: "reboot-refused"; why: string }
+  | { kind: "reboot-lost"; generation?: number; previous?: number; waitedSec: number }
+  | { kind: "reboot-unhealthy"; generation?: number; why: string; rollback: Rollback };
 
 /** A failure of one host: its kind and facts, whether the host was changed, and what it runs now. */
 export type DeployFailure = FailureKind & { host: string; changed?: boolean; now?: HostNow };
@@ -124,6 +127,18 @@ export function failureLine(f: DeployFailure): string {
         return `rollout stopped: host ${f.failedHost} failed; this host was not touched`;
       case "script-failed":
         return `${f.what} failed (exit ${f.exitCode}): ${f.output}`;
+      case "reboot-refused":
+        return `switched, but did not reboot: ${f.why}; ${runsNow(f)}`;
+      case "reboot-lost":
+        return (
+          `rebooted into ${generation(f.generation)} and did not come back over SSH within ${f.waitedSec} s (deploy.rebootTimeoutSec); ` +
+          `it boots ${generation(f.generation)} by default, ${generation(f.previous)} is in its boot menu; state keeps what it recorded before until a refresh reads the host`
+        );
+      case "reboot-unhealthy":
+        return (
+          `${generation(f.generation)} did not come back healthy after the reboot (${f.why}); ` +
+          `${f.rollback.code === 0 ? `booted ${generation(f.rollback.to)} again` : `booting ${generation(f.rollback.to)} again failed (exit ${f.rollback.code})`}; ${runsNow(f)}`
+        );
     }
   })();
   return `${f.host}: ${body}`;

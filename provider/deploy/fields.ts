@@ -2,7 +2,7 @@
 // contact the machine (it may be another one now), which are only recorded, and which travel with the
 // next deploy without being a change of their own. diff and update are derived from it.
 
-export type FieldEffect = "deploy" | "contact" | "record" | "carry";
+export type FieldEffect = "deploy" | "contact" | "record" | "carry" | "transient";
 
 export const FIELD_POLICY: readonly { path: readonly string[]; effect: FieldEffect }[] = [
   { path: ["host"], effect: "deploy" },
@@ -28,6 +28,8 @@ export const FIELD_POLICY: readonly { path: readonly string[]; effect: FieldEffe
   // The program's commit goes with the next deploy; by itself it is no change, so state keeps the
   // commit that deployed what runs and a new commit alone shows nothing in preview.
   { path: ["revision"], effect: "carry" },
+  // Says what this run of the program is (a preview that builds), nothing about the host.
+  { path: ["previewBuild"], effect: "transient" },
 ];
 
 function at(o: unknown, path: readonly string[]): unknown {
@@ -52,13 +54,14 @@ export interface Changes {
 export function changes(olds: object, news: object, drifted: boolean): Changes {
   const out: Changes = { deploy: drifted ? ["(drift)"] : [], contact: [], record: [], carry: [] };
   for (const f of FIELD_POLICY) {
+    if (f.effect === "transient") continue;
     if (canonical(at(olds, f.path)) !== canonical(at(news, f.path))) out[f.effect].push(f.path.join("."));
   }
   return out;
 }
 
 /** What update does: redeploy, look at the machine first, or only record. */
-export function updateAction(c: Changes): Exclude<FieldEffect, "carry"> | "none" {
+export function updateAction(c: Changes): Exclude<FieldEffect, "carry" | "transient"> | "none" {
   if (c.deploy.length > 0) return "deploy";
   if (c.contact.length > 0) return "contact";
   return c.record.length > 0 ? "record" : "none";

@@ -120,6 +120,7 @@ export interface DeployResult {
   markerHash?: string;
   units: Units;
   closureDiff: string;
+  rebootReasons: string[]; // what only a boot loads that differs from the booted system (kernel, initrd, ...)
   stagedBytes?: number;
 }
 
@@ -198,6 +199,7 @@ export function outcome(v: RunView, c: OutcomeContext): { ok: true; result: Depl
       markerHash: marker(f.marker)?.contentHash,
       units: parseUnits(v.log.join("\n")),
       closureDiff: text(f.diff).replace(/\x1b\[[0-9;]*m/g, "").trim(), // nix colours it even into a pipe
+      rebootReasons: (f.reboot ?? "").split(",").filter(Boolean),
       stagedBytes: v.stagedBytes,
     },
   };

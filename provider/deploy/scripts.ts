@@ -17,6 +17,9 @@ export const SCRIPT_FILES = {
   confirm: read("confirm"),
   state: read("state"),
   cleanup: read("cleanup"),
+  preview: read("preview"),
+  reboot: read("reboot"),
+  booted: read("booted"),
 };
 
 export type Entry = Exclude<keyof typeof SCRIPT_FILES, "lib">;
@@ -106,6 +109,26 @@ export function state(): Shell {
 
 export function cleanup(host: string, stack: string, lockWaitSec: number, rollbackTo?: number): Shell {
   return script("cleanup", { PNX_HOST: host, PNX_STACK: stack, PNX_LOCK_WAIT_SEC: lockWaitSec, PNX_ROLLBACK_TO: rollbackTo ?? "" });
+}
+
+/** A preview build of the flake uploaded on stdin (nix/scripts/preview.sh). */
+export function preview(id: string, flakeAttr: string, lockWaitSec: number): Shell {
+  return script("preview", { PNX_ID: id, PNX_FLAKE_ATTR: flakeAttr, PNX_LOCK_WAIT_SEC: lockWaitSec });
+}
+
+/** Reboots into the new boot default (expected to be `system`), or back into generation `back`. */
+export function reboot(lockWaitSec: number, to: { system: string } | { back: number }): Shell {
+  return script("reboot", {
+    PNX_LOCK_WAIT_SEC: lockWaitSec,
+    PNX_MODE: "back" in to ? "back" : "new",
+    PNX_SYSTEM: "system" in to ? to.system : "",
+    PNX_GENERATION: "back" in to ? to.back : "",
+  });
+}
+
+/** After a reboot: whether it happened, what booted, and the health checks. */
+export function booted(healthTimeoutSec: number, checks: readonly { name: string; command: string }[]): Shell {
+  return script("booted", { PNX_HEALTH_SEC: healthTimeoutSec, ...numbered("CHECK", checks) });
 }
 
 /** Units the switch reported, from switch-to-configuration's own lines in the log. */

@@ -5,6 +5,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { DeployOptions, GenerationInputs, SecretFile } from "../schema/generation";
 import { checkGeneration, REVISION_FILE } from "../schema/generation";
 import { deploy, HostState, readHost, undeploy } from "../deploy/deploy";
+import { DeployError } from "../deploy/errors";
+import { previewBuild } from "../deploy/preview";
+import { previewLines, summaryLine } from "../deploy/report";
 import { changes, updateAction } from "../deploy/fields";
 import { recorded } from "../deploy/goal";
 import { rolloutOf } from "../deploy/rollout";
@@ -31,6 +34,7 @@ export interface GenerationArgs {
   readonly deploy?: pulumi.Input<Partial<DeployOptions>>;
   readonly hold?: pulumi.Input<boolean>; // a held host that was never deployed is recorded without being contacted
   readonly revision?: pulumi.Input<string>; // the program's Git commit, recorded with what it deployed
+  readonly previewBuild?: pulumi.Input<boolean>; // this run is a preview that builds changed hosts (never a change)
 }
 
 /** What state records for a host: the inputs, plus what the host runs. */
@@ -48,6 +52,8 @@ export interface GenerationState extends GenerationInputs {
   unitsReloaded: string[];
   activatedAt: string;
   closureDiff: string;
+  rebootReasons: string[]; // what only a boot loads that changed with the deploy (kernel, initrd, ...)
+  rebooted: boolean; // the deploy rebooted the host into the new generation (deploy.reboot)
   drift: string; // empty, or one line on what the host runs instead of the deployed generation
 }
 
@@ -88,6 +94,7 @@ function exitWithEngine(): void {
 async function apply(news: GenerationInputs, olds: GenerationState | undefined, takeover: boolean): Promise<GenerationState> {
   exitWithEngine();
   const limit = news.deploy.maxActivating;
+  const log = logger(news.progressUrn);
   const r = await rolloutOf(news.stack, limit).run(news.host, limit, () =>
     deploy(
       {
@@ -104,9 +111,10 @@ async function apply(news: GenerationInputs, olds: GenerationState | undefined, 
         options: news.deploy,
         takeover,
       },
-      logger(news.progressUrn),
+      log,
     ),
   );
+  log(summaryLine(news.host, r, news.deploy.reboot));
   return {
     ...news,
     hostKey: r.hostKey,
@@ -122,6 +130,8 @@ async function apply(news: GenerationInputs, olds: GenerationState | undefined, 
     unitsReloaded: r.units.reloaded,
     activatedAt: r.activatedAt,
     closureDiff: r.closureDiff,
+    rebootReasons: r.rebootReasons,
+    rebooted: r.rebooted,
     drift: "",
   };
 }
@@ -147,6 +157,8 @@ function held(news: GenerationInputs): GenerationState {
     unitsReloaded: [],
     activatedAt: "",
     closureDiff: "",
+    rebootReasons: [],
+    rebooted: false,
     drift: "",
   };
 }
@@ -168,6 +180,33 @@ function driftLine(props: GenerationState, s: HostState): string {
   return `the host runs ${what}${by}, not the deployed ${deployed}${busy}`;
 }
 
+/**
+ * A preview that builds: the changed host builds its new system and says what a switch would do, in
+ * lines attached to its row. A host that cannot be reached is reported and left to `up`; one whose
+ * new system does not build fails the preview, as `up` would.
+ */
+async function reportPreview(olds: GenerationState, news: GenerationInputs): Promise<void> {
+  exitWithEngine();
+  const log = logger(news.progressUrn);
+  try {
+    const report = await previewBuild({
+      host: news.host,
+      connection: news.connection,
+      hostKey: news.connection.hostKey ? undefined : olds.hostKey,
+      files: { ...news.files, [REVISION_FILE]: news.revision ?? "" },
+      flakeAttr: news.flakeAttr,
+      options: news.deploy,
+    });
+    for (const line of previewLines(report)) log(line);
+  } catch (e) {
+    if (e instanceof DeployError && e.transient) {
+      log(`${news.host}: preview build skipped: ${e.message}`);
+      return;
+    }
+    throw e;
+  }
+}
+
 /** The dynamic provider; exported so tests can call its methods directly. */
 export const generationProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: unknown, news: unknown) {
@@ -176,8 +215,9 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id: string, olds: GenerationState, news: GenerationInputs) {
-    const c = changes(olds, news, olds.deployedHash !== news.contentHash);
-    return { changes: updateAction(c) !== "none", replaces: [], deleteBeforeReplace: false };
+    const action = updateAction(changes(olds, news, olds.deployedHash !== news.contentHash));
+    if (news.previewBuild && action === "deploy" && !neverDeployed(olds) && !news.hold) await reportPreview(olds, news);
+    return { changes: action !== "none", replaces: [], deleteBeforeReplace: false };
   },
 
   async create(inputs: GenerationInputs) {
@@ -280,6 +320,8 @@ export class Generation extends pulumi.dynamic.Resource {
   declare readonly unitsReloaded: pulumi.Output<string[]>;
   declare readonly activatedAt: pulumi.Output<string>;
   declare readonly closureDiff: pulumi.Output<string>;
+  declare readonly rebootReasons: pulumi.Output<string[]>;
+  declare readonly rebooted: pulumi.Output<boolean>;
   declare readonly hostKey: pulumi.Output<string>;
   declare readonly drift: pulumi.Output<string>;
   declare readonly revision: pulumi.Output<string | undefined>;
@@ -298,6 +340,8 @@ export class Generation extends pulumi.dynamic.Resource {
       unitsReloaded: undefined,
       activatedAt: undefined,
       closureDiff: undefined,
+      rebootReasons: undefined,
+      rebooted: undefined,
       hostKey: undefined,
       drift: undefined,
     };

@@ -16,6 +16,7 @@ import { Generation } from "./generation";
 import { HostModule, moduleParts, plainParts, registerParts } from "./modules";
 import { noteHost } from "./parallelism";
 import { programRevision } from "./revision";
+import { PREVIEW_BUILD_ENV, previewBuildOn } from "./preview-build";
 
 export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes" | "gpu" | "display"> {
   /** Services, routes, a GPU and a display, as component resources or plain declarations. */
@@ -204,6 +205,7 @@ export class Host extends pulumi.ComponentResource {
         secretFiles: this.rendered.apply((r) => r.secretFiles),
         deploy: args.deploy ?? {},
         hold: args.hold ?? false,
+        previewBuild: previewBuildOn(args.deploy?.previewBuild, process.env[PREVIEW_BUILD_ENV], pulumi.runtime.isDryRun()),
         ...(spec.revision !== undefined ? { revision: spec.revision } : {}),
       },
       { parent: this, ...(args.hold ? { ignoreChanges: DEPLOYED_FIELDS } : {}) },

@@ -45,6 +45,15 @@ export function generationSchemas() {
     rollbackOnDelete: z.boolean().default(false),
     /** Hosts of the stack deploying at once (a rolling deploy); the first failure stops the rest. */
     maxActivating: z.number().int().min(1, { message: "at least 1 host must be allowed to activate at a time" }).default(10),
+    /**
+     * After a confirmed switch (or boot): never reboot (a needed reboot is reported loudly), reboot
+     * only when the kernel, initrd, kernel modules or parameters or systemd changed, or always.
+     */
+    reboot: z.enum(["never", "ifNeeded", "always"], { message: 'must be "never", "ifNeeded" or "always"' }).default("never"),
+    /** How long a rebooting host may take to come back over SSH, then its health checks run. */
+    rebootTimeoutSec: z.number().int().min(30).max(3600).default(600),
+    /** `pulumi preview` builds each changed host's new system on the host (nothing activated) and reports what it would do. */
+    previewBuild: z.boolean().default(false),
   });
 
   const relativePath = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+\-/]+$/;
@@ -64,8 +73,17 @@ export function generationSchemas() {
       progressUrn: z.string().optional(), // the Generation's own URN, for progress lines
       hold: z.boolean().default(false), // record a new host without contacting it (a partial rollout leaves it out)
       revision: z.string().optional(), // the program's Git commit, passed through to the outputs
+      // This run is a preview that builds (deploy.previewBuild or PULUMI_NIXOS_PREVIEW_BUILD): set by the program, never a change.
+      previewBuild: z.boolean().default(false),
     })
     .superRefine((g, ctx) => {
+      if (g.goal === "test" && g.deploy.reboot !== "never") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["deploy", "reboot"],
+          message: `goal "test" leaves the boot default unchanged, so a reboot would boot the previous generation (fix: goal "switch", or reboot "never")`,
+        });
+      }
       if (!("flake.nix" in g.files)) ctx.addIssue({ code: "custom", path: ["files"], message: "the rendered files must include flake.nix" });
       g.secretFiles.forEach((f, i) => {
         if (f.path !== `${SECRETS_DIR}/${f.key}`) {

@@ -1,0 +1,64 @@
+// A preview that builds: one connection to a changed host, one command (nix/scripts/preview.sh) that
+// builds the new system in a scratch directory without activating it, and the report of what a
+// switch to it would do. Nothing on the host changes: no profile, no deployed flake, no unit.
+import { randomBytes } from "crypto";
+import type { Connection, DeployOptions } from "../schema/generation";
+import { archive } from "./archive";
+import { connectionSpec } from "./connect";
+import { DeployError } from "./errors";
+import { hostNow, num, parseEvent, text } from "./events";
+import { parseDryActivate, parsePackages, PreviewReport } from "./report";
+import * as scripts from "./scripts";
+import { nixError } from "./scripts";
+import { sshNet } from "./ssh";
+import type { Net } from "./transport";
+
+export interface PreviewRequest {
+  host: string;
+  connection: Connection;
+  hostKey?: string;
+  files: Record<string, string>;
+  flakeAttr: string;
+  options: DeployOptions;
+}
+
+export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Promise<PreviewReport> {
+  const id = `preview-${net.now()}-${randomBytes(3).toString("hex")}`;
+  const upload = archive(Object.entries(req.files).map(([path, content]) => ({ path: `flake/${path}`, content, mode: 0o644 })));
+  const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
+  try {
+    const r = await t.exec(scripts.preview(id, req.flakeAttr, req.options.lockWaitSec), { stdin: upload });
+    const f = r.stdout.split("\n").map(parseEvent).find((e) => e?.name === "result")?.fields;
+    const now = f ? hostNow(f) : undefined;
+    const fail = (kind: ConstructorParameters<typeof DeployError>[0]) => new DeployError(kind);
+    switch (f?.outcome) {
+      case "built":
+        return {
+          host: req.host,
+          system: f.system,
+          units: parseDryActivate(text(f.dry)),
+          packages: parsePackages(text(f.diff).replace(/\x1b\[[0-9;]*m/g, "")),
+          closureBytes: closure(f.closure),
+          rebootReasons: (f.reboot ?? "").split(",").filter(Boolean),
+          reboot: req.options.reboot,
+        };
+      case "build-failed":
+        throw fail({ kind: "build-failed", host: req.host, exitCode: num(f.exit) ?? 1, log: nixError(text(f.log)), changed: false, now });
+      case "locked":
+        throw fail({ kind: "locked", host: req.host, holder: text(f.holder).trim(), waitedSec: num(f.waited) ?? 0, changed: false, now });
+      case "missing-tool":
+        throw fail({ kind: "missing-tool", host: req.host, tool: f.tool ?? "?", changed: false, now });
+      case "staging-failed":
+        throw fail({ kind: "staging-failed", host: req.host, error: text(f.error).trim(), changed: false, now });
+      default:
+        throw fail({ kind: "script-failed", host: req.host, what: "the preview build on the host", exitCode: r.code, output: r.stderr.trim() });
+    }
+  } finally {
+    await t.close();
+  }
+}
+
+function closure(s?: string): PreviewReport["closureBytes"] {
+  const [from, to] = (s ?? "").split(",").map(num);
+  return from !== undefined && to !== undefined ? { from, to } : undefined;
+}
