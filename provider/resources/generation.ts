@@ -197,7 +197,8 @@ async function reportPreview(olds: GenerationState, news: GenerationInputs): Pro
       flakeAttr: news.flakeAttr,
       options: news.deploy,
     });
-    for (const line of previewLines(report)) log(line);
+    // One message: the engine may reorder separate ones.
+    log(previewLines(report).join("\n"));
   } catch (e) {
     if (e instanceof DeployError && e.transient) {
       log(`${news.host}: preview build skipped: ${e.message}`);
