@@ -68,14 +68,15 @@ function logger(urn?: string): (m: string) => void {
   const grpc = require("@grpc/grpc-js");
   const { EngineClient } = require("@pulumi/pulumi/proto/engine_grpc_pb");
   const { LogRequest, LogSeverity } = require("@pulumi/pulumi/proto/engine_pb");
-  const g = globalThis as typeof globalThis & { __pulumiNixosEngineLog?: { log: (r: unknown, cb: () => void) => void } };
+  const g = globalThis as typeof globalThis & { __pulumiNixosEngineLog?: { log: (r: unknown, cb: () => void) => void }; __pulumiNixosLogged?: Promise<void> };
   const client = (g.__pulumiNixosEngineLog ??= new EngineClient(addr, grpc.credentials.createInsecure()));
   return (m) => {
     const r = new LogRequest();
     r.setSeverity(LogSeverity.INFO);
     r.setMessage(m);
     r.setUrn(urn);
-    client.log(r, () => undefined);
+    // One at a time: calls in flight together may reach the engine in another order.
+    g.__pulumiNixosLogged = (g.__pulumiNixosLogged ?? Promise.resolve()).then(() => new Promise<void>((done) => client.log(r, () => done())));
   };
 }
 
