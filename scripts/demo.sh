@@ -73,6 +73,9 @@ run pulumi_ config set --path hosts.media.subdomains.jellyfin watch
 step "pulumi preview --diff: the changed route and the changed Nix file"
 pulumi_ preview --diff | grep -E '^\s*[~+-] |^\s*[~+-]\s+[a-z]|Resources:|to update|unchanged$' | grep -v -- '--outputs' | head -40
 
+step "PULUMI_NIXOS_PREVIEW_BUILD=1 pulumi preview: the media host builds its new system (nothing activated) and says what a switch would do"
+PULUMI_NIXOS_PREVIEW_BUILD=1 pulumi_ preview | sed -n '/^Diagnostics:/,/^Outputs:/p' | grep -E '^\s+(media|gaming): '
+
 step "pulumi up: only the media host rebuilds"
 run pulumi_ up --yes --skip-preview
 
