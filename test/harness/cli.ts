@@ -1,6 +1,7 @@
 // Command line for simulated hosts that outlive one process (demo, e2e tests):
 //   ts-node test/harness/cli.ts start N --state-dir DIR [--prefix P] [--port N] [--release 25.11] [--authorize KEY.pub]
 //                                [--firmware uefi|bios] [--network dhcp|static] [--no-root-key] [--no-deploy-user]
+//                                [--boot-seconds S]
 //   ts-node test/harness/cli.ts stop --state-dir DIR
 // `start` writes DIR/hosts.json: an array of { name, address, port, hostKey, rootKey, deployUser,
 // rootPublicKey, deployKey, deployPublicKey, release, firmware, stateDir, pid }.
@@ -30,6 +31,8 @@ async function main(argv: string[]): Promise<void> {
     if (firmware !== undefined && firmware !== "uefi" && firmware !== "bios") throw new Error("--firmware must be uefi or bios");
     const network = flag(args, "--network");
     if (network !== undefined && network !== "dhcp" && network !== "static") throw new Error("--network must be dhcp or static");
+    const bootSeconds = flag(args, "--boot-seconds");
+    if (bootSeconds !== undefined && !(Number(bootSeconds) >= 0)) throw new Error("--boot-seconds must be a number of seconds");
     const hosts = await startHosts(n, {
       stateDir,
       prefix: flag(args, "--prefix"),
@@ -39,6 +42,7 @@ async function main(argv: string[]): Promise<void> {
       network: network as "dhcp" | "static" | undefined,
       access: { root: !args.includes("--no-root-key"), deploy: !args.includes("--no-deploy-user") },
       persistent: true,
+      bootSeconds: bootSeconds === undefined ? undefined : Number(bootSeconds),
       authorizedKeys: flag(args, "--authorize") === undefined ? undefined : [fs.readFileSync(flag(args, "--authorize") as string, "utf8")],
     });
     const records = hosts.map((h) => (h as typeof h & { record: HostRecord }).record);

@@ -12,7 +12,8 @@ export type Fault =
   | { kind: "unreachable-after-switch" } // sshd refuses connections while the new generation is current
   | { kind: "host-key-change" } // the host presents a new host key until the fault is cleared
   | { kind: "disk-full-on-upload" } // writes under /var/lib/pulumi-nixos fail with ENOSPC
-  | { kind: "slow"; seconds: number }; // every rebuild takes `seconds` longer
+  | { kind: "slow"; seconds: number } // every rebuild takes `seconds` longer
+  | { kind: "unhealthy-boot"; unit?: string }; // the next generation made boot default fails `unit` (default: its first) when booted
 
 export const faultKinds: readonly Fault["kind"][] = [
   "eval-error",
@@ -26,6 +27,7 @@ export const faultKinds: readonly Fault["kind"][] = [
   "host-key-change",
   "disk-full-on-upload",
   "slow",
+  "unhealthy-boot",
 ];
 
 /** Path of the fault file as seen inside the host. */

@@ -49,7 +49,7 @@ export interface SimHost {
   exec(cmd: string): Promise<ExecResult>;
   fault(f: Fault | null): Promise<void>;
   sshConnections(): Promise<number>;
-  reboot(): Promise<void>; // as `systemctl reboot`; resolves once the boot default has booted
+  reboot(): Promise<void>; // as `systemctl reboot`; resolves once the boot default has booted (after bootSeconds off)
   stop(): Promise<void>;
 }
 
@@ -69,6 +69,7 @@ export interface HostOptions {
   access?: Access;
   persistent?: boolean; // survive the starting process (for the CLI); otherwise die with it
   authorizedKeys?: string[]; // more public keys allowed for root and the deploy user (one deploy key for a fleet)
+  bootSeconds?: number; // how long a reboot keeps the host off (no sshd: connections refused); default 1
 }
 
 /** What a process outside the host needs to find it again (written to hosts.json by the CLI). */
@@ -108,7 +109,7 @@ function keygen(file: string, comment: string): { priv: string; pub: string } {
 }
 
 /** The host's hardware, as its nixos-generate-config sees it (stable per host name). */
-function hardware(name: string, release: Release, firmware: Firmware, address: string, network: "dhcp" | "static") {
+function hardware(name: string, release: Release, firmware: Firmware, address: string, network: "dhcp" | "static", bootSeconds: number) {
   const h = createHash("sha256").update(name).digest("hex");
   const uuid = (s: string) => `${s.slice(0, 8)}-${s.slice(8, 12)}-4${s.slice(13, 16)}-a${s.slice(17, 20)}-${s.slice(20, 32)}`;
   return {
@@ -124,6 +125,7 @@ function hardware(name: string, release: Release, firmware: Firmware, address: s
     release,
     address,
     dhcp: network === "dhcp",
+    bootSeconds,
   };
 }
 
@@ -171,7 +173,7 @@ function prepare(opts: HostOptions, claim: Claim): Prepared {
   // A fresh install: no accounts but what activation creates from the configuration.
   for (const f of ["passwd", "group", "shadow"]) fs.writeFileSync(path.join(s, "etc-upper", f), "");
   fs.writeFileSync(path.join(s, "run/sim/release"), `${release}\n`);
-  const hw = hardware(opts.name, release, firmware, claim.address, opts.network ?? "dhcp");
+  const hw = hardware(opts.name, release, firmware, claim.address, opts.network ?? "dhcp", opts.bootSeconds ?? 1);
   fs.writeFileSync(path.join(s, "run/sim/hardware.json"), JSON.stringify(hw, null, 2));
   return { opts, claim, release, firmware, host, root, deploy };
 }
@@ -202,7 +204,7 @@ async function install(hosts: Prepared[]): Promise<void> {
     const configs = group.map((h) => nix.quote(path.join(h.opts.stateDir, "etc-upper/nixos/configuration.nix")));
     const expr =
       `map (c: (import ${nix.quote(path.join(stubDir, "nixos"))} { configuration = /. + c; ` +
-      `sim = { release = ${nix.quote(release)}; fault = null; }; }).system) [ ${configs.join(" ")} ]`;
+      `sim = { release = ${nix.quote(release)}; fault = null; pin = null; }; }).system) [ ${configs.join(" ")} ]`;
     let out: string;
     try {
       out = (await run("nix-build", ["--no-out-link", "--max-jobs", "8", "--option", "substituters", "", "-E", expr], { env: { PATH: machinePath }, maxBuffer: 1 << 24 })).stdout;

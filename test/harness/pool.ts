@@ -20,6 +20,7 @@ export interface PoolOptions {
   access?: Access; // leave out root's key or the deploy user (default: both)
   persistent?: boolean; // hosts outlive this process (the CLI); stop them with stopHosts or the CLI
   authorizedKeys?: string[]; // public keys every host accepts for root and the deploy user
+  bootSeconds?: number; // how long a reboot keeps a host off (connections refused); default 1
 }
 
 // Host state in memory where the machine has it: on this machine's disk every mkdir costs ~2 ms, and 40
@@ -83,6 +84,7 @@ export async function startHosts(n: number, opts: PoolOptions = {}): Promise<Sim
       firmware: opts.firmware,
       network: opts.network,
       access: opts.access,
+      bootSeconds: opts.bootSeconds,
     })),
   );
   const hosts = started.flatMap((r) => (r.status === "fulfilled" ? [r.value as SimHost & { record: HostRecord }] : []));

@@ -3,7 +3,8 @@
 # default, the generation /nix/var/nix/profiles/system points at, and starts its units), keeps its
 # sshd as the running configuration says, and obeys control words written to /run/sim/ctl.fifo:
 #   reconcile ID     after a switch: sshd follows the configuration (acknowledged in /run/sim/ack)
-#   reboot [ID]      every process dies, /run is emptied but for /run/sim, the boot default boots
+#   reboot [ID]      every process dies, /run is emptied but for /run/sim, the host is off for the
+#                    hardware's bootSeconds (connections refused), then the boot default boots
 #   sshd-restart, network-drop SECONDS, unreachable STORE-PATH, reload-host-key   (injected faults)
 # Usage (inside `unshare --mount --pid --fork --kill-child --mount-proc`): init.sh STATE_DIR HARNESS_DIR
 set -euo pipefail
@@ -33,9 +34,10 @@ exec 3<>/run/sim/ctl.fifo
 exec 5<>/run/sim/tick.fifo
 set +e
 
-# The hardware: its firmware, address, interface, and whether its network has a DHCP server.
-firmware='' address='' iface='' dhcp=''
-eval "$(jq -r '@sh "firmware=\(.firmware) address=\(.address) iface=\(.interface) dhcp=\(.dhcp)"' /run/sim/hardware.json)"
+# The hardware: its firmware, address, interface, whether its network has a DHCP server, and how
+# long it takes from power-off to a listening sshd again.
+firmware='' address='' iface='' dhcp='' boot_seconds=''
+eval "$(jq -r '@sh "firmware=\(.firmware) address=\(.address) iface=\(.interface) dhcp=\(.dhcp) boot_seconds=\(.bootSeconds // 1)"' /run/sim/hardware.json)"
 [ "$firmware" = uefi ] && mkdir -p /sys/firmware/efi/efivars
 sshd_pid=
 sshd_off=   # set while the running system leaves no way in
@@ -130,6 +132,22 @@ kill_sessions() {
   sshd_pid=
 }
 
+# The unhealthy-boot fault: the first generation made boot default (switch-to-configuration
+# switch|boot) or booted after the fault was set fails a unit at boot (the fault's unit, else the
+# generation's first); booting any other generation is healthy.
+unhealthy_boot() {
+  local unit
+  [ "$(jq -r '.kind // empty' /run/sim/fault.json 2>/dev/null)" = unhealthy-boot ] || return 0
+  [ -s /run/sim/faulty-generation ] || echo "$1" > /run/sim/faulty-generation
+  [ "$(cat /run/sim/faulty-generation)" = "$1" ] || return 0
+  unit=$(jq -r '.unit // empty' /run/sim/fault.json)
+  [ -n "$unit" ] || unit=$(jq -r 'keys[0] // "simulated.service"' /run/sim/units.json)
+  case $unit in *.*) ;; *) unit=$unit.service ;; esac
+  jq -c --arg u "$unit" '.[$u] = (.[$u] // { hash: "" }) + { state: "failed" }' /run/sim/units.json > /run/sim/units.json.tmp &&
+    mv /run/sim/units.json.tmp /run/sim/units.json
+  echo "$unit failed at boot (fault injected on this host)" >> /run/sim/boot.log
+}
+
 # Boots the boot default: the stage-2 part of a NixOS boot (activation, /run/booted-system, units).
 boot() {
   local system
@@ -143,7 +161,9 @@ boot() {
     fi
     "$system/activate" >> /run/sim/boot.log 2>&1
     ln -sfn "$system" /run/booted-system
-    jq -c 'with_entries(.value = { hash: .value.hash, state: "active" })' <(jq -c -f "$system/units.jq" "$system/config.json") > /run/sim/units.json
+    readlink -f "$system/systemd" > /run/sim/systemd
+    jq -c 'with_entries(.value = { hash: .value.hash, state: "active" })' <(jq -c --argjson packages "$(cat "$system/unit-packages.json")" -f "$system/units.jq" "$system/config.json") > /run/sim/units.json
+    unhealthy_boot "$system"
   fi
   start_sshd
   echo "$EPOCHREALTIME booted $system" >> /run/sim/boots
@@ -161,13 +181,15 @@ others_alive() {
   return 1
 }
 
-# Every process but this one dies, as at power-off; then the boot default boots.
+# Every process but this one dies, as at power-off; the machine is off (nothing listens: connections
+# are refused) until it has booted, bootSeconds later; then the boot default boots.
 reboot() {
   stop_sshd
   kill -KILL -1 2>/dev/null
   local deadline=$(( EPOCHSECONDS + 10 ))
   while others_alive && (( EPOCHSECONDS < deadline )); do sleep 0.02; done
   umount /var/lib/pulumi-nixos 2>/dev/null # a full disk is a tmpfs, gone at power-off
+  read -r -t "$boot_seconds" -u 5
   boot
 }
 

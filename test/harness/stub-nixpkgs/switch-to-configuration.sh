@@ -71,10 +71,13 @@ install_bootloader() {
 }
 if [ "$action" = switch ] || [ "$action" = boot ]; then
   install_bootloader || { echo "Failed to install bootloader" >&2; exit 1; }
+  # unhealthy-boot breaks the first generation made boot default after it was set (the host's init
+  # fails its unit when it boots it).
+  if [ "$fault" = unhealthy-boot ] && [ ! -s "$sim/faulty-generation" ]; then echo "$toplevel" > "$sim/faulty-generation"; fi
 fi
 [ "$action" = boot ] && exit 0
 
-desired=$(jq -c -f "$toplevel/units.jq" "$toplevel/config.json")
+desired=$(jq -c --argjson packages "$(cat "$toplevel/unit-packages.json")" -f "$toplevel/units.jq" "$toplevel/config.json")
 plan=$(jq -n -c --argjson old "$(cat "$units_file")" --argjson new "$desired" '
   def changed: $old[.].hash != $new[.].hash;
   def triggered: ($old[.].reloadHash // "") != $new[.].reloadHash;
@@ -89,9 +92,16 @@ say() { # verb key
   return 0
 }
 
+# systemd re-executes itself when the new system's differs from the running one (recorded at boot
+# and by the last switch), as the real one compares /proc/1/exe with the new systemd.
+new_systemd=$(readlink -f "$toplevel/systemd")
+restart_systemd=
+[ "$new_systemd" = "$(cat "$sim/systemd" 2>/dev/null)" ] || restart_systemd=1
+
 if [ "$action" = dry-activate ]; then
   say "would stop" stop
   echo "would activate the configuration..." >&2
+  [ -z "$restart_systemd" ] || echo "would restart systemd" >&2
   say "would reload" reload
   say "would restart" restart
   say "would start" start
@@ -123,6 +133,10 @@ case $fault in
 esac
 
 "$toplevel/activate" || rc=2
+if [ -n "$restart_systemd" ]; then
+  echo "restarting systemd..." >&2
+  echo "$new_systemd" > "$sim/systemd"
+fi
 # sshd follows the new configuration (its port, keys, firewall and the host's addresses); the
 # switch ends once the host's init has done it, as systemd's restart of sshd.service would.
 ack=$$.$EPOCHREALTIME

@@ -2,9 +2,11 @@
 # nixos/modules/module-list.nix) against the option table of the release, refuses what NixOS
 # refuses (its assertions, with their texts; unfree packages), prints its warnings, and builds a
 # real toplevel store path with builtins.derivation and the machine's /bin/sh (no sandbox):
-# config.json, nixos-version, kernel, etc/ (with .mode/.uid/.gid beside copied entries, as NixOS's
-# etc builder), users-groups.json (update-users-groups.pl's input), activate, sw (the system path),
-# bin/switch-to-configuration.
+# config.json, nixos-version, etc/ (with .mode/.uid/.gid beside copied entries, as NixOS's etc
+# builder), users-groups.json (update-users-groups.pl's input), activate, sw (the system path),
+# bin/switch-to-configuration, and what top-level.nix links as separate store paths: kernel,
+# initrd, kernel-modules, kernel-params, systemd, and the units (system-units) with the services'
+# packages, so the closure holds every package the system runs.
 { lib, sim, modules ? [ ], system ? null, specialArgs ? { }, ... }:
 let
   b = builtins;
@@ -15,7 +17,8 @@ let
   m = import ./modules.nix { inherit lib table; };
   fault = if sim.fault == null then null else sim.fault.kind;
   system' = if system != null then system else "x86_64-linux";
-  pkgs = import ./pkgs.nix { inherit lib; system = system'; config = eval.config.nixpkgs.config; };
+  pin = sim.pin or null;
+  pkgs = import ./pkgs.nix { inherit lib pin; inherit (sim) release; system = system'; config = eval.config.nixpkgs.config; };
   eval = m.evalModules {
     modules = modules ++ import ../nixos/modules/module-list.nix;
     specialArgs = { inherit pkgs; modulesPath = ../nixos/modules; } // specialArgs;
@@ -39,13 +42,14 @@ let
   checked =
     if fault == "eval-error" then throw "simulated evaluation error (fault injected on this host)"
     else if usesNvidia && !(unfreeAllowed nvidia) then
-      throw "Package ‘${nvidia.name}-${nvidia.version}’ in stub nixpkgs has an unfree license (‘unfreeRedistributable’), refusing to evaluate.\n\n       a) To temporarily allow unfree packages, you can use an environment variable\n          for a single invocation of the nix tools.\n\n            $ export NIXPKGS_ALLOW_UNFREE=1\n\n       b) For `nixos-rebuild` you can set\n         { nixpkgs.config.allowUnfree = true; }\n       in configuration.nix to override this."
+      throw "Package ‘${nvidia.name}’ in stub nixpkgs has an unfree license (‘unfreeRedistributable’), refusing to evaluate.\n\n       a) To temporarily allow unfree packages, you can use an environment variable\n          for a single invocation of the nix tools.\n\n            $ export NIXPKGS_ALLOW_UNFREE=1\n\n       b) For `nixos-rebuild` you can set\n         { nixpkgs.config.allowUnfree = true; }\n       in configuration.nix to override this."
     else if failedAssertions != [ ] then
       throw "\nFailed assertions:\n${b.concatStringsSep "\n" (map (a: "- ${a}") failedAssertions)}"
     else withWarnings defined;
 
   hostName = cfg.networking.hostName;
-  version = "${sim.release}.20250101.0000000";
+  # As nixos-version: the release, the nixpkgs date and its short rev.
+  version = "${sim.release}.20250101.${if pin == null then "0000000" else b.substring 0 7 pin}";
   configurationRevision = if cfg.system.configurationRevision == null then "" else cfg.system.configurationRevision;
 
   # /etc: declared entries only (an entry under mkIf false does not exist). Entries with a mode are
@@ -104,15 +108,9 @@ let
   configJson = b.toJSON (jsonable checked);
 
   # The simulated systemd (systemctl, systemd-run, journalctl, reboot, ...) and the system path:
-  # the machine's tools a NixOS system path holds, the stand-ins, and this generation's nixos-version.
-  systemd = b.derivation {
-    name = "systemd-sim";
-    system = system';
-    builder = "/bin/sh";
-    args = [ "-e" ../pkgs/systemd-sim/builder.sh ];
-    src = ../pkgs/systemd-sim;
-    PATH = "/usr/bin:/bin";
-  };
+  # the machine's tools a NixOS system path holds, the stand-ins, this generation's nixos-version,
+  # and environment.systemPackages.
+  inherit (pkgs) systemd;
   systemPath = b.derivation {
     name = "system-path";
     system = system';
@@ -120,8 +118,50 @@ let
     args = [ "-e" ../pkgs/system-path/builder.sh ];
     tools = import ../pkgs/system-path/tools.nix;
     inherit systemd version configurationRevision;
+    packages = cfg.environment.systemPackages;
     nixosRebuild = ../pkgs/nixos-rebuild/nixos-rebuild;
     nixosGenerateConfig = ../pkgs/nixos-generate-config/nixos-generate-config;
+    PATH = "/usr/bin:/bin";
+  };
+
+  # The kernel of boot.kernelPackages, its modules tree (lib/modules/<version>, as aggregateModules)
+  # and the initrd made from it and the initrd's modules: a kernel change changes all three, nothing
+  # else does; boot.kernelParams only the toplevel's kernel-params.
+  kernel = cfg.boot.kernelPackages.kernel;
+  modulesTree = b.derivation {
+    name = "kernel-modules";
+    system = system';
+    builder = "/bin/sh";
+    args = [ "-e" "-c" "mkdir -p $out/lib/modules && ln -s $kernel/lib/modules/$version $out/lib/modules/$version" ];
+    inherit kernel;
+    inherit (kernel) version;
+    PATH = "/usr/bin:/bin";
+  };
+  initrd = b.derivation {
+    name = "initrd-${kernel.name}";
+    system = system';
+    builder = "/bin/sh";
+    args = [ "-e" "-c" "mkdir $out && printf 'linux %s\\nmodules: %s\\n' \"$version\" \"$modules\" > $out/initrd" ];
+    inherit (kernel) version;
+    # A build input only: a real initrd holds copies of the kernel's modules, no store reference.
+    inherit kernel;
+    modules = lib.unique (cfg.boot.initrd.availableKernelModules ++ cfg.boot.initrd.kernelModules);
+    PATH = "/usr/bin:/bin";
+  };
+  # The units of enabled services with the package each runs (ExecStart), as NixOS's
+  # etc/systemd/system (kept out of the simulated /etc, which lies over the machine's /etc/systemd).
+  unitName = n: if n == "openssh" then "sshd.service" else if n == "xserver" then "display-manager.service" else "${n}.service";
+  enabledServices = b.filter (n: b.isAttrs defined.services.${n} && (defined.services.${n}.enable or false) == true) (b.attrNames (defined.services or { }));
+  execStart = n: let p = defined.services.${n}.package or (pkgs.${n} or null); in
+    if p == null then "/run/current-system/sw/bin/true" else "${p}/bin/${p.pname or n}";
+  # unit -> ExecStart: part of each unit's identity (units.jq), so a new package restarts its unit.
+  unitPackages = b.listToAttrs (map (n: { name = unitName n; value = execStart n; }) enabledServices);
+  systemUnits = b.derivation {
+    name = "system-units";
+    system = system';
+    builder = "/bin/sh";
+    args = [ "-e" "-c" "mkdir $out; eval \"$script\"" ];
+    script = b.concatStringsSep "\n" (lib.mapAttrsToList (u: e: "printf '[Service]\\nExecStart=%s\\n' '${e}' > $out/${u}") unitPackages);
     PATH = "/usr/bin:/bin";
   };
 
@@ -130,10 +170,11 @@ let
     system = system';
     builder = "/bin/sh";
     args = [ "-e" (b.toFile "build-toplevel.sh" ''
-      mkdir -p $out/bin $out/etc $out/specialisation $out/linux/lib/modules/6.12.0-sim
+      mkdir -p $out/bin $out/etc $out/specialisation
       printf '%s' "$configJson" > $out/config.json
       printf '%s' "$usersGroups" > $out/users-groups.json
       printf '%s' "$hostFacts" > $out/host.json
+      printf '%s' "$unitPackages" > $out/unit-packages.json
       printf '%s\n' "$activationEnv" > $out/activation.env
       # The setuid wrappers (links to the machine's setuid programs); sudo while security.sudo.enable.
       mkdir $out/wrappers
@@ -142,8 +183,12 @@ let
       done
       printf '%s' "$version" > $out/nixos-version
       printf '%s' "$system" > $out/system
-      touch $out/linux/bzImage; ln -s $out/linux/bzImage $out/kernel
+      ln -s $kernel/bzImage $out/kernel
+      ln -s $initrd/initrd $out/initrd
+      ln -s $modulesTree $out/kernel-modules
       printf '%s' "$kernelParams" > $out/kernel-params
+      ln -s $systemd $out/systemd
+      ln -s $systemUnits $out/system-units
       ln -s $systemPath $out/sw
       cp $stcSource $out/bin/switch-to-configuration; chmod +x $out/bin/switch-to-configuration
       cp $unitsSource $out/units.jq
@@ -153,9 +198,10 @@ let
       ${lib.optionalString (fault == "build-failure") ''echo "error: simulated build failure (fault injected on this host)" >&2; exit 1''}
     '') ];
     # In the environment, not the script file: /etc sources may be store paths built by derivations.
-    inherit configJson version etcScript systemPath;
+    inherit configJson version etcScript systemPath kernel initrd modulesTree systemd systemUnits;
     usersGroups = b.toJSON usersGroups;
     hostFacts = b.toJSON hostFacts;
+    unitPackages = b.toJSON unitPackages;
     # What activate needs, as shell assignments (no jq at boot: 40 hosts boot at once).
     activationEnv = "hostName=${lib.escapeShellArg hostName}";
     wrappers = [ "su" "passwd" "mount" "umount" ] ++ lib.optionals cfg.security.sudo.enable [ "sudo" "sudoedit" ];
