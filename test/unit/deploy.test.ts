@@ -50,6 +50,7 @@ class FakeHost {
   drop?: { command: string; after: number };
   later?: { at: number; lines: string[] }; // what the host logs by itself once the clock reaches `at`
   started = false;
+  replies: Record<string, string[][]> = {}; // what other scripts print, in turn (the last one repeats)
 
   constructor(
     readonly before: string[],
@@ -80,6 +81,12 @@ class FakeHost {
         this.offsets.push(offset);
         // A driver that spins (a command after command without waiting) fails instead of hanging.
         if (this.commands.length > 50) throw new DeployError({ kind: "script-failed", host: "media", what: "the fake host", exitCode: 1, output: "spinning" });
+        const replies = this.replies[kind];
+        if (replies) {
+          const out = replies.length > 1 ? replies.shift()! : replies[0];
+          opts.onStdout?.(Buffer.from(out.map((l) => `${l}\n`).join("")));
+          return { code: 0, stdout: "", stderr: "" };
+        }
         if (kind === "start") {
           this.stdinBytes += Buffer.byteLength(opts.stdin ?? "");
           if (!this.started) this.log = this.before.map((l) => `${l}\n`).join("");
@@ -320,5 +327,80 @@ describe("every failure the host reports reads as one line with its facts", () =
     net.connect = async () => ({ hostKey: "k", exec: async () => ({ code: 1, stdout: "", stderr: "sudo: a password is required" }), close: async () => undefined });
     const e = await failing(host, request(), net);
     expect(e.message).toBe("media: the deploy command on the host failed (exit 1): sudo: a password is required");
+  });
+});
+
+describe("deploy.reboot", () => {
+  const needs = (reasons: string) => [...confirmed.slice(0, 2), `@@pulumi-nixos result outcome=done changed=1 diff= reboot=${reasons} ${state(5, NEW)}`];
+  const rebooting = ["@@pulumi-nixos result outcome=rebooting systemState=running " + state(5, NEW)];
+  const booted = (sys: string, gen: number, more = "healthy=1 check=") => [`@@pulumi-nixos result outcome=booted booted=${sys} systemState=running ${more} ${state(gen, sys)}`];
+
+  it("never: no reboot, and the reasons travel to the outputs", async () => {
+    const host = new FakeHost(untilAwaiting, needs("kernel,initrd"));
+    const r = await deploy(request(), () => undefined, host.net());
+    expect(host.commands).toEqual(["start", "confirm"]);
+    expect(r).toMatchObject({ rebootReasons: ["kernel", "initrd"], rebooted: false });
+  });
+
+  it("ifNeeded, nothing needs it: no reboot", async () => {
+    const host = new FakeHost(untilAwaiting, needs(""));
+    const r = await deploy(request({ reboot: "ifNeeded" }), () => undefined, host.net());
+    expect(host.commands).toEqual(["start", "confirm"]);
+    expect(r.rebooted).toBe(false);
+  });
+
+  it("ifNeeded with a new kernel: reboots, waits for the host with progress, checks it booted the new system", async () => {
+    const host = new FakeHost(untilAwaiting, needs("kernel"));
+    host.replies = { reboot: [rebooting], booted: [["@@pulumi-nixos result outcome=not-yet " + state(5, NEW)], booted(NEW, 5)] };
+    const logs: string[] = [];
+    const r = await deploy(request({ reboot: "ifNeeded", rebootTimeoutSec: 60 }), (m) => logs.push(m), host.net());
+    expect(host.commands).toEqual(["start", "confirm", "reboot", "booted", "booted"]);
+    expect(r).toMatchObject({ generation: 5, systemPath: NEW, rebooted: true, rebootReasons: ["kernel"] });
+    expect(logs).toContain("media: reboot (kernel changed): waiting up to 60 s for the host");
+    expect(logs.some((l) => /^media: reboot done in [\d.]+ s$/.test(l))).toBe(true);
+  });
+
+  it("a host that comes back unhealthy is rebooted into the previous generation, and the failure says so", async () => {
+    const host = new FakeHost(untilAwaiting, needs("kernel"));
+    host.replies = { reboot: [rebooting, rebooting], booted: [booted(NEW, 5, `healthy=0 check=${b64("jellyfin\ninactive")}`), booted(OLD, 4)] };
+    const e = await failing(host, request({ reboot: "ifNeeded", healthChecks: [{ name: "jellyfin", command: "systemctl is-active jellyfin" }] }));
+    expect(host.commands).toEqual(["start", "confirm", "reboot", "booted", "reboot", "booted"]);
+    expect(e.message).toBe(
+      "media: generation 5 did not come back healthy after the reboot (health check jellyfin failed: inactive); booted generation 4 again; the host runs generation 4",
+    );
+  });
+
+  it("a host that boots another system than the new one is not healthy either", async () => {
+    const host = new FakeHost(untilAwaiting, needs("kernel"));
+    host.replies = { reboot: [rebooting, rebooting], booted: [booted(OLD, 4), booted(OLD, 4)] };
+    const e = await failing(host, request({ reboot: "always" }));
+    expect(e.message).toContain(`media: generation 5 did not come back healthy after the reboot (it booted ${OLD} instead of ${NEW}); booted generation 4 again`);
+  });
+
+  it("a host that does not come back within rebootTimeoutSec fails with its boot default named, after progress lines", async () => {
+    const host = new FakeHost(untilAwaiting, needs("kernel"));
+    host.replies = { reboot: [rebooting] };
+    const logs: string[] = [];
+    const net = host.net();
+    const connect = net.connect;
+    net.connect = async (spec) => {
+      if (host.commands.includes("reboot")) {
+        host.connections++;
+        throw new DeployError({ kind: "unreachable", host: spec.host, target: "x", why: "refused" });
+      }
+      return connect(spec);
+    };
+    const e = await deploy(request({ reboot: "ifNeeded", rebootTimeoutSec: 45 }), (m) => logs.push(m), net).catch((x) => x);
+    expect(e.message).toBe(
+      "media: rebooted into generation 5 and did not come back over SSH within 45 s (deploy.rebootTimeoutSec); it boots generation 5 by default, generation 4 is in its boot menu; state keeps what it recorded before until a refresh reads the host",
+    );
+    expect(logs.filter((l) => l.startsWith("media: waiting for the host to come back")).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("another deploy that changed the boot default in between: no reboot", async () => {
+    const host = new FakeHost(untilAwaiting, needs("kernel"));
+    host.replies = { reboot: [["@@pulumi-nixos result outcome=moved changed=0 " + state(6, "/nix/store/other")]] };
+    const e = await failing(host, request({ reboot: "ifNeeded" }));
+    expect(e.message).toBe("media: switched, but did not reboot: another deploy changed the host's boot default in between; the host runs generation 6");
   });
 });
