@@ -1,5 +1,5 @@
 # <nixpkgs/nixos> of the stub: the classic, flake-less build of /etc/nixos/configuration.nix (what
-# nixos-install and a flake-less nixos-rebuild build). `sim` names the release and the fault.
+# nixos-install and a flake-less nixos-rebuild build). `sim` names the release, the fault and the pin.
 { configuration ? <nixos-config>, sim ? { pin = import ../pin.nix; } // import ../sim.nix, system ? null }:
 let
   lib = import ../lib { release = sim.release; };
