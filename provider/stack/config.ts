@@ -73,6 +73,8 @@ export const hostEntry = strictObject(
     firewall: record(z.string(), z.unknown()).optional(),
     allowUnfree: z.union([z.boolean(), z.array(z.string())]).optional(),
     system: host.shape.system.optional(),
+    /** Deploy options for this host, over the stack's `deploy` (e.g. { reboot: "ifNeeded" }). */
+    deploy: record(z.string(), z.unknown()).default({}),
   },
   "a host entry",
 );

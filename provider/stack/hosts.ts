@@ -113,13 +113,20 @@ export function hostContents(name: string, entry: HostEntry, settings: StackConf
 }
 
 export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack: string): HostDeclaration[] {
-  const subject = `stack '${stack}' config: deploy`;
-  // One setting for one thing: the rolling limit is rollout.maxActivating, never deploy.maxActivating.
-  if ("maxActivating" in settings.deploy) {
-    throw new ValidationError([`${subject}: maxActivating belongs to the rollout (fix: pulumi config set --path rollout.maxActivating N)`]);
-  }
-  const deploy = parseOrThrow(generationSchemas().deployOptionsSchema.partial().strict(), settings.deploy, subject);
+  const options = generationSchemas().deployOptionsSchema.partial().strict();
+  const deployOf = (given: Record<string, unknown>, subject: string) => {
+    // One setting for one thing: the rolling limit is rollout.maxActivating, never deploy.maxActivating.
+    if ("maxActivating" in given) {
+      throw new ValidationError([`${subject}: maxActivating belongs to the rollout (fix: pulumi config set --path rollout.maxActivating N)`]);
+    }
+    return parseOrThrow(options, given, subject);
+  };
+  deployOf(settings.deploy, `stack '${stack}' config: deploy`);
   return Object.entries(settings.hosts).map(([name, entry]) => {
+    // Each part is checked where it is written; the host's keys then go over the stack's (the schema
+    // fills defaults, so the merge is of what was written).
+    deployOf(entry.deploy, `stack '${stack}' config: hosts.${name}.deploy`);
+    const deploy = deployOf({ ...settings.deploy, ...entry.deploy }, `stack '${stack}' config: hosts.${name}.deploy`);
     const tags = [...(entry.role ? [entry.role] : []), ...entry.tags];
     return {
       name,

@@ -54,6 +54,18 @@ test("a partial rollout holds the hosts without the tag; deploy options reach ev
   expect(declareHosts(wide, secrets, "s").map((d) => d.args.deploy?.maxActivating)).toEqual([64, 64]);
 });
 
+test("a host's own deploy options go over the stack's: one host reboots, the other does not", () => {
+  const settings = parseStackConfig(
+    { ...base, deploy: { reboot: "never", rollbackTimeoutSec: 90 }, hosts: { ...base.hosts, gaming: { ...base.hosts.gaming, deploy: { reboot: "ifNeeded" } } } },
+    "s",
+  );
+  const [media, gaming] = declareHosts(settings, secrets, "s");
+  expect(media.args.deploy).toMatchObject({ reboot: "never", rollbackTimeoutSec: 90 });
+  expect(gaming.args.deploy).toMatchObject({ reboot: "ifNeeded", rollbackTimeoutSec: 90 });
+  const bad = parseStackConfig({ ...base, hosts: { ...base.hosts, gaming: { ...base.hosts.gaming, deploy: { reboot: "sometimes" } } } }, "s");
+  expect(() => declareHosts(bad, secrets, "s")).toThrow(/stack 's' config: hosts\.gaming\.deploy: reboot: must be "never", "ifNeeded" or "always"/);
+});
+
 test("the committed homelab config renders as a newcomer finds it, and lists what a deploy still needs", () => {
   const file = path.join(repo, "stacks", "Pulumi.homelab.yaml");
   const { settings } = readStackConfigFile(file, "homelab");
