@@ -15,6 +15,13 @@ PATH=/usr/bin:/bin:/usr/sbin:/sbin
 # the rest of the machine stay visible (the system path links into them), as the store does on NixOS.
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$state/etc-upper,workdir=$state/etc-work" /etc
+# Nix's store and database are the machine's. The host's own nixbld group (NixOS's GID 30000, not
+# the machine's) would make every Nix command on the host re-own /nix/store to it, and builds the
+# machine's nixbld users run meanwhile would fail ("Permission denied" on $out): Nix on a host
+# builds as root, without build users.
+if ! grep -q '^build-users-group' /etc/nix/nix.conf 2>/dev/null; then
+  { cat /etc/nix/nix.conf 2>/dev/null; echo "build-users-group ="; } > /etc/nix/nix.conf.sim && mv /etc/nix/nix.conf.sim /etc/nix/nix.conf
+fi
 mount --bind "$state/run" /run
 mount --bind "$state/var-lib" /var/lib
 mount --bind "$state/profiles" /nix/var/nix/profiles
