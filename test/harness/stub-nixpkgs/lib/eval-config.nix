@@ -126,15 +126,18 @@ let
 
   # The kernel of boot.kernelPackages, its modules tree (lib/modules/<version>, as aggregateModules)
   # and the initrd made from it and the initrd's modules: a kernel change changes all three, nothing
-  # else does; boot.kernelParams only the toplevel's kernel-params.
+  # else does but a module package; boot.kernelParams only the toplevel's kernel-params.
   kernel = cfg.boot.kernelPackages.kernel;
+  # Its modules: the kernel's and boot.extraModulePackages' (nvidia.nix adds the driver there), so a
+  # driver change changes kernel-modules too.
   modulesTree = b.derivation {
     name = "kernel-modules";
     system = system';
     builder = "/bin/sh";
-    args = [ "-e" "-c" "mkdir -p $out/lib/modules && ln -s $kernel/lib/modules/$version $out/lib/modules/$version" ];
+    args = [ "-e" "-c" "mkdir -p $out/lib/modules/$version/extra && ln -s $kernel/lib/modules/$version/* $out/lib/modules/$version/ && for p in $extra; do ln -s $p $out/lib/modules/$version/extra/; done" ];
     inherit kernel;
     inherit (kernel) version;
+    extra = cfg.boot.extraModulePackages ++ lib.optional usesNvidia nvidia;
     PATH = "/usr/bin:/bin";
   };
   initrd = b.derivation {
