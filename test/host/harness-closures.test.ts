@@ -154,7 +154,7 @@ describe("package closures", () => {
     expect(fromInstalled).toContainEqual(expect.stringMatching(/^jellyfin: ∅ → 10\.10\.\d+, \+\d+\.\d KiB$/));
   });
 
-  test("kernelParams change kernel-params only; a kernel change kernel, initrd and kernel-modules; a service option none", async () => {
+  test("kernelParams change kernel-params only; a kernel change kernel, initrd and kernel-modules; a driver kernel-modules; a service option none", async () => {
     const h = closures;
     const module = (extra: string, caddyRoute?: string) => services({ packages: ["htop"], caddyRoute, extra });
     await mustRebuild(h, { lockedRev: revB }, module(""));
@@ -172,6 +172,12 @@ describe("package closures", () => {
     expect(latest.initrd).toMatch(/-initrd-linux-6\.17\.\d+\/initrd$/);
     const version = /linux-(6\.17\.\d+)/.exec(latest.kernel)?.[1];
     expect((await h.exec(`ls ${latest["kernel-modules"]}/lib/modules`)).stdout.trim()).toBe(version);
+    // The NVIDIA driver is a module package: it changes kernel-modules only.
+    const nvidia = 'boot.kernelParams = [ "quiet" ]; boot.kernelPackages = pkgs.linuxPackages_latest; services.xserver.videoDrivers = [ "nvidia" ]; nixpkgs.config.allowUnfree = true; hardware.nvidia.open = false;';
+    await mustRebuild(h, { lockedRev: revB }, module(nvidia, "127.0.0.1:9000"));
+    const withDriver = await bootParts(h, await system(h));
+    expect(changed(latest, withDriver)).toEqual(["kernel-modules"]);
+    expect((await h.exec(`ls ${withDriver["kernel-modules"]}/lib/modules/${version}/extra`)).stdout).toMatch(/-nvidia-x11-570\.0\n$/);
     // The boot loader's entry and list-generations read them.
     const gens = JSON.parse((await ssh(h, "nixos-rebuild list-generations --json")).stdout) as { current: boolean; kernelVersion: string }[];
     expect(gens.find((g) => g.current)?.kernelVersion).toBe(version);
