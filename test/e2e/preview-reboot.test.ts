@@ -57,7 +57,10 @@ describe("a preview that builds", () => {
     await ws.ok(["config", "set", "--path", "nixpkgs.rev", "0123456789abcdef0123456789abcdef01234567"]);
     await ws.ok(["config", "set", "--path", "nixpkgs.narHash", `sha256-${"A".repeat(43)}=`]);
     const footprintBefore = await footprint(stack.gaming);
+    const before = { media: await stack.media.sshConnections(), gaming: await stack.gaming.sshConnections() };
     const p = await ws.ok(["preview"], BUILD);
+    expect(await stack.media.sshConnections()).toBe(before.media + 1);
+    expect(await stack.gaming.sshConnections()).toBe(before.gaming + 1);
     for (const host of ["media", "gaming"]) {
       expect(output(p)).toMatch(new RegExp(`${host}: packages: .*\\S+ [0-9][^ ;]* → [0-9]`));
     }
