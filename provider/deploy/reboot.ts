@@ -7,6 +7,7 @@ import { connectUntil } from "./connect";
 import { DeployError, HostNow } from "./errors";
 import { hostNow, parseEvent, text } from "./events";
 import * as scripts from "./scripts";
+import type { Shell } from "./shell";
 import type { ConnectionSpec, Net } from "./transport";
 
 /** What booted.sh reports. */
@@ -43,7 +44,8 @@ export interface RebootRequest {
 
 type Log = (m: string) => void;
 
-async function run(net: Net, spec: ConnectionSpec, until: number, cmd: ReturnType<typeof scripts.booted>): Promise<Record<string, string> | undefined> {
+/** Runs one script on a new connection; its result fields, {} when it ended without one, undefined when the host was not reached. */
+async function run(net: Net, spec: ConnectionSpec, until: number, cmd: Shell): Promise<Record<string, string> | undefined> {
   const t = await connectUntil(net, spec, until, true);
   if (!t) return undefined;
   let out = "";
