@@ -12,6 +12,8 @@ import type { PulumiWorkspace } from "./pulumi";
 const output = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 const onHost = async (h: SimHost, cmd: string) => (await h.exec(cmd)).stdout.trim();
 const BUILD = { env: { PULUMI_NIXOS_PREVIEW_BUILD: "1" } };
+// Reboots on a loaded CI machine are slow (the deploy's rebootTimeoutSec below is 300 s).
+const SLOW = 400_000;
 
 /** What a host runs and boots, and what pulumi-nixos keeps there: a preview must change none of it. */
 const footprint = (h: SimHost) =>
@@ -29,10 +31,10 @@ describe("a preview that builds", () => {
     stack = await demoStack("e2e-preview-build");
     ws = stack.ws;
     await ws.ok(["up", "--yes", "--skip-preview"]);
-    // The first deploy brought another kernel than the installed one: boot it, so that only what
-    // the tests change needs a reboot.
-    await Promise.all([stack.media.reboot(), stack.gaming.reboot()]);
-  });
+    // The first deploy brought another kernel than the installed one: boot it on media, so that only
+    // what the tests change needs a reboot there.
+    await stack.media.reboot();
+  }, SLOW);
   afterAll(() => stack?.dispose());
 
   it("a route change: caddy.service would reload, over one connection to the changed host only, and nothing changes", async () => {
@@ -83,11 +85,12 @@ describe("up with deploy.reboot ifNeeded", () => {
     await ws.ok(["config", "set", "--path", "rollout.tags[0]", "media"]);
     await ws.ok(["config", "set", "--path", "deploy.reboot", "ifNeeded"]);
     await ws.ok(["config", "set", "--path", "deploy.rollbackTimeoutSec", "20"]);
-    await ws.ok(["config", "set", "--path", "deploy.rebootTimeoutSec", "60"]);
+    // A loaded CI machine (40 simulated hosts starting beside this test) boots slowly.
+    await ws.ok(["config", "set", "--path", "deploy.rebootTimeoutSec", "300"]);
     await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].name", "jellyfin"]);
     await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].command", "systemctl is-active jellyfin.service"]);
     await ws.ok(["up", "--yes", "--skip-preview"]);
-  });
+  }, SLOW);
   afterAll(() => stack?.dispose());
 
   it("a kernel change: switches, reboots into the new generation and ends on it", async () => {
@@ -95,7 +98,7 @@ describe("up with deploy.reboot ifNeeded", () => {
     const bootsBefore = await boots();
     kernelModule("{ pkgs, ... }:\n{\n  boot.kernelPackages = pkgs.linuxPackages_latest;\n}\n");
     const up = await ws.ok(["up", "--yes", "--skip-preview"]);
-    expect(output(up)).toMatch(/media: reboot \(kernel, initrd, kernel-modules changed\): waiting up to 60 s for the host/);
+    expect(output(up)).toMatch(/media: reboot \(kernel, initrd, kernel-modules changed\): waiting up to 300 s for the host/);
     expect(output(up)).toMatch(/media: reboot done in [\d.]+ s/);
     expect(output(up)).toMatch(new RegExp(`media: generation ${generation + 1} \\(was ${generation}\\);.*; rebooted \\(kernel, initrd, kernel-modules changed\\)`));
     expect(await boots()).toBe(bootsBefore + 1);
@@ -103,7 +106,7 @@ describe("up with deploy.reboot ifNeeded", () => {
     expect(await onHost(media, "readlink -f /run/booted-system")).toBe(system);
     expect(await currentGeneration(media)).toBe(generation + 1);
     expect(await recorded(ws, "media")).toMatchObject({ generation: generation + 1, systemPath: system, rebooted: true, rebootReasons: ["kernel", "initrd", "kernel-modules"] });
-  });
+  }, SLOW);
 
   it("a generation that does not come back healthy: the host boots the previous one again, state says so, up fails", async () => {
     const generation = await currentGeneration(media);
@@ -121,5 +124,5 @@ describe("up with deploy.reboot ifNeeded", () => {
     expect(await recorded(ws, "media")).toMatchObject({ generation, systemPath: system });
     await ws.ok(["refresh", "--yes", "--skip-preview"]);
     expect(await recorded(ws, "media")).toMatchObject({ generation, systemPath: system, drift: "" });
-  });
+  }, SLOW);
 });

@@ -413,7 +413,8 @@ export function attach(rec: HostRecord, claim?: Claim): SimHost & { record: Host
       const fd = fs.openSync(path.join(s, "run/sim/ctl.fifo"), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
       fs.writeSync(fd, "reboot\n");
       fs.closeSync(fd);
-      await waitFor(() => boots(s) > before, 30000, () => `host ${rec.name} did not come back from the reboot`);
+      // Generous: on a loaded machine (40 hosts starting beside it) a boot's activation and sshd are slow.
+      await waitFor(() => boots(s) > before, 100_000, () => `host ${rec.name} did not come back from the reboot`);
     },
     async stop(): Promise<void> {
       const inner = initPid(rec.pid);
