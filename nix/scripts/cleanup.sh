@@ -25,6 +25,7 @@ fi
 kept=
 if [ "$code" = 0 ] && ours && [ -d "$SECRETS" ]; then
   kept=$(find "$SECRETS" -mindepth 1 -maxdepth 1 | wc -l)
+  rm -rf "$SECRETS.old"
 else
   rm -rf "$SECRETS" "$SECRETS.old"
 fi

@@ -41,13 +41,6 @@ decide() {
   readlink "$run/decision"
 }
 
-# Puts the flake and secrets of the previous deploy back (or none, if there were none).
-restore() {
-  rm -rf "$FLAKE" "$SECRETS"
-  if [ -d "$FLAKE.old" ]; then mv "$FLAKE.old" "$FLAKE"; fi
-  if [ -d "$SECRETS.old" ]; then mv "$SECRETS.old" "$SECRETS"; fi
-}
-
 # Gives each secret file its owner, group and mode. Before activation a service's user may not
 # exist yet, so a failure then is quiet; after it, it is reported.
 own_secrets() {
@@ -87,10 +80,15 @@ rollback() {
 }
 
 succeed() {
-  rm -rf "$FLAKE.old" "$SECRETS.old"
+  reasons=$(reboot_reasons "$BOOTED" "$out")
+  # A reboot follows (deploy.reboot): the previous flake and secrets stay until the next deploy, so
+  # that booting the previous generation again (reboot.sh back) finds what it reads.
+  if [ "$PNX_REBOOT" != always ] && { [ "$PNX_REBOOT" != ifNeeded ] || [ -z "$reasons" ]; }; then
+    rm -rf "$FLAKE.old" "$SECRETS.old"
+  fi
   own_secrets strict
   finish "done" "diff=$(nix --extra-experimental-features nix-command store diff-closures "$prevsys" "$out" 2>/dev/null | b64)" \
-    "reboot=$(reboot_reasons "$BOOTED" "$out")"
+    "reboot=$reasons"
 }
 
 # Makes $out the boot default (the new generation of the system profile).

@@ -79,6 +79,13 @@ host_state() {
     "$(readlink -e "$PROFILE" 2>/dev/null)" "$(if [ -e "$MARKER" ]; then b64 < "$MARKER"; fi)"
 }
 
+# Puts the flake and secrets of the previous deploy back (or none, if there were none).
+restore() {
+  rm -rf "$FLAKE" "$SECRETS"
+  if [ -d "$FLAKE.old" ]; then mv "$FLAKE.old" "$FLAKE"; fi
+  if [ -d "$SECRETS.old" ]; then mv "$SECRETS.old" "$SECRETS"; fi
+}
+
 # Why booting system $2 needs a reboot when system $1 was booted, as a comma list (nothing when it
 # does not): what only a boot loads, as top-level.nix links it.
 reboot_reasons() {

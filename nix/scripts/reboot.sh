@@ -2,9 +2,9 @@
 # Reboots the host into a generation, under the host lock: PNX_MODE=new boots the boot default the
 # deploy just made (refused if it is no longer PNX_SYSTEM: another deploy came between), and
 # PNX_MODE=back first makes generation PNX_GENERATION the boot default again (a new system that did
-# not come back healthy). A file in /run, which every boot empties, tells booted.sh whether the host
+# not come back healthy) and puts back the flake and secrets it was deployed with. A file in /run, which every boot empties, tells booted.sh whether the host
 # has rebooted since.
-if ! need cat flock install nix-env readlink systemctl; then
+if ! need cat flock install mv nix-env readlink rm systemctl; then
   emit result outcome=missing-tool "tool=$missing" changed=0 "$(host_state)"
   exit 0
 fi
@@ -23,6 +23,7 @@ if [ "$PNX_MODE" = back ]; then
     emit result outcome=boot-default-failed "exit=$code" "$(host_state)"
     exit 0
   fi
+  restore
 elif [ "$(readlink -e "$PROFILE" 2>/dev/null)" != "$PNX_SYSTEM" ]; then
   emit result outcome=moved changed=0 "$(host_state)"
   exit 0

@@ -66,6 +66,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
     activationTimeoutSec: o.activationTimeoutSec,
     confirmTimeoutSec: o.rollbackTimeoutSec,
     healthTimeoutSec: o.healthTimeoutSec,
+    reboot: o.reboot,
     secrets: req.secretFiles,
   });
   const upload = uploadArchive(req, job);

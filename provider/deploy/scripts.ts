@@ -65,6 +65,7 @@ export interface JobParams {
   activationTimeoutSec: number;
   confirmTimeoutSec: number;
   healthTimeoutSec: number;
+  reboot: "never" | "ifNeeded" | "always"; // a reboot that may follow keeps the previous flake and secrets
   secrets: readonly { key: string; owner: string; group: string; mode: string }[];
 }
 
@@ -85,6 +86,7 @@ export function job(p: JobParams): Shell {
     PNX_ACTIVATION_SEC: p.activationTimeoutSec,
     PNX_CONFIRM_SEC: p.confirmTimeoutSec,
     PNX_HEALTH_SEC: p.healthTimeoutSec,
+    PNX_REBOOT: p.reboot,
     ...numbered("SECRET", p.secrets.map((s) => ({ key: s.key, owner: s.owner, group: s.group, mode: s.mode }))),
   });
 }

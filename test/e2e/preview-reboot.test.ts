@@ -80,7 +80,7 @@ describe("up with deploy.reboot ifNeeded", () => {
   const boots = async () => Number(await onHost(media, "wc -l < /run/sim/boots"));
 
   beforeAll(async () => {
-    stack = await demoStack("e2e-reboot");
+    stack = await demoStack("e2e-reboot", { radarrApiKey: "a".repeat(32) });
     ({ ws, media } = stack);
     await ws.ok(["config", "set", "--path", "rollout.tags[0]", "media"]);
     await ws.ok(["config", "set", "--path", "deploy.reboot", "ifNeeded"]);
@@ -108,9 +108,14 @@ describe("up with deploy.reboot ifNeeded", () => {
     expect(await recorded(ws, "media")).toMatchObject({ generation: generation + 1, systemPath: system, rebooted: true, rebootReasons: ["kernel", "initrd", "kernel-modules"] });
   }, SLOW);
 
-  it("a generation that does not come back healthy: the host boots the previous one again, state says so, up fails", async () => {
+  it("a generation that does not come back healthy: the host boots the previous one again with its flake and secrets, state says so, up fails", async () => {
     const generation = await currentGeneration(media);
     const system = await onHost(media, "readlink -f /run/current-system");
+    // What the running generation was deployed with: it must find the same again once booted back.
+    const deployed = "cd /var/lib/pulumi-nixos && find flake secrets -type f | sort | xargs sha256sum";
+    const files = await onHost(media, deployed);
+    expect(files).toMatch(/secrets\/\S+/);
+    await ws.ok(["config", "set", "--secret", "radarrApiKey", "b".repeat(32)]);
     await media.fault({ kind: "unhealthy-boot", unit: "jellyfin.service" });
     kernelModule("{ pkgs, ... }:\n{\n  boot.kernelPackages = pkgs.linuxPackages_latest;\n  boot.kernelParams = [ \"quiet\" ];\n}\n");
     const up = await ws.run(["up", "--yes", "--skip-preview"]);
@@ -121,6 +126,7 @@ describe("up with deploy.reboot ifNeeded", () => {
     expect(await onHost(media, "readlink -f /run/current-system")).toBe(system);
     expect(await onHost(media, "readlink -f /run/booted-system")).toBe(system);
     expect(await onHost(media, "readlink -f /nix/var/nix/profiles/system")).toBe(system);
+    expect(await onHost(media, deployed)).toBe(files);
     expect(await recorded(ws, "media")).toMatchObject({ generation, systemPath: system });
     await ws.ok(["refresh", "--yes", "--skip-preview"]);
     expect(await recorded(ws, "media")).toMatchObject({ generation, systemPath: system, drift: "" });

@@ -23,6 +23,7 @@ const job = (over: Partial<scripts.JobParams> = {}) =>
     activationTimeoutSec: 30,
     confirmTimeoutSec: 10,
     healthTimeoutSec: 10,
+    reboot: "never",
     secrets: [{ key: "radarr", owner: "nobody", group: "nogroup", mode: "0400" }],
     ...over,
   });
