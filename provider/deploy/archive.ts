@@ -7,6 +7,11 @@ export interface ArchiveFile {
   mode: number;
 }
 
+/** A rendered flake's files as they travel: under flake/, readable by everyone (no secret is in them). */
+export function flakeEntries(files: Record<string, string>): ArchiveFile[] {
+  return Object.entries(files).map(([path, content]) => ({ path: `flake/${path}`, content, mode: 0o644 }));
+}
+
 const BLOCK = 512;
 
 function field(buf: Buffer, offset: number, length: number, value: string): void {

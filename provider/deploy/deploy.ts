@@ -5,10 +5,10 @@
 import { randomBytes } from "crypto";
 import { hostname } from "os";
 import type { Connection, DeployOptions, SecretFile } from "../schema/generation";
-import { archive } from "./archive";
+import { archive, flakeEntries } from "./archive";
 import { connectionSpec, connectUntil } from "./connect";
 import { DeployError, HostNow } from "./errors";
-import { hostNow, marker, Marker, num, parseEvent, text } from "./events";
+import { hostNow, marker, Marker, num, resultOf, text } from "./events";
 import { confirms, Goal } from "./goal";
 import * as phases from "./phases";
 import { rebootInto } from "./reboot";
@@ -43,7 +43,7 @@ export interface DeployResult extends phases.DeployResult {
 /** The one upload: the flake, the secrets and the job script, as one archive. */
 export function uploadArchive(req: DeployRequest, job: Shell): Buffer {
   return archive([
-    ...Object.entries(req.files).map(([path, content]) => ({ path: `flake/${path}`, content, mode: 0o644 })),
+    ...flakeEntries(req.files),
     ...req.secretFiles.map((f) => ({ path: `secrets/${f.key}`, content: req.secrets[f.key], mode: 0o600 })),
     { path: "job.sh", content: job.text, mode: 0o600 },
   ]);
@@ -205,8 +205,7 @@ export async function undeploy(
   const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
   try {
     const r = await t.exec(scripts.cleanup(req.host, req.stack, req.lockWaitSec, req.rollbackTo));
-    const e = r.stdout.split("\n").map(parseEvent).find((x) => x?.name === "result");
-    const f = e?.fields ?? {};
+    const f = resultOf(r.stdout) ?? {};
     const now = hostNow(f);
     if (f.outcome === "locked") throw new DeployError({ kind: "locked", host: req.host, holder: text(f.holder).trim(), waitedSec: num(f.waited) ?? 0, changed: false, now });
     if (f.outcome === "missing-tool") throw new DeployError({ kind: "missing-tool", host: req.host, tool: f.tool ?? "?", changed: false });

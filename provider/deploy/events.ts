@@ -19,6 +19,21 @@ export function parseEvent(line: string): HostEvent | undefined {
   return { name, fields };
 }
 
+/** The fields of the "result" event among a script's output lines, if it printed one. */
+export function resultOf(stdout: string): Record<string, string> | undefined {
+  return stdout.split("\n").map(parseEvent).find((e) => e?.name === "result")?.fields;
+}
+
+/** A comma-separated list field ("kernel,initrd"); [] for none. */
+export function list(s?: string): string[] {
+  return (s ?? "").split(",").filter(Boolean);
+}
+
+/** Free text with the colours Nix prints even into a pipe taken out. */
+export function uncoloured(s: string): string {
+  return s.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
 export function num(s?: string): number | undefined {
   return s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined;
 }

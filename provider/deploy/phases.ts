@@ -1,10 +1,10 @@
 // The deploy of one host as explicit phases, decided by pure functions from what the host reports:
 // feed() folds the job's streamed log into a RunView, next() says what the driver does next, and
 // outcome() turns the host's result into a DeployResult or a DeployFailure. No I/O here.
-import { hostNow, marker, num, parseEvent, text } from "./events";
+import { hostNow, list, marker, num, parseEvent, text, uncoloured } from "./events";
 import type { DeployFailure, FailureKind, HostNow, Rollback } from "./errors";
 import { Goal, recorded } from "./goal";
-import { nixError, parseUnits, Until } from "./scripts";
+import { nixError, parseUnits, Units, Until } from "./scripts";
 
 export type Phase =
   | "connecting"
@@ -105,12 +105,6 @@ export function nextCommand(v: RunView, confirmation: RunView["confirmation"] = 
   return { ...v, phase, followEnd: undefined, confirmation, started: restart ? false : v.started, offset: restart ? 0 : v.offset };
 }
 
-export interface Units {
-  started: string[];
-  stopped: string[];
-  restarted: string[];
-  reloaded: string[];
-}
 
 export interface DeployResult {
   generation?: number;
@@ -152,7 +146,7 @@ function failureKind(v: RunView, f: Record<string, string>, c: OutcomeContext): 
     case "build-failed":
       return { kind: "build-failed", exitCode: num(f.exit) ?? 1, log: nixError(v.log.join("\n")) };
     case "activation-failed":
-      return { kind: "activation-failed", exitCode: num(f.exit) ?? 1, failedUnits: (f.failedUnits ?? "").split(",").filter(Boolean), rollback: rollbackOf(f) };
+      return { kind: "activation-failed", exitCode: num(f.exit) ?? 1, failedUnits: list(f.failedUnits), rollback: rollbackOf(f) };
     case "health-failed": {
       const [check, ...out] = text(f.check).split("\n");
       return { kind: "health-check-failed", check, output: out.join("\n").trim(), rollback: rollbackOf(f) };
@@ -198,8 +192,8 @@ export function outcome(v: RunView, c: OutcomeContext): { ok: true; result: Depl
       previousSystemPath: v.previous?.system ?? "",
       markerHash: marker(f.marker)?.contentHash,
       units: parseUnits(v.log.join("\n")),
-      closureDiff: text(f.diff).replace(/\x1b\[[0-9;]*m/g, "").trim(), // nix colours it even into a pipe
-      rebootReasons: (f.reboot ?? "").split(",").filter(Boolean),
+      closureDiff: uncoloured(text(f.diff)).trim(),
+      rebootReasons: list(f.reboot),
       stagedBytes: v.stagedBytes,
     },
   };

@@ -3,10 +3,10 @@
 // switch to it would do. Nothing on the host changes: no profile, no deployed flake, no unit.
 import { randomBytes } from "crypto";
 import type { Connection, DeployOptions } from "../schema/generation";
-import { archive } from "./archive";
+import { archive, flakeEntries } from "./archive";
 import { connectionSpec } from "./connect";
 import { DeployError } from "./errors";
-import { hostNow, num, parseEvent, text } from "./events";
+import { hostNow, list, num, resultOf, text, uncoloured } from "./events";
 import { parseDryActivate, parsePackages, PreviewReport } from "./report";
 import * as scripts from "./scripts";
 import { nixError } from "./scripts";
@@ -24,11 +24,11 @@ export interface PreviewRequest {
 
 export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Promise<PreviewReport> {
   const id = `preview-${net.now()}-${randomBytes(3).toString("hex")}`;
-  const upload = archive(Object.entries(req.files).map(([path, content]) => ({ path: `flake/${path}`, content, mode: 0o644 })));
+  const upload = archive(flakeEntries(req.files));
   const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
   try {
     const r = await t.exec(scripts.preview(id, req.flakeAttr, req.options.lockWaitSec), { stdin: upload });
-    const f = r.stdout.split("\n").map(parseEvent).find((e) => e?.name === "result")?.fields;
+    const f = resultOf(r.stdout);
     const now = f ? hostNow(f) : undefined;
     const fail = (kind: ConstructorParameters<typeof DeployError>[0]) => new DeployError(kind);
     switch (f?.outcome) {
@@ -37,9 +37,9 @@ export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Prom
           host: req.host,
           system: f.system,
           units: parseDryActivate(text(f.dry)),
-          packages: parsePackages(text(f.diff).replace(/\x1b\[[0-9;]*m/g, "")),
+          packages: parsePackages(uncoloured(text(f.diff))),
           closureBytes: closure(f.closure),
-          rebootReasons: (f.reboot ?? "").split(",").filter(Boolean),
+          rebootReasons: list(f.reboot),
           reboot: req.options.reboot,
         };
       case "build-failed":

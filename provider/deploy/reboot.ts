@@ -5,7 +5,7 @@
 import type { DeployOptions } from "../schema/generation";
 import { connectUntil } from "./connect";
 import { DeployError, HostNow } from "./errors";
-import { hostNow, parseEvent, text } from "./events";
+import { hostNow, resultOf, text } from "./events";
 import * as scripts from "./scripts";
 import type { Shell } from "./shell";
 import type { ConnectionSpec, Net } from "./transport";
@@ -57,7 +57,7 @@ async function run(net: Net, spec: ConnectionSpec, until: number, cmd: Shell): P
   } finally {
     await t.close().catch(() => undefined);
   }
-  return out.split("\n").map(parseEvent).find((e) => e?.name === "result")?.fields ?? {};
+  return resultOf(out) ?? {};
 }
 
 /** Reboots into `to` and returns what the host reports once it is back, or undefined if it never came back. */

@@ -1,7 +1,7 @@
 // What a deploy does or would do to a host, as data read from the real tools' output
 // (switch-to-configuration's unit lines, `nix store diff-closures`), and the lines `pulumi preview`
 // and `pulumi up` print about it. Pure: no I/O.
-import type { Units } from "./phases";
+import { unitsFrom, Units } from "./scripts";
 
 /** One package whose versions change: old -> new; [] on one side is an added or removed package. */
 export interface PackageChange {
@@ -25,21 +25,15 @@ export interface PreviewReport {
   reboot: "never" | "ifNeeded" | "always";
 }
 
-const UNIT_LINES: [keyof Units, RegExp][] = [
-  ["stopped", /^would stop the following units: (.*)$/gm],
-  ["reloaded", /^would reload the following units: (.*)$/gm],
-  ["restarted", /^would restart the following units: (.*)$/gm],
-  ["started", /^would start the following units: (.*)$/gm],
-];
-
 /** The units dry-activate says it would stop, reload, restart and start. */
 export function parseDryActivate(out: string): UnitPlan {
-  const plan: UnitPlan = { started: [], stopped: [], restarted: [], reloaded: [], systemd: /^would restart systemd$/m.test(out) };
-  for (const [key, re] of UNIT_LINES) {
-    const names = [...out.matchAll(re)].flatMap((m) => m[1].split(",").map((u) => u.trim()).filter(Boolean));
-    plan[key] = [...new Set(names)].sort();
-  }
-  return plan;
+  const units = unitsFrom(out, {
+    stopped: /^would stop the following units: (.*)$/gm,
+    reloaded: /^would reload the following units: (.*)$/gm,
+    restarted: /^would restart the following units: (.*)$/gm,
+    started: /^would start the following units: (.*)$/gm,
+  });
+  return { ...units, systemd: /^would restart systemd$/m.test(out) };
 }
 
 const SIZE = /^[+-]\d+(?:\.\d+)? [KMGT]?i?B$/;
@@ -98,13 +92,15 @@ export function rebootWanted(policy: PreviewReport["reboot"], reasons: readonly 
 
 /** The loud line about a needed reboot, or the plain one that none is needed. */
 export function rebootLine(policy: PreviewReport["reboot"], reasons: readonly string[], tense: "would" | "did"): string {
-  if (!reasons.length) return policy === "always" ? `reboot: always (deploy.reboot), though nothing needs it` : "no reboot needed";
   const why = reasons.join(", ");
+  // After up, a reboot the policy wanted has happened: a deploy whose reboot failed ends in its error instead.
+  if (tense === "did" && rebootWanted(policy, reasons)) return why ? `rebooted (${why} changed)` : "rebooted";
+  if (!reasons.length) return policy === "always" ? `reboot: always (deploy.reboot), though nothing needs it` : "no reboot needed";
   if (policy === "never") {
     const when = tense === "would" ? "would take effect" : "takes effect";
     return `REBOOT NEEDED (${why} changed): deploy.reboot is "never", so this ${when} only at the next boot (fix: reboot the host, or set deploy.reboot to "ifNeeded")`;
   }
-  return tense === "would" ? `reboot needed (${why} changed): up reboots the host (deploy.reboot "${policy}")` : `rebooted (${why} changed)`;
+  return `reboot needed (${why} changed): up reboots the host (deploy.reboot "${policy}")`;
 }
 
 /** The preview's lines for one host, each attached to the host's row. */
@@ -122,11 +118,10 @@ export function previewLines(r: PreviewReport): string[] {
 /** The one line `pulumi up` ends a host with: generation, units, versions, reboot. */
 export function summaryLine(
   host: string,
-  s: { generation?: number; previousGeneration?: number; units: Units; closureDiff: string; rebootReasons: string[]; rebooted: boolean },
+  s: { generation?: number; previousGeneration?: number; units: Units; closureDiff: string; rebootReasons: string[] },
   policy: PreviewReport["reboot"],
 ): string {
   const gen = s.generation === undefined ? "deployed" : `generation ${s.generation}${s.previousGeneration !== undefined ? ` (was ${s.previousGeneration})` : ""}`;
-  const reboot = s.rebooted ? `rebooted${s.rebootReasons.length ? ` (${s.rebootReasons.join(", ")} changed)` : ""}` : rebootLine(policy, s.rebootReasons, "did");
-  const parts = [gen, unitsLine(s.units, true) ?? "no unit changes", packagesLine(parsePackages(s.closureDiff)) ?? "no version changes", reboot];
+  const parts = [gen, unitsLine(s.units, true) ?? "no unit changes", packagesLine(parsePackages(s.closureDiff)) ?? "no version changes", rebootLine(policy, s.rebootReasons, "did")];
   return `${host}: ${parts.join("; ")}`;
 }

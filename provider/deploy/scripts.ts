@@ -133,19 +133,31 @@ export function booted(healthTimeoutSec: number, checks: readonly { name: string
   return script("booted", { PNX_HEALTH_SEC: healthTimeoutSec, ...numbered("CHECK", checks) });
 }
 
-/** Units the switch reported, from switch-to-configuration's own lines in the log. */
-export function parseUnits(log: string): { started: string[]; stopped: string[]; restarted: string[]; reloaded: string[] } {
+export interface Units {
+  started: string[];
+  stopped: string[];
+  restarted: string[];
+  reloaded: string[];
+}
+
+/** The units named on switch-to-configuration's lines that match each pattern (sorted, once each). */
+export function unitsFrom(log: string, lines: Record<keyof Units, RegExp>): Units {
   const pick = (re: RegExp) => {
     const out: string[] = [];
     for (const m of log.matchAll(re)) out.push(...m[1].split(",").map((u) => u.trim()).filter(Boolean));
     return [...new Set(out)].sort();
   };
-  return {
-    stopped: pick(/^stopping the following units: (.*)$/gm),
-    restarted: pick(/^restarting the following units: (.*)$/gm),
-    started: pick(/^(?:starting the following units|the following new units were started): (.*)$/gm),
-    reloaded: pick(/^reloading the following units: (.*)$/gm),
-  };
+  return { stopped: pick(lines.stopped), restarted: pick(lines.restarted), started: pick(lines.started), reloaded: pick(lines.reloaded) };
+}
+
+/** Units the switch reported, from switch-to-configuration's own lines in the log. */
+export function parseUnits(log: string): Units {
+  return unitsFrom(log, {
+    stopped: /^stopping the following units: (.*)$/gm,
+    restarted: /^restarting the following units: (.*)$/gm,
+    started: /^(?:starting the following units|the following new units were started): (.*)$/gm,
+    reloaded: /^reloading the following units: (.*)$/gm,
+  });
 }
 
 /** The lines of a Nix evaluation or build error, for the one message the user reads. */

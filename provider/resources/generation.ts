@@ -92,6 +92,11 @@ function exitWithEngine(): void {
   }, 1000).unref();
 }
 
+/** The flake as it goes to the host: the program's commit rides beside it, outside its content hash (render/flake.ts reads it). */
+function travelling(news: GenerationInputs): Record<string, string> {
+  return { ...news.files, [REVISION_FILE]: news.revision ?? "" };
+}
+
 async function apply(news: GenerationInputs, olds: GenerationState | undefined, takeover: boolean): Promise<GenerationState> {
   exitWithEngine();
   const limit = news.deploy.maxActivating;
@@ -103,8 +108,7 @@ async function apply(news: GenerationInputs, olds: GenerationState | undefined, 
         stack: news.stack,
         connection: news.connection,
         hostKey: olds?.hostKey,
-        // The program's commit rides along beside the flake, outside its content hash (render/flake.ts reads it).
-        files: { ...news.files, [REVISION_FILE]: news.revision ?? "" },
+        files: travelling(news),
         flakeAttr: news.flakeAttr,
         goal: news.goal,
         secrets: news.secrets,
@@ -194,7 +198,7 @@ async function reportPreview(olds: GenerationState, news: GenerationInputs): Pro
       host: news.host,
       connection: news.connection,
       hostKey: news.connection.hostKey ? undefined : olds.hostKey,
-      files: { ...news.files, [REVISION_FILE]: news.revision ?? "" },
+      files: travelling(news),
       flakeAttr: news.flakeAttr,
       options: news.deploy,
     });
