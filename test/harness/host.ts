@@ -7,7 +7,7 @@ import { ChildProcess, execFile, spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { utils } from "ssh2";
+import { ed25519Pair } from "./keys";
 import { promisify } from "util";
 import * as nix from "../../provider/render/nix";
 import { Fault, faultFile } from "./fault";
@@ -102,7 +102,7 @@ interface Prepared {
 
 /** An ed25519 key pair in OpenSSH's formats, written to FILE and FILE.pub (in-process: 120 ssh-keygen runs would cost seconds for 40 hosts). */
 function keygen(file: string, comment: string): { priv: string; pub: string } {
-  const k = utils.generateKeyPairSync("ed25519", { comment });
+  const k = ed25519Pair(comment);
   fs.writeFileSync(file, k.private, { mode: 0o600 });
   fs.writeFileSync(`${file}.pub`, `${k.public}\n`);
   return { priv: k.private, pub: k.public.split(" ").slice(0, 2).join(" ") };

@@ -1,5 +1,5 @@
 // Seed homelab host declarations shared by the rendering tests.
-import { utils } from "ssh2";
+import { ed25519Pair } from "../../harness/keys";
 import type { HostInput } from "../../../provider/schema/host";
 
 /** A well-formed bcrypt hash, as `caddy hash-password` prints one. */
@@ -7,7 +7,7 @@ export const BCRYPT_HASH = "$2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4Ij
 
 export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 /** A throwaway deploy key made for this test run: its private half, and the public line hosts authorize. */
-const pair = utils.generateKeyPairSync("ed25519", { comment: "deploy@test" });
+const pair = ed25519Pair("deploy@test");
 export const DEPLOY_PRIVATE_KEY = pair.private;
 export const DEPLOY_KEY = pair.public.trim();
 
