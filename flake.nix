@@ -11,7 +11,11 @@
     {
       devShells = forAll (pkgs: {
         default = pkgs.mkShell {
-          packages = [ pkgs.nodejs_22 pkgs.pulumi-bin pkgs.go pkgs.jq pkgs.openssh pkgs.caddy pkgs.xorg.xcvt pkgs.edid-decode ];
+          # Everything scripts/setup.sh would otherwise install (README: Quick start).
+          packages = [
+            pkgs.nodejs_22 pkgs.pulumi-bin pkgs.go pkgs.nix pkgs.jq pkgs.openssh pkgs.caddy pkgs.xorg.xcvt pkgs.edid-decode
+            pkgs.shellcheck pkgs.actionlint
+          ] ++ pkgs.lib.optionals pkgs.stdenv.isLinux [ pkgs.util-linux pkgs.iproute2 pkgs.procps pkgs.sudo ];
         };
       });
     };

@@ -4,7 +4,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 source scripts/env.sh
 echo "test: type check" >&2
 npx tsc --noEmit -p .
