@@ -1,9 +1,8 @@
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { mkdtempSync, writeFileSync } from "fs";
+import { writeFileSync } from "fs";
 import http from "http";
 import https from "https";
 import net from "net";
-import { tmpdir } from "os";
 import { join } from "path";
 import { caddyfile } from "../../provider/render/caddy";
 import { ResolvedRoute, resolveRoutes } from "../../provider/model/routes";
@@ -11,8 +10,9 @@ import { basicAuthFile, joinSecretParts, secretDigest } from "../../provider/mod
 import { host } from "../../provider/schema/host";
 import { route } from "../../provider/schema/route";
 import { mediaHost } from "./support/fixtures";
+import { tempDir } from "../temp-dir";
 
-const dir = mkdtempSync(join(tmpdir(), "caddy-unit-"));
+const dir = tempDir("caddy-unit-");
 const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
 const hashOf = (password: string) => execFileSync("caddy", ["hash-password", "--plaintext", password], { encoding: "utf8", env }).trim();
 const HASH = hashOf("hunter2");

@@ -1,11 +1,11 @@
 import { execFileSync } from "child_process";
-import { mkdtempSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { writeFileSync } from "fs";
 import { join } from "path";
 import { chooseMode, cvt } from "../../provider/model/cvt";
 import { edid, printfEscapes } from "../../provider/render/edid";
+import { tempDir } from "../temp-dir";
 
-const dir = mkdtempSync(join(tmpdir(), "edid-"));
+const dir = tempDir("edid-");
 
 function decode(bytes: Uint8Array): { code: number; out: string } {
   const file = join(dir, `e-${Math.random().toString(36).slice(2)}.bin`);

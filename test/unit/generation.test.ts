@@ -3,14 +3,14 @@
 // port or host key contacts the machine; the rest is recorded), and that the provider survives
 // Pulumi's serialisation.
 import { execFileSync } from "child_process";
-import { mkdtempSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { writeFileSync } from "fs";
 import { join } from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { generationProvider, GenerationState } from "../../provider/resources/generation";
 import { parseUnits } from "../../provider/deploy/scripts";
 import { changes, FIELD_POLICY, updateAction } from "../../provider/deploy/fields";
 import { generationSchemas } from "../../provider/schema/generation";
+import { tempDir } from "../temp-dir";
 
 const hash = (c: string) => c.repeat(64);
 const raw = {
@@ -154,7 +154,7 @@ describe("script output parsing", () => {
 describe("serialisation", () => {
   it("the provider survives Pulumi's closure serialisation and runs in plain node", async () => {
     const fn = await pulumi.runtime.serializeFunction(() => generationProvider, { isFactoryFunction: false, allowSecrets: true });
-    const dir = mkdtempSync(join(tmpdir(), "pnx-ser-"));
+    const dir = tempDir("pnx-ser-");
     const file = join(dir, "provider.js");
     writeFileSync(file, fn.text);
     // Loaded the way Pulumi's dynamic-provider host loads it: from a string, with the program's cwd.

@@ -13,8 +13,8 @@ import { generationProvider } from "../../provider/resources/generation";
 import { loadStackConfig, parseStackConfig, readStackConfigFile } from "../../provider/stack/config";
 import { BCRYPT_HASH, HOST_KEY, mediaHost } from "./support/fixtures";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { tempDir } from "../temp-dir";
 
 function issues(h: unknown): string[] {
   const r = host.safeParse(h);
@@ -230,7 +230,7 @@ describe("stack config", () => {
   });
 
   test("so does a Pulumi.<stack>.yaml read without the engine", () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-")), "Pulumi.s.yaml");
+    const file = path.join(tempDir("stack-"), "Pulumi.s.yaml");
     fs.writeFileSync(file, `config:\n  pulumi-nixos:domain: home.example\n  pulumi-nixos:hosts:\n    media: { role: media, address: 192.168.1.10 }\n  pulumi-nixos:sshPrivateKey: plain-key\n`);
     expect(() => readStackConfigFile(file, "s")).toThrow("stack 's' config: sshPrivateKey is set in plaintext, so Pulumi stores it unencrypted (fix: pulumi config set --stack s --secret sshPrivateKey < <deploy key file>)");
   });

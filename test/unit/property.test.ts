@@ -4,8 +4,7 @@
 // every .nix file parses with the real nix-instantiate, every Caddyfile passes the real `caddy
 // validate`, and the strings the user gave come back from Nix byte for byte.
 import { execFileSync } from "child_process";
-import { mkdtempSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { writeFileSync } from "fs";
 import { join } from "path";
 import fc from "fast-check";
 import { resolveRoutes } from "../../provider/model/routes";
@@ -17,6 +16,7 @@ import { formatIssues, issuePath, ValidationError } from "../../provider/schema/
 import { host, HostInput, HostSpec } from "../../provider/schema/host";
 import { everythingHost, gamingHost, HOST_KEY, mediaHost } from "./support/fixtures";
 import { nixEval, nixFile, nixParseAll } from "./support/nix";
+import { tempDir } from "../temp-dir";
 
 type Path = (string | number)[];
 const SUBJECT = "host 'h'";
@@ -224,7 +224,7 @@ describe("random and adversarial values through every field and the whole render
   });
 
   test("every rendered Caddyfile passes the real caddy validate, and caddy reads each header, password and range as given", () => {
-    const dir = mkdtempSync(join(tmpdir(), "caddy-property-"));
+    const dir = tempDir("caddy-property-");
     const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
     // Certificate files are the host's; validate loads them, so the copy checked here points at a real pair.
     const cert = join(dir, "cert.pem");

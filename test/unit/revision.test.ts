@@ -3,7 +3,6 @@
 // It travels beside the flake, outside the content hash: a new commit alone redeploys no host.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { renderHost } from "../../provider/render/flake";
 import { programRevision, revisionOf } from "../../provider/resources/revision";
@@ -11,6 +10,7 @@ import { host } from "../../provider/schema/host";
 import { REVISION_FILE } from "../../provider/schema/generation";
 import { mediaHost } from "./support/fixtures";
 import { nixEval } from "./support/nix";
+import { tempDir } from "../temp-dir";
 
 const git = (dir: string, ...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example", ...args], { encoding: "utf8" }).trim();
 
@@ -18,17 +18,17 @@ test("a clean tree gives its commit, uncommitted or untracked changes mark it di
   expect(revisionOf("abc1234", "")).toBe("abc1234");
   expect(revisionOf("abc1234", " M index.ts\n")).toBe("abc1234-dirty");
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "revision-"));
+  const dir = tempDir("revision-");
   expect(programRevision(dir)).toBeUndefined();
   git(dir, "init", "-q");
   fs.writeFileSync(path.join(dir, "index.ts"), "export {};\n");
   git(dir, "add", ".");
   git(dir, "commit", "-q", "-m", "first");
-  const clean = fs.mkdtempSync(path.join(os.tmpdir(), "revision-clean-"));
+  const clean = tempDir("revision-clean-");
   git(clean, "clone", "-q", dir, ".");
   expect(programRevision(clean)).toBe(git(dir, "rev-parse", "HEAD"));
   fs.writeFileSync(path.join(dir, "new.nix"), "{ }\n");
-  const dirty = fs.mkdtempSync(path.join(os.tmpdir(), "revision-dirty-"));
+  const dirty = tempDir("revision-dirty-");
   git(dirty, "clone", "-q", dir, ".");
   fs.writeFileSync(path.join(dirty, "hosts.nix"), "{ }\n");
   expect(programRevision(dirty)).toBe(`${git(dir, "rev-parse", "HEAD")}-dirty`);
@@ -41,7 +41,7 @@ test("the revision is the host's configurationRevision and in the marker, read f
   expect(built.files).toEqual(bare.files);
   expect(built.contentHash).toBe(bare.contentHash);
   // Evaluate the two modules the way the host does, with and without the revision beside the flake.
-  const flake = fs.mkdtempSync(path.join(os.tmpdir(), "revision-flake-"));
+  const flake = tempDir("revision-flake-");
   for (const f of ["modules/host.nix", "modules/marker.nix"]) {
     fs.mkdirSync(path.dirname(path.join(flake, f)), { recursive: true });
     fs.writeFileSync(path.join(flake, f), built.files[f]);

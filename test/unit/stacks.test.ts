@@ -1,12 +1,12 @@
 // The stack program's pure parts: config validation, host declarations from roles, partial rollouts,
 // and reading a committed Pulumi.<stack>.yaml without the engine (npm run render).
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../../provider/schema/errors";
 import { hostSpec } from "../../provider/resources/host";
 import { parseStackConfig, readStackConfigFile } from "../../provider/stack/config";
 import { declareHosts } from "../../provider/stack/hosts";
+import { tempDir } from "../temp-dir";
 
 const repo = path.resolve(__dirname, "../..");
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -80,7 +80,7 @@ test("the committed homelab config renders as a newcomer finds it, and lists wha
     expect.stringContaining("sshPrivateKey: the deploy key is not set"),
   ]);
   const withKeys = fs.readFileSync(file, "utf8").replace(/(address: 192\.168\.1\.\d+)/g, `$1\n      hostKey: ${HOST_KEY}`);
-  const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-")), "Pulumi.homelab.yaml");
+  const tmp = path.join(tempDir("stack-"), "Pulumi.homelab.yaml");
   fs.writeFileSync(tmp, withKeys);
   const read = readStackConfigFile(tmp, "homelab");
   const ready = declareHosts(read.settings, secrets, "homelab");

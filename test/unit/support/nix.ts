@@ -1,10 +1,10 @@
 // Runs the real Nix tools for unit tests: evaluate an expression to JSON, or parse a file.
 import { execFileSync } from "child_process";
-import { mkdtempSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { writeFileSync } from "fs";
 import { join } from "path";
+import { tempDir } from "../../temp-dir";
 
-const dir = mkdtempSync(join(tmpdir(), "nix-unit-"));
+const dir = tempDir("nix-unit-");
 let counter = 0;
 
 function writeTemp(text: string): string {
