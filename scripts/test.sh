@@ -10,8 +10,14 @@ echo "test: type check" >&2
 npx tsc --noEmit -p .
 echo "test: jest" >&2
 results=$(mktemp)
+# The run's own temporary directory: whatever the tests and the programs they start leave in it is
+# reported by test/teardown.ts, which fails the run.
+PULUMI_NIXOS_TEST_TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/pulumi-nixos-test.XXXXXX")
+chmod 1777 "$PULUMI_NIXOS_TEST_TMPDIR"
+export PULUMI_NIXOS_TEST_TMPDIR TMPDIR=$PULUMI_NIXOS_TEST_TMPDIR
 status=0
 npx jest --ci --json --outputFile="$results" "$@" || status=$?
 jq -r '"jest: \(.numPassedTests) passed, \(.numFailedTests) failed"' "$results"
 rm -f "$results"
+rm -rf "$PULUMI_NIXOS_TEST_TMPDIR"
 exit "$status"

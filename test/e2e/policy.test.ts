@@ -2,10 +2,10 @@
 // stack built with the real components. A compliant stack passes; each violation fails with its message;
 // the shipped per-stack configs set the enforcement levels (the demo tolerates trust on first use).
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { buildPackage, repo } from "./package";
 import { CliResult, PulumiWorkspace } from "./pulumi";
+import { tempDir } from "../temp-dir";
 const pack = path.join(repo, "policy");
 const config = (stack: string) => path.join(pack, "config", `${stack}.json`);
 
@@ -73,7 +73,7 @@ describe("the policy pack in `pulumi preview`", () => {
   });
 
   it("accepts magic rollback off only for a host waived with a reason in the policy config", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "policy-config-"));
+    const dir = tempDir("policy-config-");
     const waived = path.join(dir, "waived.json");
     fs.writeFileSync(waived, JSON.stringify({ all: "mandatory", "magic-rollback": { waivers: { media: "console access; rolled back by hand" } } }));
     const ok = await preview(["no-rollback"], waived);

@@ -2,14 +2,14 @@
 // a policy pack that fails a violating stack and passes a compliant one, and destroy.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { commandProviderUnavailable, PulumiWorkspace } from "./pulumi";
+import { tempDir } from "../temp-dir";
 
 const secret = "smoke-secret-4f7c1e9a";
 
 function keypair(type: "ed25519" | "rsa"): { pub: string; fingerprint: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "smoke-key-"));
+  const dir = tempDir("smoke-key-");
   const file = path.join(dir, "key");
   execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "smoke", "-f", file]);
   const fingerprint = execFileSync("ssh-keygen", ["-l", "-f", `${file}.pub`]).toString().split(" ")[1];
