@@ -4,8 +4,10 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { projectRoot, readHostDir } from "../../provider/resources/host-dir";
 import { withRevision } from "../../provider/resources/host";
+import { ValidationError } from "../../provider/schema/errors";
 
 const tmp = (name: string) => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`)));
 const write = (file: string, text = "") => {
@@ -70,4 +72,11 @@ test("a program outside Git records no revision and says so once, not once per h
   // A revision given by the declaration is kept and says nothing.
   expect(withRevision({ ...args, revision: "abc1234" }, say).revision).toBe("abc1234");
   expect(said).toHaveLength(1);
+});
+
+test("a validation failure is a RunError, which the Pulumi runtime prints as its lines alone, without a stack trace", () => {
+  const e = new ValidationError(["host 'nas': release: must be one of 25.05, 25.11 (fix: pick one)", "host 'nas': stateVersion: must look like \"25.05\" (fix: …)"]);
+  expect(pulumi.RunError.isInstance(e)).toBe(true);
+  expect(e).toBeInstanceOf(ValidationError);
+  expect(e.message.split("\n")).toEqual(e.issues);
 });
