@@ -32,6 +32,9 @@ export const defaultHostDir = (host: string) => `nix/hosts/${host}`;
 export function readHostDir(host: string, dir: string): Record<string, string> {
   const root = path.resolve(projectRoot(), dir);
   if (!fs.existsSync(root)) return {};
+  if (!fs.statSync(root).isDirectory()) {
+    throw new ValidationError([`host '${host}': hostDir: ${dir} is a file, not a folder (fix: give the folder holding the host's own modules, e.g. ${defaultHostDir(host)})`]);
+  }
   const out: Record<string, string> = {};
   const walk = (rel: string) => {
     for (const entry of fs.readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {

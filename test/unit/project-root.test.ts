@@ -7,6 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { projectRoot, readHostDir } from "../../provider/resources/host-dir";
 import { withRevision } from "../../provider/resources/host";
+import { previewBuildOn } from "../../provider/resources/preview-build";
 import { ValidationError } from "../../provider/schema/errors";
 
 const tmp = (name: string) => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`)));
@@ -56,6 +57,11 @@ describe("the project root", () => {
     expect(within(root, () => readHostDir("media", "nix/hosts/media"))).toEqual(expected);
     expect(within(path.join(root, "scripts"), () => readHostDir("media", "nix/hosts/media"))).toEqual(expected);
     expect(within(root, () => readHostDir("gaming", "nix/hosts/gaming"))).toEqual({});
+    // A file where the folder should be is the user's to fix: one line, not a stack trace from readdir.
+    write(path.join(root, "nix/hosts/nas"), "{ }\n");
+    expect(() => within(root, () => readHostDir("nas", "nix/hosts/nas"))).toThrow(
+      new ValidationError(["host 'nas': hostDir: nix/hosts/nas is a file, not a folder (fix: give the folder holding the host's own modules, e.g. nix/hosts/nas)"]),
+    );
   });
 });
 
@@ -79,4 +85,13 @@ test("a validation failure is a RunError, which the Pulumi runtime prints as its
   expect(pulumi.RunError.isInstance(e)).toBe(true);
   expect(e).toBeInstanceOf(ValidationError);
   expect(e.message.split("\n")).toEqual(e.issues);
+  // So are the other errors a program's author causes: a bad override of preview's build.
+  let thrown: unknown;
+  try {
+    previewBuildOn(undefined, "yes please", true);
+  } catch (err) {
+    thrown = err;
+  }
+  expect(pulumi.RunError.isInstance(thrown)).toBe(true);
+  expect((thrown as Error).message).toBe("PULUMI_NIXOS_PREVIEW_BUILD=yes please is neither 1 nor 0 (fix: PULUMI_NIXOS_PREVIEW_BUILD=1 pulumi preview)");
 });
