@@ -7,14 +7,13 @@
 // Pulumi.yaml upwards is the root its stack config and the hosts' own folders are read from.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "fs";
 import { REVISION_FILE } from "../schema/generation";
-import { dirname, join, relative, resolve } from "path";
+import { dirname, join, resolve } from "path";
 import { checkDeployable, modelStack, ValidHostModel } from "../model/host";
 import { ValidationError, formatIssues } from "../schema/errors";
 import { host, HostInput, HostSpec } from "../schema/host";
 import { renderFlake } from "../render/flake";
 import { HostArgs, hostSpec, withHostFiles, withRevision } from "../resources/host";
-import { projectRoot } from "../resources/host-dir";
-import { readStackConfigFile } from "../stack/config";
+import { readStackConfigFile, stackConfigPath } from "../stack/config";
 import { declareHosts } from "../stack/hosts";
 
 /** Written beside a flake that a real NixOS would refuse to build (no root file system, no boot loader): why, and the fix. */
@@ -58,14 +57,7 @@ export async function render(argv: string[]): Promise<number> {
       else errors.push(...formatIssues(`host '${(h as { name?: string }).name ?? `#${i}`}'`, r.error));
     });
   } else {
-    const root = projectRoot();
-    const file = arg("config-file") ?? join(root, `Pulumi.${stack}.yaml`);
-    if (!existsSync(file)) {
-      const where = relative(process.cwd(), file) || file;
-      console.error(`render: stack '${stack}': ${where} does not exist (fix: run in the project's folder or pass --cwd DIR, create the stack with pulumi stack init ${stack}, or pass --config-file FILE)`);
-      return 2;
-    }
-    const { settings, secrets } = readStackConfigFile(file, stack);
+    const { settings, secrets } = readStackConfigFile(arg("config-file") ?? stackConfigPath(stack), stack);
     for (const d of declareHosts(settings, secrets, stack)) {
       needs.push(...d.needs);
       // Rendering contacts no host and needs no key: stand-ins let the declaration validate.

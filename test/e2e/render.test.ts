@@ -90,9 +90,9 @@ describe("pulumi-nixos render in a project of one's own", () => {
 
   it("a stack without its config file is one line with the fix, no stack trace", async () => {
     const r = await render(path.join(root, "scripts"), ["--stack", "prod", "--out", path.join(root, "out-prod")]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.stderr.trimEnd().split("\n")).toEqual([
-      "render: stack 'prod': ../Pulumi.prod.yaml does not exist (fix: run in the project's folder or pass --cwd DIR, create the stack with pulumi stack init prod, or pass --config-file FILE)",
+      "stack 'prod' config: ../Pulumi.prod.yaml does not exist (fix: run in the project's folder, where Pulumi.yaml is, or pass --config-file FILE; a new stack: pulumi stack init prod)",
     ]);
   });
 });
