@@ -43,13 +43,27 @@ export function bootFacts(h: HostSpec): BootFacts {
   return { rootFileSystem: root, bootLoader, unreadable };
 }
 
+/**
+ * The command that writes the host's own folder from the host, as the project declaring it runs it: the
+ * template's `npm run adopt` for a host of the stack config, the package's command with the Host's own
+ * connection for a Host declared in TypeScript.
+ */
+export function adoptCommand(h: Pick<HostSpec, "name" | "stack"> & ({ declaredIn: "stack-config" } | Pick<HostSpec, "declaredIn" | "connection">)): string {
+  if (h.declaredIn === "stack-config") return `npm run adopt -- --stack ${h.stack} ${h.name}`;
+  const c = h.connection;
+  // The schemas allow no quote or shell character in an address, user or host key.
+  const flags = [`--address ${c.address}`, ...(c.port !== 22 ? [`--port ${c.port}`] : []), ...(c.user !== "root" ? [`--user ${c.user}`] : [])];
+  if (c.hostKey !== undefined) flags.push(`--host-key '${c.hostKey}'`);
+  return `npx pulumi-nixos adopt ${flags.join(" ")} ${h.name}`;
+}
+
 /** Rule: the host's own modules give NixOS a root file system and a boot loader. */
 export function bootableRule(h: HostSpec): string[] {
   const facts = bootFacts(h);
   if (facts.unreadable.length > 0) return [];
   const at = `host '${h.name}'`;
   const folder = hostFolder(h);
-  const adopt = `npm run adopt -- --stack ${h.stack} ${h.name}`;
+  const adopt = adoptCommand(h);
   const empty = Object.keys(h.hostFiles).length === 0;
   const errors: string[] = [];
   if (empty && h.extraModules.length === 0) {

@@ -3,15 +3,22 @@
 // are part of the content hash and of preview's diff.
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../schema/errors";
 
-/** The project's root (where Pulumi.yaml is), against which relative folders are resolved. */
-export function projectRoot(): string {
-  try {
-    return pulumi.getRootDirectory() || process.cwd();
-  } catch {
-    return process.cwd();
+/** The names Pulumi reads a project from, in its order. */
+const PROJECT_FILES = ["Pulumi.yaml", "Pulumi.yml"];
+
+/**
+ * The project's root, found as the pulumi CLI finds it: the nearest folder upwards from `from` (the
+ * working directory, which `pulumi --cwd` sets for the program too) holding a Pulumi.yaml; `from` itself
+ * when none does. One answer inside and outside the engine (the SDK's getRootDirectory() is a
+ * placeholder outside it), so `pulumi-nixos render` reads the same host folders as `pulumi up`.
+ */
+export function projectRoot(from = process.cwd()): string {
+  const start = path.resolve(from);
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (PROJECT_FILES.some((f) => fs.existsSync(path.join(dir, f)))) return dir;
+    if (path.dirname(dir) === dir) return start;
   }
 }
 
@@ -25,6 +32,9 @@ export const defaultHostDir = (host: string) => `nix/hosts/${host}`;
 export function readHostDir(host: string, dir: string): Record<string, string> {
   const root = path.resolve(projectRoot(), dir);
   if (!fs.existsSync(root)) return {};
+  if (!fs.statSync(root).isDirectory()) {
+    throw new ValidationError([`host '${host}': hostDir: ${dir} is a file, not a folder (fix: give the folder holding the host's own modules, e.g. ${defaultHostDir(host)})`]);
+  }
   const out: Record<string, string> = {};
   const walk = (rel: string) => {
     for (const entry of fs.readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {

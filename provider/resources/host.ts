@@ -8,14 +8,14 @@ import { endOfLifeWarning } from "../schema/release";
 import { modelHost } from "../model/host";
 import { EnvironmentFile, joinSecretParts, secretDigest } from "../model/secrets";
 import { publicKeyOf } from "../deploy/ssh";
-import { defaultHostDir, readHostDir } from "./host-dir";
+import { defaultHostDir, projectRoot, readHostDir } from "./host-dir";
 import type { SecretInput } from "../schema/secret";
 import { firewallPorts, serviceName } from "../model/catalogue";
 import type { DeployOptions } from "../schema/generation";
 import { Generation } from "./generation";
 import { HostModule, moduleParts, plainParts, registerParts } from "./modules";
 import { noteHost } from "./parallelism";
-import { programRevision } from "./revision";
+import { noRevision, programRevision } from "./revision";
 import { PREVIEW_BUILD_ENV, previewBuildOn } from "./preview-build";
 
 export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes" | "gpu" | "display"> {
@@ -49,10 +49,19 @@ export function withHostFiles(name: string, args: HostArgs): HostArgs {
   return { ...args, hostDir: dir, hostFiles: readHostDir(name, dir) };
 }
 
-/** Records the program's Git commit, unless one was given (the edge: runs git). */
-export function withRevision(args: HostArgs): HostArgs {
+let saidNoRevision = false;
+
+/**
+ * Records the program's Git commit, unless one was given (the edge: runs git). Without one the
+ * generations record none, which `say` tells once per run, not once per host.
+ */
+export function withRevision(args: HostArgs, say: (message: string) => void = (m) => void pulumi.log.info(m)): HostArgs {
   if (args.revision !== undefined) return args;
   const revision = programRevision();
+  if (revision === undefined && !saidNoRevision) {
+    saidNoRevision = true;
+    say(noRevision(projectRoot()));
+  }
   return revision === undefined ? args : { ...args, revision };
 }
 

@@ -2,7 +2,7 @@
 // declaration when written, so a mistake names it, and its Host registers it as a component of its
 // own, a child of the host, so `pulumi preview` reads as a tree and names the part that changed.
 import * as pulumi from "@pulumi/pulumi";
-import { parseOrThrow } from "../schema/errors";
+import { parseOrThrow, ValidationError } from "../schema/errors";
 import { display, DisplayInput, DisplaySpec } from "../schema/display";
 import { gpu, GpuInput, GpuSpec } from "../schema/gpu";
 import { route, RouteInput, RouteSpec } from "../schema/route";
@@ -116,7 +116,7 @@ class PartComponent extends pulumi.ComponentResource {
  */
 export function registerParts(host: pulumi.ComponentResource, hostName: string, parts: readonly HostModule[]): void {
   for (const p of parts) {
-    if (p.resource) throw new Error(`${p.type.split(":").pop()} '${p.name}' belongs to another host already; host '${hostName}' needs its own (fix: declare one per host)`);
+    if (p.resource) throw new ValidationError([`host '${hostName}': modules: ${p.type.split(":").pop()} '${p.name}' belongs to another host already; host '${hostName}' needs its own (fix: declare one per host)`]);
     p.resource = new PartComponent(p.type, p.name, recordedInputs(p.spec), { ...p.opts, parent: host, deletedWith: host });
   }
 }

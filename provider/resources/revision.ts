@@ -8,6 +8,10 @@ export function revisionOf(commit: string, status: string): string {
   return status.trim() === "" ? commit : `${commit}-dirty`;
 }
 
+/** What a run without a revision says, once. */
+export const noRevision = (dir: string) =>
+  `${dir} is not a Git work tree with a commit, so generations record no revision (system.configurationRevision); commit the program to have each generation name the commit that built it`;
+
 const known = new Map<string, string | undefined>();
 
 /** The program's revision, read once per directory; undefined outside a Git work tree. */

@@ -1,4 +1,5 @@
 // Turns zod issues into one line each: "host 'media': services[2].port: must be ... (fix: ...)".
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
 export function issuePath(path: readonly PropertyKey[]): string {
@@ -33,8 +34,11 @@ export function formatIssues(subject: string, error: z.ZodError): string[] {
   });
 }
 
-/** A validation failure with every issue, one per line. */
-export class ValidationError extends Error {
+/**
+ * A validation failure with every issue, one per line. A RunError, so a program that throws it shows
+ * these lines alone: the Pulumi runtime prints a RunError's message without a stack trace.
+ */
+export class ValidationError extends pulumi.RunError {
   constructor(readonly issues: readonly string[]) {
     super(issues.join("\n"));
     this.name = "ValidationError";

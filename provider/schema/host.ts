@@ -98,6 +98,8 @@ export const host = strictObject(
     revision: z.string().regex(/^[0-9a-f]{7,64}(-dirty)?$/, "must be a Git commit hash, optionally with \"-dirty\" (fix: leave it out to read it from the program's Git tree)").optional(),
     /** Stack name written into the deployment marker. */
     stack: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a Pulumi stack name (fix: letters, digits, '.', '_' or '-')").default("dev"),
+    /** Where the host is declared, so a message names the adopt command of that project: a Host in a program, or the template's stack config. */
+    declaredIn: z.enum(["program", "stack-config"], "must be \"program\" or \"stack-config\" (fix: leave it out for a Host declared in TypeScript)").default("program"),
   },
   "a host",
 );

@@ -1,6 +1,8 @@
 // The stack configuration (Pulumi.<stack>.yaml): which hosts a stack has, how to reach them and what each
 // runs, from a preset (media, gaming) that the host's own keys extend or override. One program serves
 // every stack; only this configuration differs between them.
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { cidr } from "../schema/address";
@@ -10,6 +12,7 @@ import { parseOrThrow, ValidationError } from "../schema/errors";
 import { extraModule, host, nixpkgsPin, user } from "../schema/host";
 import { release } from "../schema/release";
 import { tls } from "../schema/route";
+import { projectRoot } from "../resources/host-dir";
 import { PRESETS } from "./presets";
 
 const PRESET_NAMES = Object.keys(PRESETS);
@@ -181,6 +184,9 @@ export function loadStackConfig(config = new pulumi.Config(NAMESPACE)): { settin
   return { settings: parseStackConfig(raw, pulumi.getStack()), secrets: stackSecrets((k) => config.getSecret(k)) };
 }
 
+/** The stack's config file as pulumi reads it: Pulumi.<stack>.yaml beside the project's Pulumi.yaml. */
+export const stackConfigPath = (stack: string) => path.join(projectRoot(), `Pulumi.${stack}.yaml`);
+
 /**
  * Reads a Pulumi.<stack>.yaml without the engine (for `pulumi-nixos render`). Secret values stay
  * encrypted in the file: each present secret becomes a placeholder, which is enough to render, since
@@ -188,7 +194,17 @@ export function loadStackConfig(config = new pulumi.Config(NAMESPACE)): { settin
  */
 export function readStackConfigFile(file: string, stack: string): { settings: StackConfig; secrets: StackSecrets } {
   const yaml = require("js-yaml") as typeof import("js-yaml");
-  const doc = (yaml.load(require("fs").readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const shown = path.relative(process.cwd(), file) || file;
+  if (!fs.existsSync(file)) {
+    throw new ValidationError([`stack '${stack}' config: ${shown} does not exist (fix: run in the project's folder, where Pulumi.yaml is, or pass --config-file FILE; a new stack: pulumi stack init ${stack})`]);
+  }
+  let doc: { config?: Record<string, unknown> };
+  try {
+    doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as typeof doc;
+  } catch (e) {
+    if (!(e instanceof yaml.YAMLException)) throw e;
+    throw new ValidationError([`stack '${stack}' config: ${shown}:${e.mark.line + 1}: ${e.reason} (fix: correct the YAML there, or set keys with pulumi config set)`]);
+  }
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(doc.config ?? {})) if (key.startsWith(`${NAMESPACE}:`)) raw[key.slice(NAMESPACE.length + 1)] = value;
   // In the file, a secret is an object { secure: <ciphertext> }; a plain string was set without --secret.

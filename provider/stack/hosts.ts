@@ -2,6 +2,7 @@
 // runs from its preset merged with its own keys. Pure, so the render command and the tests use it
 // without an engine; every declaration is validated here, so a message names the config key.
 import type { HostArgs } from "../resources/host";
+import { adoptCommand } from "../model/boot";
 import { display, DisplaySpec } from "../schema/display";
 import { parseOrThrow, ValidationError } from "../schema/errors";
 import { generationSchemas } from "../schema/generation";
@@ -29,7 +30,7 @@ function needsOf(name: string, entry: HostEntry, settings: StackConfig, secrets:
   const needs: string[] = [];
   if (entry.address === undefined) needs.push(`${at}.address: is not set (fix: pulumi config set --path hosts.${name}.address <its IP address or DNS name>)`);
   if (entry.hostKey === undefined && !settings.trustOnFirstUse) {
-    needs.push(`${at}.hostKey: is not pinned (fix: npm run adopt -- --stack ${stack} ${name} prints the key the host presents and the line that pins it)`);
+    needs.push(`${at}.hostKey: is not pinned (fix: ${adoptCommand({ name, stack, declaredIn: "stack-config" })} prints the key the host presents and the line that pins it)`);
   }
   if (!secrets.sshPrivateKey && !(settings.sshAgent && settings.deployKeys?.length)) {
     needs.push(`stack '${stack}' config: sshPrivateKey: the deploy key is not set (fix: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519_deploy, or sshAgent: true with deployKeys)`);
@@ -153,6 +154,7 @@ export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack
         ...(settings.nixpkgs ? { nixpkgs: settings.nixpkgs } : {}),
         timeZone: settings.timeZone,
         stack,
+        declaredIn: "stack-config",
       },
     };
   });

@@ -1,6 +1,7 @@
 // The package as a user installs it: packed, installed from the tarball into a fresh project outside the
 // repository, type-checked with strict settings, and the README's API example run there through the real
-// CLI on two simulated hosts (adopt, preview, up, a no-op up). Then the project's clone at another path,
+// CLI on two simulated hosts (a preview before adopt fails with one line naming the package's adopt
+// command; adopt, preview, up outside Git with no revision warning, a no-op up). Then the project's clone at another path,
 // with the first one gone, refreshes and destroys: state holds no path of the project that deployed.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -18,6 +19,15 @@ function readmeProgram(): string {
   const m = /```ts\n([\s\S]*?)```/.exec(section);
   if (!m || !m[1].includes('from "pulumi-nixos"')) throw new Error("README: no program importing pulumi-nixos under 'The resource API'");
   return m[1];
+}
+
+/** The lines of the Diagnostics section of the CLI's output, trimmed. */
+function diagnostics(stdout: string): string[] {
+  const start = stdout.indexOf("\nDiagnostics:\n");
+  if (start < 0) return [];
+  const rest = stdout.slice(start + "\nDiagnostics:\n".length).split("\n");
+  const end = rest.findIndex((l) => /^\S/.test(l));
+  return (end < 0 ? rest : rest.slice(0, end)).map((l) => l.trim()).filter((l) => l !== "");
 }
 
 const STRICT = {
@@ -94,6 +104,21 @@ describe("the package installed into a project of one's own", () => {
     await run(first, "npx", ["--no-install", "tsc", "--noEmit", "-p", "."]);
   });
 
+  it("before adopt, a host without its folder fails the preview with one line naming the package's adopt command, no stack trace", async () => {
+    const preview = await ws.run(["preview"], { env });
+    expect(preview.code).not.toBe(0);
+    const text = `${preview.stdout}\n${preview.stderr}`;
+    expect(text).not.toContain("unhandled exception");
+    expect(text).not.toMatch(/^\s+at /m);
+    // A program has no `npm run adopt`: the fix is the package's command with the Host's own connection.
+    const h = hosts[0];
+    const port = h.port === 22 ? "" : ` --port ${h.port}`;
+    const line = `error: host 'media': nix/hosts/media/ is missing or empty: the host's own modules (hardware-configuration.nix with its file systems, the boot loader) are what NixOS needs to build a bootable system, and the rendered flake replaces the host's whole configuration (fix: npx pulumi-nixos adopt --address ${h.address}${port} --host-key '${h.hostKey}' media writes them from the host, for you to review and commit)`;
+    // The diagnostics hold the error once, as one line (the progress display repeats it on the stack's row).
+    expect(diagnostics(preview.stdout).filter((l) => l.includes("host 'media'"))).toEqual([line]);
+    expect(text).not.toContain("npm run adopt");
+  });
+
   it("adopts both hosts with the package's command, previews a tree per host, deploys, then finds nothing to do", async () => {
     for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
       const r = await adoptHost(ws, ["--address", h.address, "--port", String(h.port), "--host-key", h.hostKey, "--identity", keyFile, name]);
@@ -104,9 +129,17 @@ describe("the package installed into a project of one's own", () => {
     expect(preview.stdout).toContain("[urn=urn:pulumi:own::homelab::pulumi-nixos:index:Host$pulumi-nixos:index:Service::media-jellyfin]");
     expect(preview.stdout).toMatch(/\+ pulumi-nodejs:dynamic\/nixos:Generation: \(create\)\s+\[urn=urn:pulumi:own::homelab::pulumi-nixos:index:Host\$pulumi-nodejs:dynamic\/nixos:Generation::gaming\]/);
 
-    await ws.ok(["up", "--yes", "--skip-preview"], { env });
+    const up = await ws.ok(["up", "--yes", "--skip-preview"], { env });
+    // The project is not in Git: no revision, said once for the run, and no warning about it.
+    // (preview --diff writes messages to stderr, up to its Diagnostics.)
+    for (const r of [preview, up]) {
+      expect(`${r.stdout}\n${r.stderr}`).not.toMatch(/warning:.*revision|Undefined value/);
+      const said = [...diagnostics(r.stdout), ...r.stderr.split("\n")].filter((l) => l.includes("is not a Git work tree with a commit, so generations record no revision"));
+      expect(said).toEqual([`${first} is not a Git work tree with a commit, so generations record no revision (system.configurationRevision); commit the program to have each generation name the commit that built it`]);
+    }
     const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
     expect(out.generations).toEqual({ media: await currentGeneration(hosts[0]), gaming: await currentGeneration(hosts[1]) });
+    expect(out.revisions).toEqual({});
     await ws.ok(["up", "--yes", "--expect-no-changes"], { env });
   });
 

@@ -1,4 +1,4 @@
-import { bootFacts, bootableRule } from "../../provider/model/boot";
+import { adoptCommand, bootFacts, bootableRule } from "../../provider/model/boot";
 import { host, HostInput } from "../../provider/schema/host";
 import { hostFiles, mediaHost } from "./support/fixtures";
 
@@ -32,7 +32,7 @@ describe("a host's own modules make it bootable", () => {
   });
 
   test("without a root file system NixOS's own words are quoted, with the command that fixes it", () => {
-    const noRoot = spec({ hostFiles: { "boot.nix": "{ boot.loader.systemd-boot.enable = true; }" }, stack: "homelab" });
+    const noRoot = spec({ hostFiles: { "boot.nix": "{ boot.loader.systemd-boot.enable = true; }" }, stack: "homelab", declaredIn: "stack-config" });
     expect(bootableRule(noRoot)).toEqual([
       expect.stringMatching(/^host 'media': no module in nix\/hosts\/media\/ declares the root file system \(fileSystems\."\/"\), so NixOS would refuse the configuration: "The ‘fileSystems’ option does not specify your root file system\." \(fix: npm run adopt -- --stack homelab media/),
     ]);
@@ -41,10 +41,23 @@ describe("a host's own modules make it bootable", () => {
     expect(bootableRule(byMountPoint)).toEqual([]);
   });
 
-  test("a host without its folder gets one line: the folder is missing, and adopt writes it", () => {
-    const bare = spec({ hostFiles: {}, hostDir: "nix/hosts/media", stack: "homelab" });
+  test("a host without its folder gets one line: the folder is missing, and the template's adopt writes it", () => {
+    const bare = spec({ hostFiles: {}, hostDir: "nix/hosts/media", stack: "homelab", declaredIn: "stack-config" });
     expect(bootableRule(bare)).toEqual([expect.stringContaining("host 'media': nix/hosts/media/ is missing or empty")]);
     expect(bootableRule(bare)[0]).toContain("fix: npm run adopt -- --stack homelab media writes them from the host");
+  });
+
+  test("a Host declared in TypeScript is told the package's adopt command with its own connection: a program has no npm run adopt", () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    const bare = spec({ hostFiles: {}, stack: "dev", connection: { address: "10.0.0.5", port: 2222, user: "deploy", hostKey: key, privateKey: "k" } });
+    const [line, ...rest] = bootableRule(bare);
+    expect(rest).toEqual([]);
+    expect(line).not.toContain("\n");
+    expect(line).toContain(`(fix: npx pulumi-nixos adopt --address 10.0.0.5 --port 2222 --user deploy --host-key '${key}' media writes them from the host`);
+    expect(line).not.toContain("npm run");
+    // The defaults (port 22, root) are left out; the command is as short as the connection allows.
+    expect(adoptCommand({ name: "nas", stack: "dev", declaredIn: "program", connection: host.shape.connection.parse({ address: "nas.lan", trustOnFirstUse: true, agent: true }) })).toBe("npx pulumi-nixos adopt --address nas.lan nas");
+    expect(adoptCommand({ name: "nas", stack: "homelab", declaredIn: "stack-config" })).toBe("npm run adopt -- --stack homelab nas");
   });
 
   test("a boot loader behind a condition may apply: the host's evaluation decides", () => {

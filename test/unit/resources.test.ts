@@ -74,6 +74,6 @@ describe("components", () => {
     expect(await value(jellyfin.resource!.urn)).toContain(`${child("Service")}tree-jellyfin`);
     await registration("pulumi-nixos:index:Service", "tree-caddy");
     await registration("pulumi-nixos:index:CaddyRoute", "tree-jellyfin-route");
-    expect(() => new Host("other", { ...own(), connection, release: "25.11", stateVersion: "25.05", modules: [jellyfin] })).toThrow(/Service 'tree-jellyfin' belongs to another host already; host 'other' needs its own/);
+    expect(() => new Host("other", { ...own(), connection, release: "25.11", stateVersion: "25.05", modules: [jellyfin] })).toThrow(new ValidationError(["host 'other': modules: Service 'tree-jellyfin' belongs to another host already; host 'other' needs its own (fix: declare one per host)"]));
   });
 });

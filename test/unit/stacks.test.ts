@@ -88,6 +88,25 @@ test("the committed homelab config renders as a newcomer finds it, and lists wha
   expect(ready.map((d) => hostSpec(d.name, d.args).name)).toEqual(["media", "gaming"]);
 });
 
+test("a stack config file that is missing or not YAML is one line naming the file and the fix", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+  const missing = path.join(dir, "Pulumi.prod.yaml");
+  const shown = path.relative(process.cwd(), missing);
+  expect(() => readStackConfigFile(missing, "prod")).toThrow(
+    new ValidationError([`stack 'prod' config: ${shown} does not exist (fix: run in the project's folder, where Pulumi.yaml is, or pass --config-file FILE; a new stack: pulumi stack init prod)`]),
+  );
+  const broken = path.join(dir, "Pulumi.dev.yaml");
+  fs.writeFileSync(broken, "config:\n  pulumi-nixos:hosts:\n    media: {role: media\n");
+  let thrown: unknown;
+  try {
+    readStackConfigFile(broken, "dev");
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(ValidationError);
+  expect((thrown as ValidationError).issues).toEqual([expect.stringMatching(new RegExp(`^stack 'dev' config: ${path.relative(process.cwd(), broken).replace(/[.]/g, "\\.")}:\\d+: .+ \\(fix: correct the YAML there, or set keys with pulumi config set\\)$`))]);
+});
+
 test("each host's own folder and install release come from the stack config", () => {
   const settings = parseStackConfig({ ...base, hostsDir: "/srv/hosts", stateVersion: "24.11", hosts: { ...base.hosts, media: { ...base.hosts.media, stateVersion: "23.05" } } }, "s");
   const [media, gaming] = declareHosts(settings, secrets, "s");
