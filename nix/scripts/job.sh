@@ -138,7 +138,7 @@ watchdog() {
   emit watchdog "reason=$why" "phase=$name"
   stop_job
   exec 9>>"$LOCK"
-  flock -w 60 9 || finish lost "reason=$why"
+  flock -w 60 9 || finish lost "reason=$why" "phase=$name"
   echo "$$ watchdog of run $PNX_ID" > "$HOLDER"
   # shellcheck source=/dev/null
   . "$run/prev"
@@ -242,10 +242,18 @@ deploy() {
     done
     decision=$(readlink "$run/decision")
     emit decided "decision=$decision"
-    if [ "$decision" != confirmed ]; then
-      rollback "$decision"
-      finish "$decision" "rolledBackTo=$prevgen" "rollbackCode=$rbrc" "check=$(cat "$run/health.out" 2>/dev/null)"
-    fi
+    # confirm.sh decides confirmed or health-failed, the wait above unconfirmed.
+    case $decision in
+      confirmed) ;;
+      health-failed)
+        rollback health-failed
+        finish health-failed "rolledBackTo=$prevgen" "rollbackCode=$rbrc" "check=$(cat "$run/health.out" 2>/dev/null)"
+        ;;
+      *)
+        rollback unconfirmed
+        finish unconfirmed "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+        ;;
+    esac
   fi
 
   if [ "$PNX_SETS_BOOT_DEFAULT" = 1 ]; then

@@ -173,7 +173,7 @@ follow() {
   tail -c "+$(($1 + 1))" -s 0.5 -f --pid="$watcher" "$run/log"
   wait "$watcher"
   if [ -e "$run/outcome" ]; then
-    emit follow-end reason=result
+    emit follow-end reason=result "$(host_state)"
   elif [ "$2" = awaiting ] && [ -e "$run/awaiting" ]; then
     emit follow-end reason=awaiting
   else

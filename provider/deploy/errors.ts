@@ -39,6 +39,7 @@ export type FailureKind =
   | { kind: "rollout-stopped"; failedHost: string }
   | { kind: "script-failed"; what: string; exitCode: number; output: string }
   | { kind: "reboot-refused"; why: string }
+  | { kind: "reboot-unknown"; generation?: number; said: string }
   | { kind: "reboot-lost"; generation?: number; previous?: number; waitedSec: number }
   | { kind: "reboot-unhealthy"; generation?: number; why: string; rollback: Rollback };
 
@@ -129,6 +130,11 @@ export function failureLine(f: DeployFailure): string {
         return `${f.what} failed (exit ${f.exitCode}): ${f.output}`;
       case "reboot-refused":
         return `switched, but did not reboot: ${f.why}; ${runsNow(f)}`;
+      case "reboot-unknown":
+        return (
+          `switched to ${generation(f.generation)}, but reboot.sh ended without its result line (${f.said ? `it last said '${f.said}'` : "it said nothing"}), ` +
+          `so whether the host reboots is not known; ${runsNow(f)}`
+        );
       case "reboot-lost":
         return (
           `rebooted into ${generation(f.generation)} and did not come back over SSH within ${f.waitedSec} s (deploy.rebootTimeoutSec); ` +
