@@ -114,7 +114,7 @@ stop_job() {
 }
 
 watchdog() {
-  echo "$$" > "$run/watchdog.pid"
+  write_pid "$run/watchdog.pid"
   why=
   while [ ! -e "$run/outcome" ]; do
     jobpid=$(cat "$run/job.pid" 2>/dev/null)
@@ -154,7 +154,7 @@ watchdog() {
 }
 
 deploy() {
-  echo "$$" > "$run/job.pid"
+  write_pid "$run/job.pid"
   phase starting starting
   if ! need awk base64 cat chmod chown cut date flock ln mkdir mv nix nix-env nixos-rebuild readlink rm sed sleep stat systemctl systemd-run tail tee touch tr; then
     finish missing-tool "tool=$missing"
@@ -180,7 +180,9 @@ deploy() {
   prevgen=$(running_generation)
   prevprofile=$(readlink -e "$PROFILE" 2>/dev/null)
   prevprofilegen=$(link_generation "$PROFILE")
-  printf 'prevsys=%s\nprevgen=%s\nprevprofile=%s\nprevprofilegen=%s\n' "$prevsys" "$prevgen" "$prevprofile" "$prevprofilegen" > "$run/prev"
+  # Written whole before the watchdog is armed, which sources it; a start never removes a started run.
+  printf 'prevsys=%s\nprevgen=%s\nprevprofile=%s\nprevprofilegen=%s\n' "$prevsys" "$prevgen" "$prevprofile" "$prevprofilegen" > "$run/prev.tmp"
+  mv -f "$run/prev.tmp" "$run/prev"
   emit lock-acquired "previousGeneration=$prevgen" "previousSystem=$prevsys"
 
   # The uploaded flake and secrets replace the previous ones, which are kept until the end so that

@@ -6,7 +6,7 @@ import { DeployError } from "../../provider/deploy/errors";
 import { previewBuild } from "../../provider/deploy/preview";
 import * as scripts from "../../provider/deploy/scripts";
 import type { Net } from "../../provider/deploy/transport";
-import { Sandbox, unshareWorks } from "./support/sandbox";
+import { jobParams, Sandbox, unshareWorks } from "./support/sandbox";
 
 /** A Net whose one host answers every command with `stdout`. */
 function answering(stdout: string): Net {
@@ -58,5 +58,61 @@ async function preview(dryExit: number) {
     const e = await preview(1).catch((x) => x);
     expect(e).toBeInstanceOf(DeployError);
     expect(e.message).toBe("media: switch-to-configuration dry-activate of the new system failed (exit 1): error: the new system's activation script cannot run");
+  });
+});
+
+/** A sandbox with the upload of run `id` (in.tar) and its start script (start.sh). */
+function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {}): Sandbox {
+  const box = new Sandbox(o);
+  box.file("in.tar", archive([{ path: "flake/flake.nix", content: "{ }\n", mode: 0o644 }, { path: "job.sh", content: scripts.job(jobParams({ id, secrets: [] })).text, mode: 0o600 }]), 0o644);
+  box.file("start.sh", scripts.start(id, 0, "end").text, 0o644);
+  return box;
+}
+
+(unshareWorks ? describe : describe.skip)("starting a run and following it", () => {
+  it("a job whose pid file is not written yet is followed, not reported dead (its start delayed 3 s with the file empty)", () => {
+    // What job.sh did between creating job.pid and writing the pid, made long.
+    const launch = 'if [ "$3" = run ]; then ( : > "${2%/job.sh}/job.pid"; sleep 3; exec setsid "$@" ) </dev/null >/dev/null 2>&1 & else setsid "$@" </dev/null >/dev/null 2>&1 & fi';
+    const box = deployBox("1-race", { launch });
+    try {
+      const out = box.run(`sh ${box.root}/start.sh < ${box.root}/in.tar`);
+      expect(out).toMatch(/@@pulumi-nixos result outcome=done /);
+      expect(out).toMatch(/@@pulumi-nixos follow-end reason=result /);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("job.sh writes its pid file whole (write, then rename)", () => {
+    expect(scripts.SCRIPT_FILES.job).not.toMatch(/> "\$run\/(job|watchdog)\.pid"/);
+  });
+
+  it("a start sent again with the same run id after a dropped connection: the first, ending late, never removes the second's live run", () => {
+    const box = deployBox("1-twice", { buildSeconds: 3 });
+    try {
+      const run = "/var/lib/pulumi-nixos/private/runs/1-twice";
+      const out = box.run(
+        [
+          `mkfifo ${box.root}/first.in`,
+          // The first start: its upload stalls (the connection dropped), and ends late with a broken archive.
+          `sh ${box.root}/start.sh < ${box.root}/first.in > ${box.root}/first.out 2>&1 &`,
+          `exec 7> ${box.root}/first.in`,
+          "sleep 1",
+          // The driver reconnects and sends the same start again: it stages and starts the job.
+          `sh ${box.root}/start.sh < ${box.root}/in.tar > ${box.root}/second.out 2>&1 &`,
+          "second=$!",
+          `n=0; while [ ! -e ${run}/started ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`,
+          "echo garbage >&7; exec 7>&-",
+          "wait $second",
+          "wait",
+          `echo SECOND; cat ${box.root}/second.out; echo FIRST; cat ${box.root}/first.out; echo RUN; cat ${run}/outcome 2>/dev/null || echo "no run directory"`,
+        ].join("\n"),
+      );
+      const [second, rest] = out.split("SECOND\n")[1].split("FIRST\n");
+      expect(second).toMatch(/@@pulumi-nixos result outcome=done /);
+      expect(rest.split("RUN\n")[1]).toBe("done\n");
+    } finally {
+      box.cleanup();
+    }
   });
 });

@@ -5,13 +5,35 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import type { JobParams } from "../../../provider/deploy/scripts";
 
 export const unshareWorks = spawnSync("unshare", ["--mount", "true"]).status === 0;
+
+/** A deploy job's parameters for a sandboxed run (switch, no magic rollback, one secret). */
+export function jobParams(over: Partial<JobParams> = {}): JobParams {
+  return {
+    id: "1-abc",
+    host: "media",
+    stack: "homelab",
+    flakeAttr: "media",
+    goal: "switch",
+    magicRollback: false,
+    takeover: false,
+    owner: "stack homelab from ci (pid 1, run 1-abc)",
+    lockWaitSec: 5,
+    activationTimeoutSec: 30,
+    confirmTimeoutSec: 10,
+    healthTimeoutSec: 10,
+    reboot: "never",
+    secrets: [{ key: "radarr", owner: "nobody", group: "nogroup", mode: "0400" }],
+    ...over,
+  };
+}
 
 export interface SandboxOptions {
   dryExit?: number; // what sys-new's switch-to-configuration dry-activate exits with
   buildSeconds?: number; // how long the stub nixos-rebuild takes
-  systemdRun?: string; // the stub systemd-run's body, before it starts the unit ("$@")
+  launch?: string; // how the stub systemd-run starts its unit ("$@", after the options)
 }
 
 const TOOLS = "awk base64 cat chmod chown cut date find flock grep install ln ls mkdir mkfifo mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc";
@@ -37,7 +59,7 @@ export class Sandbox {
     this.file("stubs/nixos-rebuild", `#!/bin/sh\necho "nixos-rebuild $*" >> ${this.stubs}/calls\nsleep ${o.buildSeconds ?? 0}\nln -sfn ${this.root}/sys-new result\n`);
     this.file(
       "stubs/systemd-run",
-      `#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -E) export "$2"; shift ;; --*) ;; *) break ;; esac; shift; done\n${o.systemdRun ?? ""}\nsetsid "$@" </dev/null >/dev/null 2>&1 &\n`,
+      `#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -E) export "$2"; shift ;; --*) ;; *) break ;; esac; shift; done\n${o.launch ?? 'setsid "$@" </dev/null >/dev/null 2>&1 &'}\n`,
     );
     this.file("stubs/systemctl", "#!/bin/sh\nexit 0\n");
     this.file("stubs/nix", "#!/bin/sh\necho 'jellyfin: 10.9 → 10.10'\n");
