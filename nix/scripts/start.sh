@@ -36,7 +36,7 @@ if [ ! -e "$run/started" ]; then
   emit staged "bytes=$bytes" >> "$stage/log"
 
   # One start at a time claims runs and starts jobs (a short lock, not the host lock the job takes).
-  exec 8>>"$PRIVATE/start.lock"
+  exec 8>>"$RUNS/.start-lock"
   flock 8
   # Runs that no job or watchdog owns any more (a killed deploy) lose their staged files now, stagings
   # of starts that are gone go, and the logs of the newest twenty runs are kept.
@@ -59,7 +59,8 @@ if [ ! -e "$run/started" ]; then
     rm -rf "$run"
     mv "$stage" "$run"
     touch "$run/started"
-    if ! err=$(systemd-run --unit="pulumi-nixos-job-$PNX_ID" --collect --quiet -E PATH="$PATH" /bin/sh "$run/job.sh" run 2>&1); then
+    # 8>&-: the job must not hold the start lock (a systemd-run that keeps descriptors would pass it on).
+    if ! err=$(systemd-run --unit="pulumi-nixos-job-$PNX_ID" --collect --quiet -E PATH="$PATH" /bin/sh "$run/job.sh" run 2>&1 8>&-); then
       rm -rf "$run"
       emit result outcome=start-failed "error=$(printf '%s' "$err" | b64)" changed=0 "$(host_state)"
       exit 0
