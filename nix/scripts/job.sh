@@ -156,7 +156,7 @@ watchdog() {
 deploy() {
   write_pid "$run/job.pid"
   phase starting starting
-  if ! need awk base64 cat chmod chown cut date flock ln mkdir mv nix nix-env nixos-rebuild readlink rm sed sleep stat systemctl systemd-run tail tee touch tr; then
+  if ! need awk base64 cat chmod chown cut date flock grep ln mkdir mv nix nix-env nixos-rebuild readlink rm sed sleep stat systemctl systemd-run tail tee touch tr; then
     finish missing-tool "tool=$missing"
   fi
   exec 9>>"$LOCK"
@@ -166,9 +166,9 @@ deploy() {
   fi
   echo "$$ $PNX_OWNER" > "$HOLDER"
 
-  # The machine must be new, this host's, or (PNX_TAKEOVER: a renamed host) another host's of this
-  # stack; a machine another stack deploys is refused before anything changes.
-  if [ -e "$MARKER" ]; then
+  # The machine must be new, released by a destroy, this host's, or (PNX_TAKEOVER: a renamed host)
+  # another host's of this stack; a machine another stack deploys is refused before anything changes.
+  if [ -e "$MARKER" ] && ! grep -qF '"released":true' "$MARKER"; then
     mstack=$(sed -n 's/.*"stack":"\([^"]*\)".*/\1/p' "$MARKER")
     mhost=$(sed -n 's/.*"host":"\([^"]*\)".*/\1/p' "$MARKER")
     if [ "$mstack" != "$PNX_STACK" ] || { [ "$mhost" != "$PNX_HOST" ] && [ "$PNX_TAKEOVER" != 1 ]; }; then

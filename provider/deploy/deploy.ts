@@ -193,6 +193,7 @@ export async function readHost(host: string, c: Connection, recordedHostKey?: st
 export interface Undeployed {
   outcome: "removed" | "not-ours";
   keptSecrets: number;
+  released: boolean; // the marker now says the machine is free for another stack
   now: HostNow;
   marker?: Marker;
 }
@@ -212,10 +213,13 @@ export async function undeploy(
     if (failure) throw new DeployError({ ...failure, host: req.host, changed: false, now });
     // failureOf leaves cleanup.sh's two other outcomes.
     const outcome = f.outcome as "removed" | "not-ours";
+    const keptSecrets = num(f.keptSecrets) ?? 0;
     if (outcome === "removed" && num(f.rollbackCode)) {
-      throw new DeployError({ kind: "script-failed", host: req.host, what: `rolling back to generation ${req.rollbackTo}`, exitCode: num(f.rollbackCode)!, output: r.stderr.trim() });
+      const kept = [f.keptFlake === "1" ? "the flake" : "", keptSecrets ? `${keptSecrets} secret file(s)` : ""].filter(Boolean).join(" and ");
+      const output = r.stderr.trim().split("\n").filter(Boolean).slice(-3).join("; ");
+      throw new DeployError({ kind: "destroy-rollback-failed", host: req.host, to: req.rollbackTo, exitCode: num(f.rollbackCode)!, output, kept, changed: false, now });
     }
-    return { outcome, keptSecrets: num(f.keptSecrets) ?? 0, now, marker: marker(f.marker) };
+    return { outcome, keptSecrets, released: f.released === "1", now, marker: marker(f.marker) };
   } finally {
     await t.close();
   }

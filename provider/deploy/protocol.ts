@@ -104,7 +104,7 @@ export const OUTCOMES = {
     "missing-tool": ["tool"],
   },
   cleanup: {
-    removed: ["rollbackCode", "keptSecrets"],
+    removed: ["rollbackCode", "keptSecrets", "keptFlake", "released"],
     "not-ours": [],
     locked: ["holder", "waited"],
     "missing-tool": ["tool"],

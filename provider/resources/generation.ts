@@ -293,6 +293,7 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
           `which reads them; they go when the host runs a system deployed without them (or destroy with deploy.rollbackOnDelete)`,
       );
     }
+    if (u.released) log(`${props.host}: released the machine: its marker (/etc/pulumi-nixos/generation.json) says so, and another stack may deploy it`);
   },
 };
 
