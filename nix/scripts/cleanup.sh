@@ -1,9 +1,11 @@
 # shellcheck shell=sh
 # `pulumi destroy` of one host: under the lock, and only when the running system is this stack's
-# deploy of this host. The flake and run logs go; the secrets stay while the running system was
-# built to read them (they go once it runs a system that does not). With PNX_ROLLBACK_TO the host
-# first goes back to that generation, and then the secrets go too.
-need awk base64 cat find flock grep install nix-env readlink rm sed stat wc || { emit result outcome=missing-tool "tool=$missing"; exit 0; }
+# deploy of this host. With PNX_ROLLBACK_TO the host first goes back to that generation. Whatever the
+# rollback did, what the running system reads stays: while it is this deploy's, its secrets stay
+# (they go once it runs a system that does not read them), and after a rollback that failed the flake
+# stays too (the deploy is not undone). The run logs go. A destroy that leaves the machine running
+# this deploy releases it: the marker says so, and another stack may deploy the machine.
+need awk base64 cat chmod find flock grep install mv nix-env readlink rm sed stat wc || { emit result outcome=missing-tool "tool=$missing"; exit 0; }
 install -d -m 0711 "$ROOT"
 install -d -m 0700 "$PRIVATE"
 exec 9>>"$LOCK"
@@ -22,12 +24,23 @@ code=0
 if [ -n "$PNX_ROLLBACK_TO" ]; then
   if nix-env -p "$PROFILE" --switch-generation "$PNX_ROLLBACK_TO"; then "$PROFILE/bin/switch-to-configuration" switch || code=$?; else code=$?; fi
 fi
-kept=
-if [ "$code" = 0 ] && ours && [ -d "$SECRETS" ]; then
-  kept=$(find "$SECRETS" -mindepth 1 -maxdepth 1 | wc -l)
+keptsecrets=
+keptflake=0
+released=0
+if ours; then
+  if [ -d "$SECRETS" ]; then keptsecrets=$(find "$SECRETS" -mindepth 1 -maxdepth 1 | wc -l); fi
   rm -rf "$SECRETS.old"
+  if [ "$code" = 0 ]; then
+    rm -rf "$FLAKE" "$FLAKE.old"
+    # A file in place of the system's link, until a switch links a marker again.
+    if ! grep -qF '"released":true' "$MARKER"; then
+      sed 's/}[[:space:]]*$/,"released":true}/' "$MARKER" > "$MARKER.tmp" && chmod 0644 "$MARKER.tmp" && mv -f "$MARKER.tmp" "$MARKER" && released=1
+    fi
+  else
+    keptflake=1
+  fi
 else
-  rm -rf "$SECRETS" "$SECRETS.old"
+  rm -rf "$SECRETS" "$SECRETS.old" "$FLAKE" "$FLAKE.old"
 fi
-rm -rf "$FLAKE" "$FLAKE.old" "$RUNS" "$HOLDER"
-emit result outcome=removed "rollbackCode=$code" "keptSecrets=$kept" "$(host_state)"
+rm -rf "$RUNS" "$HOLDER"
+emit result outcome=removed "rollbackCode=$code" "keptSecrets=$keptsecrets" "keptFlake=$keptflake" "released=$released" "$(host_state)"

@@ -114,7 +114,7 @@ stop_job() {
 }
 
 watchdog() {
-  echo "$$" > "$run/watchdog.pid"
+  write_pid "$run/watchdog.pid"
   why=
   while [ ! -e "$run/outcome" ]; do
     jobpid=$(cat "$run/job.pid" 2>/dev/null)
@@ -138,7 +138,7 @@ watchdog() {
   emit watchdog "reason=$why" "phase=$name"
   stop_job
   exec 9>>"$LOCK"
-  flock -w 60 9 || finish lost "reason=$why"
+  flock -w 60 9 || finish lost "reason=$why" "phase=$name"
   echo "$$ watchdog of run $PNX_ID" > "$HOLDER"
   # shellcheck source=/dev/null
   . "$run/prev"
@@ -154,9 +154,9 @@ watchdog() {
 }
 
 deploy() {
-  echo "$$" > "$run/job.pid"
+  write_pid "$run/job.pid"
   phase starting starting
-  if ! need awk base64 cat chmod chown cut date flock ln mkdir mv nix nix-env nixos-rebuild readlink rm sed sleep stat systemctl systemd-run tail tee touch tr; then
+  if ! need awk base64 cat chmod chown cut date flock grep ln mkdir mv nix nix-env nixos-rebuild readlink rm sed sleep stat systemctl systemd-run tail tee touch tr; then
     finish missing-tool "tool=$missing"
   fi
   exec 9>>"$LOCK"
@@ -166,9 +166,9 @@ deploy() {
   fi
   echo "$$ $PNX_OWNER" > "$HOLDER"
 
-  # The machine must be new, this host's, or (PNX_TAKEOVER: a renamed host) another host's of this
-  # stack; a machine another stack deploys is refused before anything changes.
-  if [ -e "$MARKER" ]; then
+  # The machine must be new, released by a destroy, this host's, or (PNX_TAKEOVER: a renamed host)
+  # another host's of this stack; a machine another stack deploys is refused before anything changes.
+  if [ -e "$MARKER" ] && ! grep -qF '"released":true' "$MARKER"; then
     mstack=$(sed -n 's/.*"stack":"\([^"]*\)".*/\1/p' "$MARKER")
     mhost=$(sed -n 's/.*"host":"\([^"]*\)".*/\1/p' "$MARKER")
     if [ "$mstack" != "$PNX_STACK" ] || { [ "$mhost" != "$PNX_HOST" ] && [ "$PNX_TAKEOVER" != 1 ]; }; then
@@ -180,7 +180,9 @@ deploy() {
   prevgen=$(running_generation)
   prevprofile=$(readlink -e "$PROFILE" 2>/dev/null)
   prevprofilegen=$(link_generation "$PROFILE")
-  printf 'prevsys=%s\nprevgen=%s\nprevprofile=%s\nprevprofilegen=%s\n' "$prevsys" "$prevgen" "$prevprofile" "$prevprofilegen" > "$run/prev"
+  # Written whole before the watchdog is armed, which sources it; a start never removes a started run.
+  printf 'prevsys=%s\nprevgen=%s\nprevprofile=%s\nprevprofilegen=%s\n' "$prevsys" "$prevgen" "$prevprofile" "$prevprofilegen" > "$run/prev.tmp"
+  mv -f "$run/prev.tmp" "$run/prev"
   emit lock-acquired "previousGeneration=$prevgen" "previousSystem=$prevsys"
 
   # The uploaded flake and secrets replace the previous ones, which are kept until the end so that
@@ -242,10 +244,18 @@ deploy() {
     done
     decision=$(readlink "$run/decision")
     emit decided "decision=$decision"
-    if [ "$decision" != confirmed ]; then
-      rollback "$decision"
-      finish "$decision" "rolledBackTo=$prevgen" "rollbackCode=$rbrc" "check=$(cat "$run/health.out" 2>/dev/null)"
-    fi
+    # confirm.sh decides confirmed or health-failed, the wait above unconfirmed.
+    case $decision in
+      confirmed) ;;
+      health-failed)
+        rollback health-failed
+        finish health-failed "rolledBackTo=$prevgen" "rollbackCode=$rbrc" "check=$(cat "$run/health.out" 2>/dev/null)"
+        ;;
+      *)
+        rollback unconfirmed
+        finish unconfirmed "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+        ;;
+    esac
   fi
 
   if [ "$PNX_SETS_BOOT_DEFAULT" = 1 ]; then

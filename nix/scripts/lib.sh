@@ -118,6 +118,11 @@ run_checks() {
   done
 }
 
+# Writes this shell's pid to the file $1 whole: readers never see it empty (write, then rename).
+write_pid() {
+  echo "$$" > "$1.tmp" && mv -f "$1.tmp" "$1"
+}
+
 # Whether process $1 is alive (a zombie counts as gone).
 alive() {
   [ -n "$1" ] || return 1
@@ -161,8 +166,8 @@ follow() {
     while :; do
       [ -e "$run/outcome" ] && break
       [ "$2" = awaiting ] && [ -e "$run/awaiting" ] && break
-      # A job just started by systemd-run may not have written its pid yet.
-      if [ -e "$run/job.pid" ] || [ "$waited" -ge 60 ]; then
+      # A job just started by systemd-run may not have written its pid yet (no file, or an empty one).
+      if [ -s "$run/job.pid" ] || [ "$waited" -ge 60 ]; then
         alive "$(cat "$run/job.pid" 2>/dev/null)" || alive "$(cat "$run/watchdog.pid" 2>/dev/null)" || break
       fi
       waited=$((waited + 1))
@@ -173,7 +178,7 @@ follow() {
   tail -c "+$(($1 + 1))" -s 0.5 -f --pid="$watcher" "$run/log"
   wait "$watcher"
   if [ -e "$run/outcome" ]; then
-    emit follow-end reason=result
+    emit follow-end reason=result "$(host_state)"
   elif [ "$2" = awaiting ] && [ -e "$run/awaiting" ]; then
     emit follow-end reason=awaiting
   else

@@ -37,7 +37,11 @@ if [ "$code" != 0 ] || [ -z "$out" ]; then
 fi
 dry=$("$out/bin/switch-to-configuration" dry-activate 2>&1)
 dryexit=$?
+if [ "$dryexit" != 0 ]; then
+  emit result outcome=dry-activate-failed "exit=$dryexit" "output=$(printf '%s' "$dry" | b64)" changed=0 "$(host_state)"
+  exit 0
+fi
 diff=$(nix --extra-experimental-features nix-command store diff-closures "$CURRENT" "$out" 2>&1)
 sizes=$(nix --extra-experimental-features nix-command path-info -S "$CURRENT" "$out" 2>/dev/null | awk '{ print $2 }' | tr '\n' ',')
-emit result outcome=built "system=$out" "dryExit=$dryexit" "dry=$(printf '%s' "$dry" | b64)" "diff=$(printf '%s' "$diff" | b64)" \
+emit result outcome=built "system=$out" "dry=$(printf '%s' "$dry" | b64)" "diff=$(printf '%s' "$diff" | b64)" \
   "closure=${sizes%,}" "reboot=$(reboot_reasons "$BOOTED" "$out")" changed=0 "$(host_state)"

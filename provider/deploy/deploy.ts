@@ -8,9 +8,10 @@ import type { Connection, DeployOptions, SecretFile } from "../schema/generation
 import { archive, flakeEntries } from "./archive";
 import { connectionSpec, connectUntil } from "./connect";
 import { DeployError, HostNow } from "./errors";
-import { hostNow, marker, Marker, num, resultOf, text } from "./events";
+import { hostNow, marker, Marker, num, resultOf } from "./events";
 import { confirms, Goal } from "./goal";
 import * as phases from "./phases";
+import { failureOf, stateOf } from "./protocol";
 import { rebootInto } from "./reboot";
 import { rebootWanted } from "./report";
 import * as scripts from "./scripts";
@@ -166,7 +167,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
       net,
     );
   }
-  return { ...r, hostKey, activatedAt: new Date(net.now()).toISOString(), rebooted };
+  return { ...r, warnings: r.warnings.map((w) => `${req.host}: ${w}`), hostKey, activatedAt: new Date(net.now()).toISOString(), rebooted };
 }
 
 export interface HostState extends HostNow {
@@ -180,11 +181,10 @@ export async function readHost(host: string, c: Connection, recordedHostKey?: st
   const t = await net.connect(connectionSpec(host, c, recordedHostKey));
   try {
     const r = await t.exec(scripts.state());
-    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-    if (r.code !== 0 || kv.missing) {
-      throw new DeployError({ kind: "script-failed", host, what: "reading the host's state", exitCode: r.code, output: kv.missing ? `no '${kv.missing}' on NixOS's system PATH` : r.stderr.trim() });
-    }
-    return { ...hostNow(kv), marker: marker(kv.marker), busy: kv.busy || undefined, hostKey: t.hostKey };
+    const s = stateOf(r.stdout);
+    if (s.missing) throw new DeployError({ kind: "missing-tool", host, tool: s.missing, changed: false });
+    if (r.code !== 0) throw new DeployError({ kind: "script-failed", host, what: "reading the host's state", exitCode: r.code, output: r.stderr.trim() });
+    return { ...hostNow(s.fields), marker: marker(s.fields.marker), busy: s.fields.busy || undefined, hostKey: t.hostKey };
   } finally {
     await t.close();
   }
@@ -193,6 +193,7 @@ export async function readHost(host: string, c: Connection, recordedHostKey?: st
 export interface Undeployed {
   outcome: "removed" | "not-ours";
   keptSecrets: number;
+  released: boolean; // the marker now says the machine is free for another stack
   now: HostNow;
   marker?: Marker;
 }
@@ -205,17 +206,20 @@ export async function undeploy(
   const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
   try {
     const r = await t.exec(scripts.cleanup(req.host, req.stack, req.lockWaitSec, req.rollbackTo));
-    const f = resultOf(r.stdout) ?? {};
+    const f = resultOf(r.stdout);
+    if (!f) throw new DeployError({ kind: "script-failed", host: req.host, what: "removing the deploy", exitCode: r.code, output: r.stderr.trim() });
     const now = hostNow(f);
-    if (f.outcome === "locked") throw new DeployError({ kind: "locked", host: req.host, holder: text(f.holder).trim(), waitedSec: num(f.waited) ?? 0, changed: false, now });
-    if (f.outcome === "missing-tool") throw new DeployError({ kind: "missing-tool", host: req.host, tool: f.tool ?? "?", changed: false });
-    if (f.outcome !== "removed" && f.outcome !== "not-ours") {
-      throw new DeployError({ kind: "script-failed", host: req.host, what: "removing the deploy", exitCode: r.code, output: r.stderr.trim() });
+    const failure = failureOf("cleanup", f);
+    if (failure) throw new DeployError({ ...failure, host: req.host, changed: false, now });
+    // failureOf leaves cleanup.sh's two other outcomes.
+    const outcome = f.outcome as "removed" | "not-ours";
+    const keptSecrets = num(f.keptSecrets) ?? 0;
+    if (outcome === "removed" && num(f.rollbackCode)) {
+      const kept = [f.keptFlake === "1" ? "the flake" : "", keptSecrets ? `${keptSecrets} secret file(s)` : ""].filter(Boolean).join(" and ");
+      const output = r.stderr.trim().split("\n").filter(Boolean).slice(-3).join("; ");
+      throw new DeployError({ kind: "destroy-rollback-failed", host: req.host, to: req.rollbackTo, exitCode: num(f.rollbackCode)!, output, kept, changed: false, now });
     }
-    if (f.outcome === "removed" && num(f.rollbackCode)) {
-      throw new DeployError({ kind: "script-failed", host: req.host, what: `rolling back to generation ${req.rollbackTo}`, exitCode: num(f.rollbackCode)!, output: r.stderr.trim() });
-    }
-    return { outcome: f.outcome, keptSecrets: num(f.keptSecrets) ?? 0, now, marker: marker(f.marker) };
+    return { outcome, keptSecrets, released: f.released === "1", now, marker: marker(f.marker) };
   } finally {
     await t.close();
   }

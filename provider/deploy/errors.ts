@@ -39,6 +39,8 @@ export type FailureKind =
   | { kind: "rollout-stopped"; failedHost: string }
   | { kind: "script-failed"; what: string; exitCode: number; output: string }
   | { kind: "reboot-refused"; why: string }
+  | { kind: "destroy-rollback-failed"; to?: number; exitCode: number; output: string; kept: string }
+  | { kind: "reboot-unknown"; generation?: number; said: string }
   | { kind: "reboot-lost"; generation?: number; previous?: number; waitedSec: number }
   | { kind: "reboot-unhealthy"; generation?: number; why: string; rollback: Rollback };
 
@@ -129,6 +131,17 @@ export function failureLine(f: DeployFailure): string {
         return `${f.what} failed (exit ${f.exitCode}): ${f.output}`;
       case "reboot-refused":
         return `switched, but did not reboot: ${f.why}; ${runsNow(f)}`;
+      case "destroy-rollback-failed":
+        return (
+          `destroy could not roll the host back to ${generation(f.to)} (exit ${f.exitCode}${f.output ? `: ${f.output}` : ""}); ` +
+          `${f.kept ? `kept ${f.kept} in /var/lib/pulumi-nixos, which the running system reads` : "nothing of the deploy is left on the host"}; ${runsNow(f)}; ` +
+          `the host stays in the stack (fix: set deploy.rollbackOnDelete to false, pulumi up, and destroy again to leave the host running what it runs)`
+        );
+      case "reboot-unknown":
+        return (
+          `switched to ${generation(f.generation)}, but reboot.sh ended without its result line (${f.said ? `it last said '${f.said}'` : "it said nothing"}), ` +
+          `so whether the host reboots is not known; ${runsNow(f)}`
+        );
       case "reboot-lost":
         return (
           `rebooted into ${generation(f.generation)} and did not come back over SSH within ${f.waitedSec} s (deploy.rebootTimeoutSec); ` +

@@ -56,6 +56,7 @@ export interface Marker {
   host?: string;
   stack?: string;
   contentHash?: string;
+  released?: boolean; // a destroy left the machine running this deploy and released it
 }
 
 export function marker(b64?: string): Marker | undefined {

@@ -1,25 +1,17 @@
 // The deploy of one host as explicit phases, decided by pure functions from what the host reports:
 // feed() folds the job's streamed log into a RunView, next() says what the driver does next, and
-// outcome() turns the host's result into a DeployResult or a DeployFailure. No I/O here.
-import { hostNow, list, marker, num, parseEvent, text, uncoloured } from "./events";
-import type { DeployFailure, FailureKind, HostNow, Rollback } from "./errors";
+// outcome() turns the host's result into a DeployResult or a DeployFailure. What each line means is
+// provider/deploy/protocol.ts's. No I/O here.
+import { hostNow, list, marker, num, parseEvent, text, uncoloured, EVENT_PREFIX } from "./events";
+import type { DeployFailure, FailureKind, HostNow } from "./errors";
 import { Goal, recorded } from "./goal";
-import { nixError, parseUnits, Units, Until } from "./scripts";
+import { deployScript, failureOf, FollowEnd, Phase, phaseOf, warningOf } from "./protocol";
+import { parseUnits, Units, Until } from "./scripts";
 
-export type Phase =
-  | "connecting"
-  | "staging"
-  | "waiting-for-lock"
-  | "building"
-  | "activating"
-  | "awaiting-confirmation"
-  | "confirming"
-  | "committing"
-  | "rolling-back"
-  | "done"
-  | "failed";
+export type { FollowEnd, Phase } from "./protocol";
 
-export type FollowEnd = "result" | "awaiting" | "not-started" | "orphaned" | "missing-tool";
+/** Commands in a row that end by themselves with nothing new before the driver stops following. */
+export const QUIET_LIMIT = 3;
 
 export interface RunView {
   phase: Phase;
@@ -34,36 +26,33 @@ export interface RunView {
   followEnd?: { reason: FollowEnd; fields: Record<string, string> };
   result?: Record<string, string>;
   log: string[]; // the tools' own lines, the newest 400
+  said: string; // the run log's last line, for a message when the run ends without a result
+  warnings: string[]; // the host's warnings, for the host's row
+  quiet: number; // commands in a row that ended by themselves and brought nothing new
+  commandOffset: number; // the offset when the last command began
 }
 
 export function initial(): RunView {
-  return { phase: "connecting", started: false, offset: 0, partial: Buffer.alloc(0), awaited: false, confirmation: "not-yet", log: [] };
+  return { phase: "connecting", started: false, offset: 0, partial: Buffer.alloc(0), awaited: false, confirmation: "not-yet", log: [], said: "", warnings: [], quiet: 0, commandOffset: -1 };
 }
-
-const PHASE_OF: Record<string, Phase> = {
-  staged: "staging",
-  "waiting-for-lock": "waiting-for-lock",
-  "arming-watchdog": "building",
-  building: "building",
-  activating: "activating",
-  "awaiting-confirmation": "awaiting-confirmation",
-  "rolling-back": "rolling-back",
-  committing: "committing",
-};
 
 function apply(v: RunView, line: string, bytes: number): RunView {
   const e = parseEvent(line);
   if (e?.name === "follow-end") return { ...v, followEnd: { reason: e.fields.reason as FollowEnd, fields: e.fields } };
   // Every other line comes from the run's log (a result printed before the log existed ends the run).
-  const n: RunView = { ...v, offset: v.offset + bytes };
+  const said = line.startsWith(EVENT_PREFIX) ? line.slice(EVENT_PREFIX.length) : line;
+  const n: RunView = { ...v, offset: v.offset + bytes, said: said.trim() ? said.trim().slice(0, 200) : v.said };
   if (!e) return { ...n, started: true, log: [...v.log, line].slice(-400) };
+  const warning = warningOf(e.name, e.fields);
+  if (warning) n.warnings = [...v.warnings, warning];
   if (e.name !== "result") n.started = true;
   if (e.name === "staged") n.stagedBytes = num(e.fields.bytes);
   if (e.name === "lock-acquired") n.previous = { generation: num(e.fields.previousGeneration), system: e.fields.previousSystem || undefined };
   if (e.name === "built") n.system = e.fields.system;
   if (e.name === "awaiting-confirmation") n.awaited = true;
   if (e.name === "result") return { ...n, result: e.fields, phase: e.fields.outcome === "done" ? "done" : "failed" };
-  return PHASE_OF[e.name] ? { ...n, phase: PHASE_OF[e.name] } : n;
+  const phase = phaseOf(e.name);
+  return phase ? { ...n, phase } : n;
 }
 
 /** Folds a chunk of a script's stdout into the view, telling `passed` of each phase change. */
@@ -91,7 +80,10 @@ export type Next = { do: "start"; until: Until } | { do: "follow"; until: Until 
 export function next(v: RunView, confirm: boolean): Next {
   // Once the window was reached, following stops only at the end (the window may be over already).
   const until: Until = confirm && !v.awaited ? "awaiting" : "end";
-  if (v.result || v.followEnd?.reason === "orphaned" || v.followEnd?.reason === "missing-tool") return { do: "finish" };
+  // A follow that says the run ended finishes it, with or without a result line; so does a host that
+  // keeps answering with nothing new.
+  const end = v.followEnd?.reason;
+  if (v.result || end === "orphaned" || end === "missing-tool" || end === "result" || v.quiet >= QUIET_LIMIT) return { do: "finish" };
   if (!v.started || v.followEnd?.reason === "not-started") return { do: "start", until };
   if (confirm && v.confirmation === "not-yet" && v.phase === "awaiting-confirmation") return { do: "confirm" };
   return { do: "follow", until };
@@ -102,7 +94,10 @@ export function nextCommand(v: RunView, confirmation: RunView["confirmation"] = 
   // A run the host never started is staged again from the beginning.
   const restart = v.followEnd?.reason === "not-started";
   const phase = confirmation === "sent" && v.phase === "awaiting-confirmation" ? "confirming" : v.phase;
-  return { ...v, phase, followEnd: undefined, confirmation, started: restart ? false : v.started, offset: restart ? 0 : v.offset };
+  // Only a command that ended by itself counts as quiet: a dropped connection is bounded by the reconnect deadline.
+  const quiet = v.followEnd && v.offset === v.commandOffset ? v.quiet + 1 : 0;
+  const offset = restart ? 0 : v.offset;
+  return { ...v, phase, followEnd: undefined, confirmation, started: restart ? false : v.started, offset, quiet, commandOffset: offset };
 }
 
 
@@ -116,6 +111,7 @@ export interface DeployResult {
   closureDiff: string;
   rebootReasons: string[]; // what only a boot loads that differs from the booted system (kernel, initrd, ...)
   stagedBytes?: number;
+  warnings: string[];
 }
 
 export interface OutcomeContext {
@@ -125,63 +121,13 @@ export interface OutcomeContext {
   activationTimeoutSec: number;
 }
 
-function rollbackOf(f: Record<string, string>): Rollback {
-  return { to: num(f.rolledBackTo), code: num(f.rollbackCode) ?? 0 };
-}
-
-function failureKind(v: RunView, f: Record<string, string>, c: OutcomeContext): FailureKind {
-  switch (f.outcome) {
-    case "missing-tool":
-      return { kind: "missing-tool", tool: f.tool ?? "?" };
-    case "staging-failed":
-      return { kind: "staging-failed", error: text(f.error).trim() };
-    case "start-failed":
-      return { kind: "start-failed", error: text(f.error).trim() };
-    case "locked":
-      return { kind: "locked", holder: text(f.holder).trim(), waitedSec: num(f.waited) ?? 0 };
-    case "watchdog-failed":
-      return { kind: "watchdog-failed" };
-    case "not-ours":
-      return { kind: "not-ours", stack: f.markerStack, markerHost: f.markerHost, action: "deploy" };
-    case "build-failed":
-      return { kind: "build-failed", exitCode: num(f.exit) ?? 1, log: nixError(v.log.join("\n")) };
-    case "activation-failed":
-      return { kind: "activation-failed", exitCode: num(f.exit) ?? 1, failedUnits: list(f.failedUnits), rollback: rollbackOf(f) };
-    case "health-failed": {
-      const [check, ...out] = text(f.check).split("\n");
-      return { kind: "health-check-failed", check, output: out.join("\n").trim(), rollback: rollbackOf(f) };
-    }
-    case "unconfirmed":
-      return {
-        kind: "unconfirmed",
-        windowSec: c.confirmTimeoutSec,
-        why: v.confirmation === "sent" ? "the confirmation reached the host too late" : "the host could not be reached to confirm it",
-        rollback: rollbackOf(f),
-      };
-    case "timed-out":
-      return { kind: "timed-out", phase: f.phase === "committing" ? "setting the boot default" : "activation", limitSec: c.activationTimeoutSec, rollback: rollbackOf(f) };
-    case "job-died":
-      return { kind: "job-died", phase: f.phase ?? "?", rollback: rollbackOf(f) };
-    case "commit-failed":
-      return { kind: "commit-failed", exitCode: num(f.exit) ?? 1, rollback: rollbackOf(f) };
-    default:
-      return { kind: "lost", why: `the host reported an unknown outcome '${f.outcome}'` };
-  }
-}
-
 /** The run's end: what the host runs now and what changed, or the failure with its facts. */
 export function outcome(v: RunView, c: OutcomeContext): { ok: true; result: DeployResult } | { ok: false; failure: DeployFailure } {
   const f = v.result;
-  if (!f) {
-    const now: HostNow | undefined = v.followEnd?.reason === "orphaned" ? hostNow(v.followEnd.fields) : undefined;
-    const kind: FailureKind =
-      v.followEnd?.reason === "missing-tool"
-        ? { kind: "missing-tool", tool: v.followEnd.fields.tool ?? "?" }
-        : { kind: "lost", why: "the deploy job and its watchdog ended on the host without a result" };
-    return { ok: false, failure: { ...kind, host: c.host, now } };
-  }
+  if (!f) return { ok: false, failure: { ...unfinished(v), host: c.host, now: stateAtEnd(v) } };
   const now = hostNow(f);
-  if (f.outcome !== "done") return { ok: false, failure: { ...failureKind(v, f, c), host: c.host, changed: f.changed === "1", now } };
+  const failure = failureOf(deployScript(f), f, { log: v.log.join("\n"), confirmation: v.confirmation, confirmTimeoutSec: c.confirmTimeoutSec, activationTimeoutSec: c.activationTimeoutSec });
+  if (failure) return { ok: false, failure: { ...failure, host: c.host, changed: f.changed === "1", now } };
   const r = recorded(c.goal, now);
   return {
     ok: true,
@@ -195,8 +141,25 @@ export function outcome(v: RunView, c: OutcomeContext): { ok: true; result: Depl
       closureDiff: uncoloured(text(f.diff)).trim(),
       rebootReasons: list(f.reboot),
       stagedBytes: v.stagedBytes,
+      warnings: v.warnings,
     },
   };
+}
+
+/** Why a run ended without a result line, with what the host last said. */
+function unfinished(v: RunView): FailureKind {
+  const e = v.followEnd;
+  if (e?.reason === "missing-tool") return { kind: "missing-tool", tool: e.fields.tool ?? "?" };
+  const said = v.said ? `it last said '${v.said}'` : "it said nothing";
+  if (e?.reason === "result") return { kind: "lost", why: `the run ended on the host without a result line (the host could not write its log: a full disk?); ${said}` };
+  if (e?.reason === "orphaned") return { kind: "lost", why: `the deploy job and its watchdog ended on the host without a result; ${said}` };
+  return { kind: "lost", why: `the host answered ${v.quiet} follows in a row without anything new; ${said}` };
+}
+
+/** What the host runs, when the follow that ended the run said it. */
+function stateAtEnd(v: RunView): HostNow | undefined {
+  const f = v.followEnd?.fields;
+  return f && f.runningGeneration !== undefined ? hostNow(f) : undefined;
 }
 
 /** The label of a phase in progress lines ("build done in 3.1 s"). */

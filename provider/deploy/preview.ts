@@ -7,9 +7,9 @@ import { archive, flakeEntries } from "./archive";
 import { connectionSpec } from "./connect";
 import { DeployError } from "./errors";
 import { hostNow, list, num, resultOf, text, uncoloured } from "./events";
+import { failureOf } from "./protocol";
 import { parseDryActivate, parsePackages, PreviewReport } from "./report";
 import * as scripts from "./scripts";
-import { nixError } from "./scripts";
 import { sshNet } from "./ssh";
 import type { Net } from "./transport";
 
@@ -29,30 +29,18 @@ export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Prom
   try {
     const r = await t.exec(scripts.preview(id, req.flakeAttr, req.options.lockWaitSec), { stdin: upload });
     const f = resultOf(r.stdout);
-    const now = f ? hostNow(f) : undefined;
-    const fail = (kind: ConstructorParameters<typeof DeployError>[0]) => new DeployError(kind);
-    switch (f?.outcome) {
-      case "built":
-        return {
-          host: req.host,
-          system: f.system,
-          units: parseDryActivate(text(f.dry)),
-          packages: parsePackages(uncoloured(text(f.diff))),
-          closureBytes: closure(f.closure),
-          rebootReasons: list(f.reboot),
-          reboot: req.options.reboot,
-        };
-      case "build-failed":
-        throw fail({ kind: "build-failed", host: req.host, exitCode: num(f.exit) ?? 1, log: nixError(text(f.log)), changed: false, now });
-      case "locked":
-        throw fail({ kind: "locked", host: req.host, holder: text(f.holder).trim(), waitedSec: num(f.waited) ?? 0, changed: false, now });
-      case "missing-tool":
-        throw fail({ kind: "missing-tool", host: req.host, tool: f.tool ?? "?", changed: false, now });
-      case "staging-failed":
-        throw fail({ kind: "staging-failed", host: req.host, error: text(f.error).trim(), changed: false, now });
-      default:
-        throw fail({ kind: "script-failed", host: req.host, what: "the preview build on the host", exitCode: r.code, output: r.stderr.trim() });
-    }
+    if (!f) throw new DeployError({ kind: "script-failed", host: req.host, what: "the preview build on the host", exitCode: r.code, output: r.stderr.trim() });
+    const failure = failureOf("preview", f);
+    if (failure) throw new DeployError({ ...failure, host: req.host, changed: false, now: hostNow(f) });
+    return {
+      host: req.host,
+      system: f.system,
+      units: parseDryActivate(text(f.dry)),
+      packages: parsePackages(uncoloured(text(f.diff))),
+      closureBytes: closure(f.closure),
+      rebootReasons: list(f.reboot),
+      reboot: req.options.reboot,
+    };
   } finally {
     await t.close();
   }

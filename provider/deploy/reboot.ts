@@ -6,6 +6,7 @@ import type { DeployOptions } from "../schema/generation";
 import { connectUntil } from "./connect";
 import { DeployError, HostNow } from "./errors";
 import { hostNow, resultOf, text } from "./events";
+import { failureOf, stateOf } from "./protocol";
 import * as scripts from "./scripts";
 import type { Shell } from "./shell";
 import type { ConnectionSpec, Net } from "./transport";
@@ -44,8 +45,8 @@ export interface RebootRequest {
 
 type Log = (m: string) => void;
 
-/** Runs one script on a new connection; its result fields, {} when it ended without one, undefined when the host was not reached. */
-async function run(net: Net, spec: ConnectionSpec, until: number, cmd: Shell): Promise<Record<string, string> | undefined> {
+/** Runs one script on a new connection: what it printed and its result fields (none when it ended without), or undefined when the host was not reached. */
+async function run(net: Net, spec: ConnectionSpec, until: number, cmd: Shell): Promise<{ out: string; f?: Record<string, string> } | undefined> {
   const t = await connectUntil(net, spec, until, true);
   if (!t) return undefined;
   let out = "";
@@ -57,7 +58,13 @@ async function run(net: Net, spec: ConnectionSpec, until: number, cmd: Shell): P
   } finally {
     await t.close().catch(() => undefined);
   }
-  return resultOf(out) ?? {};
+  return { out, f: resultOf(out) };
+}
+
+/** The last line a script printed, for a message. */
+function lastSaid(out: string): string {
+  const lines = out.split("\n").filter((l) => l.trim());
+  return (lines[lines.length - 1] ?? "").trim().slice(0, 200);
 }
 
 /** Reboots into `to` and returns what the host reports once it is back, or undefined if it never came back. */
@@ -66,14 +73,16 @@ async function rebootAndWait(req: RebootRequest, to: { system: string } | { back
   const began = net.now();
   const started = await run(net, req.spec, began + o.lockWaitSec * 1000 + 60_000, scripts.reboot(o.lockWaitSec, to));
   if (!started) throw new DeployError({ kind: "lost", host: req.host, why: "the host could not be reached to reboot it" });
-  const now = hostNow(started);
-  if (started.outcome === "moved") throw new DeployError({ kind: "reboot-refused", host: req.host, why: "another deploy changed the host's boot default in between", changed: true, now });
-  if (started.outcome === "locked") throw new DeployError({ kind: "reboot-refused", host: req.host, why: `another deployment holds the host lock (${text(started.holder).trim()})`, changed: true, now });
-  if (started.outcome === "missing-tool") throw new DeployError({ kind: "missing-tool", host: req.host, tool: started.tool ?? "?", changed: true, now });
-  if (started.outcome === "boot-default-failed") {
-    throw new DeployError({ kind: "script-failed", host: req.host, what: "making the previous generation the boot default again", exitCode: Number(started.exit ?? 1), output: "" });
+  if (!started.f) {
+    // Whether the reboot was asked for is not known: say what the host runs, never wait for a reboot.
+    const s = await run(net, req.spec, net.now() + 30_000, scripts.state());
+    const now = s ? hostNow(stateOf(s.out).fields) : undefined;
+    throw new DeployError({ kind: "reboot-unknown", host: req.host, generation: req.generation, said: lastSaid(started.out), changed: true, now: now?.currentSystem ? now : undefined });
   }
-  const before = started.systemState ?? "";
+  const now = hostNow(started.f);
+  const refused = failureOf("reboot", started.f);
+  if (refused) throw new DeployError({ ...refused, host: req.host, changed: true, now });
+  const before = started.f.systemState ?? "";
   const deadline = began + o.rebootTimeoutSec * 1000;
   const checks = scripts.booted(o.healthTimeoutSec, o.healthChecks);
   let said = net.now();
@@ -83,9 +92,10 @@ async function rebootAndWait(req: RebootRequest, to: { system: string } | { back
       log(`${req.host}: waiting for the host to come back (${Math.round((net.now() - began) / 1000)} s of ${o.rebootTimeoutSec} s)`);
       said = net.now();
     }
-    const f = await run(net, req.spec, Math.min(deadline, net.now() + 5000), checks);
-    if (!f || f.outcome === "not-yet" || !f.outcome) continue;
-    if (f.outcome === "missing-tool") throw new DeployError({ kind: "missing-tool", host: req.host, tool: f.tool ?? "?", changed: true, now: hostNow(f) });
+    const f = (await run(net, req.spec, Math.min(deadline, net.now() + 5000), checks))?.f;
+    if (!f || f.outcome === "not-yet") continue;
+    const failure = failureOf("booted", f);
+    if (failure) throw new DeployError({ ...failure, host: req.host, changed: true, now: hostNow(f) });
     return { before, booted: { booted: f.booted ?? "", systemState: f.systemState ?? "", healthy: f.healthy === "1", check: text(f.check), now: hostNow(f) } };
   }
   return { before };

@@ -62,9 +62,9 @@ export interface GenerationState extends GenerationInputs {
  * service, but the engine's address is its first argument: sending there with the resource's URN
  * attaches each line to the resource in `pulumi up`'s display. Elsewhere pulumi.log prints them.
  */
-function logger(urn?: string): (m: string) => void {
+function logger(urn?: string, severity: "info" | "warn" = "info"): (m: string) => void {
   const addr = /dynamic-provider[\\/]index\.js$/.test(process.argv[1] ?? "") ? process.argv[2] : undefined;
-  if (!addr || !urn) return (m) => void pulumi.log.info(m);
+  if (!addr || !urn) return (m) => void pulumi.log[severity](m);
   const grpc = require("@grpc/grpc-js");
   const { EngineClient } = require("@pulumi/pulumi/proto/engine_grpc_pb");
   const { LogRequest, LogSeverity } = require("@pulumi/pulumi/proto/engine_pb");
@@ -72,7 +72,7 @@ function logger(urn?: string): (m: string) => void {
   const client = (g.__pulumiNixosEngineLog ??= new EngineClient(addr, grpc.credentials.createInsecure()));
   return (m) => {
     const r = new LogRequest();
-    r.setSeverity(LogSeverity.INFO);
+    r.setSeverity(severity === "warn" ? LogSeverity.WARNING : LogSeverity.INFO);
     r.setMessage(m);
     r.setUrn(urn);
     // One at a time: calls in flight together may reach the engine in another order.
@@ -120,6 +120,9 @@ async function apply(news: GenerationInputs, olds: GenerationState | undefined, 
     ),
   );
   log(summaryLine(news.host, r, news.deploy.reboot));
+  // What the host warned of (a secret whose owner could not be set) goes on the host's row as a warning.
+  const warn = logger(news.progressUrn, "warn");
+  for (const w of r.warnings) warn(w);
   return {
     ...news,
     hostKey: r.hostKey,
@@ -290,6 +293,7 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
           `which reads them; they go when the host runs a system deployed without them (or destroy with deploy.rollbackOnDelete)`,
       );
     }
+    if (u.released) log(`${props.host}: released the machine: its marker (/etc/pulumi-nixos/generation.json) says so, and another stack may deploy it`);
   },
 };
 

@@ -51,6 +51,7 @@ class FakeHost {
   later?: { at: number; lines: string[] }; // what the host logs by itself once the clock reaches `at`
   started = false;
   replies: Record<string, string[][]> = {}; // what other scripts print, in turn (the last one repeats)
+  endReason?: string; // how every follow ends, whatever the log says (a host whose result line was never written)
 
   constructor(
     readonly before: string[],
@@ -102,7 +103,7 @@ class FakeHost {
         }
         if (!this.started) return this.emit(opts, "@@pulumi-nixos follow-end reason=not-started\n", kind);
         const result = /@@pulumi-nixos result /.test(this.log);
-        const end = result ? "result" : until === "awaiting" && this.log.includes("awaiting-confirmation") ? "awaiting" : "orphaned";
+        const end = this.endReason ?? (result ? "result" : until === "awaiting" && this.log.includes("awaiting-confirmation") ? "awaiting" : "orphaned");
         return this.emit(opts, this.log.slice(offset) + `@@pulumi-nixos follow-end reason=${end}\n`, kind);
       },
       close: async () => undefined,
@@ -330,6 +331,41 @@ describe("every failure the host reports reads as one line with its facts", () =
   });
 });
 
+describe("what the host says is read as the protocol defines it", () => {
+  it("a watchdog that could not take the lock to roll back ('lost') says so, not 'unknown outcome'", async () => {
+    const e = await failing(new FakeHost([...untilAwaiting.slice(0, 9), result("outcome=lost reason=timeout phase=activating changed=1")]));
+    expect(e.message).toMatch(/^media: the deploy job did not finish activating in time, and its watchdog could not take the host lock within 60 s to roll back, so nothing was rolled back; the host runs generation 4$/);
+    expect(e.message).not.toMatch(/unknown/);
+  });
+
+  it("a secret whose owner could not be set is a warning on the host's row", async () => {
+    const host = new FakeHost(untilAwaiting, ["@@pulumi-nixos warning secret=radarr owner=radarr:radarr", ...confirmed]);
+    const r = await deploy(request(), () => undefined, host.net());
+    expect(r.warnings).toEqual(["media: secret radarr: its owner could not be set to radarr:radarr (no such user or group on the host), so it stays readable by root only"]);
+  });
+});
+
+describe("every follow has a bound", () => {
+  it("a run that ended without its result line (a full disk) fails at once, naming what the host last said", async () => {
+    const host = new FakeHost(untilAwaiting.slice(0, 9));
+    host.endReason = `result ${state(5, NEW)}`;
+    const e = await failing(host, request({ magicRollback: false }));
+    expect(host.commands.length).toBeLessThanOrEqual(2);
+    expect(e.failure).toMatchObject({ kind: "lost", now: { runningGeneration: 5 } });
+    expect(e.message).toBe(
+      "media: the run ended on the host without a result line (the host could not write its log: a full disk?); it last said 'activating the configuration...'; the host runs generation 5",
+    );
+  });
+
+  it("a host that keeps answering follows with nothing new fails after a few, naming what it last said", async () => {
+    const host = new FakeHost(untilAwaiting.slice(0, 6));
+    host.endReason = "awaiting";
+    const e = await failing(host, request({ magicRollback: false }));
+    expect(host.commands.length).toBeLessThanOrEqual(5);
+    expect(e.message).toMatch(/^media: the host answered 3 follows in a row without anything new; it last said 'building the system configuration...'; /);
+  });
+});
+
 describe("deploy.reboot", () => {
   const needs = (reasons: string) => [...confirmed.slice(0, 2), `@@pulumi-nixos result outcome=done changed=1 diff= reboot=${reasons} ${state(5, NEW)}`];
   const rebooting = ["@@pulumi-nixos result outcome=rebooting systemState=running " + state(5, NEW)];
@@ -395,6 +431,21 @@ describe("deploy.reboot", () => {
       "media: rebooted into generation 5 and did not come back over SSH within 45 s (deploy.rebootTimeoutSec); it boots generation 5 by default, generation 4 is in its boot menu; state keeps what it recorded before until a refresh reads the host",
     );
     expect(logs.filter((l) => l.startsWith("media: waiting for the host to come back")).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("reboot.sh that ends without its result line is unknown, read from the host; never a reboot, never a reboot back", async () => {
+    const host = new FakeHost(untilAwaiting, needs("kernel"));
+    host.replies = {
+      reboot: [["@@pulumi-nixos something-else"]],
+      state: [[...state(5, NEW).split(" "), "busy="]],
+      booted: [booted(NEW, 5)],
+    };
+    const e = await failing(host, request({ reboot: "ifNeeded" }));
+    expect(host.commands).toEqual(["start", "confirm", "reboot", "state"]);
+    expect(e.failure).toMatchObject({ kind: "reboot-unknown", now: { runningGeneration: 5 } });
+    expect(e.message).toBe(
+      "media: switched to generation 5, but reboot.sh ended without its result line (it last said '@@pulumi-nixos something-else'), so whether the host reboots is not known; the host runs generation 5",
+    );
   });
 
   it("another deploy that changed the boot default in between: no reboot", async () => {

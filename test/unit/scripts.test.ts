@@ -8,25 +8,9 @@ import * as os from "os";
 import * as path from "path";
 import { archive } from "../../provider/deploy/archive";
 import * as scripts from "../../provider/deploy/scripts";
+import { jobParams } from "./support/sandbox";
 
-const job = (over: Partial<scripts.JobParams> = {}) =>
-  scripts.job({
-    id: "1-abc",
-    host: "media",
-    stack: "homelab",
-    flakeAttr: "media",
-    goal: "switch",
-    magicRollback: false,
-    takeover: false,
-    owner: "stack homelab from ci (pid 1, run 1-abc)",
-    lockWaitSec: 5,
-    activationTimeoutSec: 30,
-    confirmTimeoutSec: 10,
-    healthTimeoutSec: 10,
-    reboot: "never",
-    secrets: [{ key: "radarr", owner: "nobody", group: "nogroup", mode: "0400" }],
-    ...over,
-  });
+const job = (over: Partial<scripts.JobParams> = {}) => scripts.job(jobParams(over));
 
 const rendered = {
   job: job(),

@@ -1,0 +1,214 @@
+// What the host scripts (nix/scripts/*.sh) say to the deployer, defined once: every event a deploy
+// streams into its run's log, every way a follow ends, every outcome each script can end with (each
+// with its fields), what state.sh prints, and the one place that turns each into a phase, a warning
+// or a failure. test/unit/protocol.test.ts checks the scripts' `emit`/`finish` calls against it.
+import type { FailureKind } from "./errors";
+import { list, num, text } from "./events";
+import { nixError } from "./scripts";
+
+export type Phase =
+  | "connecting"
+  | "staging"
+  | "waiting-for-lock"
+  | "building"
+  | "activating"
+  | "awaiting-confirmation"
+  | "confirming"
+  | "committing"
+  | "rolling-back"
+  | "done"
+  | "failed";
+
+export type Fields = Record<string, string>;
+
+/** What the host runs and boots (lib.sh host_state): any result and some follow ends carry it. */
+export const HOST_STATE = ["runningGeneration", "currentSystem", "profileGeneration", "profileSystem", "marker"] as const;
+/** Fields a result line may carry besides its own: whether the host changed, and the host state. */
+export const COMMON_FIELDS: readonly string[] = ["changed", ...HOST_STATE];
+
+interface EventDef {
+  fields: readonly string[];
+  phase?: Phase; // the phase the event begins
+}
+
+/** Events of a deploy run, in its log: start.sh's `staged`, job.sh's `emit` and `phase` calls. */
+export const EVENTS: Record<string, EventDef> = {
+  staged: { fields: ["bytes"], phase: "staging" },
+  starting: { fields: [] },
+  "waiting-for-lock": { fields: ["holder"], phase: "waiting-for-lock" },
+  "lock-acquired": { fields: ["previousGeneration", "previousSystem"] },
+  "arming-watchdog": { fields: [], phase: "building" },
+  building: { fields: ["flake"], phase: "building" },
+  built: { fields: ["system"] },
+  activating: { fields: [], phase: "activating" },
+  activated: { fields: [] },
+  "awaiting-confirmation": { fields: ["seconds"], phase: "awaiting-confirmation" },
+  decided: { fields: ["decision"] },
+  "rolling-back": { fields: ["to", "reason"], phase: "rolling-back" },
+  "rolled-back": { fields: ["code"] },
+  committing: { fields: [], phase: "committing" },
+  watchdog: { fields: ["reason", "phase"] },
+  warning: { fields: ["secret", "owner"] }, // a secret's owner could not be set
+};
+
+/** Why a follow (start.sh, follow.sh, confirm.sh) stopped: `follow-end reason=NAME`, with its fields. */
+export const FOLLOW_ENDS = {
+  result: [...HOST_STATE], // the run has ended: its result line should be in the log
+  awaiting: [], // the run waits for its confirmation
+  "not-started": [], // no run of that id was started: upload again
+  orphaned: [...HOST_STATE], // neither the job nor its watchdog lives, and there is no result
+  "missing-tool": ["tool"],
+} as const satisfies Record<string, readonly string[]>;
+export type FollowEnd = keyof typeof FOLLOW_ENDS;
+
+/** Each script's outcomes (`emit result outcome=NAME`, job.sh's `finish NAME`) and their own fields. */
+export const OUTCOMES = {
+  start: {
+    "missing-tool": ["tool"],
+    "staging-failed": ["error"],
+    "start-failed": ["error"],
+  },
+  job: {
+    done: ["diff", "reboot"],
+    "missing-tool": ["tool"],
+    locked: ["holder", "waited"],
+    "not-ours": ["markerStack", "markerHost"],
+    "watchdog-failed": [],
+    "build-failed": ["exit"],
+    "activation-failed": ["exit", "failedUnits", "rolledBackTo", "rollbackCode"],
+    unconfirmed: ["rolledBackTo", "rollbackCode"],
+    "health-failed": ["rolledBackTo", "rollbackCode", "check"],
+    "commit-failed": ["exit", "rolledBackTo", "rollbackCode"],
+    "timed-out": ["phase", "rolledBackTo", "rollbackCode"],
+    "job-died": ["phase", "rolledBackTo", "rollbackCode"],
+    lost: ["reason", "phase"], // the watchdog could not take the host lock to roll back
+  },
+  preview: {
+    built: ["system", "dry", "diff", "closure", "reboot"],
+    "missing-tool": ["tool"],
+    "staging-failed": ["error"],
+    locked: ["holder", "waited"],
+    "build-failed": ["exit", "log"],
+    "dry-activate-failed": ["exit", "output"],
+  },
+  reboot: {
+    rebooting: ["systemState"],
+    "missing-tool": ["tool"],
+    locked: ["holder", "waited"],
+    moved: [],
+    "boot-default-failed": ["exit"],
+  },
+  booted: {
+    booted: ["booted", "systemState", "healthy", "check"],
+    "not-yet": [],
+    "missing-tool": ["tool"],
+  },
+  cleanup: {
+    removed: ["rollbackCode", "keptSecrets", "keptFlake", "released"],
+    "not-ours": [],
+    locked: ["holder", "waited"],
+    "missing-tool": ["tool"],
+  },
+} as const satisfies Record<string, Record<string, readonly string[]>>;
+export type Script = keyof typeof OUTCOMES;
+
+/** What state.sh prints, one key=value a line: the host state and a busy run, or the missing tool. */
+export const STATE_FIELDS: readonly string[] = [...HOST_STATE, "busy", "missing"];
+
+/** The phase an event of the run's log begins, if any. */
+export function phaseOf(event: string): Phase | undefined {
+  return EVENTS[event]?.phase;
+}
+
+/** The line a host's warning event puts on the host's row. */
+export function warningOf(event: string, f: Fields): string | undefined {
+  if (event !== "warning") return undefined;
+  return `secret ${f.secret}: its owner could not be set to ${f.owner} (no such user or group on the host), so it stays readable by root only`;
+}
+
+/** What the deployer knows beside the result line: the run's log, whether it sent the confirmation, its limits. */
+export interface Context {
+  log?: string;
+  confirmation?: "not-yet" | "sent" | "unreachable";
+  confirmTimeoutSec?: number;
+  activationTimeoutSec?: number;
+}
+
+const rollbackOf = (f: Fields) => ({ to: num(f.rolledBackTo), code: num(f.rollbackCode) ?? 0 });
+
+/**
+ * The failure an outcome of `script` means, or undefined for an outcome that is no failure. This is
+ * the one place that maps an outcome to an error (`locked` and `missing-tool` included).
+ */
+export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKind | undefined {
+  const outcome = f.outcome ?? "";
+  if (!Object.prototype.hasOwnProperty.call(OUTCOMES[script], outcome)) {
+    return { kind: "lost", why: `${script}.sh reported an outcome the deployer does not know ('${outcome}')` };
+  }
+  const exitCode = num(f.exit) ?? 1;
+  switch (outcome) {
+    case "done":
+    case "built":
+    case "rebooting":
+    case "booted":
+    case "not-yet":
+    case "removed":
+      return undefined;
+    case "not-ours":
+      return script === "cleanup" ? undefined : { kind: "not-ours", stack: f.markerStack, markerHost: f.markerHost, action: "deploy" };
+    case "missing-tool":
+      return { kind: "missing-tool", tool: f.tool ?? "?" };
+    case "locked":
+      if (script === "reboot") return { kind: "reboot-refused", why: `another deployment holds the host lock (${text(f.holder).trim()})` };
+      return { kind: "locked", holder: text(f.holder).trim(), waitedSec: num(f.waited) ?? 0 };
+    case "staging-failed":
+      return { kind: "staging-failed", error: text(f.error).trim() };
+    case "start-failed":
+      return { kind: "start-failed", error: text(f.error).trim() };
+    case "watchdog-failed":
+      return { kind: "watchdog-failed" };
+    case "build-failed":
+      return { kind: "build-failed", exitCode, log: nixError(f.log !== undefined ? text(f.log) : (c.log ?? "")) };
+    case "dry-activate-failed":
+      return { kind: "script-failed", what: "switch-to-configuration dry-activate of the new system", exitCode, output: text(f.output).trim() };
+    case "activation-failed":
+      return { kind: "activation-failed", exitCode, failedUnits: list(f.failedUnits), rollback: rollbackOf(f) };
+    case "health-failed": {
+      const [check, ...out] = text(f.check).split("\n");
+      return { kind: "health-check-failed", check, output: out.join("\n").trim(), rollback: rollbackOf(f) };
+    }
+    case "unconfirmed":
+      return {
+        kind: "unconfirmed",
+        windowSec: c.confirmTimeoutSec ?? 0,
+        why: c.confirmation === "sent" ? "the confirmation reached the host too late" : "the host could not be reached to confirm it",
+        rollback: rollbackOf(f),
+      };
+    case "timed-out":
+      return { kind: "timed-out", phase: f.phase === "committing" ? "setting the boot default" : "activation", limitSec: c.activationTimeoutSec ?? 0, rollback: rollbackOf(f) };
+    case "job-died":
+      return { kind: "job-died", phase: f.phase ?? "?", rollback: rollbackOf(f) };
+    case "commit-failed":
+      return { kind: "commit-failed", exitCode, rollback: rollbackOf(f) };
+    case "lost": {
+      const what = f.reason === "timeout" ? `did not finish ${f.phase ?? "its phase"} in time` : `died while ${f.phase ?? "at work"}`;
+      return { kind: "lost", why: `the deploy job ${what}, and its watchdog could not take the host lock within 60 s to roll back, so nothing was rolled back` };
+    }
+    case "moved":
+      return { kind: "reboot-refused", why: "another deploy changed the host's boot default in between" };
+    case "boot-default-failed":
+      return { kind: "script-failed", what: "making the previous generation the boot default again", exitCode, output: "" };
+  }
+  return { kind: "lost", why: `${script}.sh reported an outcome the deployer does not read ('${outcome}')` };
+}
+
+/** The outcomes a deploy's stream can end with: start.sh's own, then the job's. */
+export function deployScript(f: Fields): Script {
+  return f.outcome !== undefined && Object.prototype.hasOwnProperty.call(OUTCOMES.start, f.outcome) ? "start" : "job";
+}
+
+/** state.sh's output as fields, or the tool the host lacks. */
+export function stateOf(stdout: string): { fields: Fields; missing?: string } {
+  const kv = Object.fromEntries(stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  return { fields: kv, missing: kv.missing || undefined };
+}

@@ -1,0 +1,118 @@
+// The real host scripts in a sandbox (test/unit/support/sandbox.ts), read by the real deploy code:
+// what a script prints is what the deployer reports, including the paths where something goes wrong
+// (a failed dry-activate, a job whose pid file is not written yet, a start sent twice).
+import { archive } from "../../provider/deploy/archive";
+import { DeployError } from "../../provider/deploy/errors";
+import { previewBuild } from "../../provider/deploy/preview";
+import * as scripts from "../../provider/deploy/scripts";
+import type { Net } from "../../provider/deploy/transport";
+import { jobParams, Sandbox, unshareWorks } from "./support/sandbox";
+
+/** A Net whose one host answers every command with `stdout`. */
+function answering(stdout: string): Net {
+  return {
+    connect: async () => ({ hostKey: "k", exec: async () => ({ code: 0, stdout, stderr: "" }), close: async () => undefined }),
+    sleep: async () => undefined,
+    now: () => 0,
+  };
+}
+
+const options = {
+  magicRollback: true,
+  rollbackTimeoutSec: 60,
+  activationTimeoutSec: 600,
+  lockWaitSec: 5,
+  healthTimeoutSec: 30,
+  healthChecks: [],
+  rollbackOnDelete: false,
+  maxActivating: 10,
+  reboot: "never" as const,
+  rebootTimeoutSec: 600,
+  previewBuild: true,
+};
+
+const flake = archive([{ path: "flake/flake.nix", content: "{ }\n", mode: 0o644 }]);
+
+async function preview(dryExit: number) {
+  const box = new Sandbox({ dryExit });
+  try {
+    box.file("in.tar", flake, 0o644);
+    box.file("preview.sh", scripts.preview("preview-1-abc", "media", 5).text, 0o644);
+    const out = box.run(`sh ${box.root}/preview.sh < ${box.root}/in.tar`);
+    return await previewBuild(
+      { host: "media", connection: { address: "10.0.0.2", port: 22, user: "root", agent: false, trustOnFirstUse: false }, files: { "flake.nix": "{ }" }, flakeAttr: "media", options },
+      answering(out),
+    );
+  } finally {
+    box.cleanup();
+  }
+}
+
+(unshareWorks ? describe : describe.skip)("preview.sh read by previewBuild", () => {
+  it("a healthy build reports the units dry-activate names", async () => {
+    const r = await preview(0);
+    expect(r.units.restarted).toEqual(["caddy.service"]);
+  });
+
+  it("a dry-activate that fails fails the preview, never 'no unit would restart'", async () => {
+    const e = await preview(1).catch((x) => x);
+    expect(e).toBeInstanceOf(DeployError);
+    expect(e.message).toBe("media: switch-to-configuration dry-activate of the new system failed (exit 1): error: the new system's activation script cannot run");
+  });
+});
+
+/** A sandbox with the upload of run `id` (in.tar) and its start script (start.sh). */
+function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {}): Sandbox {
+  const box = new Sandbox(o);
+  box.file("in.tar", archive([{ path: "flake/flake.nix", content: "{ }\n", mode: 0o644 }, { path: "job.sh", content: scripts.job(jobParams({ id, secrets: [] })).text, mode: 0o600 }]), 0o644);
+  box.file("start.sh", scripts.start(id, 0, "end").text, 0o644);
+  return box;
+}
+
+(unshareWorks ? describe : describe.skip)("starting a run and following it", () => {
+  it("a job whose pid file is not written yet is followed, not reported dead (its start delayed 3 s with the file empty)", () => {
+    // What job.sh did between creating job.pid and writing the pid, made long.
+    const launch = 'if [ "$3" = run ]; then ( : > "${2%/job.sh}/job.pid"; sleep 3; exec setsid "$@" ) </dev/null >/dev/null 2>&1 & else setsid "$@" </dev/null >/dev/null 2>&1 & fi';
+    const box = deployBox("1-race", { launch });
+    try {
+      const out = box.run(`sh ${box.root}/start.sh < ${box.root}/in.tar`);
+      expect(out).toMatch(/@@pulumi-nixos result outcome=done /);
+      expect(out).toMatch(/@@pulumi-nixos follow-end reason=result /);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("job.sh writes its pid file whole (write, then rename)", () => {
+    expect(scripts.SCRIPT_FILES.job).not.toMatch(/> "\$run\/(job|watchdog)\.pid"/);
+  });
+
+  it("a start sent again with the same run id after a dropped connection: the first, ending late, never removes the second's live run", () => {
+    const box = deployBox("1-twice", { buildSeconds: 3 });
+    try {
+      const run = "/var/lib/pulumi-nixos/private/runs/1-twice";
+      const out = box.run(
+        [
+          `mkfifo ${box.root}/first.in`,
+          // The first start: its upload stalls (the connection dropped), and ends late with a broken archive.
+          `sh ${box.root}/start.sh < ${box.root}/first.in > ${box.root}/first.out 2>&1 &`,
+          `exec 7> ${box.root}/first.in`,
+          "sleep 1",
+          // The driver reconnects and sends the same start again: it stages and starts the job.
+          `sh ${box.root}/start.sh < ${box.root}/in.tar > ${box.root}/second.out 2>&1 &`,
+          "second=$!",
+          `n=0; while [ ! -e ${run}/started ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`,
+          "echo garbage >&7; exec 7>&-",
+          "wait $second",
+          "wait",
+          `echo SECOND; cat ${box.root}/second.out; echo FIRST; cat ${box.root}/first.out; echo RUN; cat ${run}/outcome 2>/dev/null || echo "no run directory"`,
+        ].join("\n"),
+      );
+      const [second, rest] = out.split("SECOND\n")[1].split("FIRST\n");
+      expect(second).toMatch(/@@pulumi-nixos result outcome=done /);
+      expect(rest.split("RUN\n")[1]).toBe("done\n");
+    } finally {
+      box.cleanup();
+    }
+  });
+});

@@ -1,0 +1,96 @@
+// The real host scripts against stub tools, in a private mount namespace whose /run, /var/lib and
+// system profiles are temporary: a running system (sys-old) and the one a stub nixos-rebuild "builds"
+// (sys-new), each with a stub switch-to-configuration; a systemd-run that starts the unit detached.
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { JobParams } from "../../../provider/deploy/scripts";
+
+export const unshareWorks = spawnSync("unshare", ["--mount", "true"]).status === 0;
+
+/** A deploy job's parameters for a sandboxed run (switch, no magic rollback, one secret). */
+export function jobParams(over: Partial<JobParams> = {}): JobParams {
+  return {
+    id: "1-abc",
+    host: "media",
+    stack: "homelab",
+    flakeAttr: "media",
+    goal: "switch",
+    magicRollback: false,
+    takeover: false,
+    owner: "stack homelab from ci (pid 1, run 1-abc)",
+    lockWaitSec: 5,
+    activationTimeoutSec: 30,
+    confirmTimeoutSec: 10,
+    healthTimeoutSec: 10,
+    reboot: "never",
+    secrets: [{ key: "radarr", owner: "nobody", group: "nogroup", mode: "0400" }],
+    ...over,
+  };
+}
+
+export interface SandboxOptions {
+  dryExit?: number; // what sys-new's switch-to-configuration dry-activate exits with
+  buildSeconds?: number; // how long the stub nixos-rebuild takes
+  launch?: string; // how the stub systemd-run starts its unit ("$@", after the options)
+}
+
+const TOOLS = "awk base64 cat chmod chown cut date find flock grep install ln ls mkdir mkfifo mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc";
+
+export class Sandbox {
+  readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "pnx-sandbox-"));
+  readonly stubs = path.join(this.root, "stubs");
+
+  constructor(o: SandboxOptions = {}) {
+    for (const sys of ["sys-old", "sys-new"]) {
+      this.file(
+        `${sys}/bin/switch-to-configuration`,
+        [
+          "#!/bin/sh",
+          `echo "${sys} $1" >> ${this.stubs}/calls`,
+          `[ "$1" = test ] && ln -sfn ${this.root}/${sys} /run/current-system`,
+          `[ "$1" = dry-activate ] && [ ${sys} = sys-new ] && [ ${o.dryExit ?? 0} != 0 ] && { echo "error: the new system's activation script cannot run"; exit ${o.dryExit}; }`,
+          `[ "$1" = dry-activate ] && echo "would restart the following units: caddy.service"`,
+          "exit 0",
+        ].join("\n"),
+      );
+    }
+    this.file("stubs/nixos-rebuild", `#!/bin/sh\necho "nixos-rebuild $*" >> ${this.stubs}/calls\nsleep ${o.buildSeconds ?? 0}\nln -sfn ${this.root}/sys-new result\n`);
+    this.file(
+      "stubs/systemd-run",
+      `#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -E) export "$2"; shift ;; --*) ;; *) break ;; esac; shift; done\n${o.launch ?? 'setsid "$@" </dev/null >/dev/null 2>&1 &'}\n`,
+    );
+    this.file("stubs/systemctl", "#!/bin/sh\nexit 0\n");
+    this.file("stubs/nix", "#!/bin/sh\necho 'jellyfin: 10.9 → 10.10'\n");
+    this.file(
+      "stubs/nix-env",
+      `#!/bin/sh\necho "nix-env $*" >> ${this.stubs}/calls\n[ "$3" = --set ] && ln -sfn ${this.root}/sys-new /nix/var/nix/profiles/system-2-link && ln -sfn system-2-link /nix/var/nix/profiles/system\nexit 0\n`,
+    );
+  }
+
+  file(rel: string, text: string | Buffer, mode = 0o755): string {
+    const p = path.join(this.root, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, text, { mode });
+    return p;
+  }
+
+  /** Runs `body` (sh) in the namespace, after the host is set up; returns its stdout. */
+  run(body: string, timeoutMs = 60000): string {
+    const setup = [
+      "set -e",
+      "mount -t tmpfs none /run && mount -t tmpfs none /var/lib && mount -t tmpfs none /nix/var/nix/profiles",
+      `mkdir -p /run/wrappers/bin && for t in ${TOOLS}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
+      `for t in nixos-rebuild systemd-run systemctl nix nix-env; do ln -s ${this.stubs}/$t /run/wrappers/bin/$t; done`,
+      `ln -s ${this.root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${this.root}/sys-old /run/current-system`,
+      "set +e",
+      body,
+    ].join("\n");
+    return execFileSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", setup], { encoding: "utf8", timeout: timeoutMs });
+  }
+
+  cleanup(): void {
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
