@@ -2,15 +2,15 @@
 // Pulumi.yaml upwards from the working directory. The hosts' own folders and the program's Git revision
 // are read from there, inside the engine and outside it alike.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { projectRoot, readHostDir } from "../../provider/resources/host-dir";
 import { withRevision } from "../../provider/resources/host";
 import { previewBuildOn } from "../../provider/resources/preview-build";
 import { ValidationError } from "../../provider/schema/errors";
+import { tempDir } from "../temp-dir";
 
-const tmp = (name: string) => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`)));
+const tmp = (name: string) => fs.realpathSync(tempDir(`${name}-`));
 const write = (file: string, text = "") => {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, text);

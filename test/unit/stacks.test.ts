@@ -89,7 +89,7 @@ test("the committed homelab config renders as a newcomer finds it, and lists wha
 });
 
 test("a stack config file that is missing or not YAML is one line naming the file and the fix", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+  const dir = tempDir("stack-");
   const missing = path.join(dir, "Pulumi.prod.yaml");
   const shown = path.relative(process.cwd(), missing);
   expect(() => readStackConfigFile(missing, "prod")).toThrow(
