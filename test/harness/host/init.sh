@@ -6,10 +6,12 @@
 #   reboot [ID]      every process dies, /run is emptied but for /run/sim, the host is off for the
 #                    hardware's bootSeconds (connections refused), then the boot default boots
 #   sshd-restart, network-drop SECONDS, unreachable STORE-PATH, reload-host-key   (injected faults)
-# Usage (inside `unshare --mount --pid --fork --kill-child --mount-proc`): init.sh STATE_DIR HARNESS_DIR
+# Usage (inside `unshare --mount --pid --fork --kill-child --mount-proc`): init.sh STATE_DIR
 set -euo pipefail
-state=$1 harness=$2
+state=$1
 PATH=/usr/bin:/bin:/usr/sbin:/sbin
+# As the kernel starts init, whatever the umask of the process that started the host.
+umask 022
 
 # Private views of the host's own paths; /nix/store and the Nix database stay shared. /usr/bin and
 # the rest of the machine stay visible (the system path links into them), as the store does on NixOS.
@@ -22,17 +24,20 @@ mount -t overlay overlay -o "lowerdir=/etc,upperdir=$state/etc-upper,workdir=$st
 if ! grep -q '^build-users-group' /etc/nix/nix.conf 2>/dev/null; then
   { cat /etc/nix/nix.conf 2>/dev/null; echo "build-users-group ="; } > /etc/nix/nix.conf.sim && mv /etc/nix/nix.conf.sim /etc/nix/nix.conf
 fi
-mount --bind "$state/run" /run
-mount --bind "$state/var-lib" /var/lib
-mount --bind "$state/profiles" /nix/var/nix/profiles
-mount --bind "$state/home" /home
-mount --bind "$state/root" /root
-mount --bind "$state/boot" /boot
+# Sources relative to the state directory, this process's working directory: the state directory may
+# live under /home, /root or /tmp, which these mounts hide.
+cd "$state"
+bind() { mount --no-canonicalize --bind "$1" "$2"; }
+bind run /run
+bind var-lib /var/lib
+bind profiles /nix/var/nix/profiles
+bind home /home
+bind root /root
+bind boot /boot
+bind tmp /tmp
+cd /
 # Firmware as a machine shows it: /sys/firmware/efi only on UEFI hosts.
 mount -t tmpfs -o mode=0755,size=64k sim-firmware /sys/firmware
-# Last: the state directory itself may live under the machine's /tmp.
-mount --bind "$state/tmp" /tmp
-echo "$harness" > /run/sim/harness-dir
 mkdir -p /run/sim/transient
 [ -p /run/sim/ctl.fifo ] || mkfifo -m 0600 /run/sim/ctl.fifo
 exec 3<>/run/sim/ctl.fifo
