@@ -206,8 +206,14 @@ reboot() {
 }
 
 boot
+pending=
 while true; do
-  if read -r -t 0.3 -u 3 word arg; then
+  # A `read -t` that times out in the middle of a line consumes and returns the part it has read, and
+  # the next read starts after it: the part is kept for the next read, or a word arriving as the
+  # timeout expires (likely on a loaded machine) is cut in two and lost, a reboot never happening.
+  if IFS= read -r -t 0.3 -u 3 part; then
+    read -r word arg <<< "$pending$part"
+    pending=
     case $word in
       reconcile) reconcile; echo "$arg" > /run/sim/ack ;;
       reboot) reboot; [ -n "$arg" ] && echo "$arg" > /run/sim/ack ;;
@@ -216,6 +222,8 @@ while true; do
       unreachable) kill_sessions; unreachable_while=$arg ;;
       reload-host-key) stop_sshd ;;
     esac
+  else
+    pending+=$part
   fi
   if [ -n "$unreachable_while" ] && ! [ /run/current-system -ef "$unreachable_while" ]; then
     unreachable_while=
