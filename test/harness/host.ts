@@ -181,12 +181,13 @@ function prepare(opts: HostOptions, claim: Claim, stub: string): Prepared {
   const firmware = opts.firmware ?? "uefi";
   // Modes set, not left to the umask: these are the host's /etc, /run, /home and so on.
   const dirs = { "etc-upper": 0o755, "etc-upper/ssh": 0o755, "etc-upper/nixos": 0o755, "etc-work": 0o755, run: 0o755, "run/sim": 0o755,
-    "var-lib": 0o755, profiles: 0o755, home: 0o755, root: 0o700, tmp: 0o1777, boot: 0o755, keys: 0o700 };
+    "var-lib": 0o755, profiles: 0o755, home: 0o755, root: 0o700, tmp: 0o1777, boot: 0o755, keys: 0o700, "bin-sh": 0o755 };
   for (const [d, mode] of Object.entries(dirs)) {
     fs.mkdirSync(path.join(s, d), { recursive: true });
     fs.chmodSync(path.join(s, d), mode);
   }
   fs.symlinkSync(stub, path.join(s, stubLink));
+  fs.symlinkSync("bash", path.join(s, "bin-sh/sh")); // laid over the machine's /usr/bin by init.sh
   const host = keygen(path.join(s, "keys/host_ed25519"), opts.name);
   const root = keygen(path.join(s, "keys/root_ed25519"), `root@${opts.name}`);
   const deploy = keygen(path.join(s, "keys/deploy_ed25519"), `${deployUser}@${opts.name}`);

@@ -35,6 +35,8 @@ bind home /home
 bind root /root
 bind boot /boot
 bind tmp /tmp
+# /bin/sh is bash, as on NixOS: a read-only /usr/bin (which /bin links to) with `sh -> bash` over it.
+mount -t overlay sim-bin-sh -o lowerdir=bin-sh:/usr/bin /usr/bin
 cd /
 # Firmware as a machine shows it: /sys/firmware/efi only on UEFI hosts.
 mount -t tmpfs -o mode=0755,size=64k sim-firmware /sys/firmware
