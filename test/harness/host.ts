@@ -2,7 +2,10 @@
 // namespace (private /etc, /run, /var/lib, /nix/var/nix/profiles, /home, /root, /tmp, /boot; shared
 // /nix/store), installed as a fresh NixOS: /etc/nixos written as nixos-generate-config writes it plus
 // the installer's edits (host name, sshd, the deployer's keys and sudo), built by real Nix through
-// the stub nixpkgs into generation 1 of the system profile, and booted.
+// the stub nixpkgs into generation 1 of the system profile, and booted. What a host needs of the
+// harness (the stub nixpkgs) is in the Nix store, which every host shares and every host user can
+// read, so the checkout may be anywhere (under /root, /home or /tmp, which hosts mount privately; in a
+// private directory; cloned with umask 077).
 import { ChildProcess, execFile, spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -15,7 +18,6 @@ import { Claim, claimAddress, releaseClaim, updateClaim } from "./registry";
 
 const run = promisify(execFile);
 const harnessDir = __dirname;
-const stubDir = path.join(harnessDir, "stub-nixpkgs");
 export const deployUser = "deploy";
 export const releases = ["25.05", "25.11", "26.05", "26.11"] as const;
 export type Release = (typeof releases)[number];
@@ -89,9 +91,26 @@ export interface HostRecord {
   pid: number;
 }
 
+// Where a host finds the stub nixpkgs: a link to its copy in the store (nixos-rebuild reads it).
+const stubLink = "run/sim/stub-nixpkgs";
+
+let stubPath: Promise<string> | undefined;
+/** The stub nixpkgs copied into the Nix store, once per process: content-addressed, world-readable, in every host. */
+function stubInStore(): Promise<string> {
+  stubPath ??= run("nix-store", ["--add", path.join(harnessDir, "stub-nixpkgs")], { env: { PATH: machinePath } }).then((r) => r.stdout.trim());
+  return stubPath;
+}
+
+/** Writes a file every host user can read, whatever the umask of the process that starts hosts. */
+function writeShared(file: string, text: string): void {
+  fs.writeFileSync(file, text);
+  fs.chmodSync(file, 0o644);
+}
+
 /** A host whose disk is prepared and whose installed system is not built yet. */
 interface Prepared {
   opts: HostOptions;
+  stub: string;
   claim: Claim;
   release: Release;
   firmware: Firmware;
@@ -156,15 +175,19 @@ function installerEdits(p: Prepared, port: number, network: "dhcp" | "static", a
 }
 
 /** The host's disk before installation: its directories, keys, empty account files and hardware. */
-function prepare(opts: HostOptions, claim: Claim): Prepared {
+function prepare(opts: HostOptions, claim: Claim, stub: string): Prepared {
   const s = opts.stateDir;
   const release = opts.release ?? "25.11";
   const firmware = opts.firmware ?? "uefi";
-  for (const d of ["etc-upper/ssh", "etc-upper/nixos", "etc-work", "run/sim", "var-lib", "profiles", "home", "root", "tmp", "boot", "keys"]) {
+  // Modes set, not left to the umask: these are the host's /etc, /run, /home and so on.
+  const dirs = { "etc-upper": 0o755, "etc-upper/ssh": 0o755, "etc-upper/nixos": 0o755, "etc-work": 0o755, run: 0o755, "run/sim": 0o755,
+    "var-lib": 0o755, profiles: 0o755, home: 0o755, root: 0o700, tmp: 0o1777, boot: 0o755, keys: 0o700, "bin-sh": 0o755 };
+  for (const [d, mode] of Object.entries(dirs)) {
     fs.mkdirSync(path.join(s, d), { recursive: true });
+    fs.chmodSync(path.join(s, d), mode);
   }
-  fs.chmodSync(path.join(s, "root"), 0o700);
-  fs.chmodSync(path.join(s, "tmp"), 0o1777);
+  fs.symlinkSync(stub, path.join(s, stubLink));
+  fs.symlinkSync("bash", path.join(s, "bin-sh/sh")); // laid over the machine's /usr/bin by init.sh
   const host = keygen(path.join(s, "keys/host_ed25519"), opts.name);
   const root = keygen(path.join(s, "keys/root_ed25519"), `root@${opts.name}`);
   const deploy = keygen(path.join(s, "keys/deploy_ed25519"), `${deployUser}@${opts.name}`);
@@ -172,10 +195,10 @@ function prepare(opts: HostOptions, claim: Claim): Prepared {
   fs.copyFileSync(path.join(s, "keys/host_ed25519.pub"), path.join(s, "etc-upper/ssh/ssh_host_ed25519_key.pub"));
   // A fresh install: no accounts but what activation creates from the configuration.
   for (const f of ["passwd", "group", "shadow"]) fs.writeFileSync(path.join(s, "etc-upper", f), "");
-  fs.writeFileSync(path.join(s, "run/sim/release"), `${release}\n`);
+  writeShared(path.join(s, "run/sim/release"), `${release}\n`);
   const hw = hardware(opts.name, release, firmware, claim.address, opts.network ?? "dhcp", opts.bootSeconds ?? 1);
-  fs.writeFileSync(path.join(s, "run/sim/hardware.json"), JSON.stringify(hw, null, 2));
-  return { opts, claim, release, firmware, host, root, deploy };
+  writeShared(path.join(s, "run/sim/hardware.json"), JSON.stringify(hw, null, 2));
+  return { opts, stub, claim, release, firmware, host, root, deploy };
 }
 
 /**
@@ -184,7 +207,7 @@ function prepare(opts: HostOptions, claim: Claim): Prepared {
  */
 async function configure(hosts: Prepared[]): Promise<void> {
   if (hosts.length === 0) return;
-  const generate = path.join(stubDir, "pkgs/nixos-generate-config/nixos-generate-config");
+  const generate = path.join(hosts[0].stub, "pkgs/nixos-generate-config/nixos-generate-config");
   const script = 'g=$1; shift; for s; do NIXOS_SIM_HARDWARE="$s/run/sim/hardware.json" "$g" --dir "$s/etc-upper/nixos" || exit 1; done';
   await run("bash", ["-c", script, "configure", generate, ...hosts.map((h) => h.opts.stateDir)], { env: { PATH: machinePath } });
   for (const p of hosts) {
@@ -203,7 +226,7 @@ async function install(hosts: Prepared[]): Promise<void> {
     const group = hosts.filter((h) => h.release === release);
     const configs = group.map((h) => nix.quote(path.join(h.opts.stateDir, "etc-upper/nixos/configuration.nix")));
     const expr =
-      `map (c: (import ${nix.quote(path.join(stubDir, "nixos"))} { configuration = /. + c; ` +
+      `map (c: (import ${nix.quote(path.join(group[0].stub, "nixos"))} { configuration = /. + c; ` +
       `sim = { release = ${nix.quote(release)}; fault = null; pin = null; }; }).system) [ ${configs.join(" ")} ]`;
     let out: string;
     try {
@@ -261,7 +284,7 @@ async function boot(p: Prepared): Promise<SimHost> {
   const s = p.opts.stateDir;
   const log = fs.openSync(path.join(s, "init.log"), "a");
   const unshare = ["--mount", "--propagation", "private", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"];
-  const init = [path.join(harnessDir, "host/init.sh"), s, harnessDir];
+  const init = [path.join(harnessDir, "host/init.sh"), s];
   // Without `persistent`, PR_SET_PDEATHSIG ties the host to this process: if it dies (even by
   // SIGKILL), unshare gets SIGKILL, and --kill-child takes the host's PID 1 and so everything in it.
   const child: ChildProcess = p.opts.persistent
@@ -310,9 +333,11 @@ export async function startHostGroup(all: HostOptions[]): Promise<PromiseSettled
     if (c.hostPid > 0 && alive(c.hostPid)) process.kill(c.hostPid, "SIGKILL");
     releaseClaim(c);
   };
+  const stub = await stubInStore().catch((e: Error) => new Error(`adding the stub nixpkgs to the Nix store: ${e.message}`));
   const prepared = all.map((o, i): PromiseSettledResult<Prepared> => {
     try {
-      return { status: "fulfilled", value: prepare(o, claims[i]) };
+      if (stub instanceof Error) throw stub;
+      return { status: "fulfilled", value: prepare(o, claims[i], stub) };
     } catch (e) {
       return { status: "rejected", reason: e };
     }
@@ -387,7 +412,7 @@ export function attach(rec: HostRecord, claim?: Claim): SimHost & { record: Host
       current = f;
       fs.rmSync(path.join(s, "run/sim/unreachable-generation"), { force: true });
       fs.rmSync(path.join(s, "run/sim/faulty-generation"), { force: true });
-      fs.writeFileSync(path.join(s, "run", faultFile.replace(/^\/run\//, "")), JSON.stringify(f));
+      writeShared(path.join(s, "run", faultFile.replace(/^\/run\//, "")), JSON.stringify(f));
       if (f?.kind === "host-key-change") {
         const before = listens();
         await must(

@@ -69,7 +69,8 @@ function removeIfEmpty(dir: string): void {
 export async function startHosts(n: number, opts: PoolOptions = {}): Promise<SimHost[]> {
   reapOrphans();
   if (!opts.persistent) hookExit();
-  const parent = opts.stateDir ?? fs.mkdtempSync(path.join(stateBase, "pulumi-nixos-hosts-"));
+  // Absolute: hosts.json records it for later processes, which may run elsewhere.
+  const parent = path.resolve(opts.stateDir ?? fs.mkdtempSync(path.join(stateBase, "pulumi-nixos-hosts-")));
   fs.mkdirSync(parent, { recursive: true });
   fs.mkdirSync(simRoot, { recursive: true });
   const prefix = opts.prefix ?? "host";

@@ -1,5 +1,6 @@
-// The host scripts as they are sent: every rendered script passes `sh -n` and shellcheck, the
-// header carries any value byte for byte, the upload archive unpacks with the real tar, and the
+// The host scripts as they are sent: every rendered script passes `sh -n` and shellcheck as bash
+// (the deployer runs them with `sh -c`, and NixOS's sh is bash), the header carries any value byte
+// for byte, the upload archive unpacks with the real tar, and the
 // job runs against stub tools (nixos-rebuild, switch-to-configuration, systemd-run, nix-env) in a
 // private mount namespace whose /run, /var/lib and profiles are temporary.
 import { execFileSync, spawnSync } from "child_process";
@@ -26,13 +27,13 @@ const rendered = {
 };
 
 describe("rendered scripts", () => {
-  it.each(Object.entries(rendered))("%s passes sh -n and shellcheck", (_name, s) => {
+  it.each(Object.entries(rendered))("%s passes sh -n and shellcheck, with bash as sh", (_name, s) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pnx-sc-"));
     const file = path.join(dir, "script.sh");
     fs.writeFileSync(file, s.text);
     try {
-      execFileSync("sh", ["-n", file]);
-      const r = spawnSync("shellcheck", ["-s", "sh", "-f", "gcc", file], { encoding: "utf8" });
+      execFileSync("bash", ["--posix", "-n", file]);
+      const r = spawnSync("shellcheck", ["-s", "bash", "-f", "gcc", file], { encoding: "utf8" });
       expect(r.stdout).toBe("");
       expect(r.status).toBe(0);
     } finally {

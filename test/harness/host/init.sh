@@ -6,10 +6,12 @@
 #   reboot [ID]      every process dies, /run is emptied but for /run/sim, the host is off for the
 #                    hardware's bootSeconds (connections refused), then the boot default boots
 #   sshd-restart, network-drop SECONDS, unreachable STORE-PATH, reload-host-key   (injected faults)
-# Usage (inside `unshare --mount --pid --fork --kill-child --mount-proc`): init.sh STATE_DIR HARNESS_DIR
+# Usage (inside `unshare --mount --pid --fork --kill-child --mount-proc`): init.sh STATE_DIR
 set -euo pipefail
-state=$1 harness=$2
+state=$1
 PATH=/usr/bin:/bin:/usr/sbin:/sbin
+# As the kernel starts init, whatever the umask of the process that started the host.
+umask 022
 
 # Private views of the host's own paths; /nix/store and the Nix database stay shared. /usr/bin and
 # the rest of the machine stay visible (the system path links into them), as the store does on NixOS.
@@ -22,17 +24,22 @@ mount -t overlay overlay -o "lowerdir=/etc,upperdir=$state/etc-upper,workdir=$st
 if ! grep -q '^build-users-group' /etc/nix/nix.conf 2>/dev/null; then
   { cat /etc/nix/nix.conf 2>/dev/null; echo "build-users-group ="; } > /etc/nix/nix.conf.sim && mv /etc/nix/nix.conf.sim /etc/nix/nix.conf
 fi
-mount --bind "$state/run" /run
-mount --bind "$state/var-lib" /var/lib
-mount --bind "$state/profiles" /nix/var/nix/profiles
-mount --bind "$state/home" /home
-mount --bind "$state/root" /root
-mount --bind "$state/boot" /boot
+# Sources relative to the state directory, this process's working directory: the state directory may
+# live under /home, /root or /tmp, which these mounts hide.
+cd "$state"
+bind() { mount --no-canonicalize --bind "$1" "$2"; }
+bind run /run
+bind var-lib /var/lib
+bind profiles /nix/var/nix/profiles
+bind home /home
+bind root /root
+bind boot /boot
+bind tmp /tmp
+# /bin/sh is bash, as on NixOS: a read-only /usr/bin (which /bin links to) with `sh -> bash` over it.
+mount -t overlay sim-bin-sh -o lowerdir=bin-sh:/usr/bin /usr/bin
+cd /
 # Firmware as a machine shows it: /sys/firmware/efi only on UEFI hosts.
 mount -t tmpfs -o mode=0755,size=64k sim-firmware /sys/firmware
-# Last: the state directory itself may live under the machine's /tmp.
-mount --bind "$state/tmp" /tmp
-echo "$harness" > /run/sim/harness-dir
 mkdir -p /run/sim/transient
 [ -p /run/sim/ctl.fifo ] || mkfifo -m 0600 /run/sim/ctl.fifo
 exec 3<>/run/sim/ctl.fifo
@@ -201,8 +208,14 @@ reboot() {
 }
 
 boot
+pending=
 while true; do
-  if read -r -t 0.3 -u 3 word arg; then
+  # A `read -t` that times out in the middle of a line consumes and returns the part it has read, and
+  # the next read starts after it: the part is kept for the next read, or a word arriving as the
+  # timeout expires (likely on a loaded machine) is cut in two and lost, a reboot never happening.
+  if IFS= read -r -t 0.3 -u 3 part; then
+    read -r word arg <<< "$pending$part"
+    pending=
     case $word in
       reconcile) reconcile; echo "$arg" > /run/sim/ack ;;
       reboot) reboot; [ -n "$arg" ] && echo "$arg" > /run/sim/ack ;;
@@ -211,6 +224,8 @@ while true; do
       unreachable) kill_sessions; unreachable_while=$arg ;;
       reload-host-key) stop_sshd ;;
     esac
+  else
+    pending+=$part
   fi
   if [ -n "$unreachable_while" ] && ! [ /run/current-system -ef "$unreachable_while" ]; then
     unreachable_while=
