@@ -115,6 +115,10 @@ stop_job() {
 
 watchdog() {
   write_pid "$run/watchdog.pid"
+  # What to roll back to, read at once: the job wrote it before arming the watchdog, and nothing
+  # removed later (a destroy that takes the lock first removes the runs) can take it away.
+  # shellcheck source=/dev/null
+  . "$run/prev"
   why=
   while [ ! -e "$run/outcome" ]; do
     jobpid=$(cat "$run/job.pid" 2>/dev/null)
@@ -140,8 +144,6 @@ watchdog() {
   exec 9>>"$LOCK"
   flock -w 60 9 || finish lost "reason=$why" "phase=$name"
   echo "$$ watchdog of run $PNX_ID" > "$HOLDER"
-  # shellcheck source=/dev/null
-  . "$run/prev"
   out=$(readlink -e "$run/result-link" 2>/dev/null)
   if [ "$(decide "$why")" = confirmed ]; then
     commit
@@ -180,7 +182,7 @@ deploy() {
   prevgen=$(running_generation)
   prevprofile=$(readlink -e "$PROFILE" 2>/dev/null)
   prevprofilegen=$(link_generation "$PROFILE")
-  # Written whole before the watchdog is armed, which sources it; a start never removes a started run.
+  # Written whole before the watchdog is armed, which reads it first.
   printf 'prevsys=%s\nprevgen=%s\nprevprofile=%s\nprevprofilegen=%s\n' "$prevsys" "$prevgen" "$prevprofile" "$prevprofilegen" > "$run/prev.tmp"
   mv -f "$run/prev.tmp" "$run/prev"
   emit lock-acquired "previousGeneration=$prevgen" "previousSystem=$prevsys"

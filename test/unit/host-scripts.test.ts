@@ -115,4 +115,24 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {})
       box.cleanup();
     }
   });
+
+  it("a watchdog whose run lost its prev file after it was armed still rolls back a job that died", () => {
+    const box = deployBox("1-died", { buildSeconds: 4 });
+    try {
+      const run = "/var/lib/pulumi-nixos/private/runs/1-died";
+      const out = box.run(
+        [
+          `sh ${box.root}/start.sh < ${box.root}/in.tar > ${box.root}/start.out 2>&1 &`,
+          `n=0; while [ ! -s ${run}/watchdog.pid ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`,
+          // What a start that removed another's run did to it, and the job killed mid-build.
+          `rm -f ${run}/prev; kill -KILL "$(cat ${run}/job.pid)"`,
+          "wait",
+          `cat ${box.root}/start.out`,
+        ].join("\n"),
+      );
+      expect(out).toMatch(/@@pulumi-nixos result outcome=job-died changed=0 phase=building rolledBackTo=1 rollbackCode=0 /);
+    } finally {
+      box.cleanup();
+    }
+  });
 });
