@@ -82,6 +82,27 @@ const cases: [string, object, string][] = [
   ["a 'hash' that closes the Caddyfile block", route({ basicAuth: { user: "fam", passwordHash: "x}\n:80 {\nrespond 200\n" } }), "routes[0].basicAuth.passwordHash: must be a bcrypt hash"],
   // Paths are normalised.
   ["a dataDir that climbs out with '..'", { services: [{ kind: "jellyfin", dataDir: "/var/lib/../../etc" }] }, "services[0].dataDir: must be a normalised path"],
+  // The nixpkgs URL lands in flake.nix, flake.lock, the world-readable store and state; it is fetched on the host.
+  ...[
+    ["git+https://oauth2:TOKEN@github.com/NixOS/nixpkgs", "carries a password in its user part"],
+    ["https://user:pw@example.org/nixpkgs.tar.gz", "carries a password in its user part"],
+    ["https://ghp_TOKEN@github.com/NixOS/nixpkgs/archive/nixos-25.11.tar.gz", "carries a user name, where an https URL holds an access token"],
+    ["https://example.org/nixpkgs.tar.gz?access_token=TOKEN", "carries a credential in its query parameter 'access_token'"],
+    ["git+https://example.org/nixpkgs?ref=main&token=TOKEN", "carries a credential in its query parameter 'token'"],
+    ["https://gitlab.example/api/v4/projects/1/repository/archive.tar.gz?private_token=TOKEN", "carries a credential in its query parameter 'private_token'"],
+    ["https://bucket.example/nixpkgs.tar.gz?X-Amz-Signature=TOKEN", "carries a credential in its query parameter 'X-Amz-Signature'"],
+    ["path:/home/me/nixpkgs", "is a path on the machine that builds, the host, which cannot see the deployer's files"],
+    ["git+file:///home/me/nixpkgs", "is a path on the machine that builds"],
+    ["file:///home/me/nixpkgs.tar.gz", "is a path on the machine that builds"],
+    ["/home/me/nixpkgs", "is a bare path"],
+    ["./nixpkgs", "is a bare path"],
+    ["nixpkgs", "is a flake registry name"],
+    ["flake:nixpkgs/nixos-25.11", "is a flake registry name"],
+    ["http://example.org/nixpkgs.tar.gz", "is fetched without TLS (http:)"],
+    ["git+git://example.org/nixpkgs", "is fetched without TLS (git+git:)"],
+    ["ftp://example.org/nixpkgs.tar.gz", "uses ftp:, which is not a flake URL scheme Nix fetches"],
+  ].map(([url, says]): [string, object, string] => [`the nixpkgs URL ${url}`, { nixpkgs: { url } }, `nixpkgs.url: ${says}`]),
+  ["a relative local nixpkgs even with allowLocal", { nixpkgs: { url: "path:./nixpkgs", allowLocal: true } }, "nixpkgs.url: must be an absolute path on the host"],
 ];
 
 describe("each adversarial field value is refused, naming host, field and fix", () => {
@@ -100,6 +121,33 @@ describe("each adversarial field value is refused, naming host, field and fix", 
       ],
     });
     expect(issues(good)).toEqual([]);
+  });
+
+  test("no message about a nixpkgs URL repeats the credential it found", () => {
+    const urls = ["git+https://oauth2:TOKEN@github.com/NixOS/nixpkgs", "https://TOKEN@github.com/x.tar.gz", "https://example.org/x.tar.gz?token=TOKEN", "https://example.org/x.tar.gz?a=1&access_token=TOKEN"];
+    for (const url of urls) {
+      const msgs = issues(mediaHost({ nixpkgs: { url } }));
+      expect(msgs).toHaveLength(1);
+      expect(msgs[0]).not.toContain("TOKEN");
+      expect(msgs[0]).toMatch(/^host 'media': nixpkgs\.url: .*\(fix: [^\n]+\)$/);
+    }
+  });
+
+  test("every flake URL scheme Nix fetches over TLS or SSH passes, and a local one when allowLocal says so", () => {
+    const urls = [
+      "github:NixOS/nixpkgs/nixos-25.11",
+      "gitlab:nixos/nixpkgs/nixos-25.11",
+      "sourcehut:~user/nixpkgs/main",
+      "git+https://github.com/NixOS/nixpkgs?ref=nixos-25.11",
+      "git+ssh://git@github.com/NixOS/nixpkgs?ref=nixos-25.11",
+      "https://channels.nixos.org/nixos-25.11/nixexprs.tar.xz",
+      "tarball+https://example.org/nixpkgs",
+      "https://github.com/NixOS/nixpkgs/archive/nixos-25.11.tar.gz?narHash=sha256-x",
+    ];
+    for (const url of urls) expect({ url, msgs: issues(mediaHost({ nixpkgs: { url } })) }).toEqual({ url, msgs: [] });
+    for (const url of ["path:/srv/nixpkgs", "git+file:///srv/nixpkgs", "git+file:/srv/nixpkgs"]) {
+      expect({ url, msgs: issues(mediaHost({ nixpkgs: { url, allowLocal: true } })) }).toEqual({ url, msgs: [] });
+    }
   });
 });
 
