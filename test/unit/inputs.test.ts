@@ -82,6 +82,27 @@ const cases: [string, object, string][] = [
   ["a 'hash' that closes the Caddyfile block", route({ basicAuth: { user: "fam", passwordHash: "x}\n:80 {\nrespond 200\n" } }), "routes[0].basicAuth.passwordHash: must be a bcrypt hash"],
   // Paths are normalised.
   ["a dataDir that climbs out with '..'", { services: [{ kind: "jellyfin", dataDir: "/var/lib/../../etc" }] }, "services[0].dataDir: must be a normalised path"],
+  // Service directories are handed to the service's user (tmpfiles sets owner and mode): never the system's or ours.
+  ...[
+    ["/", "is / itself"],
+    ["/etc", "is inside /etc, which the system owns"],
+    ["/etc/ssh", "is inside /etc"],
+    ["/nix/store", "is inside /nix"],
+    ["/boot", "is inside /boot"],
+    ["/run/user", "is inside /run"],
+    ["/var/lib", "is /var/lib itself"],
+    ["/var", "is /var itself"],
+    ["/home", "is /home itself"],
+    ["/home/alice", "is the home folder /home/alice itself"],
+    ["/root/jellyfin", "is inside /root"],
+    ["/tmp/jellyfin", "is inside /tmp"],
+    ["/var/lib/nixos", "is inside /var/lib/nixos"],
+    ["/var/lib/pulumi-nixos", "is inside /var/lib/pulumi-nixos, which pulumi-nixos keeps"],
+    ["/var/lib/pulumi-nixos/secrets", "is inside /var/lib/pulumi-nixos, which pulumi-nixos keeps"],
+    ["/etc/pulumi-nixos", "is inside /etc/pulumi-nixos, which pulumi-nixos keeps"],
+    ["/run/pulumi-nixos", "is inside /run/pulumi-nixos, which pulumi-nixos keeps"],
+    ["var/lib/jellyfin", "must be an absolute path"],
+  ].map(([dir, says]): [string, object, string] => [`jellyfin's dataDir ${dir}`, { services: [{ kind: "jellyfin", dataDir: dir }] }, `services[0].dataDir: ${says}`]),
   // The nixpkgs URL lands in flake.nix, flake.lock, the world-readable store and state; it is fetched on the host.
   ...[
     ["git+https://oauth2:TOKEN@github.com/NixOS/nixpkgs", "carries a password in its user part"],
@@ -148,6 +169,20 @@ describe("each adversarial field value is refused, naming host, field and fix", 
     for (const url of ["path:/srv/nixpkgs", "git+file:///srv/nixpkgs", "git+file:/srv/nixpkgs"]) {
       expect({ url, msgs: issues(mediaHost({ nixpkgs: { url, allowLocal: true } })) }).toEqual({ url, msgs: [] });
     }
+  });
+
+  test("a service directory of the service's own passes, also beside or below a refused one", () => {
+    for (const dataDir of ["/var/lib/jellyfin", "/srv/jellyfin", "/home/alice/jellyfin", "/mnt/media/jellyfin", "/var/lib/pulumi-nixos2", "/etcetera/jellyfin"]) {
+      expect({ dataDir, msgs: issues(mediaHost({ services: [{ kind: "jellyfin", dataDir }] })) }).toEqual({ dataDir, msgs: [] });
+    }
+  });
+
+  test("every folder the host scripts keep is refused as a service directory", () => {
+    const scripts = path.join(__dirname, "../../nix/scripts");
+    const text = fs.readdirSync(scripts).map((f) => fs.readFileSync(path.join(scripts, f), "utf8")).join("\n");
+    const own = [...new Set([...text.matchAll(/\/(?:var\/lib|etc|run)\/pulumi-nixos\b/g)].map((m) => m[0]))];
+    expect(own.length).toBeGreaterThan(0);
+    for (const dir of own) expect(issues(mediaHost({ services: [{ kind: "jellyfin", dataDir: dir }] })).join("\n")).toContain("which pulumi-nixos keeps");
   });
 });
 
