@@ -57,6 +57,10 @@ export function readHostDir(host: string, dir: string): Record<string, string> {
     if (to !== real && !to.startsWith(real + path.sep)) {
       fail(r, `is a symlink to ${to}, outside the host's folder, and what the folder holds is copied into the host's world-readable Nix store (fix: copy the file into ${dir} if it belongs in the flake, or remove the link)`);
     }
+    // Hidden files stay out of the flake (.git, .env); a link must not carry one in under another name.
+    if (path.relative(real, to).split(path.sep).some((part) => part.startsWith("."))) {
+      fail(r, `is a symlink to ${path.join(dir, path.relative(real, to))}, a hidden path the folder keeps out of the flake (fix: rename the target without the leading '.', or remove the link)`);
+    }
     return to;
   };
   const out: Record<string, string> = {};

@@ -73,6 +73,16 @@ test("a symlink to nothing names the path, not ENOENT", () => {
   ]);
 });
 
+test("a symlink to a hidden file inside the folder is refused: hidden files stay out of the flake", () => {
+  const { root, dir } = project();
+  fs.mkdirSync(path.join(dir, ".secrets"));
+  fs.writeFileSync(path.join(dir, ".secrets/token"), "s3cret\n");
+  fs.symlinkSync(".secrets/token", path.join(dir, "token.nix"));
+  expect(read(root)).toEqual([
+    "host 'media': hostDir: nix/hosts/media/token.nix is a symlink to nix/hosts/media/.secrets/token, a hidden path the folder keeps out of the flake (fix: rename the target without the leading '.', or remove the link)",
+  ]);
+});
+
 test("symlinks that stay inside the folder are read as their targets, under their own names", () => {
   const { root, dir } = project();
   fs.mkdirSync(path.join(dir, "machines"));
