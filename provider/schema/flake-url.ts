@@ -26,7 +26,7 @@ function secretParam(name: string): boolean {
   return SECRET_PARAMS.has(n) || n.split(/[-_.]/).some((part) => part !== "key" && SECRET_PARAMS.has(part));
 }
 
-const NOT_SAVED = "would be written in plain text into the host's world-readable Nix store (flake.nix, flake.lock) and into Pulumi state";
+const EXPOSED = "would be written in plain text into the host's world-readable Nix store (flake.nix, flake.lock) and into Pulumi state";
 
 function credentialProblem(scheme: string, rest: string): string | undefined {
   const fix = "(fix: remove it from the URL and let the host authenticate itself: an access-tokens entry in its nix.conf, or an SSH key with git+ssh://)";
@@ -35,8 +35,8 @@ function credentialProblem(scheme: string, rest: string): string | undefined {
     const at = authority.lastIndexOf("@");
     if (at >= 0) {
       const userinfo = authority.slice(0, at);
-      if (userinfo.includes(":")) return `carries a password in its user part, which ${NOT_SAVED} ${fix}`;
-      if (HTTP_LIKE.test(scheme)) return `carries a user name, where an https URL holds an access token, which ${NOT_SAVED} ${fix}`;
+      if (userinfo.includes(":")) return `carries a password in its user part, which ${EXPOSED} ${fix}`;
+      if (HTTP_LIKE.test(scheme)) return `carries a user name, where an https URL holds an access token, which ${EXPOSED} ${fix}`;
     }
   }
   const query = rest.split("#")[0].split("?").slice(1).join("?");
@@ -48,7 +48,7 @@ function credentialProblem(scheme: string, rest: string): string | undefined {
     } catch {
       // A malformed escape is kept as written; it cannot then name a credential.
     }
-    if (secretParam(decoded)) return `carries a credential in its query parameter '${decoded}', which ${NOT_SAVED} ${fix}`;
+    if (secretParam(decoded)) return `carries a credential in its query parameter '${decoded}', which ${EXPOSED} ${fix}`;
   }
   return undefined;
 }
