@@ -112,7 +112,7 @@ export const upstream = z.string("must be \"host:port\" (fix: e.g. \"127.0.0.1:8
 
 // Characters a URL may carry unencoded (RFC 3986), minus nothing: braces, quotes, backslashes, spaces and
 // control characters must be percent-encoded, so they can never reach a Caddyfile token.
-const URL_CHARS = /^[A-Za-z0-9._~:/?#[\]@!$&'()*+,;=%-]+$/;
+export const URL_CHARS = /^[A-Za-z0-9._~:/?#[\]@!$&'()*+,;=%-]+$/;
 
 /** What is wrong with an https URL (no credentials, only URL characters), or undefined. */
 export function httpsUrlProblem(s: string): string | undefined {
@@ -134,9 +134,3 @@ export const httpsUrl = z.string("must be an https URL (fix: e.g. \"https://acme
   const problem = httpsUrlProblem(s);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
-
-/** A flake reference of nixpkgs: github:, git+https:, git+file:, https: or path:, in URL characters only. */
-export const flakeRef = z
-  .string("must be a flake URL such as \"github:NixOS/nixpkgs/nixos-26.11\" (fix: use a github:, git+https:, git+file:, https: or path: reference)")
-  .regex(/^(github:|git\+https:|git\+file:|https:|path:)/, "must be a flake URL such as \"github:NixOS/nixpkgs/nixos-26.11\" (fix: use a github:, git+https:, git+file:, https: or path: reference)")
-  .regex(URL_CHARS, "must be made of URL characters only; spaces, braces, quotes and control characters must be percent-encoded (fix: e.g. \"github:NixOS/nixpkgs/nixos-26.11\")");

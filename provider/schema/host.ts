@@ -4,7 +4,7 @@ import { connection } from "./connection";
 import { display } from "./display";
 import { gpu } from "./gpu";
 import { release } from "./release";
-import { flakeRef } from "./address";
+import { flakeInput } from "./flake-url";
 import { hostName, port, record, strictObject, unixName } from "./common";
 import { line, multiline } from "./text";
 import { route } from "./route";
@@ -25,10 +25,9 @@ export const user = strictObject(
   "a user",
 );
 
-export const nixpkgsPin = strictObject(
+/** The nixpkgs every generation is built from; url defaults to the release branch on GitHub. */
+export const nixpkgsPin = flakeInput(
   {
-    /** Flake reference of nixpkgs; defaults to the release branch on GitHub. */
-    url: flakeRef.optional(),
     rev: z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character git commit hash (fix: copy it from `nix flake metadata`)").optional(),
     narHash: z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, "must be an SRI hash \"sha256-...=\" (fix: copy it from `nix flake metadata --json`)").optional(),
     lastModified: z.number().int().nonnegative().optional(),

@@ -1,7 +1,8 @@
 // The service catalogue: each kind's inputs, mirroring the real NixOS module's options.
 import { z } from "zod";
 import { httpsUrl } from "./address";
-import { strictObject, hostPath, port, record, settings, unixName } from "./common";
+import { strictObject, port, record, settings, unixName } from "./common";
+import { serviceDir } from "./service-dir";
 import { secretOf } from "./secret";
 import { line } from "./text";
 
@@ -46,7 +47,7 @@ export const jellyfin = strictObject(
     ...base,
     user: unixName.optional(),
     group: unixName.optional(),
-    dataDir: hostPath.optional(),
+    dataDir: serviceDir("/var/lib/jellyfin").optional(),
   },
   "jellyfin",
 );

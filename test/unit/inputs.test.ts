@@ -82,6 +82,48 @@ const cases: [string, object, string][] = [
   ["a 'hash' that closes the Caddyfile block", route({ basicAuth: { user: "fam", passwordHash: "x}\n:80 {\nrespond 200\n" } }), "routes[0].basicAuth.passwordHash: must be a bcrypt hash"],
   // Paths are normalised.
   ["a dataDir that climbs out with '..'", { services: [{ kind: "jellyfin", dataDir: "/var/lib/../../etc" }] }, "services[0].dataDir: must be a normalised path"],
+  // Service directories are handed to the service's user (tmpfiles sets owner and mode): never the system's or ours.
+  ...[
+    ["/", "is / itself"],
+    ["/etc", "is inside /etc, which the system owns"],
+    ["/etc/ssh", "is inside /etc"],
+    ["/nix/store", "is inside /nix"],
+    ["/boot", "is inside /boot"],
+    ["/run/user", "is inside /run"],
+    ["/var/lib", "is /var/lib itself"],
+    ["/var", "is /var itself"],
+    ["/home", "is /home itself"],
+    ["/home/alice", "is the home folder /home/alice itself"],
+    ["/root/jellyfin", "is inside /root"],
+    ["/tmp/jellyfin", "is inside /tmp"],
+    ["/var/lib/nixos", "is inside /var/lib/nixos"],
+    ["/var/lib/pulumi-nixos", "is inside /var/lib/pulumi-nixos, which pulumi-nixos keeps"],
+    ["/var/lib/pulumi-nixos/secrets", "is inside /var/lib/pulumi-nixos, which pulumi-nixos keeps"],
+    ["/etc/pulumi-nixos", "is inside /etc/pulumi-nixos, which pulumi-nixos keeps"],
+    ["/run/pulumi-nixos", "is inside /run/pulumi-nixos, which pulumi-nixos keeps"],
+    ["var/lib/jellyfin", "must be an absolute path"],
+  ].map(([dir, says]): [string, object, string] => [`jellyfin's dataDir ${dir}`, { services: [{ kind: "jellyfin", dataDir: dir }] }, `services[0].dataDir: ${says}`]),
+  // The nixpkgs URL lands in flake.nix, flake.lock, the world-readable store and state; it is fetched on the host.
+  ...[
+    ["git+https://oauth2:TOKEN@github.com/NixOS/nixpkgs", "carries a password in its user part"],
+    ["https://user:pw@example.org/nixpkgs.tar.gz", "carries a password in its user part"],
+    ["https://ghp_TOKEN@github.com/NixOS/nixpkgs/archive/nixos-25.11.tar.gz", "carries a user name, where an https URL holds an access token"],
+    ["https://example.org/nixpkgs.tar.gz?access_token=TOKEN", "carries a credential in its query parameter 'access_token'"],
+    ["git+https://example.org/nixpkgs?ref=main&token=TOKEN", "carries a credential in its query parameter 'token'"],
+    ["https://gitlab.example/api/v4/projects/1/repository/archive.tar.gz?private_token=TOKEN", "carries a credential in its query parameter 'private_token'"],
+    ["https://bucket.example/nixpkgs.tar.gz?X-Amz-Signature=TOKEN", "carries a credential in its query parameter 'X-Amz-Signature'"],
+    ["path:/home/me/nixpkgs", "is a path on the machine that builds, the host, which cannot see the deployer's files"],
+    ["git+file:///home/me/nixpkgs", "is a path on the machine that builds"],
+    ["file:///home/me/nixpkgs.tar.gz", "is a path on the machine that builds"],
+    ["/home/me/nixpkgs", "is a bare path"],
+    ["./nixpkgs", "is a bare path"],
+    ["nixpkgs", "is a flake registry name"],
+    ["flake:nixpkgs/nixos-25.11", "is a flake registry name"],
+    ["http://example.org/nixpkgs.tar.gz", "is fetched without TLS (http:)"],
+    ["git+git://example.org/nixpkgs", "is fetched without TLS (git+git:)"],
+    ["ftp://example.org/nixpkgs.tar.gz", "uses ftp:, which is not a flake URL scheme Nix fetches"],
+  ].map(([url, says]): [string, object, string] => [`the nixpkgs URL ${url}`, { nixpkgs: { url } }, `nixpkgs.url: ${says}`]),
+  ["a relative local nixpkgs even with allowLocal", { nixpkgs: { url: "path:./nixpkgs", allowLocal: true } }, "nixpkgs.url: must be an absolute path on the host"],
 ];
 
 describe("each adversarial field value is refused, naming host, field and fix", () => {
@@ -100,6 +142,47 @@ describe("each adversarial field value is refused, naming host, field and fix", 
       ],
     });
     expect(issues(good)).toEqual([]);
+  });
+
+  test("no message about a nixpkgs URL repeats the credential it found", () => {
+    const urls = ["git+https://oauth2:TOKEN@github.com/NixOS/nixpkgs", "https://TOKEN@github.com/x.tar.gz", "https://example.org/x.tar.gz?token=TOKEN", "https://example.org/x.tar.gz?a=1&access_token=TOKEN"];
+    for (const url of urls) {
+      const msgs = issues(mediaHost({ nixpkgs: { url } }));
+      expect(msgs).toHaveLength(1);
+      expect(msgs[0]).not.toContain("TOKEN");
+      expect(msgs[0]).toMatch(/^host 'media': nixpkgs\.url: .*\(fix: [^\n]+\)$/);
+    }
+  });
+
+  test("every flake URL scheme Nix fetches over TLS or SSH passes, and a local one when allowLocal says so", () => {
+    const urls = [
+      "github:NixOS/nixpkgs/nixos-25.11",
+      "gitlab:nixos/nixpkgs/nixos-25.11",
+      "sourcehut:~user/nixpkgs/main",
+      "git+https://github.com/NixOS/nixpkgs?ref=nixos-25.11",
+      "git+ssh://git@github.com/NixOS/nixpkgs?ref=nixos-25.11",
+      "https://channels.nixos.org/nixos-25.11/nixexprs.tar.xz",
+      "tarball+https://example.org/nixpkgs",
+      "https://github.com/NixOS/nixpkgs/archive/nixos-25.11.tar.gz?narHash=sha256-x",
+    ];
+    for (const url of urls) expect({ url, msgs: issues(mediaHost({ nixpkgs: { url } })) }).toEqual({ url, msgs: [] });
+    for (const url of ["path:/srv/nixpkgs", "git+file:///srv/nixpkgs", "git+file:/srv/nixpkgs"]) {
+      expect({ url, msgs: issues(mediaHost({ nixpkgs: { url, allowLocal: true } })) }).toEqual({ url, msgs: [] });
+    }
+  });
+
+  test("a service directory of the service's own passes, also beside or below a refused one", () => {
+    for (const dataDir of ["/var/lib/jellyfin", "/srv/jellyfin", "/home/alice/jellyfin", "/mnt/media/jellyfin", "/var/lib/pulumi-nixos2", "/etcetera/jellyfin"]) {
+      expect({ dataDir, msgs: issues(mediaHost({ services: [{ kind: "jellyfin", dataDir }] })) }).toEqual({ dataDir, msgs: [] });
+    }
+  });
+
+  test("every folder the host scripts keep is refused as a service directory", () => {
+    const scripts = path.join(__dirname, "../../nix/scripts");
+    const text = fs.readdirSync(scripts).map((f) => fs.readFileSync(path.join(scripts, f), "utf8")).join("\n");
+    const own = [...new Set([...text.matchAll(/\/(?:var\/lib|etc|run)\/pulumi-nixos\b/g)].map((m) => m[0]))];
+    expect(own.length).toBeGreaterThan(0);
+    for (const dir of own) expect(issues(mediaHost({ services: [{ kind: "jellyfin", dataDir: dir }] })).join("\n")).toContain("which pulumi-nixos keeps");
   });
 });
 

@@ -23,7 +23,7 @@ test("a pin read from `nix flake metadata` of a local nixpkgs mirror locks the r
   expect(pin.rev).toBe(rev);
   expect(pin.narHash).toMatch(/^sha256-[A-Za-z0-9+/]{43}=$/);
   expect(typeof pin.lastModified).toBe("number");
-  const lock = JSON.parse(renderHost(host.parse(mediaHost({ nixpkgs: pin }))).files["flake.lock"]);
+  const lock = JSON.parse(renderHost(host.parse(mediaHost({ nixpkgs: { ...pin, allowLocal: true } }))).files["flake.lock"]);
   expect(lock.nodes.nixpkgs.locked).toMatchObject({ type: "git", url: `file://${repo}`, rev, narHash: pin.narHash });
   fs.rmSync(repo, { recursive: true, force: true });
 });

@@ -101,7 +101,7 @@ describe("policy rules", () => {
     const branch = nixpkgsPinned(await view({ ...args, nixpkgs: {} }));
     expect(branch).toEqual([expect.stringContaining("missing nixpkgs.rev and nixpkgs.narHash), so the host builds whatever github:NixOS/nixpkgs/nixos-25.11 points to")]);
     expect(nixpkgsPinned(await view({ ...args, nixpkgs: { rev: PIN.rev } }))).toEqual([expect.stringContaining("missing nixpkgs.narHash)")]);
-    expect(nixpkgsPinned(await view({ ...args, nixpkgs: { url: "path:/srv/nixpkgs", narHash: PIN.narHash } }))).toEqual([]);
+    expect(nixpkgsPinned(await view({ ...args, nixpkgs: { url: "path:/srv/nixpkgs", allowLocal: true, narHash: PIN.narHash } }))).toEqual([]);
   });
 
   test("secrets-are-secret: each plain secret-bearing field is named", async () => {

@@ -75,7 +75,7 @@ describe("renderHost", () => {
     const narHash = "sha256-" + "A".repeat(43) + "=";
     const pinned = renderHost(parse(mediaHost({ nixpkgs: { rev, narHash } }))).files["flake.lock"];
     expect(JSON.parse(pinned).nodes.nixpkgs.locked).toEqual({ narHash, owner: "NixOS", repo: "nixpkgs", rev, type: "github" });
-    const path = renderHost(parse(mediaHost({ nixpkgs: { url: "path:/nix/stub", narHash } }))).files["flake.lock"];
+    const path = renderHost(parse(mediaHost({ nixpkgs: { url: "path:/nix/stub", allowLocal: true, narHash } }))).files["flake.lock"];
     expect(JSON.parse(path).nodes.nixpkgs.locked).toEqual({ narHash, path: "/nix/stub", type: "path" });
     expect(renderHost(parse(mediaHost())).files["flake.lock"]).toBeUndefined();
   });
