@@ -1,5 +1,5 @@
 // Command line for simulated hosts that outlive one process (demo, e2e tests):
-//   ts-node test/harness/cli.ts start N --state-dir DIR [--prefix P] [--port N] [--release 25.11] [--authorize KEY.pub]
+//   ts-node test/harness/cli.ts start N --state-dir DIR [--prefix P | --names A,B,…] [--port N] [--release 25.11] [--authorize KEY.pub]
 //                                [--firmware uefi|bios] [--network dhcp|static] [--no-root-key] [--no-deploy-user]
 //                                [--boot-seconds S]
 //   ts-node test/harness/cli.ts stop --state-dir DIR
@@ -36,6 +36,7 @@ async function main(argv: string[]): Promise<void> {
     const hosts = await startHosts(n, {
       stateDir,
       prefix: flag(args, "--prefix"),
+      names: flag(args, "--names")?.split(","),
       port: port === undefined ? undefined : Number(port),
       release: release as Release | undefined,
       firmware: firmware as Firmware | undefined,

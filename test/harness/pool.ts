@@ -12,6 +12,7 @@ export { attach, deployUser, releases } from "./host";
 
 export interface PoolOptions {
   prefix?: string; // host names are `${prefix}${i}` (default "host")
+  names?: string[]; // the hosts' names instead, one per host (as their installer named them)
   stateDir?: string; // parent of the hosts' own directories (default: a fresh dir under /dev/shm, else /tmp)
   port?: number; // sshd port (default 22; each host has its own address)
   release?: Release; // the installed release, also assumed when a flake does not name one (default "25.11")
@@ -74,10 +75,12 @@ export async function startHosts(n: number, opts: PoolOptions = {}): Promise<Sim
   fs.mkdirSync(parent, { recursive: true });
   fs.mkdirSync(simRoot, { recursive: true });
   const prefix = opts.prefix ?? "host";
+  if (opts.names && opts.names.length !== n) throw new Error(`names: ${opts.names.length} names for ${n} hosts`);
+  const nameOf = (i: number) => opts.names?.[i] ?? `${prefix}${i + 1}`;
   const started = await startHostGroup(
     Array.from({ length: n }, (_, i) => ({
-      name: `${prefix}${i + 1}`,
-      stateDir: path.join(parent, `${prefix}${i + 1}`),
+      name: nameOf(i),
+      stateDir: path.join(parent, nameOf(i)),
       port: opts.port,
       release: opts.release,
       persistent: opts.persistent,
