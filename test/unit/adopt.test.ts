@@ -1,5 +1,9 @@
 // What `npm run adopt` writes from what a host reports: the folder's files and the review list.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { AdoptionError, HostReadout, parseReadout, planAdoption } from "../../provider/adopt/plan";
+import { adopt, adoptFailure } from "../../provider/cli/adopt";
 import { bootFacts, bootableRule } from "../../provider/model/boot";
 import { host } from "../../provider/schema/host";
 import { hostFiles, mediaHost } from "./support/fixtures";
@@ -175,3 +179,22 @@ describe("adopting a host", () => {
     expect(() => planAdoption("h", { firmware: "uefi" })).toThrow(/printed no hardware configuration/);
   });
 });
+
+describe("adopt in a program that declares its hosts in TypeScript", () => {
+  test("a stack without pulumi-nixos:hosts is told in one line to pass the address, before any host is contacted", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "adopt-unit-"));
+    try {
+      const file = path.join(dir, "Pulumi.dev.yaml");
+      fs.writeFileSync(file, "config:\n  nas:sshPrivateKey:\n    secure: AAAA\n");
+      for (const configFile of [file, path.join(dir, "missing.yaml")]) {
+        const failure = await adopt(["--stack", "dev", "--config-file", configFile, "nas"]).then(() => undefined, adoptFailure);
+        expect(failure?.code).toBe(2);
+        expect(String(failure?.message)).toMatch(/^adopt: stack 'dev' declares no hosts in .* \(pulumi-nixos:hosts\), as a program that declares its hosts in TypeScript does \(fix: pass the host's address: pulumi-nixos adopt --stack dev --address 192\.168\.1\.10 \[--port 22\] \[--user root\] nas\)$/);
+        expect(String(failure?.message)).not.toContain("\n");
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
