@@ -106,19 +106,19 @@ export interface StackView {
   services?: readonly ServiceSpec[];
 }
 
-const NODE_KIND = (v: object): string | undefined => {
+/** The kind of an emitter node (a function call, a reference, a comment ...), undefined for plain data. */
+const nodeKind = (v: object): string | undefined => {
   const sym = Object.getOwnPropertySymbols(v)[0];
   return sym === undefined ? undefined : String((v as Record<symbol, unknown>)[sym]);
 };
 
-/** The leaves of a rendered module that NixOS cannot merge with a different value: not lists, not overrides. */
+/** The leaves of a rendered module that NixOS cannot merge with a different value (lists concatenate). */
 function leaves(v: nix.Nix | undefined, at: string[], field: string, out: StackClaim[]): void {
   if (v === undefined || v === null || Array.isArray(v)) return;
   if (typeof v !== "object") return void out.push({ path: at, value: v as Literal, field });
-  const kind = NODE_KIND(v);
+  const kind = nodeKind(v);
   if (kind === "comment") return leaves((v as unknown as { value: nix.Nix }).value, at, field, out);
-  if (kind === "apply" || kind === "ref" || kind === "raw" || kind === "select" || kind === "op" || kind === "cond") return void out.push({ path: at, field });
-  if (kind !== undefined) return;
+  if (kind !== undefined) return void out.push({ path: at, field }); // computed: any other value may differ
   for (const [k, x] of Object.entries(v)) leaves(x as nix.Nix | undefined, [...at, k], field, out);
 }
 
@@ -134,7 +134,7 @@ export function stackClaims(s: StackView): StackClaim[] {
     const r = renderService(svc, { release: s.release ?? "26.11", nvidia: false });
     leaves(r.module, [], `services.${r.name}`, claims);
   }
-  return claims.filter((c) => c.path[0] !== "systemd");
+  return claims;
 }
 
 // --- carrying /etc/nixos -------------------------------------------------------------------------------
@@ -270,7 +270,9 @@ function entryModule(host: string, files: Record<string, string>, order: string[
   let imports: string[];
   if (files["flake.nix"] !== undefined) {
     const named = (pathLiterals(files["flake.nix"]) ?? []).filter((p) => p.path.startsWith("./")).map((p) => resolveIn(files, "flake.nix", p.path)).filter((x): x is string => x !== undefined && x.endsWith(".nix"));
-    imports = [...new Set(named)];
+    // A module another carried file imports is imported there (NixOS imports a file once; the stub twice).
+    const referenced = new Set(order.filter((f) => f.endsWith(".nix") && f !== "flake.nix").flatMap((f) => (pathLiterals(files[f]) ?? []).map((p) => resolveIn(files, f, p.path))));
+    imports = [...new Set(named)].filter((f) => !referenced.has(f));
     files["flake.nix"].split("\n").forEach((l, i) => {
       const m = /\b([A-Za-z_][\w-]*)\.nixosModules\.[\w.-]+/.exec(l);
       if (m && m[1] !== "nixpkgs") review.push(`/etc/nixos/flake.nix line ${i + 1}: ${m[0]} comes from the flake input ${m[1]}, which the rendered flake does not have (fix: copy the module into the host's folder, or leave it out)`);

@@ -212,6 +212,11 @@ export async function adopt(argv: string[]): Promise<number> {
   console.log(`${a.host}: ${readout.nixosVersion ? `NixOS ${readout.nixosVersion}, ` : ""}boots ${plan.boot}; hardware from ${readout.hardwareSource}`);
   if (plan.carried.length) console.log(`Copied from /etc/nixos into ${path.join(dir, "etc-nixos")}/: ${plan.carried.join(", ")}`);
   for (const r of results) console.log(`  ${r.path}: ${r.what}`);
+  if (plan.carried.length) {
+    // An earlier adopt wrote the host's modules itself; they still are modules beside the carried copy.
+    const others = fs.readdirSync(dir).filter((f) => f.endsWith(".nix") && plan.files[f] === undefined);
+    for (const f of others) console.log(`  ${path.join(dir, f)}: not written by this adopt, and still a module of the host beside etc-nixos.nix: remove it if etc-nixos/ carries what it sets`);
+  }
   for (const key of written) console.log(`The stack's config now says what the host runs: ${key} ${host[key as keyof typeof host]}`);
   const advice = differing.filter((s) => !written.includes(s.key));
   if (advice.length) {

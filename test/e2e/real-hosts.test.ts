@@ -9,7 +9,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { startHost } from "../harness/host";
+import { LivedIn, startHost } from "../harness/host";
 import type { SimHost } from "../harness/pool";
 import { adopt, currentGeneration, DemoStack, demoStack, stacksDir } from "./demo-stack";
 import { adoptHost } from "./fresh-project";
@@ -125,91 +125,112 @@ describe("the deployer's way in", () => {
 const ALICE_HASH = "$6$rounds=5000$saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ./0123456789abcdefghij";
 const OTHER_ROOT_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@laptop";
 
+/** A lived-in host named media and a stack with the template's defaults (release 26.11, stateVersion 25.05, UTC) declaring Caddy and Jellyfin on it. */
+async function livedInStack(stack: string, own: LivedIn) {
+  buildPackage();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-nixos-${stack}-`));
+  const keyFile = path.join(work, "deploy_key");
+  const hostsDir = path.join(work, "nix", "hosts");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", stack, "-f", keyFile]);
+  const host = await startHost({ name: "media", stateDir: path.join(work, "host"), authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")], livedIn: own });
+  const ws = new PulumiWorkspace(stacksDir, path.join(work, `Pulumi.${stack}.yaml`));
+  const base = path.join(work, "base.yaml");
+  fs.writeFileSync(base, "config:\n  pulumi-nixos:domain: home.example\n  pulumi-nixos:tls: internal\n  pulumi-nixos:lan:\n    - 127.0.0.0/8\n  pulumi-nixos:hosts:\n    media:\n      services:\n        caddy: {}\n        jellyfin: {}\n      routes:\n        jellyfin: {}\n");
+  await ws.initStack(stack, base);
+  await ws.ok(["config", "set", "--path", "hosts.media.address", host.address]);
+  await ws.ok(["config", "set", "--path", "hosts.media.port", String(host.port)]);
+  await ws.ok(["config", "set", "--path", "hosts.media.hostKey", host.hostKey]);
+  await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
+  await ws.ok(["config", "set", "hostsDir", hostsDir]);
+  return {
+    host,
+    ws,
+    hostsDir,
+    adoptArgs: ["--stack", stack, "--config-file", ws.configFile!, "--identity", keyFile, "--out", hostsDir, "media"],
+    onHost: async (cmd: string) => (await host.exec(cmd)).stdout.trim(),
+    async dispose() {
+      await ws.run(["stack", "rm", "--yes", "--force"]);
+      ws.remove();
+      await host.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
 describe("a lived-in host", () => {
-  let host: SimHost;
-  let ws: PulumiWorkspace;
-  let work: string;
-  let keyFile: string;
-  const stack = "e2e-lived";
-  const hostsDir = () => path.join(work, "nix", "hosts");
-  const adoptArgs = () => ["--stack", stack, "--config-file", ws.configFile!, "--identity", keyFile, "--out", hostsDir(), "media"];
-  const onHost = async (cmd: string) => (await host.exec(cmd)).stdout.trim();
-
+  let t: Awaited<ReturnType<typeof livedInStack>>;
   beforeAll(async () => {
-    buildPackage();
-    work = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-nixos-${stack}-`));
-    keyFile = path.join(work, "deploy_key");
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", stack, "-f", keyFile]);
-    host = await startHost({
-      name: "media",
-      stateDir: path.join(work, "host"),
-      authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")],
-      livedIn: {
-        imports: ["people/alice.nix"],
-        files: { "people/alice.nix": `{ ... }:\n{\n  users.users.alice = {\n    isNormalUser = true;\n    hashedPassword = "${ALICE_HASH}";\n  };\n  users.users.root.openssh.authorizedKeys.keys = [ "${OTHER_ROOT_KEY}" ];\n}\n` },
-        text: [
-          "services.tailscale.enable = true;",
-          "services.openssh.settings.PasswordAuthentication = false;",
-          'time.timeZone = "Europe/Berlin";',
-        ].join("\n"),
-      },
+    t = await livedInStack("e2e-lived", {
+      imports: ["people/alice.nix"],
+      files: { "people/alice.nix": `{ ... }:\n{\n  users.users.alice = {\n    isNormalUser = true;\n    hashedPassword = "${ALICE_HASH}";\n  };\n  users.users.root.openssh.authorizedKeys.keys = [ "${OTHER_ROOT_KEY}" ];\n}\n` },
+      text: ["services.tailscale.enable = true;", "services.openssh.settings.PasswordAuthentication = false;", 'time.timeZone = "Europe/Berlin";'].join("\n"),
     });
-    ws = new PulumiWorkspace(stacksDir, path.join(work, `Pulumi.${stack}.yaml`));
-    // The template's defaults (release 26.11, stateVersion 25.05, UTC), as a new stack has them.
-    const base = path.join(work, "base.yaml");
-    fs.writeFileSync(base, "config:\n  pulumi-nixos:domain: home.example\n  pulumi-nixos:tls: internal\n  pulumi-nixos:lan:\n    - 127.0.0.0/8\n  pulumi-nixos:hosts:\n    media:\n      services:\n        caddy: {}\n        jellyfin: {}\n      routes:\n        jellyfin: {}\n");
-    await ws.initStack(stack, base);
-    await ws.ok(["config", "set", "--path", "hosts.media.address", host.address]);
-    await ws.ok(["config", "set", "--path", "hosts.media.port", String(host.port)]);
-    await ws.ok(["config", "set", "--path", "hosts.media.hostKey", host.hostKey]);
-    await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
-    await ws.ok(["config", "set", "hostsDir", hostsDir()]);
   });
-  afterAll(async () => {
-    await ws?.run(["stack", "rm", "--yes", "--force"]);
-    ws?.remove();
-    await host?.stop();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
-
+  afterAll(() => t?.dispose());
   it("is installed as its owner left it: passwords, Berlin, key-only by its own setting, NixOS's keyboard-interactive default", async () => {
-    expect(await onHost("grep '^alice:' /etc/shadow | cut -d: -f2")).toBe(ALICE_HASH);
-    expect(await onHost("readlink -f /etc/localtime")).toBe("/usr/share/zoneinfo/Europe/Berlin");
-    const sshd = await onHost("/usr/sbin/sshd -T");
+    expect(await t.onHost("grep '^alice:' /etc/shadow | cut -d: -f2")).toBe(ALICE_HASH);
+    expect(await t.onHost("readlink -f /etc/localtime")).toBe("/usr/share/zoneinfo/Europe/Berlin");
+    const sshd = await t.onHost("/usr/sbin/sshd -T");
     expect(sshd).toContain("passwordauthentication no");
     expect(sshd).toContain("kbdinteractiveauthentication yes");
   });
 
   it("adopt carries all of it, and --write-config puts what the host runs into the stack's config", async () => {
-    const plain = await adoptHost(ws, adoptArgs());
+    const plain = await adoptHost(t.ws, t.adoptArgs);
     expect(plain.code).toBe(0);
     expect(plain.stdout).toContain("configuration.nix, hardware-configuration.nix, people/alice.nix");
     expect(plain.stdout).toMatch(/timeZone: the host runs Europe\/Berlin, the stack says UTC: pulumi config set .*timeZone Europe\/Berlin/);
     expect(plain.stdout).toMatch(/release: the host runs 25\.11, the stack says 26\.11: pulumi config set .*release 25\.11/);
-    expect(fs.readFileSync(path.join(hostsDir(), "media/etc-nixos/people/alice.nix"), "utf8")).toContain(ALICE_HASH);
-    expect(fs.readFileSync(path.join(hostsDir(), "media/etc-nixos/configuration.nix"), "utf8")).toMatch(/# pulumi-nixos: timeZone in the stack now sets time\.timeZone \("UTC"\); the host had:\n\s+# time\.timeZone = "Europe\/Berlin";/);
+    expect(fs.readFileSync(path.join(t.hostsDir, "media/etc-nixos/people/alice.nix"), "utf8")).toContain(ALICE_HASH);
+    expect(fs.readFileSync(path.join(t.hostsDir, "media/etc-nixos/configuration.nix"), "utf8")).toMatch(/# pulumi-nixos: timeZone in the stack now sets time\.timeZone \("UTC"\); the host had:\n\s+# time\.timeZone = "Europe\/Berlin";/);
 
-    const written = await adoptHost(ws, [...adoptArgs(), "--write-config", "--force"]);
+    const written = await adoptHost(t.ws, [...t.adoptArgs, "--write-config", "--force"]);
     expect(written.code).toBe(0);
     for (const [key, value] of [["release", "25.11"], ["timeZone", "Europe/Berlin"], ["hosts.media.stateVersion", "25.11"]]) {
-      expect((await ws.ok(["config", "get", "--path", key])).stdout.trim()).toBe(value);
+      expect((await t.ws.ok(["config", "get", "--path", key])).stdout.trim()).toBe(value);
     }
     // The stack now agrees with the host: the copy is the host's own file, unmarked.
-    expect(fs.readFileSync(path.join(hostsDir(), "media/etc-nixos/configuration.nix"), "utf8")).toBe((await host.exec("cat /etc/nixos/configuration.nix")).stdout);
+    expect(fs.readFileSync(path.join(t.hostsDir, "media/etc-nixos/configuration.nix"), "utf8")).toBe((await t.host.exec("cat /etc/nixos/configuration.nix")).stdout);
   });
 
   it("the first deploy of a program declaring only Caddy and Jellyfin keeps alice, her password, Berlin, key-only SSH, root's other key, tailscale and the name", async () => {
-    await ws.ok(["up", "--yes", "--skip-preview"]);
-    expect(await currentGeneration(host)).toBe(2);
-    expect(await onHost("grep '^alice:' /etc/shadow | cut -d: -f2")).toBe(ALICE_HASH);
-    expect(await onHost("readlink -f /etc/localtime")).toBe("/usr/share/zoneinfo/Europe/Berlin");
-    const sshd = await onHost("/usr/sbin/sshd -T");
+    await t.ws.ok(["up", "--yes", "--skip-preview"]);
+    expect(await currentGeneration(t.host)).toBe(2);
+    expect(await t.onHost("grep '^alice:' /etc/shadow | cut -d: -f2")).toBe(ALICE_HASH);
+    expect(await t.onHost("readlink -f /etc/localtime")).toBe("/usr/share/zoneinfo/Europe/Berlin");
+    const sshd = await t.onHost("/usr/sbin/sshd -T");
     expect(sshd).toContain("passwordauthentication no");
     // NixOS's default allowed keyboard-interactive logins; the access module keeps SSH key-only.
     expect(sshd).toContain("kbdinteractiveauthentication no");
-    expect(await onHost("cat /etc/ssh/authorized_keys.d/root")).toContain(OTHER_ROOT_KEY);
-    expect(await onHost("systemctl is-active tailscale.service")).toBe("active");
-    expect(await onHost("hostname")).toBe("media");
+    expect(await t.onHost("cat /etc/ssh/authorized_keys.d/root")).toContain(OTHER_ROOT_KEY);
+    expect(await t.onHost("systemctl is-active tailscale.service")).toBe("active");
+    expect(await t.onHost("hostname")).toBe("media");
+  });
+});
+
+describe("a host whose /etc/nixos is a flake", () => {
+  let t: Awaited<ReturnType<typeof livedInStack>>;
+  beforeAll(async () => {
+    t = await livedInStack("e2e-flake", {
+      imports: ["users.nix", "services.nix"],
+      files: {
+        "flake.nix": `{\n  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";\n  outputs = { nixpkgs, ... }: {\n    nixosConfigurations.media = nixpkgs.lib.nixosSystem {\n      system = "x86_64-linux";\n      modules = [ ./configuration.nix ];\n    };\n  };\n}\n`,
+        "users.nix": `{ users.users.bob = { isNormalUser = true; hashedPassword = "${ALICE_HASH}"; }; }\n`,
+        "services.nix": `{ services.tailscale.enable = true; }\n`,
+      },
+    });
+  });
+  afterAll(() => t?.dispose());
+
+  it("adopt carries the flake's modules and the two files they import; the first deploy keeps bob and tailscale", async () => {
+    const r = await adoptHost(t.ws, [...t.adoptArgs, "--write-config"]);
+    expect(r.stdout).toContain("Copied from /etc/nixos");
+    expect(r.stdout).toContain("flake.nix, configuration.nix, hardware-configuration.nix, users.nix, services.nix");
+    expect(r.stdout).toContain("/etc/nixos is a flake: etc-nixos.nix imports the modules its flake.nix names (configuration.nix)");
+    await t.ws.ok(["up", "--yes", "--skip-preview"]);
+    expect(await currentGeneration(t.host)).toBe(2);
+    expect(await t.onHost("grep '^bob:' /etc/shadow | cut -d: -f2")).toBe(ALICE_HASH);
+    expect(await t.onHost("systemctl is-active tailscale.service")).toBe("active");
   });
 });
 

@@ -135,15 +135,16 @@ describe("adopting a host", () => {
     expect(text).toContain('  services.jellyfin.dataDir = "/srv/jellyfin";');
   });
 
-  test("a flake in /etc/nixos: the modules its flake.nix names, and inputs it cannot bring, by line", () => {
+  test("a flake in /etc/nixos: the modules its flake.nix names (each once), and inputs it cannot bring, by line", () => {
     const files = etc({
-      "flake.nix": `{\n  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";\n  outputs = { nixpkgs, home-manager, ... }: {\n    nixosConfigurations.media = nixpkgs.lib.nixosSystem {\n      modules = [ ./configuration.nix ./services.nix home-manager.nixosModules.home-manager ];\n    };\n  };\n}\n`,
+      "flake.nix": `{\n  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";\n  outputs = { nixpkgs, home-manager, ... }: {\n    nixosConfigurations.media = nixpkgs.lib.nixosSystem {\n      modules = [ ./configuration.nix ./hardware-configuration.nix ./services.nix home-manager.nixosModules.home-manager ];\n    };\n  };\n}\n`,
       "flake.lock": "{}\n",
       "configuration.nix": `{ imports = [ ./hardware-configuration.nix ]; boot.loader.systemd-boot.enable = true; system.stateVersion = "25.11"; }\n`,
       "services.nix": `{ services.tailscale.enable = true; }\n`,
     });
     const plan = planAdoption("media", { ...uefi, files }, { hostName: "media", stateVersion: "25.11" });
-    expect(plan.carried).toEqual(["flake.nix", "configuration.nix", "services.nix", "hardware-configuration.nix"]);
+    expect(plan.carried).toEqual(["flake.nix", "configuration.nix", "hardware-configuration.nix", "services.nix"]);
+    // hardware-configuration.nix is imported by configuration.nix, so etc-nixos.nix does not import it again.
     expect(plan.files["etc-nixos.nix"]).toMatch(/imports = \[\s*\.\/etc-nixos\/configuration\.nix\s+\.\/etc-nixos\/services\.nix\s*\];/);
     expect(plan.review).toEqual([
       expect.stringMatching(/^\/etc\/nixos\/flake\.nix line 5: home-manager\.nixosModules\.home-manager comes from the flake input home-manager/),
