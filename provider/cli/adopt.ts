@@ -98,7 +98,10 @@ interface Target {
   stack: StackView;
   /** How to pin the host key. */
   pin(hostKey: string): string;
-  /** The config lines (or Host fields) that make the stack say what the host runs; undefined where it does already. */
+  /**
+   * What the stack says of each fact adopt reads (`now`, when known), the line (or Host field) that makes it
+   * say what the host runs, and the `pulumi` arguments --write-config runs for it (where adopt may write it).
+   */
   settings: { key: "release" | "stateVersion" | "timeZone"; now?: string; line(value: string): string; argv?(value: string): string[] }[];
 }
 
@@ -201,7 +204,12 @@ export async function adopt(argv: string[]): Promise<number> {
   const written: string[] = [];
   if (a.writeConfig) {
     for (const s of differing.filter((x) => x.argv)) {
-      execFileSync("pulumi", s.argv!(host[s.key]!), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      try {
+        execFileSync("pulumi", s.argv!(host[s.key]!), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      } catch (e) {
+        const why = (e as { stderr?: string }).stderr?.trim().split("\n")[0] || String(e);
+        throw new UsageError(`--write-config: writing ${s.key} failed (${why}); set it yourself: ${s.line(host[s.key]!)}`);
+      }
       written.push(s.key);
     }
     if (written.length) plan = planAdoption(a.host, readout, { ...t.stack, ...Object.fromEntries(written.map((k) => [k, host[k as keyof typeof host]])) });
@@ -220,7 +228,7 @@ export async function adopt(argv: string[]): Promise<number> {
   for (const key of written) console.log(`The stack's config now says what the host runs: ${key} ${host[key as keyof typeof host]}`);
   const advice = differing.filter((s) => !written.includes(s.key));
   if (advice.length) {
-    console.log(`The stack would change what the host runs${a.stack && !a.writeConfig ? " (adopt --write-config sets what it can)" : ""}; to keep the host's:`);
+    console.log(`The stack would change what the host runs${!a.writeConfig && advice.some((s) => s.argv) ? " (adopt --write-config sets what it can)" : ""}; to keep the host's:`);
     for (const s of advice) console.log(`  ${s.key}: the host runs ${host[s.key]}${s.now ? `, the stack says ${s.now}` : ""}: ${s.line(host[s.key]!)}${s.argv ? "" : a.stack ? " (the stack's setting, for all its hosts)" : ""}`);
   }
   if (plan.review.length) {
