@@ -80,7 +80,7 @@ describe("the deployer's way in", () => {
     await ws.ok(["refresh", "--yes", "--skip-preview"]);
   });
 
-  it("a module that turns sshd off, or replaces a non-root deploy user's key, is refused in preview by file and line", async () => {
+  it("a module that turns sshd off, replaces a non-root deploy user's key, or takes it out of wheel under execWheelOnly is refused in preview by file and line", async () => {
     const before = await media.sshConnections();
     sshModule("{ ... }:\n{\n  services.openssh.enable = false;\n}\n");
     const off = await ws.run(["preview"]);
@@ -90,9 +90,14 @@ describe("the deployer's way in", () => {
     sshModule('{ lib, ... }:\n{\n  users.users.deploy.openssh.authorizedKeys.keys = lib.mkForce [ ];\n}\n');
     await ws.ok(["config", "set", "--path", "hosts.media.user", "deploy"]);
     const dropped = await ws.run(["preview"]);
+    // The installer put deploy into wheel (carried in etc-nixos/configuration.nix); this module takes it out.
+    sshModule('{ lib, ... }:\n{\n  security.sudo.execWheelOnly = true;\n  users.users.deploy.extraGroups = lib.mkForce [ ];\n}\n');
+    const wheelOnly = await ws.run(["preview"]);
     await ws.ok(["config", "set", "--path", "hosts.media.user", "root"]);
     expect(dropped.code).not.toBe(0);
     expect(output(dropped)).toContain("users.users.deploy.openssh.authorizedKeys.keys is forced, which replaces the deploy key pulumi-nixos keeps there");
+    expect(wheelOnly.code).not.toBe(0);
+    expect(output(wheelOnly)).toContain(`host 'media': ${stack.hostsDir}/media/ssh.nix line 3: security.sudo.execWheelOnly = true lets only wheel run sudo and deploy is not in wheel`);
     expect(await media.sshConnections()).toBe(before);
   });
 
