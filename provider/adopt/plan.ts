@@ -230,6 +230,10 @@ function carry(files: Record<string, string>, claims: readonly StackClaim[]): Ca
   const definitions: Definition[] = [];
   for (const f of order) {
     let text = files[f];
+    if (text.includes("\0") || text.includes("\uFFFD")) {
+      review.push(`/etc/nixos/${f} is not a text file, and only text travels in the flake: not copied (fix: keep it on the host and reference it by absolute path, or replace it)`);
+      continue;
+    }
     if (f.endsWith(".nix") && f !== "flake.nix") {
       const rewritten = text.replace(/<nixpkgs\/nixos\/modules\/([^>]+)>/g, (_, rest: string) => `(modulesPath + "/${rest}")`);
       if (rewritten !== text) {
@@ -319,7 +323,7 @@ export function planAdoption(host: string, r: HostReadout, stack: StackView = { 
   const facts = { stateVersion: original(c, etc, "system.stateVersion"), timeZone: original(c, etc, "time.timeZone") };
   const stateVersion = facts.stateVersion ?? literal("system.stateVersion");
   if (stateVersion === undefined) review.push("/etc/nixos sets no literal system.stateVersion: set the stack's stateVersion to the release the host was installed with (never change it afterwards)");
-  return { files, boot, stateVersion, review, carried: c.order, facts };
+  return { files, boot, stateVersion, review, carried: c.order.filter((f) => c.files[`${CARRIED_DIR}/${f}`] !== undefined), facts };
 }
 
 /** The value the host's own files gave a path, before any line was marked for the stack. */

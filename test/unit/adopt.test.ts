@@ -76,14 +76,18 @@ describe("adopting a host", () => {
       "users/default.nix": `{ imports = [ ./alice.nix ]; }\n`,
       "users/alice.nix": `{ users.users.alice.isNormalUser = true; }\n`,
       "unused.nix": `{ }\n`,
+      "users/avatar.png": "\u0089PNG\u0000\u0000",
     });
+    files["users/alice.nix"] = `{ users.users.alice = { isNormalUser = true; }; environment.etc."alice.png".source = ./avatar.png; }\n`;
     const plan = planAdoption("media", { ...uefi, files }, media);
     expect(plan.carried).toEqual(["configuration.nix", "hardware-configuration.nix", "users/default.nix", "users/alice.nix"]);
     expect(plan.files["etc-nixos/users/alice.nix"]).toBe(files["users/alice.nix"]);
     expect(plan.files["etc-nixos/unused.nix"]).toBeUndefined();
+    expect(plan.files["etc-nixos/users/avatar.png"]).toBeUndefined();
     expect(plan.review).toEqual([
       "/etc/nixos/configuration.nix line 3: ../../srv/extra.nix is not a file under /etc/nixos that adopt could read: copy it into etc-nixos/ by hand",
       "/etc/nixos/configuration.nix line 3: /root/secret.nix is outside /etc/nixos and not in the rendered flake (fix: copy it into the host's folder and use a relative path)",
+      "/etc/nixos/users/avatar.png is not a text file, and only text travels in the flake: not copied (fix: keep it on the host and reference it by absolute path, or replace it)",
     ]);
   });
 
