@@ -16,7 +16,6 @@ export interface ServiceView {
   /** Ports its openFirewall opens; absent when openFirewall is off. */
   firewallPorts?: Ports;
   openFirewallReason?: string;
-  passwordAuthentication?: boolean;
   /** Generic services: the NixOS module and its options. */
   module?: string;
   options?: Record<string, unknown>;
@@ -39,6 +38,11 @@ export interface HostView {
   routes: RouteView[];
   /** Each secret-bearing field, and whether it arrived as a Pulumi secret. */
   secrets: Record<string, boolean>;
+  /**
+   * The sshd settings that, merged with the host's own modules, allow password logins, each where it is
+   * defined (provider/model/access.ts, passwordLogins).
+   */
+  passwordLogins: { setting: string; where: string; fix: string }[];
 }
 
 /** The Generation inputs the magic-rollback rule reads. */
@@ -61,6 +65,7 @@ export function asHostView(props: Record<string, unknown>): HostView | undefined
     services: p.services,
     routes: p.routes,
     secrets: p.secrets ?? {},
+    passwordLogins: p.passwordLogins ?? [],
   };
 }
 
@@ -85,21 +90,17 @@ export function hostKeyPinned(h: HostView): string[] {
   ];
 }
 
-/** no-password-ssh: sshd accepts keys only. */
+/** no-password-ssh: sshd accepts keys only, as NixOS merges the stack with the host's own modules. */
 export function noPasswordSsh(h: HostView): string[] {
-  const out: string[] = [];
-  for (const s of h.services) {
-    if (s.kind === "openssh" && s.passwordAuthentication) {
-      out.push(`host '${h.name}': service '${s.name}' lets SSH users log in with a password (fix: authorize keys in users[].authorizedKeys and set passwordAuthentication: false)`);
-    }
-    const settings = s.kind === "generic" && s.module === "openssh" ? (s.options?.settings as Record<string, unknown> | undefined) : undefined;
-    for (const key of ["PasswordAuthentication", "KbdInteractiveAuthentication"]) {
-      if (settings?.[key] === true) {
-        out.push(`host '${h.name}': generic service '${s.name}' sets services.openssh.settings.${key} = true, which allows password login (fix: set it to false and log in with keys)`);
-      }
-    }
+  const byWhere = new Map<string, { settings: string[]; fix: string }>();
+  for (const p of h.passwordLogins) {
+    const entry = byWhere.get(p.where) ?? { settings: [], fix: p.fix };
+    entry.settings.push(p.setting);
+    byWhere.set(p.where, entry);
   }
-  return out;
+  return [...byWhere].map(
+    ([where, { settings, fix }]) => `host '${h.name}': ${where} lets SSH users log in with a password (services.openssh.settings.${settings.join(" and ")}) (fix: ${fix})`,
+  );
 }
 
 /** routes-use-tls: every route serves HTTPS. */

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Reads what `npm run adopt` needs from a NixOS host, changing nothing: its hardware configuration,
-# the install-time /etc/nixos/configuration.nix, how it boots, and its release. Prints key=base64 lines.
+# Reads what `pulumi-nixos adopt` needs from a NixOS host, changing nothing: its hardware configuration,
+# what /etc/nixos holds (configuration.nix or a flake, and the files they use: every regular file up to
+# 1 MiB, hidden ones skipped), how it boots, and its release. Prints key=base64 lines, file:PATH for files.
 # Runs as root (nixos-generate-config reads /sys and /proc); uses only what a NixOS system path has.
 PATH=/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/system/sw/bin:$PATH
 export PATH
@@ -16,7 +17,12 @@ elif [ -r /etc/nixos/hardware-configuration.nix ]; then
   put hardware "$(cat /etc/nixos/hardware-configuration.nix)"
   put hardwareSource /etc/nixos/hardware-configuration.nix
 fi
-if [ -r /etc/nixos/configuration.nix ]; then put configuration "$(cat /etc/nixos/configuration.nix)"; fi
+if [ -d /etc/nixos ]; then
+  # base64 of the file itself: command substitution would drop trailing newlines.
+  (cd /etc/nixos && find -L . -mindepth 1 -maxdepth 8 -name '.*' -prune -o -type f -size -1024k -print) | sort | while IFS= read -r f; do
+    printf 'file:%s=%s\n' "${f#./}" "$(base64 -w0 < "/etc/nixos/$f")"
+  done
+fi
 if [ -d /sys/firmware/efi ]; then put firmware uefi; else put firmware bios; fi
 if [ -e /boot/loader/loader.conf ]; then put systemdBoot yes; fi
 if [ -e /boot/grub/grub.cfg ]; then put grub yes; fi

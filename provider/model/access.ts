@@ -20,6 +20,14 @@ export function deployAccess(h: HostSpec): DeployAccess {
   return { host: h.name, address, user, port, root: user === "root" };
 }
 
+/**
+ * The priority of the access module's key-only sshd settings: the lowest that still wins over NixOS's
+ * option default (mkOptionDefault, 1500), so any definition of a module (plain 100, mkDefault 1000)
+ * wins over it.
+ */
+export const KEY_ONLY_PRIORITY = 1499;
+const OPTION_DEFAULT_PRIORITY = 1500;
+
 const FIX = "(fix: remove it, or set keepDeployAccess: false on the host if it is reached some other way)";
 
 const list = (v: Literal | undefined): Literal[] | undefined => (Array.isArray(v) ? v : undefined);
@@ -96,5 +104,76 @@ export function deployAccessRule(h: HostSpec): string[] {
       errors.push(lockout(line, `security.sudo.extraRules is forced, which replaces the passwordless rule pulumi-nixos keeps for ${a.user}`));
     }
   }
+  errors.push(...sudoGroupLockouts(h, a, lockout));
   return errors;
+}
+
+/** Whether the host's modules and the stack put the deploy user into wheel, as far as a reader sees. */
+function inWheel(h: HostSpec, user: string): boolean {
+  if (h.users.some((u) => u.name === user && u.groups.includes("wheel"))) return true;
+  const defs = ownDefinitions(h).map((o) => o.def);
+  const forced = defs.filter((d) => at(d, ["users", "users", user, "extraGroups"]) && d.priority < 100);
+  const groups = (forced.length ? forced : defs.filter((d) => at(d, ["users", "users", user, "extraGroups"]))).flatMap((d) => list(d.value) ?? []);
+  return groups.includes("wheel") || defs.some((d) => (at(d, ["users", "users", user, "group"]) && d.value === "wheel") || (at(d, ["users", "groups", "wheel", "members"]) && list(d.value)?.includes(user)));
+}
+
+/**
+ * security.sudo.execWheelOnly lets only wheel run sudo at all, and the access module's sudo rule names the
+ * user, not a group: a non-root deploy user must then be in wheel, by the stack's users or a host module.
+ */
+function sudoGroupLockouts(h: HostSpec, a: DeployAccess, lockout: (where: string, what: string) => string): string[] {
+  if (a.root || inWheel(h, a.user)) return [];
+  return ownDefinitions(h)
+    .filter(({ def: d }) => at(d, ["security", "sudo", "execWheelOnly"]) && d.value !== false)
+    .map(({ where, def: d }) =>
+      lockout(`${where} line ${d.line}`, `security.sudo.execWheelOnly = ${d.value === undefined ? "(computed)" : JSON.stringify(d.value)} lets only wheel run sudo and ${a.user} is not in wheel (add "wheel" to users[${a.user}].groups)`),
+    );
+}
+
+/** One definition of an sshd setting that lets users log in with a password, and where it comes from. */
+export interface PasswordLogin {
+  setting: "PasswordAuthentication" | "KbdInteractiveAuthentication";
+  /** "service 'openssh' (passwordAuthentication)", "nix/hosts/media/ssh.nix line 3", "NixOS's default". */
+  where: string;
+  /** What a stack sets to take it away. */
+  fix: string;
+}
+
+const PASSWORD_SETTINGS = ["PasswordAuthentication", "KbdInteractiveAuthentication"] as const;
+
+/**
+ * The sshd settings that, once NixOS merges every module, let SSH users log in with a password: for each
+ * setting, the definitions of the strongest priority (the stack's services, the host's own modules, the
+ * access module's key-only default, NixOS's option default) whose value is not false. A definition that
+ * may not apply (under mkIf) or is computed counts, since it may be the one that wins.
+ */
+export function passwordLogins(h: HostSpec): PasswordLogin[] {
+  const own = ownDefinitions(h);
+  const sshd = h.keepDeployAccess || h.services.some((s) => s.kind === "openssh" || (s.kind === "generic" && s.module === "openssh")) || own.some(({ def }) => at(def, ["services", "openssh", "enable"]) && def.value !== false);
+  if (!sshd) return [];
+  const out: PasswordLogin[] = [];
+  for (const setting of PASSWORD_SETTINGS) {
+    const candidates: { priority: number; sure: boolean; allows: boolean; where: string; fix: string }[] = [];
+    for (const s of h.services) {
+      const name = serviceName(s);
+      if (s.kind === "openssh") {
+        candidates.push({ priority: 100, sure: true, allows: s.passwordAuthentication, where: `service '${name}'`, fix: `set passwordAuthentication: false on service '${name}' and authorize keys in users[].authorizedKeys` });
+      }
+      if (s.kind === "generic" && s.module === "openssh") {
+        const settings = s.options.settings;
+        const v = settings && typeof settings === "object" && !Array.isArray(settings) ? settings[setting] : undefined;
+        if (v !== undefined) candidates.push({ priority: 100, sure: true, allows: v !== false, where: `generic service '${name}' (services.openssh.settings.${setting} = ${JSON.stringify(v)})`, fix: `set options.settings.${setting} to false and log in with keys` });
+      }
+    }
+    for (const { where, def: d } of own) {
+      if (!at(d, ["services", "openssh", "settings", setting]) && !(at(d, ["services", "openssh", "settings"]) && d.value === undefined)) continue;
+      const what = at(d, ["services", "openssh", "settings"]) ? "services.openssh.settings (computed)" : `services.openssh.settings.${setting} = ${d.value === undefined ? "(computed)" : JSON.stringify(d.value)}`;
+      candidates.push({ priority: d.priority, sure: !d.conditional && d.value !== undefined, allows: d.value !== false, where: `${where} line ${d.line} (${what}${d.conditional ? ", conditional" : ""})`, fix: `set it to false there, or remove it` });
+    }
+    if (h.keepDeployAccess) candidates.push({ priority: KEY_ONLY_PRIORITY, sure: true, allows: false, where: "modules/access.nix", fix: "" });
+    candidates.push({ priority: OPTION_DEFAULT_PRIORITY, sure: true, allows: true, where: "NixOS's default (its sshd.nix allows passwords unless a module says otherwise)", fix: "keep keepDeployAccess (its access module makes SSH key-only), or set passwordAuthentication: false on an openssh service" });
+    const wins = Math.min(...candidates.filter((c) => c.sure).map((c) => c.priority));
+    for (const c of candidates) if (c.allows && c.priority <= wins) out.push({ setting, where: c.where, fix: c.fix });
+  }
+  return out;
 }

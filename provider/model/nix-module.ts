@@ -584,6 +584,23 @@ export function readModule(text: string): ModuleReading {
   return { definitions };
 }
 
+/** A path literal of a Nix file (./x.nix, ../y, /etc/z, <nixpkgs/nixos>), where it is. */
+export interface PathLiteral {
+  path: string;
+  line: number;
+}
+
+/** Every path literal of the text outside strings, in order; undefined when the text is not Nix this reader can tokenize. */
+export function pathLiterals(text: string): PathLiteral[] | undefined {
+  try {
+    return tokenize(text)
+      .filter((t) => t.kind === "path")
+      .map((t) => ({ path: t.text, line: t.line }));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The definitions of `path` and of everything below it, across modules. */
 export function definitionsAt(readings: readonly Definition[], path: readonly string[]): Definition[] {
   return readings.filter((d) => path.every((p, i) => d.path[i] === p));

@@ -1,7 +1,9 @@
 // The deployer's way in, rendered into every generation: the rendered flake is the host's whole
 // configuration, so whatever the host's old configuration.nix did for SSH access is gone unless it is
 // here. NixOS assertions guard it, so a module that undoes it fails the build, before any switch.
-import type { DeployAccess } from "../model/access";
+// It also keeps SSH key-only unless something else says otherwise: NixOS's sshd.nix gives
+// PasswordAuthentication and KbdInteractiveAuthentication the option default true.
+import { KEY_ONLY_PRIORITY, type DeployAccess } from "../model/access";
 import * as nix from "./nix";
 
 function assertion(condition: nix.Nix, message: string): nix.Nix {
@@ -35,10 +37,29 @@ export function accessModule(a: DeployAccess, keys: readonly string[], portDecla
     assertions.push(assertion(nix.op("!=", openssh("settings", "PermitRootLogin"), "no"), lockout('services.openssh.settings.PermitRootLogin is "no"')));
   } else {
     assertions.push(assertion(nix.ref("config.security.sudo.enable"), lockout("security.sudo.enable is false, and the deploy runs its steps through sudo")));
+    // With execWheelOnly only wheel may run sudo at all (the wrapper is not executable for others).
+    const inWheel = nix.op(
+      "||",
+      nix.apply(nix.ref("builtins.elem"), "wheel", nix.select(nix.ref("config.users.users"), user, "extraGroups")),
+      nix.op("==", nix.select(nix.ref("config.users.users"), user, "group"), "wheel"),
+      nix.apply(nix.ref("builtins.elem"), user, nix.ref("config.users.groups.wheel.members")),
+    );
+    assertions.push(assertion(nix.op("||", nix.op("!", nix.ref("config.security.sudo.execWheelOnly")), inWheel), lockout(`security.sudo.execWheelOnly is true and ${user} is not in wheel, so sudo refuses to run for it`)));
   }
+  // Below any definition a module writes (mkDefault included), above NixOS's option default.
+  const keyOnly = nix.apply(nix.ref("lib.mkOverride"), KEY_ONLY_PRIORITY, false);
   return {
     assertions,
-    services: { openssh: { enable: true, ports: portDeclared ? undefined : [port] } },
+    services: {
+      openssh: {
+        enable: true,
+        ports: portDeclared ? undefined : [port],
+        settings: nix.comment("Key-only unless a module of the host says otherwise (NixOS's default allows passwords).", {
+          PasswordAuthentication: keyOnly,
+          KbdInteractiveAuthentication: keyOnly,
+        }),
+      },
+    },
     users: {
       users: {
         [user]: {

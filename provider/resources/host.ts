@@ -6,6 +6,7 @@ import { parseOrThrow } from "../schema/errors";
 import { flakeLock, renderFlake, RenderedHost, RenderResult } from "../render/flake";
 import { endOfLifeWarning } from "../schema/release";
 import { modelHost } from "../model/host";
+import { passwordLogins } from "../model/access";
 import { EnvironmentFile, joinSecretParts, secretDigest } from "../model/secrets";
 import { publicKeyOf } from "../deploy/ssh";
 import { defaultHostDir, projectRoot, readHostDir } from "./host-dir";
@@ -124,7 +125,8 @@ function isSecret(value: SecretInput): boolean | Promise<boolean> {
  * diffs: the connection without its key, the nixpkgs pin and whether a flake.lock locks it, the firewall,
  * each service with the ports it opens, each route, and `secrets`: for every secret-bearing field
  * (connection.privateKey, services.<name>.apiKey, routes.<domain>.basicAuth.passwordHash) whether it
- * arrived as a Pulumi secret. Kept small: the engine serialises component inputs one field at a time.
+ * arrived as a Pulumi secret; `passwordLogins`: the sshd settings that allow passwords once merged with the
+ * host's own modules. Kept small: the engine serialises component inputs one field at a time.
  */
 export function hostView(spec: HostSpec): pulumi.Inputs {
   const secrets: Record<string, boolean | Promise<boolean>> = {};
@@ -138,7 +140,6 @@ export function hostView(spec: HostSpec): pulumi.Inputs {
       kind: s.kind,
       firewallPorts: s.openFirewall ? firewallPorts(s, spec.release) : undefined,
       openFirewallReason: "openFirewallReason" in s ? s.openFirewallReason : undefined,
-      passwordAuthentication: s.kind === "openssh" ? s.passwordAuthentication : undefined,
       module: s.kind === "generic" ? s.module : undefined,
       options: s.kind === "generic" ? s.options : undefined,
     });
@@ -158,6 +159,7 @@ export function hostView(spec: HostSpec): pulumi.Inputs {
     services,
     routes,
     secrets,
+    passwordLogins: passwordLogins(spec),
   };
 }
 

@@ -122,7 +122,7 @@ describe("the package installed into a project of one's own", () => {
   it("adopts both hosts with the package's command, previews a tree per host, deploys, then finds nothing to do", async () => {
     for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
       const r = await adoptHost(ws, ["--address", h.address, "--port", String(h.port), "--host-key", h.hostKey, "--identity", keyFile, name]);
-      expect(r.stdout).toContain(`${path.join("nix", "hosts", name)}/hardware-configuration.nix: written`);
+      expect(r.stdout).toContain(`${path.join("nix", "hosts", name)}/etc-nixos/hardware-configuration.nix: written`);
     }
     const preview = await ws.ok(["preview", "--diff"], { env });
     // The Service is the Host's child: its URN's type chain starts with the Host.

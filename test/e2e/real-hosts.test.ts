@@ -2,12 +2,19 @@
 // hosts (NixOS's assertions on, transient units with systemd's bare PATH, a switch that applies users,
 // keys, sudo and sshd): a host must be adopted before preview accepts it, a declaration that would lock
 // the deployer out is refused before any host is contacted, and forced through the opt-out it locks the
-// host out until magic rollback brings it back.
+// host out until magic rollback brings it back. A lived-in host (its owner's users, time zone, sshd
+// settings, keys and service, in configuration.nix and a file it imports) is adopted with all of it, and
+// its first deploy keeps it.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { LivedIn, startHost } from "../harness/host";
 import type { SimHost } from "../harness/pool";
-import { adopt, currentGeneration, DemoStack, demoStack } from "./demo-stack";
-import type { PulumiWorkspace } from "./pulumi";
+import { adopt, currentGeneration, DemoStack, demoStack, stacksDir } from "./demo-stack";
+import { adoptHost } from "./fresh-project";
+import { buildPackage } from "./package";
+import { PulumiWorkspace } from "./pulumi";
 
 const output = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 
@@ -27,23 +34,28 @@ describe("a host that was never adopted", () => {
     expect(await stack.media.sshConnections()).toBe(before);
   });
 
-  it("adopt writes the folder from the host, is idempotent, and keeps a hand-edited file", async () => {
+  it("adopt copies the host's /etc/nixos into its folder, is idempotent, and keeps a hand-edited file", async () => {
     const first = await adopt("e2e-unadopted", stack.ws, stack.keyFile, stack.hostsDir, "media");
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/media: NixOS .*, boots UEFI with systemd-boot|media: NixOS .*boots as its configuration\.nix says/);
+    expect(first.stdout).toMatch(/media: NixOS .*, boots as its own configuration says/);
+    expect(first.stdout).toMatch(/Copied from \/etc\/nixos into .*\/media\/etc-nixos\/: configuration\.nix, hardware-configuration\.nix/);
     const dir = path.join(stack.hostsDir, "media");
-    expect(fs.readdirSync(dir).sort()).toEqual(expect.arrayContaining(["boot.nix", "hardware-configuration.nix"]));
-    expect(fs.readFileSync(path.join(dir, "hardware-configuration.nix"), "utf8")).toContain('fileSystems."/"');
+    expect(fs.readdirSync(dir).sort()).toEqual(["etc-nixos", "etc-nixos.nix"]);
+    expect(fs.readFileSync(path.join(dir, "etc-nixos/hardware-configuration.nix"), "utf8")).toBe((await stack.media.exec("cat /etc/nixos/hardware-configuration.nix")).stdout);
+    // The installer named the host e2e-unadopted1 and installed 25.11; the stack names it media and says 25.05.
+    const copied = fs.readFileSync(path.join(dir, "etc-nixos/configuration.nix"), "utf8");
+    expect(copied).toMatch(/# pulumi-nixos: the host's name in the stack now sets networking\.hostName \("media"\); the host had:\n\s+# networking\.hostName = "e2e-unadopted1";/);
+    expect(first.stdout).toMatch(/stateVersion: the host runs 25\.11, the stack says 25\.05: pulumi config set --stack e2e-unadopted .*--path hosts\.media\.stateVersion 25\.11/);
 
     const again = await adopt("e2e-unadopted", stack.ws, stack.keyFile, stack.hostsDir, "media");
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/hardware-configuration\.nix: unchanged/);
+    expect(again.stdout).toMatch(/etc-nixos\/hardware-configuration\.nix: unchanged/);
 
-    fs.appendFileSync(path.join(dir, "boot.nix"), "# a hand edit\n");
+    fs.appendFileSync(path.join(dir, "etc-nixos/configuration.nix"), "# a hand edit\n");
     const edited = await adopt("e2e-unadopted", stack.ws, stack.keyFile, stack.hostsDir, "media");
     expect(edited.code).toBe(1);
-    expect(edited.stdout).toMatch(/boot\.nix: kept: it differs from what the host reports now/);
-    expect(fs.readFileSync(path.join(dir, "boot.nix"), "utf8")).toContain("# a hand edit");
+    expect(edited.stdout).toMatch(/etc-nixos\/configuration\.nix: kept: it differs from what the host reports now/);
+    expect(fs.readFileSync(path.join(dir, "etc-nixos/configuration.nix"), "utf8")).toContain("# a hand edit");
   });
 });
 
@@ -68,7 +80,7 @@ describe("the deployer's way in", () => {
     await ws.ok(["refresh", "--yes", "--skip-preview"]);
   });
 
-  it("a module that turns sshd off, or replaces a non-root deploy user's key, is refused in preview by file and line", async () => {
+  it("a module that turns sshd off, replaces a non-root deploy user's key, or takes it out of wheel under execWheelOnly is refused in preview by file and line", async () => {
     const before = await media.sshConnections();
     sshModule("{ ... }:\n{\n  services.openssh.enable = false;\n}\n");
     const off = await ws.run(["preview"]);
@@ -78,9 +90,14 @@ describe("the deployer's way in", () => {
     sshModule('{ lib, ... }:\n{\n  users.users.deploy.openssh.authorizedKeys.keys = lib.mkForce [ ];\n}\n');
     await ws.ok(["config", "set", "--path", "hosts.media.user", "deploy"]);
     const dropped = await ws.run(["preview"]);
+    // The installer put deploy into wheel (carried in etc-nixos/configuration.nix); this module takes it out.
+    sshModule('{ lib, ... }:\n{\n  security.sudo.execWheelOnly = true;\n  users.users.deploy.extraGroups = lib.mkForce [ ];\n}\n');
+    const wheelOnly = await ws.run(["preview"]);
     await ws.ok(["config", "set", "--path", "hosts.media.user", "root"]);
     expect(dropped.code).not.toBe(0);
     expect(output(dropped)).toContain("users.users.deploy.openssh.authorizedKeys.keys is forced, which replaces the deploy key pulumi-nixos keeps there");
+    expect(wheelOnly.code).not.toBe(0);
+    expect(output(wheelOnly)).toContain(`host 'media': ${stack.hostsDir}/media/ssh.nix line 3: security.sudo.execWheelOnly = true lets only wheel run sudo and deploy is not in wheel`);
     expect(await media.sshConnections()).toBe(before);
   });
 
@@ -107,3 +124,118 @@ describe("the deployer's way in", () => {
     await ws.ok(["config", "set", "--path", "hosts.media.keepDeployAccess", "true"]);
   });
 });
+
+// A host its owner has lived on: the issue's configuration.nix (alice with a password, tailscale, key-only
+// SSH, Berlin), root's other key, and a file it imports.
+const ALICE_HASH = "$6$rounds=5000$saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ./0123456789abcdefghij";
+const OTHER_ROOT_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@laptop";
+
+/** A lived-in host named media and a stack with the template's defaults (release 26.11, stateVersion 25.05, UTC) declaring Caddy and Jellyfin on it. */
+async function livedInStack(stack: string, own: LivedIn) {
+  buildPackage();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-nixos-${stack}-`));
+  const keyFile = path.join(work, "deploy_key");
+  const hostsDir = path.join(work, "nix", "hosts");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", stack, "-f", keyFile]);
+  const host = await startHost({ name: "media", stateDir: path.join(work, "host"), authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")], livedIn: own });
+  const ws = new PulumiWorkspace(stacksDir, path.join(work, `Pulumi.${stack}.yaml`));
+  const base = path.join(work, "base.yaml");
+  fs.writeFileSync(base, "config:\n  pulumi-nixos:domain: home.example\n  pulumi-nixos:tls: internal\n  pulumi-nixos:lan:\n    - 127.0.0.0/8\n  pulumi-nixos:hosts:\n    media:\n      services:\n        caddy: {}\n        jellyfin: {}\n      routes:\n        jellyfin: {}\n");
+  await ws.initStack(stack, base);
+  await ws.ok(["config", "set", "--path", "hosts.media.address", host.address]);
+  await ws.ok(["config", "set", "--path", "hosts.media.port", String(host.port)]);
+  await ws.ok(["config", "set", "--path", "hosts.media.hostKey", host.hostKey]);
+  await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
+  await ws.ok(["config", "set", "hostsDir", hostsDir]);
+  return {
+    host,
+    ws,
+    hostsDir,
+    adoptArgs: ["--stack", stack, "--config-file", ws.configFile!, "--identity", keyFile, "--out", hostsDir, "media"],
+    onHost: async (cmd: string) => (await host.exec(cmd)).stdout.trim(),
+    async dispose() {
+      await ws.run(["stack", "rm", "--yes", "--force"]);
+      ws.remove();
+      await host.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
+describe("a lived-in host", () => {
+  let t: Awaited<ReturnType<typeof livedInStack>>;
+  beforeAll(async () => {
+    t = await livedInStack("e2e-lived", {
+      imports: ["people/alice.nix"],
+      files: { "people/alice.nix": `{ ... }:\n{\n  users.users.alice = {\n    isNormalUser = true;\n    hashedPassword = "${ALICE_HASH}";\n  };\n  users.users.root.openssh.authorizedKeys.keys = [ "${OTHER_ROOT_KEY}" ];\n}\n` },
+      text: ["services.tailscale.enable = true;", "services.openssh.settings.PasswordAuthentication = false;", 'time.timeZone = "Europe/Berlin";'].join("\n"),
+    });
+  });
+  afterAll(() => t?.dispose());
+  it("is installed as its owner left it: passwords, Berlin, key-only by its own setting, NixOS's keyboard-interactive default", async () => {
+    expect(await t.onHost("grep '^alice:' /etc/shadow | cut -d: -f2")).toBe(ALICE_HASH);
+    expect(await t.onHost("readlink -f /etc/localtime")).toBe("/usr/share/zoneinfo/Europe/Berlin");
+    const sshd = await t.onHost("/usr/sbin/sshd -T");
+    expect(sshd).toContain("passwordauthentication no");
+    expect(sshd).toContain("kbdinteractiveauthentication yes");
+  });
+
+  it("adopt carries all of it, and --write-config puts what the host runs into the stack's config", async () => {
+    const plain = await adoptHost(t.ws, t.adoptArgs);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain("configuration.nix, hardware-configuration.nix, people/alice.nix");
+    expect(plain.stdout).toMatch(/timeZone: the host runs Europe\/Berlin, the stack says UTC: pulumi config set .*timeZone Europe\/Berlin/);
+    expect(plain.stdout).toMatch(/release: the host runs 25\.11, the stack says 26\.11: pulumi config set .*release 25\.11/);
+    expect(fs.readFileSync(path.join(t.hostsDir, "media/etc-nixos/people/alice.nix"), "utf8")).toContain(ALICE_HASH);
+    expect(fs.readFileSync(path.join(t.hostsDir, "media/etc-nixos/configuration.nix"), "utf8")).toMatch(/# pulumi-nixos: timeZone in the stack now sets time\.timeZone \("UTC"\); the host had:\n\s+# time\.timeZone = "Europe\/Berlin";/);
+
+    const written = await adoptHost(t.ws, [...t.adoptArgs, "--write-config", "--force"]);
+    expect(written.code).toBe(0);
+    for (const [key, value] of [["release", "25.11"], ["timeZone", "Europe/Berlin"], ["hosts.media.stateVersion", "25.11"]]) {
+      expect((await t.ws.ok(["config", "get", "--path", key])).stdout.trim()).toBe(value);
+    }
+    // The stack now agrees with the host: the copy is the host's own file, unmarked.
+    expect(fs.readFileSync(path.join(t.hostsDir, "media/etc-nixos/configuration.nix"), "utf8")).toBe((await t.host.exec("cat /etc/nixos/configuration.nix")).stdout);
+  });
+
+  it("the first deploy of a program declaring only Caddy and Jellyfin keeps alice, her password, Berlin, key-only SSH, root's other key, tailscale and the name", async () => {
+    await t.ws.ok(["up", "--yes", "--skip-preview"]);
+    expect(await currentGeneration(t.host)).toBe(2);
+    expect(await t.onHost("grep '^alice:' /etc/shadow | cut -d: -f2")).toBe(ALICE_HASH);
+    expect(await t.onHost("readlink -f /etc/localtime")).toBe("/usr/share/zoneinfo/Europe/Berlin");
+    const sshd = await t.onHost("/usr/sbin/sshd -T");
+    expect(sshd).toContain("passwordauthentication no");
+    // NixOS's default allowed keyboard-interactive logins; the access module keeps SSH key-only.
+    expect(sshd).toContain("kbdinteractiveauthentication no");
+    expect(await t.onHost("cat /etc/ssh/authorized_keys.d/root")).toContain(OTHER_ROOT_KEY);
+    expect(await t.onHost("systemctl is-active tailscale.service")).toBe("active");
+    expect(await t.onHost("hostname")).toBe("media");
+  });
+});
+
+describe("a host whose /etc/nixos is a flake", () => {
+  let t: Awaited<ReturnType<typeof livedInStack>>;
+  beforeAll(async () => {
+    t = await livedInStack("e2e-flake", {
+      imports: ["users.nix", "services.nix"],
+      files: {
+        "flake.nix": `{\n  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";\n  outputs = { nixpkgs, ... }: {\n    nixosConfigurations.media = nixpkgs.lib.nixosSystem {\n      system = "x86_64-linux";\n      modules = [ ./configuration.nix ];\n    };\n  };\n}\n`,
+        "users.nix": `{ users.users.bob = { isNormalUser = true; hashedPassword = "${ALICE_HASH}"; }; }\n`,
+        "services.nix": `{ services.tailscale.enable = true; }\n`,
+      },
+    });
+  });
+  afterAll(() => t?.dispose());
+
+  it("adopt carries the flake's modules and the two files they import; the first deploy keeps bob and tailscale", async () => {
+    const r = await adoptHost(t.ws, [...t.adoptArgs, "--write-config"]);
+    expect(r.stdout).toContain("Copied from /etc/nixos");
+    expect(r.stdout).toContain("flake.nix, configuration.nix, hardware-configuration.nix, users.nix, services.nix");
+    expect(r.stdout).toContain("/etc/nixos is a flake: etc-nixos.nix imports the modules its flake.nix names (configuration.nix)");
+    await t.ws.ok(["up", "--yes", "--skip-preview"]);
+    expect(await currentGeneration(t.host)).toBe(2);
+    expect(await t.onHost("grep '^bob:' /etc/shadow | cut -d: -f2")).toBe(ALICE_HASH);
+    expect(await t.onHost("systemctl is-active tailscale.service")).toBe("active");
+  });
+});
+

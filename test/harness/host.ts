@@ -61,6 +61,20 @@ export interface Access {
   deploy?: boolean; // the deploy user: isNormalUser, wheel, its key, security.sudo.wheelNeedsPassword = false
 }
 
+/**
+ * A lived-in /etc/nixos: what the host's owner wrote into it after the install. `text` is Nix
+ * attribute definitions added to configuration.nix's body (users with hashedPassword, time.timeZone,
+ * services.openssh.settings, more of root's keys, a service of its own); `files` are more files of
+ * /etc/nixos by relative path (modules, or a flake.nix over configuration.nix); `imports` the ones
+ * configuration.nix imports. The installed system is built from configuration.nix, as nixos-install
+ * builds it, flake or not.
+ */
+export interface LivedIn {
+  text?: string;
+  files?: Record<string, string>;
+  imports?: string[];
+}
+
 export interface HostOptions {
   name: string;
   stateDir: string; // this host's own directory (created; removed by stop())
@@ -72,6 +86,7 @@ export interface HostOptions {
   persistent?: boolean; // survive the starting process (for the CLI); otherwise die with it
   authorizedKeys?: string[]; // more public keys allowed for root and the deploy user (one deploy key for a fleet)
   bootSeconds?: number; // how long a reboot keeps the host off (no sshd: connections refused); default 1
+  livedIn?: LivedIn; // the owner's own configuration beside the installer's edits
 }
 
 /** What a process outside the host needs to find it again (written to hosts.json by the CLI). */
@@ -213,7 +228,18 @@ async function configure(hosts: Prepared[]): Promise<void> {
   for (const p of hosts) {
     const config = path.join(p.opts.stateDir, "etc-upper/nixos/configuration.nix");
     const edits = installerEdits(p, p.opts.port ?? 22, p.opts.network ?? "dhcp", p.opts.access ?? {});
-    fs.writeFileSync(config, fs.readFileSync(config, "utf8").replace(/\n}\n*$/, `${edits}}\n`));
+    const own = p.opts.livedIn ?? {};
+    const text = own.text ? `\n  # Added by the owner.\n  ${own.text.trim().split("\n").join("\n  ")}\n` : "";
+    const imports = (own.imports ?? []).map((f) => `\n      ./${f}`).join("");
+    fs.writeFileSync(
+      config,
+      fs.readFileSync(config, "utf8").replace("./hardware-configuration.nix", `./hardware-configuration.nix${imports}`).replace(/\n}\n*$/, `${edits}${text}}\n`),
+    );
+    for (const [rel, content] of Object.entries(own.files ?? {})) {
+      const file = path.join(p.opts.stateDir, "etc-upper/nixos", rel);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, content);
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { deployAccessRule } from "../../provider/model/access";
+import { deployAccessRule, passwordLogins } from "../../provider/model/access";
 import { accessModule } from "../../provider/render/access";
 import { renderHost } from "../../provider/render/flake";
 import * as nix from "../../provider/render/nix";
@@ -85,6 +85,67 @@ describe("the deployer's way in is kept", () => {
   test("user names that are Nix keywords stay attribute names", () => {
     const text = nix.render(accessModule({ host: "h", address: "a", user: "or", port: 22, root: false }, [DEPLOY_KEY], false));
     expect(text).toContain('config.users.users."or".openssh.authorizedKeys.keys');
-    nixParse(`{ config, ... }: ${text}`);
+    nixParse(`{ config, lib, ... }: ${text}`);
+  });
+
+  describe("security.sudo.execWheelOnly lets only wheel run sudo", () => {
+    const wheelOnly = "{ security.sudo.execWheelOnly = true; }";
+    test("a non-root deploy user outside wheel is refused, by file, line and field", () => {
+      const errors = deployAccessRule(withModule(wheelOnly, asDeploy));
+      expect(errors).toEqual([expect.stringMatching(/^host 'media': nix\/hosts\/media\/ssh\.nix line 1: security\.sudo\.execWheelOnly = true lets only wheel run sudo and deploy is not in wheel \(add "wheel" to users\[deploy\]\.groups\), but the deploy connects as deploy@/)]);
+    });
+    test("the deploy user in wheel by the stack, by a host module or as a member of wheel is accepted; root needs no sudo", () => {
+      expect(deployAccessRule(withModule(wheelOnly, { ...asDeploy, users: [{ name: "deploy", groups: ["wheel"] }] }))).toEqual([]);
+      expect(deployAccessRule(withModule(`{ security.sudo.execWheelOnly = true; users.users.deploy.extraGroups = [ "wheel" ]; }`, asDeploy))).toEqual([]);
+      expect(deployAccessRule(withModule(`{ security.sudo.execWheelOnly = true; users.groups.wheel.members = [ "deploy" ]; }`, asDeploy))).toEqual([]);
+      expect(deployAccessRule(withModule(wheelOnly))).toEqual([]);
+    });
+    test("wheel forced away from the deploy user's groups is refused", () => {
+      const text = `{ lib, ... }: { security.sudo.execWheelOnly = true; users.users.deploy.extraGroups = lib.mkForce [ "video" ]; }`;
+      const errors = deployAccessRule(spec({ ...asDeploy, hostFiles: { ...hostFiles(), "ssh.nix": text, "users.nix": `{ users.users.deploy.extraGroups = [ "wheel" ]; }` } }));
+      expect(errors.join("\n")).toContain("deploy is not in wheel");
+    });
+    test("the rendered module asserts it for what a reader cannot see", () => {
+      const text = renderHost(spec({ ...asDeploy, services: [], routes: [] })).files["modules/access.nix"];
+      expect(text).toContain('(!config.security.sudo.execWheelOnly) || (builtins.elem "wheel" config.users.users.deploy.extraGroups');
+      expect(text).toContain("builtins.elem \"deploy\" config.users.groups.wheel.members");
+      expect(text).toContain("security.sudo.execWheelOnly is true and deploy is not in wheel");
+    });
+  });
+});
+
+describe("SSH stays key-only unless the host or the stack says otherwise", () => {
+  test("the access module turns passwords off below every module's definition, above NixOS's option default (1500)", () => {
+    const text = renderHost(spec({ services: [], routes: [] })).files["modules/access.nix"];
+    nixParse(text);
+    expect(text).toMatch(/PasswordAuthentication = lib\.mkOverride 1499 false;/);
+    expect(text).toMatch(/KbdInteractiveAuthentication = lib\.mkOverride 1499 false;/);
+  });
+
+  test("no definition anywhere: key-only", () => {
+    expect(passwordLogins(spec({ services: [], routes: [] }))).toEqual([]);
+    expect(passwordLogins(spec({}))).toEqual([]);
+  });
+
+  test.each([
+    ["{ services.openssh.settings.PasswordAuthentication = true; }", "PasswordAuthentication", "line 1 (services.openssh.settings.PasswordAuthentication = true)"],
+    ["{ lib, ... }: { services.openssh.settings.KbdInteractiveAuthentication = lib.mkDefault true; }", "KbdInteractiveAuthentication", "(services.openssh.settings.KbdInteractiveAuthentication = true)"],
+    ["{ config, lib, ... }: { services.openssh.settings = lib.mkIf config.x { PasswordAuthentication = true; }; }", "PasswordAuthentication", "conditional"],
+  ])("a host module that allows passwords is the effective setting: %s", (text, setting, where) => {
+    const found = passwordLogins(withModule(text, { services: [], routes: [] }));
+    expect(found).toEqual([{ setting, where: expect.stringContaining(where), fix: expect.any(String) }]);
+    expect(found[0].where).toMatch(/^nix\/hosts\/media\/ssh\.nix line 1 /);
+  });
+
+  test("a host module that keeps passwords off, and the stack's own false, leave it key-only", () => {
+    expect(passwordLogins(withModule("{ services.openssh.settings.PasswordAuthentication = false; }", { services: [], routes: [] }))).toEqual([]);
+    expect(passwordLogins(withModule("{ lib, ... }: { services.openssh.settings.PasswordAuthentication = lib.mkDefault true; }", { services: [{ kind: "openssh" }], routes: [] }))).toEqual([]);
+  });
+
+  test("the stack's passwordAuthentication: true wins, and without the access module NixOS's default allows passwords", () => {
+    expect(passwordLogins(spec({ services: [{ kind: "openssh", passwordAuthentication: true }], routes: [] })).map((p) => p.where)).toEqual(["service 'openssh'", "service 'openssh'"]);
+    const off = withModule("{ services.openssh.enable = true; }", { keepDeployAccess: false, deployKeys: undefined, services: [], routes: [] });
+    expect(passwordLogins(off).map((p) => p.where)).toEqual([expect.stringContaining("NixOS's default"), expect.stringContaining("NixOS's default")]);
+    expect(passwordLogins(withModule("{ }", { keepDeployAccess: false, deployKeys: undefined, services: [], routes: [] }))).toEqual([]);
   });
 });

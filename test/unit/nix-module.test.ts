@@ -1,4 +1,4 @@
-import { definedValue, readModule } from "../../provider/model/nix-module";
+import { definedValue, pathLiterals, readModule } from "../../provider/model/nix-module";
 import { nixEval, nixParse } from "./support/nix";
 
 // What `nixos-generate-config` writes on a UEFI machine (hardware-configuration.nix).
@@ -123,5 +123,18 @@ with lib;
     expect(readModule("{ a = ; }").error).toMatch(/line 1/);
     expect(readModule('{ a = "unterminated; }').error).toMatch(/unterminated string/);
     expect(readModule("import ./other.nix").definitions).toEqual([]);
+  });
+});
+
+describe("path literals, for what a file imports", () => {
+  test("relative, absolute and NIX_PATH paths outside strings, with their lines; strings and URLs are not paths", () => {
+    const text = `{ modulesPath, ... }:\n{\n  imports = [ ./a.nix ../b (modulesPath + "/x.nix")\n    <nixpkgs/nixos/modules/y.nix> /etc/z.nix ];\n  x = "./not-a-path";\n}\n`;
+    expect(pathLiterals(text)).toEqual([
+      { path: "./a.nix", line: 3 },
+      { path: "../b", line: 3 },
+      { path: "<nixpkgs/nixos/modules/y.nix>", line: 4 },
+      { path: "/etc/z.nix", line: 4 },
+    ]);
+    expect(pathLiterals('{ x = "unterminated; }')).toBeUndefined();
   });
 });

@@ -64,13 +64,26 @@ describe("policy rules", () => {
   test("no-password-ssh: openssh with passwords, and a generic openssh module that turns them on", async () => {
     const args = compliant();
     const pw = await view({ ...args, services: [{ kind: "openssh", passwordAuthentication: true }], routes: [] });
-    expect(noPasswordSsh(pw)).toEqual([expect.stringMatching(/^host 'media': service 'openssh' lets SSH users log in with a password \(fix: .*passwordAuthentication: false\)$/)]);
+    expect(noPasswordSsh(pw)).toEqual([
+      expect.stringMatching(/^host 'media': service 'openssh' lets SSH users log in with a password \(services\.openssh\.settings\.PasswordAuthentication and KbdInteractiveAuthentication\) \(fix: .*passwordAuthentication: false.*\)$/),
+    ]);
     const generic = await view({
       ...args,
       services: [{ kind: "generic", name: "sshd", module: "openssh", options: { settings: { KbdInteractiveAuthentication: true } } }],
       routes: [],
     });
     expect(noPasswordSsh(generic)).toEqual([expect.stringContaining("services.openssh.settings.KbdInteractiveAuthentication = true")]);
+  });
+
+  test("no-password-ssh judges the effective setting: a host module that allows passwords fails, the access module's default passes", async () => {
+    const args = compliant();
+    const withOwn = (text: string, over: Partial<HostArgs> = {}) => view({ ...args, services: [{ kind: "caddy" }, { kind: "jellyfin" }], routes: [], hostFiles: { ...args.hostFiles, "ssh.nix": text }, ...over });
+    expect(noPasswordSsh(await withOwn("{ }"))).toEqual([]);
+    expect(noPasswordSsh(await withOwn("{ services.openssh.settings.PasswordAuthentication = true; }"))).toEqual([
+      expect.stringMatching(/^host 'media': nix\/hosts\/media\/ssh\.nix line 1 \(services\.openssh\.settings\.PasswordAuthentication = true\) lets SSH users log in with a password .*\(fix: /),
+    ]);
+    const off = await withOwn("{ services.openssh.enable = true; }", { keepDeployAccess: false });
+    expect(noPasswordSsh(off)).toEqual([expect.stringContaining("NixOS's default (its sshd.nix allows passwords unless a module says otherwise) lets SSH users log in with a password (services.openssh.settings.PasswordAuthentication and KbdInteractiveAuthentication)")]);
   });
 
   test("routes-use-tls: a plain-HTTP route is named", async () => {

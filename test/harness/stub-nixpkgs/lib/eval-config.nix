@@ -57,8 +57,11 @@ let
   etcEntries = lib.filterAttrs (_: e: e.enable) (b.mapAttrs (n: _: cfg.environment.etc.${n}) (defined.environment.etc or { }));
   etcScript = b.concatStringsSep "\n" (lib.mapAttrsToList (name: e:
     let src = if e.source != null then e.source else b.toFile "etc-${b.baseNameOf name}" (if e.text == null then "" else e.text); in
-    "mkdir -p \"$out/etc/$(dirname '${name}')\"; cp -L '${src}' \"$out/etc/${name}\""
-    + lib.optionalString (e.mode != "symlink")
+    # A directory (the tz database) or a direct-symlink entry (/etc/localtime) is linked, as NixOS's etc does.
+    "mkdir -p \"$out/etc/$(dirname '${name}')\"; "
+    + (if e.mode == "direct-symlink" then "ln -s '${src}' \"$out/etc/${name}\""
+       else "if [ -d '${src}' ]; then ln -s '${src}' \"$out/etc/${name}\"; else cp -L '${src}' \"$out/etc/${name}\"; fi")
+    + lib.optionalString (e.mode != "symlink" && e.mode != "direct-symlink")
       "; printf '%s' '${e.mode}' > \"$out/etc/${name}.mode\"; printf '%s' '${e.user}' > \"$out/etc/${name}.uid\"; printf '%s' '${e.group}' > \"$out/etc/${name}.gid\"") etcEntries);
 
   # update-users-groups.pl's input, as users-groups.nix builds it.

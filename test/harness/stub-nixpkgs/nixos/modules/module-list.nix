@@ -1,5 +1,6 @@
 # The stub's own NixOS modules, evaluated with every configuration as nixpkgs' module-list.nix is.
 [
+  ./config/locale.nix
   ./config/networking.nix
   ./config/users-groups.nix
   ./programs/bash.nix
