@@ -24,13 +24,13 @@ command -v node >/dev/null || { echo "setup: Node.js 20+ is required" >&2; exit 
 lock_sum=$(sha256sum package-lock.json | cut -c1-64)
 if [ "$(cat node_modules/.lock.sha256 2>/dev/null)" != "$lock_sum" ]; then
   echo "setup: npm ci" >&2
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  # Without dependencies' install scripts (.npmrc says which and why); the build runs below.
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
   echo "$lock_sum" >node_modules/.lock.sha256
 fi
 # The checkout is installed as its own package, so programs in it (stacks/, test fixtures) and the
 # Generation provider's `require("pulumi-nixos/...")` resolve it as a user's project resolves the
-# installed one: the compiled dist/ (npm run build; the .npmrc keeps npm from running prepare itself;
-# test/e2e rebuilds it before each run).
+# installed one: the compiled dist/ (npm run build; test/e2e rebuilds it before each run).
 ln -sfn .. node_modules/pulumi-nixos
 ln -sfn ../pulumi-nixos/dist/provider/cli/main.js node_modules/.bin/pulumi-nixos
 [ -f dist/provider/index.js ] || npm run --silent build >/dev/null

@@ -14,10 +14,13 @@ export interface Packed {
   files: string[];
 }
 
-/** `npm pack` of the checkout, freshly built (the repository's .npmrc turns npm's own prepare off), into `dir`. */
+/**
+ * `npm pack` of the checkout, freshly built, into `dir`. The build is buildPackage's: npm's own prepare
+ * (--ignore-scripts turns it off) would rebuild dist/ under other test files using it.
+ */
 export function packPackage(dir: string): Packed {
   buildPackage();
-  const out = execFileSync("flock", [path.join(repo, "node_modules", ".pulumi-nixos-build.lock"), "npm", "pack", "--json", "--pack-destination", dir], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const out = execFileSync("flock", [path.join(repo, "node_modules", ".pulumi-nixos-build.lock"), "npm", "pack", "--ignore-scripts", "--json", "--pack-destination", dir], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   const [p] = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
   return { tarball: path.join(dir, p.filename), files: p.files.map((f) => f.path) };
 }
