@@ -1,12 +1,15 @@
 // The package as a user gets it from a fresh clone of the repository (no node_modules, no dist/): `npm
 // pack` there, `npm install git+file://<clone>` and `npm install --install-links <clone>` each build it
 // (npm's prepare) and yield a package with the compiled library, the host scripts and the policy pack,
-// which a project outside the repository installs and requires. Only committed files are in a clone.
+// which a project outside the repository installs and requires; a project from the template installs a
+// checkout by its plain path. Only committed files are in a clone.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { stacksDir } from "./demo-stack";
 import { npmInstall, run, workDir } from "./fresh-project";
 import { repo } from "./package";
+import { PulumiWorkspace } from "./pulumi";
 
 const hostScripts = fs.readdirSync(path.join(repo, "nix", "scripts")).filter((f) => f.endsWith(".sh"));
 
@@ -76,5 +79,12 @@ describe("the package from a fresh clone", () => {
   it("`npm install --install-links <clone>` packs a clone that was never set up and installs it, not a link", async () => {
     const src = clone("clone-links");
     await expectUsable(await projectWith(work, "from-dir", "--install-links", src));
+  }, 900_000);
+
+  it("a project from the template installs a checkout with a plain `npm install <checkout>`: its .npmrc packs it", async () => {
+    const dir = path.join(work, "from-template");
+    await new PulumiWorkspace(work).ok(["new", stacksDir, "--dir", dir, "--generate-only", "--yes"]);
+    await npmInstall(dir, path.join(work, "clone-links"));
+    await expectUsable(dir);
   }, 900_000);
 });
