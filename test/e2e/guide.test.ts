@@ -92,9 +92,9 @@ describe("the README's first deploy, steps 1-4, as printed", () => {
     await npmInstall(dir);
     await npmInstall(dir, tarball);
     hosts = await started;
-    // PULUMI_HOME is ~/.pulumi, as without it, but for this HOME (pulumi finds the account's own home).
     const github = simulateGitHub();
     nixpkgsRev = github.rev;
+    // PULUMI_HOME is ~/.pulumi, as without it, but for this HOME (pulumi finds the account's own home).
     const base = new PulumiWorkspace(dir).env({ HOME: home, PULUMI_HOME: path.join(home, ".pulumi"), PULUMI_CONFIG_PASSPHRASE: "guide-passphrase", PULUMI_SKIP_CONFIRMATIONS: "true" });
     base.PATH = `${github.bin}:${base.PATH}`;
     for (const k of ["PULUMI_BACKEND_URL", "SSH_AUTH_SOCK", "PULUMI_PARALLEL"]) delete base[k];
