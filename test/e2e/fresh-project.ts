@@ -48,8 +48,13 @@ export function run(cwd: string, cmd: string, args: string[], env: NodeJS.Proces
   });
 }
 
-/** npm install in a project: the registry through npm's cache, no audit, no install scripts of dependencies. */
-export const npmInstall = (dir: string, ...specs: string[]) => run(dir, "npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...specs]);
+/** npm install in a project, with `env` over this process's: the registry through npm's cache, no audit. */
+export const npmInstallWith =
+  (env: NodeJS.ProcessEnv) =>
+  (dir: string, ...specs: string[]) =>
+    run(dir, "npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...specs], { ...process.env, ...env });
+
+export const npmInstall = npmInstallWith({});
 
 /** `pulumi-nixos adopt` as the project's operator runs it: the package's command, from the project. */
 export const adoptHost = (ws: PulumiWorkspace, args: string[]) => run(ws.projectDir, "npx", ["--no-install", "pulumi-nixos", "adopt", ...args], ws.env());

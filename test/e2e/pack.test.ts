@@ -7,9 +7,13 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { stacksDir } from "./demo-stack";
-import { npmInstall, run, workDir } from "./fresh-project";
+import { npmInstallWith, run, workDir } from "./fresh-project";
 import { repo } from "./package";
 import { PulumiWorkspace } from "./pulumi";
+
+// A Pulumi home of the test's own: a Git dependency's preparation runs the dependencies' install scripts,
+// and @pulumi/command's runs `pulumi plugin install`.
+const install = (work: string) => npmInstallWith({ PULUMI_HOME: path.join(work, "pulumi-home") });
 
 const hostScripts = fs.readdirSync(path.join(repo, "nix", "scripts")).filter((f) => f.endsWith(".sh"));
 
@@ -18,7 +22,7 @@ async function projectWith(work: string, name: string, ...spec: string[]): Promi
   const dir = path.join(work, name);
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name, version: "1.0.0", private: true }));
-  await npmInstall(dir, "@pulumi/pulumi@3.248.0", ...spec);
+  await install(work)(dir, "@pulumi/pulumi@3.248.0", ...spec);
   return dir;
 }
 
@@ -84,7 +88,7 @@ describe("the package from a fresh clone", () => {
   it("a project from the template installs a checkout with a plain `npm install <checkout>`: its .npmrc packs it", async () => {
     const dir = path.join(work, "from-template");
     await new PulumiWorkspace(work).ok(["new", stacksDir, "--dir", dir, "--generate-only", "--yes"]);
-    await npmInstall(dir, path.join(work, "clone-links"));
+    await install(work)(dir, path.join(work, "clone-links"));
     await expectUsable(dir);
   }, 900_000);
 });
