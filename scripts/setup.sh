@@ -58,7 +58,8 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null
 fi
 if [ -n "$need_npm" ]; then
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  # Without dependencies' install scripts (.npmrc says which and why); the build runs below.
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
   echo "$lock_sum" >node_modules/.lock.sha256
 fi
 # The checkout is installed as its own package, so programs in it (stacks/, test fixtures) and the

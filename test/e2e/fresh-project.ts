@@ -14,10 +14,13 @@ export interface Packed {
   files: string[];
 }
 
-/** `npm pack` of the checkout, freshly built (the repository's .npmrc turns npm's own prepare off), into `dir`. */
+/**
+ * `npm pack` of the checkout, freshly built, into `dir`. The build is buildPackage's: npm's own prepare
+ * (--ignore-scripts turns it off) would rebuild dist/ under other test files using it.
+ */
 export function packPackage(dir: string): Packed {
   buildPackage();
-  const out = execFileSync("flock", [path.join(repo, "node_modules", ".pulumi-nixos-build.lock"), "npm", "pack", "--json", "--pack-destination", dir], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const out = execFileSync("flock", [path.join(repo, "node_modules", ".pulumi-nixos-build.lock"), "npm", "pack", "--ignore-scripts", "--json", "--pack-destination", dir], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   const [p] = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
   return { tarball: path.join(dir, p.filename), files: p.files.map((f) => f.path) };
 }
@@ -45,8 +48,13 @@ export function run(cwd: string, cmd: string, args: string[], env: NodeJS.Proces
   });
 }
 
-/** npm install in a project: the registry through npm's cache, no audit, no install scripts of dependencies. */
-export const npmInstall = (dir: string, ...specs: string[]) => run(dir, "npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...specs]);
+/** npm install in a project, with `env` over this process's: the registry through npm's cache, no audit. */
+export const npmInstallWith =
+  (env: NodeJS.ProcessEnv) =>
+  (dir: string, ...specs: string[]) =>
+    run(dir, "npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...specs], { ...process.env, ...env });
+
+export const npmInstall = npmInstallWith({});
 
 /** `pulumi-nixos adopt` as the project's operator runs it: the package's command, from the project. */
 export const adoptHost = (ws: PulumiWorkspace, args: string[]) => run(ws.projectDir, "npx", ["--no-install", "pulumi-nixos", "adopt", ...args], ws.env());

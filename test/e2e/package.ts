@@ -1,7 +1,7 @@
 // The package as the e2e programs load it: stacks/ and the fixtures import `pulumi-nixos` by name and the
 // Generation provider requires it, so they run the compiled dist/ (through the checkout's self-link,
 // node_modules/pulumi-nixos, made by scripts/setup.sh). Rebuilt here so a test never runs stale output
-// (npm's prepare does not: the repository's .npmrc sets ignore-scripts).
+// (scripts/setup.sh installs with --ignore-scripts, so npm's prepare never builds the checkout).
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";

@@ -55,6 +55,8 @@ describe("the template, installed with pulumi new outside the repository", () =>
     expect(fs.readFileSync(path.join(dir, "index.ts"), "utf8")).toBe(fs.readFileSync(path.join(stacksDir, "index.ts"), "utf8"));
     expect(JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).dependencies["pulumi-nixos"]).toMatch(/^file:.*pulumi-nixos-0\.1\.0\.tgz$/);
     expect(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")).not.toMatch(/^template:/m);
+    // Its policy folder (the package's pack, the project's levels) and the .npmrc that packs a checkout.
+    for (const f of ["policy/index.js", "policy/PulumiPolicy.yaml", "policy/package.json", "policy/config/homelab.json", ".npmrc"]) expect(fs.existsSync(path.join(dir, f))).toBe(true);
     await run(dir, "npm", ["run", "--silent", "build"]);
   });
 
@@ -66,7 +68,7 @@ describe("the template, installed with pulumi new outside the repository", () =>
     git("commit", "-q", "-m", "homelab: three hosts");
     const commit = git("rev-parse", "HEAD");
 
-    // As the example CI workflow runs it: the package's policy pack, the demo's levels.
+    // As a program of one's own runs the policy pack (README): the package's folder, the demo's levels.
     const pack = path.join(dir, "node_modules", "pulumi-nixos", "dist", "policy");
     const preview = await ws.ok(["preview", "--parallel", "2", "--policy-pack", pack, "--policy-pack-config", path.join(pack, "config", "demo.json")], { env });
     expect(preview.stdout).toMatch(/pulumi-nixos@v0\.1\.0/);
