@@ -14,7 +14,7 @@ import { AdoptionError, planAdoption, StackView } from "../adopt/plan";
 import { readForAdoption } from "../adopt/read";
 import { fingerprint, scanHostKey } from "../deploy/ssh";
 import { ValidationError } from "../schema/errors";
-import { NAMESPACE, readStackConfigFile } from "../stack/config";
+import { NAMESPACE, readStackConfigFile, stackConfigPath } from "../stack/config";
 import { hostContents } from "../stack/hosts";
 
 interface Args {
@@ -106,8 +106,8 @@ interface Target {
 }
 
 /** The stack's config file as YAML, and whether it declares hosts (a program that declares them in TypeScript does not). */
-function stackFile(a: Args): { file: string; config: Record<string, unknown> } {
-  const file = a.configFile ?? `Pulumi.${a.stack}.yaml`;
+function stackFile(a: Args & { stack: string }): { file: string; config: Record<string, unknown> } {
+  const file = a.configFile ?? stackConfigPath(a.stack);
   if (!fs.existsSync(file)) return { file, config: {} };
   const yaml = require("js-yaml") as typeof import("js-yaml");
   const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
@@ -135,7 +135,7 @@ function programTarget(a: Args): Target {
 /** How to reach the host and where its folder goes: from the stack's config, or from the flags alone. */
 function target(a: Args): Target {
   if (!a.stack) return programTarget(a);
-  const { file, config } = stackFile(a);
+  const { file, config } = stackFile({ ...a, stack: a.stack });
   if (config[`${NAMESPACE}:hosts`] === undefined) {
     if (a.address) return programTarget(a);
     throw new UsageError(

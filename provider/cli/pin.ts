@@ -7,8 +7,9 @@
 // is missing it fails with one line that says so.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as path from "path";
 import { ValidationError } from "../schema/errors";
-import { NAMESPACE, readStackConfigFile } from "../stack/config";
+import { NAMESPACE, readStackConfigFile, stackConfigPath } from "../stack/config";
 
 export interface Pin {
   url: string;
@@ -49,8 +50,8 @@ function pinStack(argv: string[]): number {
     console.error("usage: pulumi-nixos pin --stack STACK [--config-file FILE] [--url FLAKE_URL]");
     return 2;
   }
-  const configFile = flag("config-file") ?? `Pulumi.${stack}.yaml`;
-  if (!fs.existsSync(configFile)) throw new ValidationError([`pin: ${configFile} does not exist (fix: run pin in the project's folder, or pass --config-file FILE)`]);
+  const configFile = flag("config-file") ?? stackConfigPath(stack);
+  if (!fs.existsSync(configFile)) throw new ValidationError([`pin: ${path.relative(process.cwd(), configFile) || configFile} does not exist (fix: run pin in the project's folder, or pass --config-file FILE)`]);
   const { settings } = readStackConfigFile(configFile, stack);
   const url = flag("url") ?? settings.nixpkgs?.url ?? `github:NixOS/nixpkgs/nixos-${settings.release}`;
   const metadata = runOrExplain(`nix flake metadata ${url}`, "nix", ["--extra-experimental-features", "nix-command flakes", "flake", "metadata", "--json", url], `pin needs Nix (2.8 or later) on PATH and network access to ${url}; run it where both are, or set nixpkgs.rev and nixpkgs.narHash by hand`);

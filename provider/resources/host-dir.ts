@@ -6,7 +6,7 @@ import * as path from "path";
 import { ValidationError } from "../schema/errors";
 
 /** The names Pulumi reads a project from, in its order. */
-const PROJECT_FILES = ["Pulumi.yaml", "Pulumi.yml"];
+export const PROJECT_FILES = ["Pulumi.yaml", "Pulumi.yml"];
 
 /**
  * The project's root, found as the pulumi CLI finds it: the nearest folder upwards from `from` (the

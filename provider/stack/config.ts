@@ -12,7 +12,7 @@ import { parseOrThrow, ValidationError } from "../schema/errors";
 import { extraModule, host, nixpkgsPin, user } from "../schema/host";
 import { release } from "../schema/release";
 import { tls } from "../schema/route";
-import { projectRoot } from "../resources/host-dir";
+import { PROJECT_FILES, projectRoot } from "../resources/host-dir";
 import { PRESETS } from "./presets";
 
 const PRESET_NAMES = Object.keys(PRESETS);
@@ -185,7 +185,23 @@ export function loadStackConfig(config = new pulumi.Config(NAMESPACE)): { settin
 }
 
 /** The stack's config file as pulumi reads it: Pulumi.<stack>.yaml beside the project's Pulumi.yaml. */
-export const stackConfigPath = (stack: string) => path.join(projectRoot(), `Pulumi.${stack}.yaml`);
+/**
+ * Where the pulumi CLI keeps a stack's config: Pulumi.<stack>.yaml in the project's `stackConfigDir`
+ * (Pulumi.yaml's setting, relative to the project), else beside Pulumi.yaml.
+ */
+export function stackConfigPath(stack: string): string {
+  const root = projectRoot();
+  const yaml = require("js-yaml") as typeof import("js-yaml");
+  const projectFile = PROJECT_FILES.map((f) => path.join(root, f)).find((f) => fs.existsSync(f));
+  let dir = "";
+  try {
+    const project = projectFile ? (yaml.load(fs.readFileSync(projectFile, "utf8")) as { stackConfigDir?: unknown } | null) : null;
+    if (typeof project?.stackConfigDir === "string") dir = project.stackConfigDir;
+  } catch {
+    // A Pulumi.yaml the CLI cannot read either: the CLI says so on its own; the default place stands.
+  }
+  return path.join(root, dir, `Pulumi.${stack}.yaml`);
+}
 
 /**
  * Reads a Pulumi.<stack>.yaml without the engine (for `pulumi-nixos render`). Secret values stay

@@ -8,6 +8,7 @@ import { projectRoot, readHostDir } from "../../provider/resources/host-dir";
 import { withRevision } from "../../provider/resources/host";
 import { previewBuildOn } from "../../provider/resources/preview-build";
 import { ValidationError } from "../../provider/schema/errors";
+import { stackConfigPath } from "../../provider/stack/config";
 import { tempDir } from "../temp-dir";
 
 const tmp = (name: string) => fs.realpathSync(tempDir(`${name}-`));
@@ -62,6 +63,17 @@ describe("the project root", () => {
     expect(() => within(root, () => readHostDir("nas", "nix/hosts/nas"))).toThrow(
       new ValidationError(["host 'nas': hostDir: nix/hosts/nas is a file, not a folder (fix: give the folder holding the host's own modules, e.g. nix/hosts/nas)"]),
     );
+  });
+
+  test("a stack's config file is where the pulumi CLI keeps it: Pulumi.yaml's stackConfigDir, else beside Pulumi.yaml", () => {
+    const plain = tmp("project");
+    write(path.join(plain, "Pulumi.yaml"), "name: homelab\n");
+    fs.mkdirSync(path.join(plain, "scripts"));
+    expect(within(path.join(plain, "scripts"), () => stackConfigPath("homelab"))).toBe(path.join(plain, "Pulumi.homelab.yaml"));
+    // The repository's own root: the template's program and stack files live in stacks/.
+    const repoLike = tmp("project");
+    write(path.join(repoLike, "Pulumi.yaml"), "name: pulumi-nixos\nmain: stacks/index.ts\nstackConfigDir: stacks\n");
+    expect(within(repoLike, () => stackConfigPath("demo"))).toBe(path.join(repoLike, "stacks", "Pulumi.demo.yaml"));
   });
 });
 
