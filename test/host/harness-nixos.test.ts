@@ -204,6 +204,13 @@ describe("NixOS's paths and environments", () => {
     expect(refused.stderr).toContain("MemoryMax");
   });
 
+  test("a transient unit inherits no descriptor of its caller but stdin, stdout and stderr (--pipe)", async () => {
+    // systemd starts the unit itself: a lock its caller holds on fd 8 is not the unit's to keep.
+    const r = await ssh(uefi[0], "exec 8>/run/probe.lock; systemd-run --unit=fd-probe --wait --pipe --quiet -E PATH sh -c 'ls /proc/$$/fd; true'");
+    expect(r.stdout.trim().split("\n")).toEqual(["0", "1", "2"]);
+    expect(r.code).toBe(0);
+  });
+
   test("nixos-rebuild runs switch-to-configuration by absolute path in nixos-rebuild-switch-to-configuration", async () => {
     const h = uefi[0];
     const before = await generation(h);
