@@ -57,8 +57,12 @@ echo "hosts pinned by their ed25519 host keys; the deploy key and Radarr's API k
 step "pulumi-nixos adopt: each host's own folder (its /etc/nixos, hardware, boot loader) from the host itself, nothing changed there"
 pulumi_ config set hostsDir "$work/nix/hosts"
 for name in "${roles[@]}"; do
-  run npx --no-install pulumi-nixos adopt --stack demo --config-file "$config" --identity "$key" --out "$work/nix/hosts" "$name"
+  run npx --no-install pulumi-nixos adopt --stack demo --config-file "$config" --identity "$key" --out "$work/nix/hosts" --write-config "$name"
 done
+# Both hosts run 25.11, as adopt read: the stack keeps their release (moving to 26.05 or later is a step
+# of its own: NixOS inhibits that switch, so it is a boot and a reboot).
+run pulumi_ config set release 25.11
+run pulumi_ config set --path nixpkgs.url github:NixOS/nixpkgs/nixos-25.11
 echo "--- what adopt wrote for media:"
 (cd "$work/nix/hosts/media" && find . -type f | sort)
 
