@@ -132,7 +132,9 @@ describe("the README's first deploy, steps 1-4, as printed", () => {
         expect(pinLine).toContain(hosts[i].hostKey.split(" ")[1]);
         ok(pinLine!);
       }
-      expect(fs.readFileSync(path.join(dir, "nix", "hosts", name, "hardware-configuration.nix"), "utf8")).toContain('fileSystems."/"');
+      // adopt carried the host's /etc/nixos, and --write-config recorded the release it was installed with.
+      expect(fs.readFileSync(path.join(dir, "nix", "hosts", name, "etc-nixos", "hardware-configuration.nix"), "utf8")).toContain('fileSystems."/"');
+      expect(ok(`pulumi config get --path hosts.${name}.stateVersion`).stdout.trim()).toBe(hosts[i].release);
     }
   });
 
