@@ -141,7 +141,7 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {})
 function withEtc(box: Sandbox, body: string[]): string {
   return [
     // Chained: nothing touches /etc unless it is the copy.
-    `cp -a /etc ${box.root}/etc && mount --bind ${box.root}/etc /etc && rm -rf /etc/nixos /etc/nixos.* && mkdir /etc/nixos && echo '{ ... }: { }  # the host' > /etc/nixos/configuration.nix`,
+    `etc=$(mktemp -d -p ${box.root}) && cp -a /etc/. "$etc" && mount --bind "$etc" /etc && rm -rf /etc/nixos /etc/nixos.* && mkdir /etc/nixos && echo '{ ... }: { }  # the host' > /etc/nixos/configuration.nix`,
     ...body,
   ].join("\n");
 }
@@ -170,6 +170,27 @@ function withEtc(box: Sandbox, body: string[]): string {
       const next = `sh ${box.root}/next.sh < ${box.root}/next.tar | grep -o "result outcome=[a-z-]*"`;
       const out = box.run(withEtc(box, [start(box), next, "readlink /etc/nixos; cat /etc/nixos/flake.nix"]));
       expect(out.trim().split("\n")).toEqual(["result outcome=done", "result outcome=unconfirmed", "/var/lib/pulumi-nixos/flake", "{ }"]);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("destroy leaves /etc/nixos building what runs: a copy of the flake when the host keeps it, the host's own after a rollback", () => {
+    const box = deployBox("1-etc");
+    try {
+      box.file("keep.sh", scripts.cleanup("media", "homelab", 5).text, 0o644);
+      box.file("back.sh", scripts.cleanup("media", "homelab", 5, 1).text, 0o644);
+      const destroy = (script: string) => [
+        start(box),
+        // The marker the deployed system links (the stub systems have none); cleanup.sh copies with cp.
+        `mkdir -p /etc/pulumi-nixos && echo '{"host":"media","stack":"homelab"}' > /etc/pulumi-nixos/generation.json && ln -s "$(command -v cp)" /run/wrappers/bin/cp`,
+        `sh ${box.root}/${script} | grep -o "result outcome=[a-z-]*"`,
+        "ls -F /etc | grep '^nixos'; ls /etc/nixos; ls /var/lib/pulumi-nixos",
+      ];
+      const kept = box.run(withEtc(box, destroy("keep.sh")));
+      expect(kept.trim().split("\n")).toEqual(["result outcome=done", "result outcome=removed", "nixos/", "nixos.before-pulumi-nixos/", "flake.nix", "private", "secrets"]);
+      const back = box.run(withEtc(box, destroy("back.sh")));
+      expect(back.trim().split("\n")).toEqual(["result outcome=done", "result outcome=removed", "nixos/", "configuration.nix", "private", "secrets"]);
     } finally {
       box.cleanup();
     }
