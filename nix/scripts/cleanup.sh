@@ -5,7 +5,8 @@
 # (they go once it runs a system that does not read them), and after a rollback that failed the flake
 # stays too (the deploy is not undone). The run logs go. A destroy that leaves the machine running
 # this deploy releases it: the marker says so, and another stack may deploy the machine.
-need awk base64 cat chmod find flock grep install mv nix-env readlink rm sed stat wc || { emit result outcome=missing-tool "tool=$missing"; exit 0; }
+# /etc/nixos, which a deploy links to its flake, is never left dangling (see unlink_etc_nixos).
+need awk base64 cat chmod cp find flock grep install mv nix-env readlink rm sed stat wc || { emit result outcome=missing-tool "tool=$missing"; exit 0; }
 install -d -m 0711 "$ROOT"
 install -d -m 0700 "$PRIVATE"
 exec 9>>"$LOCK"
@@ -20,6 +21,20 @@ if [ -e "$MARKER" ] && ! ours; then
   emit result outcome=not-ours "$(host_state)"
   exit 0
 fi
+# Before the flake goes: /etc/nixos, a link to it, becomes what the host's own `nixos-rebuild switch`
+# should build from now on. With $1 = kept, the host keeps running this deploy: a copy of its flake,
+# the host's own from now on. Else the host went back to what it ran before the first deploy (or is
+# not this stack's): what /etc/nixos held then, or nothing. Fails, leaving the link, if the copy fails.
+unlink_etc_nixos() {
+  [ -L "$ETC_NIXOS" ] && [ "$(readlink "$ETC_NIXOS")" = "$FLAKE" ] || return 0
+  if [ "$1" = kept ] && [ -d "$FLAKE" ]; then
+    rm -rf "$ETC_NIXOS.tmp"
+    cp -a "$FLAKE" "$ETC_NIXOS.tmp" && rm -f "$ETC_NIXOS" && mv "$ETC_NIXOS.tmp" "$ETC_NIXOS"
+    return
+  fi
+  rm -f "$ETC_NIXOS"
+  if [ -e "$ETC_NIXOS_BEFORE" ]; then mv "$ETC_NIXOS_BEFORE" "$ETC_NIXOS"; fi
+}
 code=0
 if [ -n "$PNX_ROLLBACK_TO" ]; then
   if nix-env -p "$PROFILE" --switch-generation "$PNX_ROLLBACK_TO"; then "$PROFILE/bin/switch-to-configuration" switch || code=$?; else code=$?; fi
@@ -30,7 +45,7 @@ released=0
 if ours; then
   if [ -d "$SECRETS" ]; then keptsecrets=$(find "$SECRETS" -mindepth 1 -maxdepth 1 | wc -l); fi
   rm -rf "$SECRETS.old"
-  if [ "$code" = 0 ]; then
+  if [ "$code" = 0 ] && unlink_etc_nixos "$(if [ -n "$PNX_ROLLBACK_TO" ]; then echo back; else echo kept; fi)"; then
     rm -rf "$FLAKE" "$FLAKE.old"
     # A file in place of the system's link, until a switch links a marker again.
     if ! grep -qF '"released":true' "$MARKER"; then
@@ -40,6 +55,7 @@ if ours; then
     keptflake=1
   fi
 else
+  unlink_etc_nixos back
   rm -rf "$SECRETS" "$SECRETS.old" "$FLAKE" "$FLAKE.old"
 fi
 rm -rf "$RUNS" "$HOLDER"

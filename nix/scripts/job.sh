@@ -91,12 +91,32 @@ succeed() {
     "reboot=$reasons"
 }
 
+# Makes /etc/nixos a link to the deployed flake, so that the host's own `nixos-rebuild switch` (no
+# arguments: /etc/nixos/flake.nix, attribute nixosConfigurations.<hostname>) rebuilds the deployed
+# system instead of reverting it. Through the link it follows $FLAKE, which a rollback (restore) and
+# a later deploy replace in place. What /etc/nixos held before is moved whole, never merged or
+# deleted, to a name that says it is no longer used (one per takeover if the first is taken).
+link_etc_nixos() {
+  [ -L "$ETC_NIXOS" ] && [ "$(readlink "$ETC_NIXOS")" = "$FLAKE" ] && return 0
+  if [ -e "$ETC_NIXOS" ] || [ -L "$ETC_NIXOS" ]; then
+    kept=$ETC_NIXOS_BEFORE
+    [ -e "$kept" ] || [ -L "$kept" ] && kept=$ETC_NIXOS_BEFORE-$(date +%s)
+    if ! mv "$ETC_NIXOS" "$kept"; then
+      emit etc-nixos-failed "path=$ETC_NIXOS"
+      return 0
+    fi
+    emit etc-nixos "kept=$kept"
+  fi
+  ln -s "$FLAKE" "$ETC_NIXOS" || emit etc-nixos-failed "path=$ETC_NIXOS"
+}
+
 # Makes $out the boot default (the new generation of the system profile).
 commit() {
   phase committing committing
   code=0
   nix-env -p "$PROFILE" --set "$out" || code=$?
   if [ "$code" = 0 ]; then "$out/bin/switch-to-configuration" boot || code=$?; fi
+  [ "$code" = 0 ] && link_etc_nixos
   [ "$code" = 0 ] && succeed
   rollback "boot-default"
   finish commit-failed "exit=$code" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"

@@ -21,6 +21,9 @@ umask 077
   CURRENT=/run/current-system
   BOOTED=/run/booted-system
   MARKER=/etc/pulumi-nixos/generation.json
+  # What the host's own `nixos-rebuild` builds, and what it held before the first deploy.
+  ETC_NIXOS=/etc/nixos
+  ETC_NIXOS_BEFORE=/etc/nixos.before-pulumi-nixos
 }
 
 # The value of the header parameter named $1 (for numbered lists: PNX_CHECK_2_NAME).

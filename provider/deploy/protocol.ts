@@ -49,6 +49,8 @@ export const EVENTS: Record<string, EventDef> = {
   committing: { fields: [], phase: "committing" },
   watchdog: { fields: ["reason", "phase"] },
   warning: { fields: ["secret", "owner"] }, // a secret's owner could not be set
+  "etc-nixos": { fields: ["kept"] }, // /etc/nixos links to the deployed flake; what it held moved to kept
+  "etc-nixos-failed": { fields: ["path"] }, // /etc/nixos could not be linked to the deployed flake
 };
 
 /** Why a follow (start.sh, follow.sh, confirm.sh) stopped: `follow-end reason=NAME`, with its fields. */
@@ -122,6 +124,7 @@ export function phaseOf(event: string): Phase | undefined {
 
 /** The line a host's warning event puts on the host's row. */
 export function warningOf(event: string, f: Fields): string | undefined {
+  if (event === "etc-nixos-failed") return `${f.path} could not be made a link to the deployed flake, so nixos-rebuild run on the host builds what ${f.path} holds instead`;
   if (event !== "warning") return undefined;
   return `secret ${f.secret}: its owner could not be set to ${f.owner} (no such user or group on the host), so it stays readable by root only`;
 }

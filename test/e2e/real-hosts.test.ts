@@ -4,7 +4,7 @@
 // the deployer out is refused before any host is contacted, and forced through the opt-out it locks the
 // host out until magic rollback brings it back. A lived-in host (its owner's users, time zone, sshd
 // settings, keys and service, in configuration.nix and a file it imports) is adopted with all of it, and
-// its first deploy keeps it.
+// its first deploy keeps it. After a deploy, the host's own `nixos-rebuild switch` rebuilds what was deployed.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -13,6 +13,7 @@ import { LivedIn, startHost } from "../harness/host";
 import type { SimHost } from "../harness/pool";
 import { adopt, currentGeneration, DemoStack, demoStack, stacksDir } from "./demo-stack";
 import { adoptHost } from "./fresh-project";
+import { ssh } from "../harness/ssh";
 import { buildPackage } from "./package";
 import { PulumiWorkspace } from "./pulumi";
 
@@ -239,3 +240,51 @@ describe("a host whose /etc/nixos is a flake", () => {
   });
 });
 
+
+describe("the host's own nixos-rebuild after a deploy", () => {
+  let t: Awaited<ReturnType<typeof livedInStack>>;
+  const generation = async () =>
+    JSON.parse((await t.ws.ok(["stack", "export"])).stdout).deployment.resources.find((r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/nixos:Generation" && r.urn.endsWith("::media")).outputs;
+  beforeAll(async () => {
+    t = await livedInStack("e2e-rebuild", { text: 'time.timeZone = "Europe/Berlin";' });
+  });
+  afterAll(() => t?.dispose());
+
+  it("run as root with no arguments, it ends on the deployed system, and refresh sees no drift", async () => {
+    expect((await adoptHost(t.ws, [...t.adoptArgs, "--write-config"])).code).toBe(0);
+    await t.ws.ok(["up", "--yes", "--skip-preview"]);
+    const deployed = (await generation()).systemPath;
+    const rebuilt = await ssh(t.host, "nixos-rebuild switch");
+    expect(rebuilt.stderr).not.toMatch(/error/);
+    expect(rebuilt.code).toBe(0);
+    expect(await t.onHost("readlink -f /run/current-system")).toBe(deployed);
+    await t.ws.ok(["refresh", "--yes", "--skip-preview"]);
+    expect(await generation()).toMatchObject({ systemPath: deployed, drift: "" });
+    // /etc/nixos links to the deployed flake; the host's own configuration is kept whole beside it.
+    expect(await t.onHost("readlink /etc/nixos")).toBe("/var/lib/pulumi-nixos/flake");
+    expect(await t.onHost("cat /etc/nixos.before-pulumi-nixos/configuration.nix")).toContain('time.timeZone = "Europe/Berlin";');
+  });
+
+  it("a generation built on the host from a hand-edited flake is drift", async () => {
+    const deployed = (await generation()).systemPath;
+    await t.onHost(`printf '{ environment.etc."by-hand".text = "edited on the host"; }\\n' > /etc/nixos/by-hand.nix && sed -i 's|./modules/host.nix|./modules/host.nix ./by-hand.nix|' /etc/nixos/flake.nix`);
+    const rebuilt = await ssh(t.host, "nixos-rebuild switch");
+    expect(rebuilt.code).toBe(0);
+    expect(await t.onHost("cat /etc/by-hand")).toBe("edited on the host");
+    const running = await t.onHost("readlink -f /run/current-system");
+    expect(running).not.toBe(deployed);
+    await t.ws.ok(["refresh", "--yes", "--skip-preview"]);
+    const refreshed = await generation();
+    expect(refreshed.systemPath).toBe(running);
+    expect(refreshed.drift).toMatch(new RegExp(`^the host runs generation \\d+, not the deployed generation 2 \\(${deployed}\\)$`));
+  });
+
+  it("after destroy, /etc/nixos is the host's own copy of the flake, and it builds what runs", async () => {
+    const running = await t.onHost("readlink -f /run/current-system");
+    await t.ws.ok(["destroy", "--yes", "--skip-preview"]);
+    expect(await t.onHost("test -d /etc/nixos && ! test -L /etc/nixos && ! test -e /var/lib/pulumi-nixos/flake && echo copied")).toBe("copied");
+    const built = await ssh(t.host, "cd $(mktemp -d) && nixos-rebuild build && readlink -f result");
+    expect(built.code).toBe(0);
+    expect(built.stdout.trim()).toBe(running);
+  });
+});

@@ -136,3 +136,63 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {})
     }
   });
 });
+
+/** A body run with an /etc of its own (a copy of the machine's) that holds the host's configuration.nix. */
+function withEtc(box: Sandbox, body: string[]): string {
+  return [
+    // Chained: nothing touches /etc unless it is the copy.
+    `etc=$(mktemp -d -p ${box.root}) && cp -a /etc/. "$etc" && mount --bind "$etc" /etc && rm -rf /etc/nixos /etc/nixos.* && mkdir /etc/nixos && echo '{ ... }: { }  # the host' > /etc/nixos/configuration.nix`,
+    ...body,
+  ].join("\n");
+}
+
+(unshareWorks ? describe : describe.skip)("/etc/nixos after a deploy", () => {
+  const start = (box: Sandbox) => `sh ${box.root}/start.sh < ${box.root}/in.tar > ${box.root}/start.out 2>&1; grep -o "result outcome=[a-z-]*" ${box.root}/start.out || cat ${box.root}/start.out`;
+  const show = "readlink /etc/nixos; cat /etc/nixos/flake.nix; ls /etc | grep nixos; cat /etc/nixos.before-pulumi-nixos/configuration.nix 2>/dev/null";
+
+  it("a confirmed deploy links /etc/nixos to the deployed flake and keeps the host's own beside it, once", () => {
+    const box = deployBox("1-etc");
+    try {
+      const out = box.run(withEtc(box, [start(box), show, `grep -o 'etc-nixos kept=.*' ${box.root}/start.out`, start(box), show]));
+      const once = ["result outcome=done", "/var/lib/pulumi-nixos/flake", "{ }", "nixos", "nixos.before-pulumi-nixos", "{ ... }: { }  # the host"];
+      // The second deploy finds the link in place: nothing more is moved.
+      expect(out.trim().split("\n")).toEqual([...once, "etc-nixos kept=/etc/nixos.before-pulumi-nixos", ...once]);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("a deploy that is never confirmed leaves /etc/nixos building what runs: the previous deploy's flake", () => {
+    const box = deployBox("1-etc");
+    try {
+      box.file("next.tar", archive([{ path: "flake/flake.nix", content: "{ next }\n", mode: 0o644 }, { path: "job.sh", content: scripts.job(jobParams({ id: "2-etc", secrets: [], magicRollback: true, confirmTimeoutSec: 1 })).text, mode: 0o600 }]), 0o644);
+      box.file("next.sh", scripts.start("2-etc", 0, "end").text, 0o644);
+      const next = `sh ${box.root}/next.sh < ${box.root}/next.tar | grep -o "result outcome=[a-z-]*"`;
+      const out = box.run(withEtc(box, [start(box), next, "readlink /etc/nixos; cat /etc/nixos/flake.nix"]));
+      expect(out.trim().split("\n")).toEqual(["result outcome=done", "result outcome=unconfirmed", "/var/lib/pulumi-nixos/flake", "{ }"]);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("destroy leaves /etc/nixos building what runs: a copy of the flake when the host keeps it, the host's own after a rollback", () => {
+    const box = deployBox("1-etc");
+    try {
+      box.file("keep.sh", scripts.cleanup("media", "homelab", 5).text, 0o644);
+      box.file("back.sh", scripts.cleanup("media", "homelab", 5, 1).text, 0o644);
+      const destroy = (script: string) => [
+        start(box),
+        // The marker the deployed system links (the stub systems have none); cleanup.sh copies with cp.
+        `mkdir -p /etc/pulumi-nixos && echo '{"host":"media","stack":"homelab"}' > /etc/pulumi-nixos/generation.json && ln -s "$(command -v cp)" /run/wrappers/bin/cp`,
+        `sh ${box.root}/${script} | grep -o "result outcome=[a-z-]*"`,
+        "ls -F /etc | grep '^nixos'; ls /etc/nixos; ls /var/lib/pulumi-nixos",
+      ];
+      const kept = box.run(withEtc(box, destroy("keep.sh")));
+      expect(kept.trim().split("\n")).toEqual(["result outcome=done", "result outcome=removed", "nixos/", "nixos.before-pulumi-nixos/", "flake.nix", "private", "secrets"]);
+      const back = box.run(withEtc(box, destroy("back.sh")));
+      expect(back.trim().split("\n")).toEqual(["result outcome=done", "result outcome=removed", "nixos/", "configuration.nix", "private", "secrets"]);
+    } finally {
+      box.cleanup();
+    }
+  });
+});
