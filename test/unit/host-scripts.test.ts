@@ -1,6 +1,7 @@
 // The real host scripts in a sandbox (test/unit/support/sandbox.ts), read by the real deploy code:
 // what a script prints is what the deployer reports, including the paths where something goes wrong
 // (a failed dry-activate, a job whose pid file is not written yet, a start sent twice).
+import * as fs from "fs";
 import { archive } from "../../provider/deploy/archive";
 import { DeployError } from "../../provider/deploy/errors";
 import { previewBuild } from "../../provider/deploy/preview";
@@ -81,6 +82,21 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {})
     } finally {
       box.cleanup();
     }
+  });
+
+  it("a whole deploy in the sandbox writes nothing to the machine's /etc (its marker and /etc/nixos are the box's)", () => {
+    // lstat: a link the scripts left would point into the box's /var/lib, so it would dangle out here.
+    const present = () => ["/etc/nixos", "/etc/pulumi-nixos"].map((p) => fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined);
+    const before = present();
+    const box = deployBox("1-etc-private");
+    try {
+      const out = box.run(`sh ${box.root}/start.sh < ${box.root}/in.tar; readlink /etc/nixos`);
+      expect(out).toMatch(/@@pulumi-nixos result outcome=done /);
+      expect(out.trim().split("\n").pop()).toBe("/var/lib/pulumi-nixos/flake");
+    } finally {
+      box.cleanup();
+    }
+    expect(present()).toEqual(before);
   });
 
   it("job.sh writes its pid file whole (write, then rename)", () => {

@@ -1,4 +1,4 @@
-// The real host scripts against stub tools, in a private mount namespace whose /run, /var/lib and
+// The real host scripts against stub tools, in a private mount namespace whose /run, /var/lib, /etc and
 // system profiles are temporary: a running system (sys-old) and the one a stub nixos-rebuild "builds"
 // (sys-new), each with a stub switch-to-configuration; a systemd-run that starts the unit detached.
 import { execFileSync, spawnSync } from "child_process";
@@ -81,6 +81,8 @@ export class Sandbox {
     const setup = [
       "set -e",
       "mount -t tmpfs none /run && mount -t tmpfs none /var/lib && mount -t tmpfs none /nix/var/nix/profiles",
+      // What the scripts write to /etc (the marker, /etc/nixos) lands in the box, never in the machine's /etc.
+      `mkdir -p ${this.root}/etc-upper ${this.root}/etc-work && mount -t overlay sandbox-etc -o "lowerdir=/etc,upperdir=${this.root}/etc-upper,workdir=${this.root}/etc-work" /etc`,
       `mkdir -p /run/wrappers/bin && for t in ${TOOLS}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
       `for t in nixos-rebuild systemd-run systemctl nix nix-env; do ln -s ${this.stubs}/$t /run/wrappers/bin/$t; done`,
       `ln -s ${this.root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${this.root}/sys-old /run/current-system`,
