@@ -15,7 +15,7 @@ import { tempDir } from "../temp-dir";
 const hash = (c: string) => c.repeat(64);
 const raw = {
   host: "media",
-  stack: "homelab",
+  owner: { project: "lab", stack: "homelab" },
   connection: { address: "10.0.0.2", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq7", privateKey: "PRIVATE" },
   files: { "flake.nix": "{}", "modules/jellyfin.nix": "{}" },
   contentHash: hash("a"),
