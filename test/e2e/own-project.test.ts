@@ -3,6 +3,8 @@
 // CLI on two simulated hosts (a preview before adopt fails with one line naming the package's adopt
 // command; adopt, preview, up outside Git with no revision warning, a no-op up). Then the project's clone at another path,
 // with the first one gone, refreshes and destroys: state holds no path of the project that deployed.
+// The machines' markers name their owner, project/stack; another project's stack of the same name (in
+// its own backend) is refused them.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -58,6 +60,21 @@ async function project(dir: string, tarball: string): Promise<void> {
   await npmInstall(dir, "@pulumi/pulumi@3.248.0", tarball, "--save-dev", "typescript@5.9.3", "ts-node@10.9.2", "@types/node@20.19.43");
 }
 
+/** The stack's hosts, keys and secrets, as a user sets them. */
+async function configure(ws: PulumiWorkspace, hosts: readonly SimHost[], keyFile: string): Promise<void> {
+  for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
+    await ws.ok(["config", "set", "--path", `${name}.address`, h.address]);
+    await ws.ok(["config", "set", "--path", `${name}.port`, String(h.port)]);
+    await ws.ok(["config", "set", "--path", `${name}.hostKey`, h.hostKey]);
+  }
+  await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
+  await ws.ok(["config", "set", "--secret", "radarrApiKey", "own-radarr-key-0123456789abcdef"]);
+}
+
+const CLAIMED_BY_NAMES =
+  "machines are claimed by project and stack name only ('homelab/own'): a stack of the same names in another backend could deploy them " +
+  `(fix: pulumi config set pulumi-nixos:identity "$(openssl rand -hex 16)", once per stack)`;
+
 describe("the package installed into a project of one's own", () => {
   const work = workDir("own");
   const keyFile = path.join(work, "deploy_key");
@@ -76,13 +93,7 @@ describe("the package installed into a project of one's own", () => {
     ws = new PulumiWorkspace(first, configFile);
     fs.writeFileSync(path.join(work, "base.yaml"), "config: {}\n");
     await ws.initStack("own", path.join(work, "base.yaml"));
-    for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
-      await ws.ok(["config", "set", "--path", `${name}.address`, h.address]);
-      await ws.ok(["config", "set", "--path", `${name}.port`, String(h.port)]);
-      await ws.ok(["config", "set", "--path", `${name}.hostKey`, h.hostKey]);
-    }
-    await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
-    await ws.ok(["config", "set", "--secret", "radarrApiKey", "own-radarr-key-0123456789abcdef"]);
+    await configure(ws, hosts, keyFile);
   }, 600_000);
 
   afterAll(async () => {
@@ -136,11 +147,44 @@ describe("the package installed into a project of one's own", () => {
       expect(`${r.stdout}\n${r.stderr}`).not.toMatch(/warning:.*revision|Undefined value/);
       const said = [...diagnostics(r.stdout), ...r.stderr.split("\n")].filter((l) => l.includes("is not a Git work tree with a commit, so generations record no revision"));
       expect(said).toEqual([`${first} is not a Git work tree with a commit, so generations record no revision (system.configurationRevision); commit the program to have each generation name the commit that built it`]);
+      // The stack has no pulumi-nixos:identity: said once, as information, not once per host.
+      expect([...diagnostics(r.stdout), ...r.stderr.split("\n")].filter((l) => l.includes("claimed by project and stack name only"))).toEqual([CLAIMED_BY_NAMES]);
+    }
+    // The Host was given no stack: each machine's marker names the engine's project and stack.
+    for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
+      const marker = JSON.parse((await h.exec("cat /etc/pulumi-nixos/generation.json")).stdout);
+      expect(marker).toMatchObject({ host: name, owner: "homelab/own", stack: "own" });
+      expect(marker).not.toHaveProperty("identity");
     }
     const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
     expect(out.generations).toEqual({ media: await currentGeneration(hosts[0]), gaming: await currentGeneration(hosts[1]) });
     expect(out.revisions).toEqual({});
     await ws.ok(["up", "--yes", "--expect-no-changes"], { env });
+  });
+
+  it("another project's stack of the same name, in its own backend, is refused the machines and changes nothing", async () => {
+    const garage = path.join(work, "garage");
+    fs.cpSync(first, garage, { recursive: true, verbatimSymlinks: true });
+    fs.writeFileSync(path.join(garage, "Pulumi.yaml"), fs.readFileSync(path.join(first, "Pulumi.yaml"), "utf8").replace("name: homelab", "name: garage"));
+    const other = new PulumiWorkspace(garage, path.join(work, "Pulumi.own-garage.yaml"));
+    try {
+      await other.initStack("own", path.join(work, "base.yaml"));
+      await configure(other, hosts, keyFile);
+      const running = await Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout));
+      const up = await other.run(["up", "--yes", "--skip-preview"], { env });
+      expect(up.code).not.toBe(0);
+      for (const name of ["media", "gaming"]) {
+        expect(up.stdout).toContain(
+          `${name}: the machine runs a generation deployed by host '${name}' of 'homelab/own'; refusing to deploy it ` +
+            `(fix: check connection.address, or destroy host '${name}' in 'homelab/own' first; a host renamed within 'homelab/own' takes its machine over when it is first deployed); nothing changed`,
+        );
+      }
+      expect(await Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout))).toEqual(running);
+      expect(JSON.parse((await hosts[0].exec("cat /etc/pulumi-nixos/generation.json")).stdout)).toMatchObject({ owner: "homelab/own" });
+    } finally {
+      other.remove();
+      fs.rmSync(garage, { recursive: true, force: true });
+    }
   });
 
   it("refreshes and destroys from a clone at another path after the first project is gone", async () => {
