@@ -183,7 +183,7 @@ function ownerOf(props: GenerationState): Owner {
 }
 
 /** Whether the marker says this host of this owner deployed what runs. */
-function deployedHere(props: GenerationState, m: Marker | undefined): boolean {
+export function deployedHere(props: GenerationState, m: Marker | undefined): boolean {
   return m !== undefined && m.host === props.host && claims(m, ownerOf(props));
 }
 
