@@ -4,7 +4,8 @@
 // command; adopt, preview, up outside Git with no revision warning, a no-op up). Then the project's clone at another path,
 // with the first one gone, refreshes and destroys: state holds no path of the project that deployed.
 // The machines' markers name their owner, project/stack; another project's stack of the same name (in
-// its own backend) is refused them.
+// its own backend) is refused them, and so, once the stack has its identity, is a stack of the same
+// project and stack names in another backend.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -184,6 +185,35 @@ describe("the package installed into a project of one's own", () => {
     } finally {
       other.remove();
       fs.rmSync(garage, { recursive: true, force: true });
+    }
+  });
+
+  it("with the stack's identity set, the same project and stack names in another backend are refused the machines too", async () => {
+    const identity = "4f1c2a9be07d3358c6a1e2f0b9d84c17";
+    await ws.ok(["config", "set", "pulumi-nixos:identity", identity]);
+    const up = await ws.ok(["up", "--yes", "--skip-preview"], { env });
+    expect(`${up.stdout}\n${up.stderr}`).not.toContain("claimed by project and stack name only");
+    for (const h of hosts) expect(JSON.parse((await h.exec("cat /etc/pulumi-nixos/generation.json")).stdout)).toMatchObject({ owner: "homelab/own", identity });
+    // A second operator who followed the same README: project homelab, stack own, a backend of their own.
+    const twin = path.join(work, "twin");
+    fs.cpSync(first, twin, { recursive: true, verbatimSymlinks: true });
+    const other = new PulumiWorkspace(twin, path.join(work, "Pulumi.own-twin.yaml"));
+    try {
+      await other.initStack("own", path.join(work, "base.yaml"));
+      await configure(other, hosts, keyFile);
+      const running = await Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout));
+      const refused = await other.run(["up", "--yes", "--skip-preview"], { env });
+      expect(refused.code).not.toBe(0);
+      for (const name of ["media", "gaming"]) {
+        expect(refused.stdout).toContain(
+          `${name}: the machine runs a generation deployed by host '${name}' of 'homelab/own' of another backend (its pulumi-nixos:identity differs); refusing to deploy it ` +
+            `(fix: check connection.address, or destroy host '${name}' in 'homelab/own' first); nothing changed`,
+        );
+      }
+      expect(await Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout))).toEqual(running);
+    } finally {
+      other.remove();
+      fs.rmSync(twin, { recursive: true, force: true });
     }
   });
 
