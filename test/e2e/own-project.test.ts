@@ -163,29 +163,39 @@ describe("the package installed into a project of one's own", () => {
     await ws.ok(["up", "--yes", "--expect-no-changes"], { env });
   });
 
-  it("another project's stack of the same name, in its own backend, is refused the machines and changes nothing", async () => {
-    const garage = path.join(work, "garage");
-    fs.cpSync(first, garage, { recursive: true, verbatimSymlinks: true });
-    fs.writeFileSync(path.join(garage, "Pulumi.yaml"), fs.readFileSync(path.join(first, "Pulumi.yaml"), "utf8").replace("name: homelab", "name: garage"));
-    const other = new PulumiWorkspace(garage, path.join(work, "Pulumi.own-garage.yaml"));
+  /**
+   * Another operator's copy of the project, named `projectName`, with stack own in a backend of its own:
+   * its `up` against the same machines fails and leaves them running what they ran. Returns its output.
+   */
+  async function upFromElsewhere(dirName: string, projectName: string): Promise<string> {
+    const dir = path.join(work, dirName);
+    fs.cpSync(first, dir, { recursive: true, verbatimSymlinks: true });
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), fs.readFileSync(path.join(first, "Pulumi.yaml"), "utf8").replace("name: homelab", `name: ${projectName}`));
+    const other = new PulumiWorkspace(dir, path.join(work, `Pulumi.own-${dirName}.yaml`));
+    const running = () => Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout));
     try {
       await other.initStack("own", path.join(work, "base.yaml"));
       await configure(other, hosts, keyFile);
-      const running = await Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout));
+      const before = await running();
       const up = await other.run(["up", "--yes", "--skip-preview"], { env });
       expect(up.code).not.toBe(0);
-      for (const name of ["media", "gaming"]) {
-        expect(up.stdout).toContain(
-          `${name}: the machine runs a generation deployed by host '${name}' of 'homelab/own'; refusing to deploy it ` +
-            `(fix: check connection.address, or destroy host '${name}' in 'homelab/own' first; a host renamed within 'homelab/own' takes its machine over when it is first deployed); nothing changed`,
-        );
-      }
-      expect(await Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout))).toEqual(running);
-      expect(JSON.parse((await hosts[0].exec("cat /etc/pulumi-nixos/generation.json")).stdout)).toMatchObject({ owner: "homelab/own" });
+      expect(await running()).toEqual(before);
+      return up.stdout;
     } finally {
       other.remove();
-      fs.rmSync(garage, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  it("another project's stack of the same name, in its own backend, is refused the machines and changes nothing", async () => {
+    const out = await upFromElsewhere("garage", "garage");
+    for (const name of ["media", "gaming"]) {
+      expect(out).toContain(
+        `${name}: the machine runs a generation deployed by host '${name}' of 'homelab/own'; refusing to deploy it ` +
+          `(fix: check connection.address, or destroy host '${name}' in 'homelab/own' first; a host renamed within 'homelab/own' takes its machine over when it is first deployed); nothing changed`,
+      );
+    }
+    expect(JSON.parse((await hosts[0].exec("cat /etc/pulumi-nixos/generation.json")).stdout)).toMatchObject({ owner: "homelab/own" });
   });
 
   it("with the stack's identity set, the same project and stack names in another backend are refused the machines too", async () => {
@@ -195,25 +205,12 @@ describe("the package installed into a project of one's own", () => {
     expect(`${up.stdout}\n${up.stderr}`).not.toContain("claimed by project and stack name only");
     for (const h of hosts) expect(JSON.parse((await h.exec("cat /etc/pulumi-nixos/generation.json")).stdout)).toMatchObject({ owner: "homelab/own", identity });
     // A second operator who followed the same README: project homelab, stack own, a backend of their own.
-    const twin = path.join(work, "twin");
-    fs.cpSync(first, twin, { recursive: true, verbatimSymlinks: true });
-    const other = new PulumiWorkspace(twin, path.join(work, "Pulumi.own-twin.yaml"));
-    try {
-      await other.initStack("own", path.join(work, "base.yaml"));
-      await configure(other, hosts, keyFile);
-      const running = await Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout));
-      const refused = await other.run(["up", "--yes", "--skip-preview"], { env });
-      expect(refused.code).not.toBe(0);
-      for (const name of ["media", "gaming"]) {
-        expect(refused.stdout).toContain(
-          `${name}: the machine runs a generation deployed by host '${name}' of 'homelab/own' of another backend (its pulumi-nixos:identity differs); refusing to deploy it ` +
-            `(fix: check connection.address, or destroy host '${name}' in 'homelab/own' first); nothing changed`,
-        );
-      }
-      expect(await Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout))).toEqual(running);
-    } finally {
-      other.remove();
-      fs.rmSync(twin, { recursive: true, force: true });
+    const out = await upFromElsewhere("twin", "homelab");
+    for (const name of ["media", "gaming"]) {
+      expect(out).toContain(
+        `${name}: the machine runs a generation deployed by host '${name}' of 'homelab/own' of another backend (its pulumi-nixos:identity differs); refusing to deploy it ` +
+          `(fix: check connection.address, or destroy host '${name}' in 'homelab/own' first); nothing changed`,
+      );
     }
   });
 
