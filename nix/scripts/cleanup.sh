@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# `pulumi destroy` of one host: under the lock, and only when the running system is this stack's
+# `pulumi destroy` of one host: under the lock, and only when the running system is this owner's
 # deploy of this host. With PNX_ROLLBACK_TO the host first goes back to that generation. Whatever the
 # rollback did, what the running system reads stays: while it is this deploy's, its secrets stay
 # (they go once it runs a system that does not read them), and after a rollback that failed the flake
@@ -15,7 +15,7 @@ if ! flock -w "$PNX_LOCK_WAIT_SEC" 9; then
   exit 0
 fi
 ours() {
-  grep -qF "\"host\":\"$PNX_HOST\"" "$MARKER" 2>/dev/null && grep -qF "\"stack\":\"$PNX_STACK\"" "$MARKER" 2>/dev/null
+  [ "$(marker_field host)" = "$PNX_HOST" ] && claimed
 }
 if [ -e "$MARKER" ] && ! ours; then
   emit result outcome=not-ours "$(host_state)"

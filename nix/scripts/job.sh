@@ -189,12 +189,16 @@ deploy() {
   echo "$$ $PNX_OWNER" > "$HOLDER"
 
   # The machine must be new, released by a destroy, this host's, or (PNX_TAKEOVER: a renamed host)
-  # another host's of this stack; a machine another stack deploys is refused before anything changes.
+  # another host's of this owner; a machine another owner deploys is refused before anything changes.
   if [ -e "$MARKER" ] && ! grep -qF '"released":true' "$MARKER"; then
-    mstack=$(sed -n 's/.*"stack":"\([^"]*\)".*/\1/p' "$MARKER")
-    mhost=$(sed -n 's/.*"host":"\([^"]*\)".*/\1/p' "$MARKER")
-    if [ "$mstack" != "$PNX_STACK" ] || { [ "$mhost" != "$PNX_HOST" ] && [ "$PNX_TAKEOVER" != 1 ]; }; then
-      finish not-ours "markerStack=$mstack" "markerHost=$mhost"
+    mhost=$(marker_field host)
+    owned=1
+    claimed || owned=0
+    if [ "$owned" = 0 ] || { [ "$mhost" != "$PNX_HOST" ] && [ "$PNX_TAKEOVER" != 1 ]; }; then
+      # Refused although the project/stack names match: another identity, a stack of another backend.
+      otherIdentity=0
+      if [ "$owned" = 0 ] && [ "$mowner" = "$PNX_CLAIM_OWNER" ]; then otherIdentity=1; fi
+      finish not-ours "markerOwner=$mowner" "markerStack=$(marker_field stack)" "markerHost=$mhost" "otherIdentity=$otherIdentity"
     fi
   fi
 

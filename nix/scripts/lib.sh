@@ -133,6 +133,25 @@ alive() {
   [ -n "$state" ] && [ "$state" != Z ]
 }
 
+# marker_field NAME: a string field of the machine's marker (builtins.toJSON writes no spaces).
+marker_field() {
+  sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$MARKER" 2>/dev/null
+}
+
+# Whether the marker's owner is this deployer's: PNX_CLAIM_OWNER (project/stack), and
+# PNX_CLAIM_IDENTITY when the marker records an identity. A marker from before owners were recorded
+# names the bare stack only, which PNX_STACK must match; the deploy then records the full owner.
+# The same rule as `claims` in provider/model/owner.ts.
+claimed() {
+  mowner=$(marker_field owner)
+  if [ -z "$mowner" ]; then
+    [ "$(marker_field stack)" = "$PNX_STACK" ]
+    return
+  fi
+  midentity=$(marker_field identity)
+  [ "$mowner" = "$PNX_CLAIM_OWNER" ] && { [ -z "$midentity" ] || [ "$midentity" = "$PNX_CLAIM_IDENTITY" ]; }
+}
+
 # Who holds the host lock now, described for a message: the deploy that recorded itself in
 # $HOLDER if that process is alive and has the lock open, else any other live process that has it
 # open (the lock file is root-only, so only root can). Never a stale record.

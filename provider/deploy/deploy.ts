@@ -5,6 +5,8 @@
 import { randomBytes } from "crypto";
 import { hostname } from "os";
 import type { Connection, DeployOptions, SecretFile } from "../schema/generation";
+import type { Owner } from "../schema/owner";
+import { ownerName } from "../model/owner";
 import { archive, flakeEntries } from "./archive";
 import { connectionSpec, connectUntil } from "./connect";
 import { DeployError, HostNow } from "./errors";
@@ -23,7 +25,7 @@ export type Logger = (message: string) => void;
 
 export interface DeployRequest {
   host: string;
-  stack: string;
+  owner: Owner;
   connection: Connection;
   hostKey?: string; // a key recorded earlier by trust-on-first-use
   files: Record<string, string>;
@@ -32,7 +34,7 @@ export interface DeployRequest {
   secrets: Record<string, string>;
   secretFiles: SecretFile[];
   options: DeployOptions;
-  takeover: boolean; // a machine deployed by another host of this stack may be taken over (a rename)
+  takeover: boolean; // a machine deployed by another host of this owner may be taken over (a rename)
 }
 
 export interface DeployResult extends phases.DeployResult {
@@ -57,12 +59,12 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
   const job = scripts.job({
     id,
     host: req.host,
-    stack: req.stack,
+    claim: req.owner,
     flakeAttr: req.flakeAttr,
     goal: req.goal,
     magicRollback: o.magicRollback,
     takeover: req.takeover,
-    owner: `stack ${req.stack} from ${hostname()} (pid ${process.pid}, run ${id})`,
+    owner: `stack ${ownerName(req.owner)} from ${hostname()} (pid ${process.pid}, run ${id})`,
     lockWaitSec: o.lockWaitSec,
     activationTimeoutSec: o.activationTimeoutSec,
     confirmTimeoutSec: o.rollbackTimeoutSec,
@@ -200,12 +202,12 @@ export interface Undeployed {
 
 /** Removes this host's deploy (see nix/scripts/cleanup.sh); with rollbackTo, first returns the host to it. */
 export async function undeploy(
-  req: { host: string; stack: string; connection: Connection; hostKey?: string; rollbackTo?: number; lockWaitSec: number },
+  req: { host: string; owner: Owner; connection: Connection; hostKey?: string; rollbackTo?: number; lockWaitSec: number },
   net: Net = sshNet,
 ): Promise<Undeployed> {
   const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
   try {
-    const r = await t.exec(scripts.cleanup(req.host, req.stack, req.lockWaitSec, req.rollbackTo));
+    const r = await t.exec(scripts.cleanup(req.host, req.owner, req.lockWaitSec, req.rollbackTo));
     const f = resultOf(r.stdout);
     if (!f) throw new DeployError({ kind: "script-failed", host: req.host, what: "removing the deploy", exitCode: r.code, output: r.stderr.trim() });
     const now = hostNow(f);

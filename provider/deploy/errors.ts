@@ -1,6 +1,7 @@
 // Every way a deploy can fail, as data that carries its facts (exit code, failed units, the
 // generation rolled back to, whether the host was changed, what it runs now), and the one place
 // that turns a failure into the line the user reads.
+import { markerOwnerName } from "../model/owner";
 
 /** What the host runs and boots, as the host itself reported it; undefined when it could not be read. */
 export interface HostNow {
@@ -35,7 +36,7 @@ export type FailureKind =
   | { kind: "job-died"; phase: string; rollback: Rollback }
   | { kind: "commit-failed"; exitCode: number; rollback: Rollback }
   | { kind: "lost"; why: string }
-  | { kind: "not-ours"; stack?: string; markerHost?: string; action: "deploy" | "take over" }
+  | { kind: "not-ours"; markerOwner?: string; markerStack?: string; markerHost?: string; otherIdentity?: boolean; action: "deploy" | "take over" }
   | { kind: "rollout-stopped"; failedHost: string }
   | { kind: "script-failed"; what: string; exitCode: number; output: string }
   | { kind: "reboot-refused"; why: string }
@@ -120,11 +121,15 @@ export function failureLine(f: DeployFailure): string {
         return `making the new system the boot default failed (exit ${f.exitCode}); ${rolledBack(f.rollback)}; ${runsNow(f)}`;
       case "lost":
         return `${f.why}; ${runsNow(f)}`;
-      case "not-ours":
+      case "not-ours": {
+        const who = markerOwnerName({ owner: f.markerOwner, stack: f.markerStack });
+        const by = f.otherIdentity ? `${who} of another backend (its pulumi-nixos:identity differs)` : who;
+        const renamed = f.otherIdentity ? "" : `; a host renamed within ${who} takes its machine over when it is first deployed`;
         return (
-          `the machine runs a generation deployed by host '${f.markerHost ?? "?"}' of stack '${f.stack ?? "?"}'; refusing to ${f.action} it ` +
-          `(fix: check connection.address, or destroy that host in its own stack first); ${unchanged(f)}; ${runsNow(f)}`
+          `the machine runs a generation deployed by host '${f.markerHost ?? "?"}' of ${by}; refusing to ${f.action} it ` +
+          `(fix: check connection.address, or destroy host '${f.markerHost ?? "?"}' in ${who} first${renamed}); ${unchanged(f)}; ${runsNow(f)}`
         );
+      }
       case "rollout-stopped":
         return `rollout stopped: host ${f.failedHost} failed; this host was not touched`;
       case "script-failed":

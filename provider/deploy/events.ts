@@ -1,5 +1,6 @@
 // What host scripts report: lines "@@pulumi-nixos NAME key=value ..." among the tools' own output.
 // Pure parsing; values with free text arrive base64-encoded.
+import type { MarkerOwner } from "../model/owner";
 
 export const EVENT_PREFIX = "@@pulumi-nixos ";
 
@@ -52,9 +53,8 @@ export function hostNow(f: Record<string, string>) {
   };
 }
 
-export interface Marker {
+export interface Marker extends MarkerOwner {
   host?: string;
-  stack?: string;
   contentHash?: string;
   released?: boolean; // a destroy left the machine running this deploy and released it
 }

@@ -6,7 +6,7 @@ export type FieldEffect = "deploy" | "contact" | "record" | "carry" | "transient
 
 export const FIELD_POLICY: readonly { path: readonly string[]; effect: FieldEffect }[] = [
   { path: ["host"], effect: "deploy" },
-  { path: ["stack"], effect: "deploy" },
+  { path: ["owner"], effect: "deploy" },
   { path: ["files"], effect: "deploy" },
   { path: ["contentHash"], effect: "deploy" },
   { path: ["flakeAttr"], effect: "deploy" },

@@ -74,7 +74,7 @@ export const OUTCOMES = {
     done: ["diff", "reboot"],
     "missing-tool": ["tool"],
     locked: ["holder", "waited"],
-    "not-ours": ["markerStack", "markerHost"],
+    "not-ours": ["markerOwner", "markerStack", "markerHost", "otherIdentity"],
     "watchdog-failed": [],
     "build-failed": ["exit"],
     "activation-failed": ["exit", "failedUnits", "rolledBackTo", "rollbackCode"],
@@ -158,7 +158,7 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
     case "removed":
       return undefined;
     case "not-ours":
-      return script === "cleanup" ? undefined : { kind: "not-ours", stack: f.markerStack, markerHost: f.markerHost, action: "deploy" };
+      return script === "cleanup" ? undefined : { kind: "not-ours", markerOwner: f.markerOwner || undefined, markerStack: f.markerStack, markerHost: f.markerHost, otherIdentity: f.otherIdentity === "1", action: "deploy" };
     case "missing-tool":
       return { kind: "missing-tool", tool: f.tool ?? "?" };
     case "locked":

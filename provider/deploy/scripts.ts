@@ -4,6 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { Shell, quote } from "./shell";
 import { GOALS, Goal, confirms } from "./goal";
+import type { Owner } from "../schema/owner";
+import { ownerName } from "../model/owner";
 
 const DIR = path.join(__dirname, "../../nix/scripts");
 const read = (name: string) => fs.readFileSync(path.join(DIR, `${name}.sh`), "utf8");
@@ -55,11 +57,11 @@ export const runDir = (id: string) => `${ROOT}/private/runs/${id}`;
 export interface JobParams {
   id: string;
   host: string;
-  stack: string;
+  claim: Owner; // who the machine is deployed for, checked against and recorded in its marker
   flakeAttr: string;
   goal: Goal;
   magicRollback: boolean;
-  takeover: boolean; // a machine deployed by another host of this stack may be taken over (a rename)
+  takeover: boolean; // a machine deployed by another host of this owner may be taken over (a rename)
   owner: string; // who deploys, for a waiting deployer's message
   lockWaitSec: number;
   activationTimeoutSec: number;
@@ -69,13 +71,18 @@ export interface JobParams {
   secrets: readonly { key: string; owner: string; group: string; mode: string }[];
 }
 
+/** The owner lib.sh's `claimed` compares with the machine's marker: project/stack and identity, and the bare stack of an older marker. */
+function claimParams(o: Owner): Params {
+  return { PNX_CLAIM_OWNER: ownerName(o), PNX_CLAIM_IDENTITY: o.identity ?? "", PNX_STACK: o.stack };
+}
+
 /** The deploy job, as it travels in the upload archive. */
 export function job(p: JobParams): Shell {
   const g = GOALS[p.goal];
   return script("job", {
     PNX_ID: p.id,
     PNX_HOST: p.host,
-    PNX_STACK: p.stack,
+    ...claimParams(p.claim),
     PNX_FLAKE_ATTR: p.flakeAttr,
     PNX_ACTIVATES: g.activates,
     PNX_SETS_BOOT_DEFAULT: g.setsBootDefault,
@@ -109,8 +116,8 @@ export function state(): Shell {
   return script("state", {});
 }
 
-export function cleanup(host: string, stack: string, lockWaitSec: number, rollbackTo?: number): Shell {
-  return script("cleanup", { PNX_HOST: host, PNX_STACK: stack, PNX_LOCK_WAIT_SEC: lockWaitSec, PNX_ROLLBACK_TO: rollbackTo ?? "" });
+export function cleanup(host: string, claim: Owner, lockWaitSec: number, rollbackTo?: number): Shell {
+  return script("cleanup", { PNX_HOST: host, ...claimParams(claim), PNX_LOCK_WAIT_SEC: lockWaitSec, PNX_ROLLBACK_TO: rollbackTo ?? "" });
 }
 
 /** A preview build of the flake uploaded on stdin (nix/scripts/preview.sh). */

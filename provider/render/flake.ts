@@ -4,6 +4,7 @@ import { createHash } from "crypto";
 import type { SecretFile } from "../schema/generation";
 import type { HostSpec } from "../schema/host";
 import { modelHost, ValidHostModel } from "../model/host";
+import { ownerName } from "../model/owner";
 import { secretDigest, SecretPart } from "../model/secrets";
 import { accessModule } from "./access";
 import { deployedRevision, firewallModule, hostModule, usersModule } from "./base";
@@ -156,7 +157,10 @@ export function renderFlake(m: ValidHostModel, ctx: RenderContext): RenderResult
   const lock = flakeLock(h);
   if (lock !== undefined) files["flake.lock"] = lock;
   const contentHash = hashFiles(files);
-  const marker = nix.apply(nix.ref("builtins.toJSON"), { host: h.name, stack: h.stack, contentHash, revision: deployedRevision() });
+  // The owner as project/stack (and identity); the bare stack too, for deployers from before owners were recorded.
+  const o = h.owner;
+  const owned = o ? { owner: ownerName(o), identity: o.identity, stack: o.stack } : { stack: h.stack };
+  const marker = nix.apply(nix.ref("builtins.toJSON"), { host: h.name, ...owned, contentHash, revision: deployedRevision() });
   files[MARKER_FILE] = moduleFile(h, "Deployment marker", { environment: { etc: { [MARKER_ETC_PATH]: { text: marker } } } });
 
   const sorted = Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));

@@ -11,11 +11,14 @@ import { previewLines, summaryLine } from "../deploy/report";
 import { changes, updateAction } from "../deploy/fields";
 import { recorded } from "../deploy/goal";
 import { rolloutOf } from "../deploy/rollout";
+import type { Marker } from "../deploy/events";
+import type { Owner } from "../schema/owner";
+import { claims, markerOwnerName, ownerName } from "../model/owner";
 
 /** Inputs as a program passes them (Host passes its RenderedHost's fields). */
 export interface GenerationArgs {
   readonly host: pulumi.Input<string>;
-  readonly stack: pulumi.Input<string>;
+  readonly owner: pulumi.Input<Owner>; // the machine's owner (schema/owner.ts), recorded in its marker
   readonly connection: pulumi.Input<{
     address: pulumi.Input<string>;
     port?: pulumi.Input<number>;
@@ -101,11 +104,11 @@ async function apply(news: GenerationInputs, olds: GenerationState | undefined, 
   exitWithEngine();
   const limit = news.deploy.maxActivating;
   const log = logger(news.progressUrn);
-  const r = await rolloutOf(news.stack, limit).run(news.host, limit, () =>
+  const r = await rolloutOf(ownerName(news.owner), limit).run(news.host, limit, () =>
     deploy(
       {
         host: news.host,
-        stack: news.stack,
+        owner: news.owner,
         connection: news.connection,
         hostKey: olds?.hostKey,
         files: travelling(news),
@@ -171,18 +174,31 @@ function held(news: GenerationInputs): GenerationState {
   };
 }
 
-/** Whether the host runs what state records: the same system, deployed by this stack and host. */
+/**
+ * The owner state records. State written before owners were recorded has the bare stack only, as the
+ * machines it deployed do (their markers): that stack name claims them (model/owner.ts).
+ */
+function ownerOf(props: GenerationState): Owner {
+  return props.owner ?? { project: "", stack: (props as { stack?: string }).stack ?? "" };
+}
+
+/** Whether the marker says this host of this owner deployed what runs. */
+export function deployedHere(props: GenerationState, m: Marker | undefined): boolean {
+  return m !== undefined && m.host === props.host && claims(m, ownerOf(props));
+}
+
+/** Whether the host runs what state records: the same system, deployed by this owner and host. */
 function runsRecorded(props: GenerationState, s: HostState): boolean {
   const r = recorded(props.goal, s);
   const m = s.marker;
-  return r.systemPath === props.systemPath && (props.goal === "boot" || (m?.contentHash === props.markerHash && m?.host === props.host && m?.stack === props.stack));
+  return r.systemPath === props.systemPath && (props.goal === "boot" || (m?.contentHash === props.markerHash && deployedHere(props, m)));
 }
 
 function driftLine(props: GenerationState, s: HostState): string {
   const r = recorded(props.goal, s);
   const what = r.generation === undefined ? r.systemPath || "an unknown system" : `generation ${r.generation}`;
   const m = s.marker;
-  const by = m?.host && (m.host !== props.host || m.stack !== props.stack) ? ` deployed by host '${m.host}' of stack '${m.stack}'` : "";
+  const by = m?.host && !deployedHere(props, m) ? ` deployed by host '${m.host}' of ${markerOwnerName(m)}` : "";
   const deployed = props.generation === null ? props.systemPath || "?" : `generation ${props.generation} (${props.systemPath})`;
   const busy = s.busy ? `; a deploy (run ${s.busy}) is still at work on the host` : "";
   return `the host runs ${what}${by}, not the deployed ${deployed}${busy}`;
@@ -230,7 +246,7 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: GenerationInputs) {
-    // A machine another host of this stack deployed is this host renamed: take it over.
+    // A machine another host of this owner deployed is this host renamed: take it over.
     return { id: inputs.host, outs: inputs.hold ? held(inputs) : await apply(inputs, undefined, true) };
   },
 
@@ -240,7 +256,7 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
     if (action === "deploy") return { outs: await apply(news, olds, false) };
     if (action === "contact") {
       // Another address, port or host key may be another machine: record it only if it runs what
-      // state says; otherwise deploy it (the job refuses a machine another stack deploys).
+      // state says; otherwise deploy it (the job refuses a machine another owner deploys).
       exitWithEngine();
       const s = await readHost(news.host, news.connection, news.connection.hostKey ? undefined : olds.hostKey);
       if (!runsRecorded(olds, s)) {
@@ -260,7 +276,7 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
     if (runsRecorded(props, s)) return { id, props: { ...props, hostKey: s.hostKey, drift: "" } };
     const r = recorded(props.goal, s);
     const m = s.marker;
-    const ours = m?.host === props.host && m?.stack === props.stack;
+    const ours = deployedHere(props, m);
     return {
       id,
       props: {
@@ -282,11 +298,11 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
     const log = logger(props.progressUrn);
     const rollbackTo = props.deploy.rollbackOnDelete ? (props.firstPreviousGeneration ?? undefined) : undefined;
     const u = await undeploy(
-      { host: props.host, stack: props.stack, connection: props.connection, hostKey: props.hostKey, rollbackTo, lockWaitSec: props.deploy.lockWaitSec },
+      { host: props.host, owner: ownerOf(props), connection: props.connection, hostKey: props.hostKey, rollbackTo, lockWaitSec: props.deploy.lockWaitSec },
     );
     const runs = u.now.runningGeneration === undefined ? "its system" : `generation ${u.now.runningGeneration}`;
     if (u.outcome === "not-ours") {
-      log(`${props.host}: left everything in place: the host runs ${runs}, deployed by host '${u.marker?.host}' of stack '${u.marker?.stack}', which still needs it`);
+      log(`${props.host}: left everything in place: the host runs ${runs}, deployed by host '${u.marker?.host ?? "?"}' of ${markerOwnerName(u.marker ?? {})}, which still needs it`);
     } else if (u.keptSecrets > 0) {
       log(
         `${props.host}: removed the flake and run logs; kept ${u.keptSecrets} secret file(s) in /var/lib/pulumi-nixos/secrets because the host runs ${runs}, ` +

@@ -3,6 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { host, HostInput, HostSpec } from "../schema/host";
 import { parseOrThrow } from "../schema/errors";
+import { IDENTITY_COMMAND, owner, Owner } from "../schema/owner";
+import { ownerName } from "../model/owner";
 import { flakeLock, renderFlake, RenderedHost, RenderResult } from "../render/flake";
 import { endOfLifeWarning } from "../schema/release";
 import { modelHost } from "../model/host";
@@ -19,7 +21,7 @@ import { noteHost } from "./parallelism";
 import { noRevision, programRevision } from "./revision";
 import { PREVIEW_BUILD_ENV, previewBuildOn } from "./preview-build";
 
-export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes" | "gpu" | "display"> {
+export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes" | "gpu" | "display" | "owner"> {
   /** Services, routes, a GPU and a display, as component resources or plain declarations. */
   readonly modules?: readonly HostModule[];
   readonly services?: HostInput["services"];
@@ -66,8 +68,31 @@ export function withRevision(args: HostArgs, say: (message: string) => void = (m
   return revision === undefined ? args : { ...args, revision };
 }
 
-/** Pure: merges modules into the declaration and validates it. */
-export function hostSpec(name: string, args: HostArgs): HostSpec {
+let saidNoIdentity = false;
+
+/**
+ * The machine's owner, from the engine: this project and stack, with the stack's pulumi-nixos:identity
+ * when set; none outside the engine (no stack). Without an identity, `say` tells once per run, not once
+ * per host, that machines are claimed by names only.
+ */
+export function engineOwner(
+  say: (message: string) => void = (m) => void pulumi.log.info(m),
+  identity: string | undefined = new pulumi.Config("pulumi-nixos").get("identity"),
+): Owner | undefined {
+  const stack = pulumi.getStack();
+  if (stack === "") return undefined;
+  if (identity === undefined && !saidNoIdentity) {
+    saidNoIdentity = true;
+    say(
+      `machines are claimed by project and stack name only ('${ownerName({ project: pulumi.getProject(), stack })}'): a stack of the same names in another backend could deploy them ` +
+        `(fix: ${IDENTITY_COMMAND}, once per stack)`,
+    );
+  }
+  return parseOrThrow(owner, { project: pulumi.getProject(), stack, ...(identity !== undefined ? { identity } : {}) }, `stack '${stack}' config`);
+}
+
+/** Pure: merges modules into the declaration and validates it; `owner` outside the engine only (tests). */
+export function hostSpec(name: string, args: HostArgs & { owner?: Owner }): HostSpec {
   const { modules = [], peers: _peers, goal: _goal, deploy: _deploy, hold: _hold, ...rest } = args;
   const parts = moduleParts(modules);
   const input = {
@@ -175,7 +200,9 @@ export class Host extends pulumi.ComponentResource {
   public readonly generation: Generation;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
-    const spec = hostSpec(name, withRevision(withHostFiles(name, args)));
+    const spec = hostSpec(name, { ...withRevision(withHostFiles(name, args)), owner: engineOwner() });
+    // The Generation's owner comes from the engine, which runs every Host.
+    if (spec.owner === undefined) throw new Error(`host '${name}': a Host deploys under the Pulumi engine only, which names its owner (fix: run it with pulumi up, or render it with pulumi-nixos render)`);
     const peers = args.peers ?? [];
     // Every check runs now, once, before anything is registered: a bad declaration never reaches a host.
     const model = modelHost(spec, peers, { deployable: true });
@@ -199,7 +226,7 @@ export class Host extends pulumi.ComponentResource {
       name,
       {
         host: name,
-        stack: spec.stack,
+        owner: spec.owner,
         connection: {
           ...defined({ privateKey: c.privateKey as pulumi.Input<string> | undefined, hostKey: c.hostKey }),
           address: c.address,

@@ -4,6 +4,7 @@
 // serialised by value and zod's objects cannot be (pulumi/pulumi#5294).
 import type { z as Z } from "zod";
 import { connectionSchema as connectionSchema_ } from "./connection";
+import { IDENTITY, PULUMI_NAME } from "./owner";
 
 export const SECRETS_DIR = "/var/lib/pulumi-nixos/secrets";
 
@@ -61,7 +62,8 @@ export function generationSchemas() {
   const generationInputsSchema = z
     .object({
       host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, { message: "a host name is letters, digits, '_' and '-'" }),
-      stack: z.string().min(1),
+      // Who owns the machine (schema/owner.ts): recorded in its marker, checked before a deploy or destroy.
+      owner: z.object({ project: z.string().regex(PULUMI_NAME), stack: z.string().regex(PULUMI_NAME), identity: z.string().regex(IDENTITY).optional() }),
       connection: connectionSchema,
       files: z.record(z.string().regex(relativePath, { message: "file paths are relative to the flake, without '..'" }), z.string()),
       contentHash: z.string().regex(/^[0-9a-f]{64}$/, { message: "a sha256 hex digest" }),

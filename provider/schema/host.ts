@@ -9,6 +9,7 @@ import { hostName, port, record, strictObject, unixName } from "./common";
 import { line, multiline } from "./text";
 import { route } from "./route";
 import { service } from "./service";
+import { owner } from "./owner";
 
 const sshKey = z
   .string()
@@ -95,8 +96,10 @@ export const host = strictObject(
     extraModules: z.array(extraModule).default([]),
     /** Git commit of the program ("-dirty" with uncommitted changes): system.configurationRevision and the marker. */
     revision: z.string().regex(/^[0-9a-f]{7,64}(-dirty)?$/, "must be a Git commit hash, optionally with \"-dirty\" (fix: leave it out to read it from the program's Git tree)").optional(),
-    /** Stack name written into the deployment marker. */
-    stack: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a Pulumi stack name (fix: letters, digits, '.', '_' or '-')").default("dev"),
+    /** The stack whose config declares the host, for messages naming its commands. */
+    stack: owner.shape.stack.optional(),
+    /** Who owns the machine, recorded in its marker: set from the engine for every Host; absent outside it (render). */
+    owner: owner.optional(),
     /** Where the host is declared, so a message names the adopt command of that project: a Host in a program, or the template's stack config. */
     declaredIn: z.enum(["program", "stack-config"], "must be \"program\" or \"stack-config\" (fix: leave it out for a Host declared in TypeScript)").default("program"),
   },

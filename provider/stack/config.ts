@@ -10,6 +10,7 @@ import { domain, hostName, port, record, strictObject, unixName } from "../schem
 import { connection } from "../schema/connection";
 import { parseOrThrow, ValidationError } from "../schema/errors";
 import { extraModule, host, nixpkgsPin, user } from "../schema/host";
+import { identity } from "../schema/owner";
 import { release } from "../schema/release";
 import { tls } from "../schema/route";
 import { PROJECT_FILES, projectRoot } from "../resources/host-dir";
@@ -113,6 +114,8 @@ export const stackConfig = strictObject(
       },
       "rollout settings",
     ).default({ maxActivating: 10, tags: [] }),
+    /** A random string set once, recorded with project and stack in each machine's marker (every Host reads it from the engine). */
+    identity: identity.optional(),
   },
   "the stack configuration",
 );

@@ -3,6 +3,9 @@
 // CLI on two simulated hosts (a preview before adopt fails with one line naming the package's adopt
 // command; adopt, preview, up outside Git with no revision warning, a no-op up). Then the project's clone at another path,
 // with the first one gone, refreshes and destroys: state holds no path of the project that deployed.
+// The machines' markers name their owner, project/stack; another project's stack of the same name (in
+// its own backend) is refused them, and so, once the stack has its identity, is a stack of the same
+// project and stack names in another backend.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -58,6 +61,21 @@ async function project(dir: string, tarball: string): Promise<void> {
   await npmInstall(dir, "@pulumi/pulumi@3.248.0", tarball, "--save-dev", "typescript@5.9.3", "ts-node@10.9.2", "@types/node@20.19.43");
 }
 
+/** The stack's hosts, keys and secrets, as a user sets them. */
+async function configure(ws: PulumiWorkspace, hosts: readonly SimHost[], keyFile: string): Promise<void> {
+  for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
+    await ws.ok(["config", "set", "--path", `${name}.address`, h.address]);
+    await ws.ok(["config", "set", "--path", `${name}.port`, String(h.port)]);
+    await ws.ok(["config", "set", "--path", `${name}.hostKey`, h.hostKey]);
+  }
+  await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
+  await ws.ok(["config", "set", "--secret", "radarrApiKey", "own-radarr-key-0123456789abcdef"]);
+}
+
+const CLAIMED_BY_NAMES =
+  "machines are claimed by project and stack name only ('homelab/own'): a stack of the same names in another backend could deploy them " +
+  `(fix: pulumi config set pulumi-nixos:identity "$(openssl rand -hex 16)", once per stack)`;
+
 describe("the package installed into a project of one's own", () => {
   const work = workDir("own");
   const keyFile = path.join(work, "deploy_key");
@@ -76,13 +94,7 @@ describe("the package installed into a project of one's own", () => {
     ws = new PulumiWorkspace(first, configFile);
     fs.writeFileSync(path.join(work, "base.yaml"), "config: {}\n");
     await ws.initStack("own", path.join(work, "base.yaml"));
-    for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
-      await ws.ok(["config", "set", "--path", `${name}.address`, h.address]);
-      await ws.ok(["config", "set", "--path", `${name}.port`, String(h.port)]);
-      await ws.ok(["config", "set", "--path", `${name}.hostKey`, h.hostKey]);
-    }
-    await ws.ok(["config", "set", "--secret", "sshPrivateKey", "--", fs.readFileSync(keyFile, "utf8")]);
-    await ws.ok(["config", "set", "--secret", "radarrApiKey", "own-radarr-key-0123456789abcdef"]);
+    await configure(ws, hosts, keyFile);
   }, 600_000);
 
   afterAll(async () => {
@@ -136,11 +148,70 @@ describe("the package installed into a project of one's own", () => {
       expect(`${r.stdout}\n${r.stderr}`).not.toMatch(/warning:.*revision|Undefined value/);
       const said = [...diagnostics(r.stdout), ...r.stderr.split("\n")].filter((l) => l.includes("is not a Git work tree with a commit, so generations record no revision"));
       expect(said).toEqual([`${first} is not a Git work tree with a commit, so generations record no revision (system.configurationRevision); commit the program to have each generation name the commit that built it`]);
+      // The stack has no pulumi-nixos:identity: said once, as information, not once per host.
+      expect([...diagnostics(r.stdout), ...r.stderr.split("\n")].filter((l) => l.includes("claimed by project and stack name only"))).toEqual([CLAIMED_BY_NAMES]);
+    }
+    // The Host was given no stack: each machine's marker names the engine's project and stack.
+    for (const [name, h] of [["media", hosts[0]], ["gaming", hosts[1]]] as const) {
+      const marker = JSON.parse((await h.exec("cat /etc/pulumi-nixos/generation.json")).stdout);
+      expect(marker).toMatchObject({ host: name, owner: "homelab/own", stack: "own" });
+      expect(marker).not.toHaveProperty("identity");
     }
     const out = JSON.parse((await ws.ok(["stack", "output", "--json"])).stdout);
     expect(out.generations).toEqual({ media: await currentGeneration(hosts[0]), gaming: await currentGeneration(hosts[1]) });
     expect(out.revisions).toEqual({});
     await ws.ok(["up", "--yes", "--expect-no-changes"], { env });
+  });
+
+  /**
+   * Another operator's copy of the project, named `projectName`, with stack own in a backend of its own:
+   * its `up` against the same machines fails and leaves them running what they ran. Returns its output.
+   */
+  async function upFromElsewhere(dirName: string, projectName: string): Promise<string> {
+    const dir = path.join(work, dirName);
+    fs.cpSync(first, dir, { recursive: true, verbatimSymlinks: true });
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), fs.readFileSync(path.join(first, "Pulumi.yaml"), "utf8").replace("name: homelab", `name: ${projectName}`));
+    const other = new PulumiWorkspace(dir, path.join(work, `Pulumi.own-${dirName}.yaml`));
+    const running = () => Promise.all(hosts.map(async (h) => (await h.exec("readlink -f /run/current-system")).stdout));
+    try {
+      await other.initStack("own", path.join(work, "base.yaml"));
+      await configure(other, hosts, keyFile);
+      const before = await running();
+      const up = await other.run(["up", "--yes", "--skip-preview"], { env });
+      expect(up.code).not.toBe(0);
+      expect(await running()).toEqual(before);
+      return up.stdout;
+    } finally {
+      other.remove();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("another project's stack of the same name, in its own backend, is refused the machines and changes nothing", async () => {
+    const out = await upFromElsewhere("garage", "garage");
+    for (const name of ["media", "gaming"]) {
+      expect(out).toContain(
+        `${name}: the machine runs a generation deployed by host '${name}' of 'homelab/own'; refusing to deploy it ` +
+          `(fix: check connection.address, or destroy host '${name}' in 'homelab/own' first; a host renamed within 'homelab/own' takes its machine over when it is first deployed); nothing changed`,
+      );
+    }
+    expect(JSON.parse((await hosts[0].exec("cat /etc/pulumi-nixos/generation.json")).stdout)).toMatchObject({ owner: "homelab/own" });
+  });
+
+  it("with the stack's identity set, the same project and stack names in another backend are refused the machines too", async () => {
+    const identity = "4f1c2a9be07d3358c6a1e2f0b9d84c17";
+    await ws.ok(["config", "set", "pulumi-nixos:identity", identity]);
+    const up = await ws.ok(["up", "--yes", "--skip-preview"], { env });
+    expect(`${up.stdout}\n${up.stderr}`).not.toContain("claimed by project and stack name only");
+    for (const h of hosts) expect(JSON.parse((await h.exec("cat /etc/pulumi-nixos/generation.json")).stdout)).toMatchObject({ owner: "homelab/own", identity });
+    // A second operator who followed the same README: project homelab, stack own, a backend of their own.
+    const out = await upFromElsewhere("twin", "homelab");
+    for (const name of ["media", "gaming"]) {
+      expect(out).toContain(
+        `${name}: the machine runs a generation deployed by host '${name}' of 'homelab/own' of another backend (its pulumi-nixos:identity differs); refusing to deploy it ` +
+          `(fix: check connection.address, or destroy host '${name}' in 'homelab/own' first); nothing changed`,
+      );
+    }
   });
 
   it("refreshes and destroys from a clone at another path after the first project is gone", async () => {

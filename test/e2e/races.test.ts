@@ -183,7 +183,7 @@ describe("races through the real CLI", () => {
       }
       await ws.ok(["config", "rm", "--path", "hosts.media"]);
       const up = await ws.ok(["up", "--yes", "--skip-preview"]);
-      expect(up.stdout).toMatch(/media: left everything in place: the host runs generation \d+, deployed by host 'tv' of stack 'races', which still needs it/);
+      expect(up.stdout).toMatch(/media: left everything in place: the host runs generation \d+, deployed by host 'tv' of 'pulumi-nixos\/races', which still needs it/);
       expect(JSON.parse(await onHost(media, "cat /etc/pulumi-nixos/generation.json"))).toMatchObject({ host: "tv", stack: "races" });
       expect((await media.exec("test -e /var/lib/pulumi-nixos/secrets/radarr.env && test -e /var/lib/pulumi-nixos/flake/flake.nix")).code).toBe(0);
       await converged(media, "tv");
@@ -195,7 +195,7 @@ describe("races through the real CLI", () => {
       await ws.ok(["config", "set", "--path", "hosts.tv.hostKey", gaming.hostKey]);
       const up = await ws.run(["up", "--yes", "--skip-preview", "--refresh"]);
       expect(up.code).not.toBe(0);
-      expect(up.stdout).toMatch(/tv: the machine runs a generation deployed by host 'gaming' of stack 'races'; refusing to deploy it \(fix: [^)]*\); nothing changed; the host runs generation \d+/);
+      expect(up.stdout).toMatch(/tv: the machine runs a generation deployed by host 'gaming' of 'pulumi-nixos\/races'; refusing to deploy it \(fix: [^)]*\); nothing changed; the host runs generation \d+/);
       expect(await running(gaming)).toBe(before);
       expect((await generation("tv"))?.systemPath).toBe(await running(media));
     }, 180_000);

@@ -169,7 +169,7 @@ describe("the host lock", () => {
     const a = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, stack: nextStack() }));
     await new Promise((r) => setTimeout(r, 1500));
     const impatient = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, deploy: { lockWaitSec: 1 }, stack: nextStack() }));
-    await expect(impatient).rejects.toThrow(/^flt1: another deployment holds the host lock \(pid \d+, stack test from .* \(pid \d+, run [\w-]+\)\); gave up after waiting 1 s; nothing changed; the host runs generation \d+$/);
+    await expect(impatient).rejects.toThrow(/^flt1: another deployment holds the host lock \(pid \d+, stack test\/test from .* \(pid \d+, run [\w-]+\)\); gave up after waiting 1 s; nothing changed; the host runs generation \d+$/);
     const patient = update(baseline[0], await inputsFor(h, ++version, { withSecret: true, deploy: { lockWaitSec: 60 }, stack: nextStack() }));
     const first = await a;
     await h.fault(null);

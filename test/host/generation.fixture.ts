@@ -47,7 +47,7 @@ ${withSecret ? `  services.radarr.enable = true;\n  services.radarr.environmentF
     "access.nix": accessModule(h),
   };
   const contentHash = hashOf(files);
-  files["marker.nix"] = `{ ... }: { environment.etc."pulumi-nixos/generation.json".text = builtins.toJSON { host = "${host}"; stack = "${stack}"; contentHash = "${contentHash}"; }; }\n`;
+  files["marker.nix"] = `{ ... }: { environment.etc."pulumi-nixos/generation.json".text = builtins.toJSON { host = "${host}"; owner = "test/${stack}"; stack = "${stack}"; contentHash = "${contentHash}"; }; }\n`;
   return files;
 }
 
@@ -72,7 +72,7 @@ export async function inputsFor(
   const deployUser = over.user === "deploy";
   const raw = {
     host: h.name,
-    stack: over.stack ?? "test",
+    owner: { project: "test", stack: over.stack ?? "test" },
     connection: { address: h.address, port: h.port, user: deployUser ? h.deployUser : "root", privateKey: deployUser ? h.deployKey : h.rootKey, hostKey: h.hostKey },
     files,
     contentHash: contentHashOf(files),

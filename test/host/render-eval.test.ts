@@ -168,7 +168,7 @@ describe("rendered hosts build against the release's options", () => {
     const b = built.get(key(release, name))!;
     expect(b.error).toBeUndefined();
     const marker = JSON.parse(readFileSync(join(b.out!, "etc/pulumi-nixos/generation.json"), "utf8"));
-    expect(marker).toEqual({ host: name, stack: "dev", contentHash: r.contentHash, revision: "" });
+    expect(marker).toEqual({ host: name, contentHash: r.contentHash, revision: "" });
     expect(readFileSync(join(b.out!, "nixos-version"), "utf8")).toMatch(new RegExp(`^${release.replace(".", "\\.")}\\.`));
   });
 

@@ -126,7 +126,7 @@ class FakeHost {
 function request(over: Partial<DeployRequest["options"]> = {}, goal: DeployRequest["goal"] = "switch"): DeployRequest {
   return {
     host: "media",
-    stack: "homelab",
+    owner: { project: "lab", stack: "homelab" },
     connection: { address: "10.0.0.2", port: 22, user: "root", privateKey: "KEY", agent: false, trustOnFirstUse: false, hostKey: "ssh-ed25519 AAAA" },
     files: { "flake.nix": "{}" },
     flakeAttr: "media",
@@ -311,9 +311,23 @@ describe("every failure the host reports reads as one line with its facts", () =
     ["dead job", [...untilAwaiting.slice(0, 9), result("outcome=job-died phase=activating rolledBackTo=4 rollbackCode=0 changed=0")], /^media: the deploy job died while activating; the watchdog rolled back to generation 4/],
     ["watchdog", [...untilAwaiting.slice(0, 4), result("outcome=watchdog-failed changed=0")], /^media: cannot arm the rollback watchdog, so nothing was activated; the host runs generation 4$/],
     [
-      "another stack's machine",
-      [result("outcome=not-ours markerStack=staging markerHost=web changed=0")],
+      "a machine an older deployer gave a bare stack name",
+      [result("outcome=not-ours markerOwner= markerStack=staging markerHost=web otherIdentity=0 changed=0")],
       /^media: the machine runs a generation deployed by host 'web' of stack 'staging'; refusing to deploy it \(fix: .*\); nothing changed; the host runs generation 4$/,
+    ],
+    [
+      "another project's stack of the same name",
+      [result("outcome=not-ours markerOwner=media/homelab markerStack=homelab markerHost=web otherIdentity=0 changed=0")],
+      new RegExp(
+        "^media: the machine runs a generation deployed by host 'web' of 'media/homelab'; refusing to deploy it " +
+          "\\(fix: check connection.address, or destroy host 'web' in 'media/homelab' first; a host renamed within 'media/homelab' takes its machine over when it is first deployed\\); " +
+          "nothing changed; the host runs generation 4$",
+      ),
+    ],
+    [
+      "a stack of the same names in another backend",
+      [result("outcome=not-ours markerOwner=lab/homelab markerStack=homelab markerHost=media otherIdentity=1 changed=0")],
+      /^media: the machine runs a generation deployed by host 'media' of 'lab\/homelab' of another backend \(its pulumi-nixos:identity differs\); refusing to deploy it \(fix: check connection.address, or destroy host 'media' in 'lab\/homelab' first\); nothing changed/,
     ],
     ["orphaned", untilAwaiting.slice(0, 5), /^media: the deploy job and its watchdog ended on the host without a result; /],
   ];

@@ -6,7 +6,7 @@ import { execFileSync } from "child_process";
 import { writeFileSync } from "fs";
 import { join } from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { generationProvider, GenerationState } from "../../provider/resources/generation";
+import { deployedHere, generationProvider, GenerationState } from "../../provider/resources/generation";
 import { parseUnits } from "../../provider/deploy/scripts";
 import { changes, FIELD_POLICY, updateAction } from "../../provider/deploy/fields";
 import { generationSchemas } from "../../provider/schema/generation";
@@ -15,7 +15,7 @@ import { tempDir } from "../temp-dir";
 const hash = (c: string) => c.repeat(64);
 const raw = {
   host: "media",
-  stack: "homelab",
+  owner: { project: "lab", stack: "homelab" },
   connection: { address: "10.0.0.2", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq7", privateKey: "PRIVATE" },
   files: { "flake.nix": "{}", "modules/jellyfin.nix": "{}" },
   contentHash: hash("a"),
@@ -164,5 +164,24 @@ describe("serialisation", () => {
       p.check({}, ${JSON.stringify(raw)}).then(r => process.stdout.write(JSON.stringify(r)));`;
     const out = execFileSync(process.execPath, ["-e", driver], { cwd: process.cwd(), encoding: "utf8" });
     expect(JSON.parse(out).inputs).toMatchObject({ host: "media", goal: "switch" });
+  });
+});
+
+describe("the owner state records", () => {
+  const state = (over: object) => ({ host: "media", ...over }) as unknown as GenerationState;
+
+  it("state written before owners were recorded (a bare stack) still claims the machines that stack deployed, and no other owner's", () => {
+    const old = state({ stack: "homelab" });
+    expect(deployedHere(old, { host: "media", stack: "homelab" })).toBe(true);
+    expect(deployedHere(old, { host: "media", stack: "staging" })).toBe(false);
+    expect(deployedHere(old, { host: "media", owner: "other/homelab", stack: "homelab" })).toBe(false);
+  });
+
+  it("state with an owner claims its own marker, and neither another project's nor another host's", () => {
+    const now = state({ owner: { project: "lab", stack: "homelab" } });
+    expect(deployedHere(now, { host: "media", owner: "lab/homelab", stack: "homelab" })).toBe(true);
+    expect(deployedHere(now, { host: "media", owner: "media/homelab", stack: "homelab" })).toBe(false);
+    expect(deployedHere(now, { host: "tv", owner: "lab/homelab", stack: "homelab" })).toBe(false);
+    expect(deployedHere(now, undefined)).toBe(false);
   });
 });

@@ -7,6 +7,8 @@ import { DeployError } from "../../provider/deploy/errors";
 import { previewBuild } from "../../provider/deploy/preview";
 import * as scripts from "../../provider/deploy/scripts";
 import type { Net } from "../../provider/deploy/transport";
+import { claims, MarkerOwner } from "../../provider/model/owner";
+import type { Owner } from "../../provider/schema/owner";
 import { jobParams, Sandbox, unshareWorks } from "./support/sandbox";
 
 /** A Net whose one host answers every command with `stdout`. */
@@ -63,9 +65,10 @@ async function preview(dryExit: number) {
 });
 
 /** A sandbox with the upload of run `id` (in.tar) and its start script (start.sh). */
-function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {}): Sandbox {
+function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {}, claim?: Owner): Sandbox {
   const box = new Sandbox(o);
-  box.file("in.tar", archive([{ path: "flake/flake.nix", content: "{ }\n", mode: 0o644 }, { path: "job.sh", content: scripts.job(jobParams({ id, secrets: [] })).text, mode: 0o600 }]), 0o644);
+  const job = scripts.job(jobParams({ id, secrets: [], ...(claim ? { claim } : {}) }));
+  box.file("in.tar", archive([{ path: "flake/flake.nix", content: "{ }\n", mode: 0o644 }, { path: "job.sh", content: job.text, mode: 0o600 }]), 0o644);
   box.file("start.sh", scripts.start(id, 0, "end").text, 0o644);
   return box;
 }
@@ -153,6 +156,75 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {})
   });
 });
 
+// Who owns the machine: the marker the running system carries, against the deployer's owner. One table
+// for the host scripts (lib.sh `claimed`, used by job.sh and cleanup.sh) and model/owner.ts `claims`.
+const IDENTITY = "0123456789abcdef0123456789abcdef";
+const OTHER_IDENTITY = "fedcba9876543210fedcba9876543210";
+const lab: Owner = { project: "lab", stack: "homelab" };
+const OWNERS: { name: string; marker: MarkerOwner; claim: Owner; ours: boolean; otherIdentity?: boolean }[] = [
+  // Deployed before owners were recorded: the bare stack name, which the same stack still claims.
+  { name: "an older marker of the same stack name", marker: { stack: "homelab" }, claim: lab, ours: true },
+  { name: "an older marker of another stack name", marker: { stack: "staging" }, claim: lab, ours: false },
+  { name: "the same project and stack", marker: { owner: "lab/homelab", stack: "homelab" }, claim: lab, ours: true },
+  { name: "another project's stack of the same name", marker: { owner: "media/homelab", stack: "homelab" }, claim: lab, ours: false },
+  { name: "the same names, with the identity the marker records", marker: { owner: "lab/homelab", identity: IDENTITY, stack: "homelab" }, claim: { ...lab, identity: IDENTITY }, ours: true },
+  { name: "the same names, another backend's identity", marker: { owner: "lab/homelab", identity: OTHER_IDENTITY, stack: "homelab" }, claim: { ...lab, identity: IDENTITY }, ours: false, otherIdentity: true },
+  { name: "the same names, without the identity the marker records", marker: { owner: "lab/homelab", identity: OTHER_IDENTITY, stack: "homelab" }, claim: lab, ours: false, otherIdentity: true },
+  // A stack that sets its identity after deploying keeps its machines.
+  { name: "the same names, an identity set after the marker was written", marker: { owner: "lab/homelab", stack: "homelab" }, claim: { ...lab, identity: IDENTITY }, ours: true },
+];
+
+/** The marker as render/flake.ts writes it (builtins.toJSON: sorted keys, no spaces). */
+function markerText(m: MarkerOwner): string {
+  const all: Record<string, string> = { contentHash: "c0ffee", host: "media", ...m };
+  return JSON.stringify(Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]])));
+}
+
+describe("who owns the machine (model/owner.ts)", () => {
+  it.each(OWNERS)("$name: ours is $ours", ({ marker, claim, ours }) => {
+    expect(claims(marker, claim)).toBe(ours);
+  });
+});
+
+(unshareWorks ? describe : describe.skip)("who owns the machine: the marker checked by job.sh and cleanup.sh", () => {
+  it.each(OWNERS)("deploy, $name: ours is $ours", ({ marker, claim, ours, otherIdentity }) => {
+    const box = deployBox("1-owner", { marker: markerText(marker) }, claim);
+    try {
+      const out = box.run(`sh ${box.root}/start.sh < ${box.root}/in.tar`);
+      if (ours) {
+        expect(out).toMatch(/@@pulumi-nixos result outcome=done /);
+      } else {
+        const fields = `markerOwner=${marker.owner ?? ""} markerStack=${marker.stack} markerHost=media otherIdentity=${otherIdentity ? 1 : 0}`;
+        expect(out).toMatch(new RegExp(`@@pulumi-nixos result outcome=not-ours changed=0 ${fields} `));
+      }
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it.each(OWNERS)("destroy, $name: ours is $ours", ({ marker, claim, ours }) => {
+    const box = new Sandbox({ marker: markerText(marker) });
+    try {
+      box.file("cleanup.sh", scripts.cleanup("media", claim, 5).text, 0o644);
+      const out = box.run(`sh ${box.root}/cleanup.sh; echo MARKER; cat /etc/pulumi-nixos/generation.json`);
+      expect(out).toMatch(ours ? /@@pulumi-nixos result outcome=removed .*released=1 / : /@@pulumi-nixos result outcome=not-ours /);
+      // Released only when ours; another owner's marker stays as it was.
+      expect(out.split("MARKER\n")[1]).toBe(ours ? markerText(marker).replace(/}$/, ',"released":true}') : markerText(marker));
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("a deploy by another host of the same owner is refused unless it takes the machine over (a rename)", () => {
+    const box = deployBox("1-rename", { marker: markerText({ owner: "lab/homelab", stack: "homelab" }).replace('"host":"media"', '"host":"old-media"') }, lab);
+    try {
+      expect(box.run(`sh ${box.root}/start.sh < ${box.root}/in.tar`)).toMatch(/outcome=not-ours changed=0 markerOwner=lab\/homelab markerStack=homelab markerHost=old-media otherIdentity=0 /);
+    } finally {
+      box.cleanup();
+    }
+  });
+});
+
 /** A body run with an /etc of its own (a copy of the machine's) that holds the host's configuration.nix. */
 function withEtc(box: Sandbox, body: string[]): string {
   return [
@@ -194,8 +266,8 @@ function withEtc(box: Sandbox, body: string[]): string {
   it("destroy leaves /etc/nixos building what runs: a copy of the flake when the host keeps it, the host's own after a rollback", () => {
     const box = deployBox("1-etc");
     try {
-      box.file("keep.sh", scripts.cleanup("media", "homelab", 5).text, 0o644);
-      box.file("back.sh", scripts.cleanup("media", "homelab", 5, 1).text, 0o644);
+      box.file("keep.sh", scripts.cleanup("media", lab, 5).text, 0o644);
+      box.file("back.sh", scripts.cleanup("media", lab, 5, 1).text, 0o644);
       const destroy = (script: string) => [
         start(box),
         // The marker the deployed system links (the stub systems have none); cleanup.sh copies with cp.

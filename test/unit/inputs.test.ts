@@ -324,7 +324,7 @@ describe("hold", () => {
     // Nothing listens on port 1: any connection attempt would fail the create.
     const inputs = (await generationProvider.check!({}, {
       host: "newbie",
-      stack: "s",
+      owner: { project: "p", stack: "s" },
       connection: { address: "127.0.0.1", port: 1, hostKey: HOST_KEY, privateKey: "k" },
       files: { "flake.nix": "{ }" },
       contentHash: "a".repeat(64),

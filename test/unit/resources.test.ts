@@ -77,3 +77,38 @@ describe("components", () => {
     expect(() => new Host("other", { ...own(), connection, release: "25.11", stateVersion: "25.05", modules: [jellyfin] })).toThrow(new ValidationError(["host 'other': modules: Service 'tree-jellyfin' belongs to another host already; host 'other' needs its own (fix: declare one per host)"]));
   });
 });
+
+describe("the machine's owner", () => {
+  test("a Host given no stack is owned by the engine's project and stack: its marker records 'project/stack', never a default", async () => {
+    const h = new Host("owned", { ...own(), connection: { ...connection, address: "192.168.1.30" }, release: "25.11", stateVersion: "25.05" });
+    const marker = (await value(h.rendered)).files["modules/marker.nix"];
+    expect(marker).toContain('owner = "project/stack";');
+    expect(marker).toContain('stack = "stack";');
+    expect(marker).not.toContain('"dev"');
+    const generation = await registration("pulumi-nodejs:dynamic/nixos:Generation", "owned");
+    expect(generation.inputs.owner).toEqual({ project: "project", stack: "stack" });
+  });
+
+  test("without pulumi-nixos:identity the claim by names is said once per run, with the command that makes it unique", () => {
+    jest.isolateModules(() => {
+      const { engineOwner } = require("../../provider/resources/host") as typeof import("../../provider/resources/host");
+      const said: string[] = [];
+      expect(engineOwner((m) => said.push(m), undefined)).toEqual({ project: "project", stack: "stack" });
+      engineOwner((m) => said.push(m), undefined);
+      expect(said).toEqual([
+        "machines are claimed by project and stack name only ('project/stack'): a stack of the same names in another backend could deploy them " +
+          `(fix: pulumi config set pulumi-nixos:identity "$(openssl rand -hex 16)", once per stack)`,
+      ]);
+    });
+  });
+
+  test("the stack's identity is recorded with project and stack, and a guessable one is refused", () => {
+    jest.isolateModules(() => {
+      const { engineOwner } = require("../../provider/resources/host") as typeof import("../../provider/resources/host");
+      const said: string[] = [];
+      expect(engineOwner((m) => said.push(m), "0123456789abcdef0123456789abcdef")).toEqual({ project: "project", stack: "stack", identity: "0123456789abcdef0123456789abcdef" });
+      expect(said).toEqual([]);
+      expect(() => engineOwner((m) => said.push(m), "lab")).toThrow(/^stack 'stack' config: identity: must be 16 to 128 random letters, digits, '_' or '-' \(fix: pulumi config set pulumi-nixos:identity/);
+    });
+  });
+});

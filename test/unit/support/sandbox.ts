@@ -14,7 +14,7 @@ export function jobParams(over: Partial<JobParams> = {}): JobParams {
   return {
     id: "1-abc",
     host: "media",
-    stack: "homelab",
+    claim: { project: "lab", stack: "homelab" },
     flakeAttr: "media",
     goal: "switch",
     magicRollback: false,
@@ -34,6 +34,7 @@ export interface SandboxOptions {
   dryExit?: number; // what sys-new's switch-to-configuration dry-activate exits with
   buildSeconds?: number; // how long the stub nixos-rebuild takes
   launch?: string; // how the stub systemd-run starts its unit ("$@", after the options)
+  marker?: string; // the running system's /etc/pulumi-nixos/generation.json (none by default)
 }
 
 const TOOLS = "awk base64 cat chmod chown cut date find flock grep install ln ls mkdir mkfifo mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc";
@@ -41,8 +42,11 @@ const TOOLS = "awk base64 cat chmod chown cut date find flock grep install ln ls
 export class Sandbox {
   readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "pnx-sandbox-"));
   readonly stubs = path.join(this.root, "stubs");
+  private readonly marker: boolean;
 
   constructor(o: SandboxOptions = {}) {
+    this.marker = o.marker !== undefined;
+    if (o.marker !== undefined) this.file("marker.json", o.marker, 0o644);
     for (const sys of ["sys-old", "sys-new"]) {
       this.file(
         `${sys}/bin/switch-to-configuration`,
@@ -86,6 +90,13 @@ export class Sandbox {
       `mkdir -p /run/wrappers/bin && for t in ${TOOLS}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
       `for t in nixos-rebuild systemd-run systemctl nix nix-env; do ln -s ${this.stubs}/$t /run/wrappers/bin/$t; done`,
       `ln -s ${this.root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${this.root}/sys-old /run/current-system`,
+      // The marker in an overlay of /etc that only this namespace sees.
+      ...(this.marker
+        ? [
+            "mkdir -p /run/.etc/up /run/.etc/work && mount -t overlay overlay -o lowerdir=/etc,upperdir=/run/.etc/up,workdir=/run/.etc/work /etc",
+            `mkdir -p /etc/pulumi-nixos && cp ${this.root}/marker.json /etc/pulumi-nixos/generation.json`,
+          ]
+        : []),
       "set +e",
       body,
     ].join("\n");
