@@ -106,6 +106,8 @@ function runJob(stcExit: number, without: string[] = []): { out: string; root: s
   const setup = [
     "set -e",
     "mount -t tmpfs none /run && mount -t tmpfs none /var/lib && mount -t tmpfs none /nix/var/nix/profiles",
+    // What the job writes to /etc (the marker, /etc/nixos) stays in this namespace.
+    `mkdir -p ${root}/etc-upper ${root}/etc-work && mount -t overlay sandbox-etc -o "lowerdir=/etc,upperdir=${root}/etc-upper,workdir=${root}/etc-work" /etc`,
     `mkdir -p /run/wrappers/bin && for t in ${links.join(" ")}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
     `for t in ${["nixos-rebuild", "systemd-run", "systemctl", "nix", "nix-env"].filter((t) => !without.includes(t)).join(" ")}; do ln -s ${stubs}/$t /run/wrappers/bin/$t; done`,
     `ln -s ${root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${root}/sys-old /run/current-system`,

@@ -37,7 +37,7 @@ export interface SandboxOptions {
   marker?: string; // the running system's /etc/pulumi-nixos/generation.json (none by default)
 }
 
-const TOOLS = "awk base64 cat chmod chown cut date find flock grep install ln ls mkdir mkfifo mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc";
+const TOOLS = "awk base64 cat chmod chown cp cut date find flock grep install ln ls mkdir mkfifo mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc";
 
 export class Sandbox {
   readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "pnx-sandbox-"));
@@ -90,13 +90,8 @@ export class Sandbox {
       `mkdir -p /run/wrappers/bin && for t in ${TOOLS}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
       `for t in nixos-rebuild systemd-run systemctl nix nix-env; do ln -s ${this.stubs}/$t /run/wrappers/bin/$t; done`,
       `ln -s ${this.root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${this.root}/sys-old /run/current-system`,
-      // The marker in an overlay of /etc that only this namespace sees.
-      ...(this.marker
-        ? [
-            "mkdir -p /run/.etc/up /run/.etc/work && mount -t overlay overlay -o lowerdir=/etc,upperdir=/run/.etc/up,workdir=/run/.etc/work /etc",
-            `mkdir -p /etc/pulumi-nixos && cp ${this.root}/marker.json /etc/pulumi-nixos/generation.json`,
-          ]
-        : []),
+      // The running system's marker, in the box's /etc.
+      ...(this.marker ? [`mkdir -p /etc/pulumi-nixos && cp ${this.root}/marker.json /etc/pulumi-nixos/generation.json`] : []),
       "set +e",
       body,
     ].join("\n");
