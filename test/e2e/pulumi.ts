@@ -4,6 +4,7 @@ import { ChildProcess, execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { tempDir } from "../temp-dir";
 import { repo } from "./package";
 
 export interface CliResult {
@@ -11,12 +12,6 @@ export interface CliResult {
   stdout: string;
   stderr: string;
 }
-
-// Every workspace's backend and PULUMI_HOME go with remove(), or at the latest when the process ends.
-const roots = new Set<string>();
-process.on("exit", () => {
-  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
-});
 
 /** The commands that read stack config and accept --config-file. */
 const CONFIG_FILE_COMMANDS = new Set(["preview", "up", "refresh", "destroy", "config"]);
@@ -43,8 +38,9 @@ export class PulumiWorkspace {
     readonly projectDir: string,
     readonly configFile?: string,
   ) {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-e2e-"));
-    roots.add(root);
+    // Its backend and PULUMI_HOME go with remove(), or at the latest after the test file (jest runs no
+    // exit hooks in its workers).
+    const root = tempDir("pulumi-nixos-e2e-");
     this.root = root;
     this.backendDir = path.join(root, "state");
     this.home = path.join(root, "home");
@@ -69,7 +65,6 @@ export class PulumiWorkspace {
   /** Deletes the backend and PULUMI_HOME (jest does not run exit hooks in its workers). */
   remove(): void {
     fs.rmSync(this.root, { recursive: true, force: true });
-    roots.delete(this.root);
   }
 
   run(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
