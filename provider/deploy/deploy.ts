@@ -33,6 +33,7 @@ export interface DeployRequest {
   secretFiles: SecretFile[];
   options: DeployOptions;
   takeover: boolean; // a machine deployed by another host of this stack may be taken over (a rename)
+  allowRemoval?: readonly string[]; // what the new generation may remove from the host (user:NAME, keys:USER, timeZone)
 }
 
 export interface DeployResult extends phases.DeployResult {
@@ -62,6 +63,8 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
     goal: req.goal,
     magicRollback: o.magicRollback,
     takeover: req.takeover,
+    user: req.connection.user,
+    allowRemoval: req.allowRemoval ?? [],
     owner: `stack ${req.stack} from ${hostname()} (pid ${process.pid}, run ${id})`,
     lockWaitSec: o.lockWaitSec,
     activationTimeoutSec: o.activationTimeoutSec,

@@ -60,6 +60,8 @@ export interface JobParams {
   goal: Goal;
   magicRollback: boolean;
   takeover: boolean; // a machine deployed by another host of this stack may be taken over (a rename)
+  user: string; // the deploy user, whose other keys the job keeps unless allowed
+  allowRemoval: readonly string[]; // what the new system may remove: user:NAME, keys:USER, timeZone
   owner: string; // who deploys, for a waiting deployer's message
   lockWaitSec: number;
   activationTimeoutSec: number;
@@ -87,6 +89,8 @@ export function job(p: JobParams): Shell {
     PNX_CONFIRM_SEC: p.confirmTimeoutSec,
     PNX_HEALTH_SEC: p.healthTimeoutSec,
     PNX_REBOOT: p.reboot,
+    PNX_USER: p.user,
+    PNX_ALLOW_REMOVAL: p.allowRemoval.join(" "),
     ...numbered("SECRET", p.secrets.map((s) => ({ key: s.key, owner: s.owner, group: s.group, mode: s.mode }))),
   });
 }
