@@ -155,6 +155,25 @@ watchdog() {
   finish job-died "phase=$name" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
 }
 
+# The zone a localtime link names: the path after "zoneinfo/", following links until one says it
+# (/etc/localtime -> /etc/zoneinfo/<zone> as NixOS links it, or through /etc/static).
+rm_zone_of() {
+  rm_l=$1
+  rm_n=0
+  while [ -L "$rm_l" ] && [ "$rm_n" -lt 8 ]; do
+    rm_t=$(readlink "$rm_l")
+    case $rm_t in
+      *zoneinfo/*)
+        printf '%s' "${rm_t##*zoneinfo/}"
+        return 0
+        ;;
+      /*) rm_l=$rm_t ;;
+      *) rm_l=${rm_l%/*}/$rm_t ;;
+    esac
+    rm_n=$((rm_n + 1))
+  done
+}
+
 # What the new system $out would take from the host that the stack neither declares nor allows
 # (PNX_ALLOW_REMOVAL: "user:NAME", "keys:USER", "timeZone"), one tab-separated line each:
 # "user NAME HOME WHAT" (WHAT: home,password), "key USER KEYLINE", "timeZone ZONE". NixOS's
@@ -194,26 +213,28 @@ removals() {
       [ -z "$rm_what" ] || printf 'user\t%s\t%s\t%s\n' "$rm_name" "$rm_home" "${rm_what#,}"
     done < /etc/passwd
   fi
-  # A key is its type and base64 blob, whatever options or comment its line has.
+  # A key is its type and base64 blob, whatever options or comment its line has. The deploy key's
+  # removal is the lockout guard's matter (keepDeployAccess), and a system without sshd reads no keys.
   # shellcheck disable=SC2016 # awk's own $i
   rm_keys='{ for (i = 1; i < NF; i++) if ($i ~ /^(ssh-|ecdsa-|sk-)/) { print $i " " $(i + 1); next } }'
+  rm_seen=$PNX_DEPLOY_KEY
   for rm_user in root $([ "$PNX_USER" = root ] || printf '%s' "$PNX_USER"); do
     case " $PNX_ALLOW_REMOVAL " in *" keys:$rm_user "*) continue ;; esac
-    [ -r "/etc/ssh/authorized_keys.d/$rm_user" ] || continue
+    if [ ! -r "/etc/ssh/authorized_keys.d/$rm_user" ] || [ ! -e "$out/etc/ssh/sshd_config" ]; then continue; fi
     rm_keep=$(awk "$rm_keys" "$out/etc/ssh/authorized_keys.d/$rm_user" 2>/dev/null)
     while IFS= read -r rm_line; do
       rm_key=$(printf '%s\n' "$rm_line" | awk "$rm_keys")
       [ -n "$rm_key" ] || continue
-      printf '%s\n' "$rm_keep" | grep -qxF "$rm_key" || printf 'key\t%s\t%s\n' "$rm_user" "$rm_line"
+      printf '%s\n' "$rm_keep" "$rm_seen" | grep -qxF "$rm_key" && continue
+      rm_seen=$(printf '%s\n%s' "$rm_seen" "$rm_key")
+      printf 'key\t%s\t%s\n' "$rm_user" "$rm_line"
     done < "/etc/ssh/authorized_keys.d/$rm_user"
   done
-  rm_zone=$(readlink /etc/localtime 2>/dev/null)
-  rm_next=$(readlink "$out/etc/localtime" 2>/dev/null)
-  rm_zone=${rm_zone##*zoneinfo/}
-  rm_next=${rm_next##*zoneinfo/}
-  utc() { case $1 in '' | UTC | Etc/UTC | Universal | Etc/Universal | Zulu | Etc/Zulu) return 0 ;; esac; return 1; }
-  # A new zone the stack declares replaces the host's; UTC, the default, takes it away.
-  if ! utc "$rm_zone" && utc "$rm_next"; then
+  # A new zone the stack declares replaces the host's; UTC (time.timeZone null, or the stack's default) takes it away.
+  rm_zone=$(rm_zone_of /etc/localtime)
+  rm_next=$(rm_zone_of "$out/etc/localtime")
+  rm_utc() { case $1 in '' | UTC | Etc/UTC | Universal | Etc/Universal | Zulu | Etc/Zulu) return 0 ;; esac; return 1; }
+  if ! rm_utc "$rm_zone" && rm_utc "$rm_next"; then
     case " $PNX_ALLOW_REMOVAL " in *" timeZone "*) ;; *) printf 'timeZone\t%s\n' "$rm_zone" ;; esac
   fi
 }

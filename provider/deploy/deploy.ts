@@ -16,7 +16,7 @@ import { rebootInto } from "./reboot";
 import { rebootWanted } from "./report";
 import * as scripts from "./scripts";
 import type { Shell } from "./shell";
-import { sshNet } from "./ssh";
+import { publicKeyOf, sshNet } from "./ssh";
 import type { ConnectionSpec, Net, Transport } from "./transport";
 
 export type Logger = (message: string) => void;
@@ -51,6 +51,16 @@ export function uploadArchive(req: DeployRequest, job: Shell): Buffer {
   ]);
 }
 
+/** The deploy key's public "type blob", or "" when unknown: an agent's, or a key the connection itself refuses with its own message. */
+function deployKeyOf(c: Connection): string {
+  if (!c.privateKey) return "";
+  try {
+    return publicKeyOf(c.privateKey);
+  } catch {
+    return "";
+  }
+}
+
 export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet): Promise<DeployResult> {
   const o = req.options;
   const id = `${net.now()}-${randomBytes(3).toString("hex")}`;
@@ -64,6 +74,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
     magicRollback: o.magicRollback,
     takeover: req.takeover,
     user: req.connection.user,
+    deployKey: deployKeyOf(req.connection),
     allowRemoval: req.allowRemoval ?? [],
     owner: `stack ${req.stack} from ${hostname()} (pid ${process.pid}, run ${id})`,
     lockWaitSec: o.lockWaitSec,

@@ -152,18 +152,19 @@ function removalRun(allowRemoval: string[]): string {
     etc: {
       passwd: "root:x:0:0:System administrator:/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\nbob:x:1001:100::/home/bob:/bin/sh\n",
       shadow: "root:!:1::::::\nalice:$6$salt$Zm9vYmFy:19000:0:99999:7:::\nbob:!:1::::::\n",
-      "ssh/authorized_keys.d/root": `${DEPLOY_KEY}\n${ALICE_KEY}\n`,
+      "ssh/authorized_keys.d/root": `${DEPLOY_KEY}\n${ALICE_KEY}\n${ALICE_KEY}\n`,
     },
     newSystem: {
       // As users-groups.nix's activation snippet names its spec: a path of its own in the activation script.
       activate: "#!/bin/sh\nperl -w /nix/store/x-update-users-groups.pl STORE/abc-users-groups.json\n",
-      "etc/ssh/authorized_keys.d/root": `${DEPLOY_KEY}\n`,
+      // No key for root but sshd's: the deploy key goes too, which is the lockout guard's matter.
+      "etc/ssh/sshd_config": "PermitRootLogin prohibit-password\n",
     },
   });
   try {
     box.file("sys-new/activate", fs.readFileSync(`${box.root}/sys-new/activate`, "utf8").replace("STORE", `${box.root}/store`));
     box.file("store/abc-users-groups.json", JSON.stringify({ mutableUsers: true, users: [{ name: "root", isSystemUser: false }] }), 0o644);
-    const job = scripts.job(jobParams({ id: "1-rm", secrets: [], allowRemoval }));
+    const job = scripts.job(jobParams({ id: "1-rm", secrets: [], allowRemoval, deployKey: DEPLOY_KEY.split(" ").slice(0, 2).join(" ") }));
     box.file("in.tar", archive([{ path: "flake/flake.nix", content: "{ new }\n", mode: 0o644 }, { path: "job.sh", content: job.text, mode: 0o600 }]), 0o644);
     box.file("start.sh", scripts.start("1-rm", 0, "end").text, 0o644);
     return box.run(
@@ -184,7 +185,7 @@ function removalRun(allowRemoval: string[]): string {
 }
 
 (unshareWorks ? describe : describe.skip)("job.sh refuses a generation that would remove what the host has", () => {
-  it("names each user with a home or password, each of root's other keys and the time zone, and changes nothing", () => {
+  it("names each user with a home or password, each of root's other keys (once) and the time zone, and changes nothing", () => {
     const out = removalRun([]);
     expect(out).toMatch(/@@pulumi-nixos result outcome=would-remove changed=0 removals=/);
     const [, flake, calls] = out.split(/^(?:FLAKE|CALLS)$/m);

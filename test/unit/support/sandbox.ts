@@ -24,6 +24,7 @@ export function jobParams(over: Partial<JobParams> = {}): JobParams {
     magicRollback: false,
     takeover: false,
     user: "root",
+    deployKey: "",
     allowRemoval: [],
     owner: "stack homelab from ci (pid 1, run 1-abc)",
     lockWaitSec: 5,
