@@ -110,8 +110,7 @@ function removalFix(rs: Removal[]): string {
       rs.flatMap((r) => (r.kind === "user" ? [`user:${r.name}`] : r.kind === "key" ? [`keys:${r.user}`] : r.kind === "timeZone" ? ["timeZone"] : [])),
     ),
   ];
-  const declare = allow.length ? ` (fix: declare them, or allow it: allowRemoval: [${allow.map((a) => JSON.stringify(a)).join(", ")}])` : "";
-  return declare;
+  return allow.length ? ` (fix: declare them, or allow it: allowRemoval: [${allow.map((a) => JSON.stringify(a)).join(", ")}])` : "";
 }
 
 /** The one line (plus Nix's own error lines for a build) that `pulumi up` prints for a failure. */
