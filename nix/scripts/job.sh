@@ -175,6 +175,90 @@ watchdog() {
   finish job-died "phase=$name" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
 }
 
+# The zone a localtime link names: the path after "zoneinfo/", following links until one says it
+# (/etc/localtime -> /etc/zoneinfo/<zone> as NixOS links it, or through /etc/static).
+rm_zone_of() {
+  rm_l=$1
+  rm_n=0
+  while [ -L "$rm_l" ] && [ "$rm_n" -lt 8 ]; do
+    rm_t=$(readlink "$rm_l")
+    case $rm_t in
+      *zoneinfo/*)
+        printf '%s' "${rm_t##*zoneinfo/}"
+        return 0
+        ;;
+      /*) rm_l=$rm_t ;;
+      *) rm_l=${rm_l%/*}/$rm_t ;;
+    esac
+    rm_n=$((rm_n + 1))
+  done
+}
+
+# What the new system $out would take from the host that the stack neither declares nor allows
+# (PNX_ALLOW_REMOVAL: "user:NAME", "keys:USER", "timeZone"), one tab-separated line each:
+# "user NAME HOME WHAT" (WHAT: home,password), "key USER KEYLINE", "timeZone ZONE". NixOS's
+# activation removes the users that were declared before (/var/lib/nixos/declarative-users; every
+# undeclared one with users.mutableUsers false) and are not in the users-groups.json its activation
+# script names; sshd reads /etc/ssh/authorized_keys.d/USER from the new etc; time.timeZone null is UTC.
+removals() {
+  rm_spec=$(grep -oE "/[^[:space:]'\"]*-users-groups\.json" "$out/activate" 2>/dev/null | sed -n 1p)
+  if [ -n "$rm_spec" ]; then
+    # Line 1: mutableUsers; 2: the users the new system declares; 3: the current system's normal users.
+    # shellcheck disable=SC2016 # Nix's own ${...}
+    rm_users=$(RM_NEW=$rm_spec RM_CUR=$(grep -oE "/[^[:space:]'\"]*-users-groups\.json" "$CURRENT/activate" 2>/dev/null | sed -n 1p) \
+      nix --extra-experimental-features nix-command eval --impure --raw --expr '
+        let
+          read = v: let f = builtins.getEnv v; in if f == "" then { users = [ ]; } else builtins.fromJSON (builtins.readFile f);
+          new = read "RM_NEW";
+          names = us: builtins.concatStringsSep " " (map (u: u.name) us);
+          normal = builtins.filter (u: !(u.isSystemUser or false) && u.name != "root") (read "RM_CUR").users;
+        in "${if new.mutableUsers or true then "1" else "0"}\n ${names new.users} \n ${names normal} \n"') || {
+      printf 'unreadable\t%s\n' "$rm_spec"
+      return 0
+    }
+    rm_mutable=$(printf '%s\n' "$rm_users" | sed -n 1p)
+    rm_declared=$(printf '%s\n' "$rm_users" | sed -n 2p)
+    rm_normal=$(printf '%s\n' "$rm_users" | sed -n 3p)
+    rm_before=" $(cat /var/lib/nixos/declarative-users 2>/dev/null) "
+    while IFS=: read -r rm_name _ rm_uid _ _ rm_home _; do
+      case $rm_declared in *" $rm_name "*) continue ;; esac
+      if [ "$rm_mutable" = 1 ]; then case $rm_before in *" $rm_name "*) ;; *) continue ;; esac; fi
+      case $rm_normal in *" $rm_name "*) ;; *) { [ "$rm_uid" -ge 1000 ] && [ "$rm_uid" != 65534 ]; } || continue ;; esac
+      case " $PNX_ALLOW_REMOVAL " in *" user:$rm_name "*) continue ;; esac
+      rm_what=
+      for rm_f in "$rm_home"/* "$rm_home"/.[!.]* "$rm_home"/..?*; do
+        if [ -e "$rm_f" ] || [ -L "$rm_f" ]; then rm_what=,home; break; fi
+      done
+      case $(awk -F: -v u="$rm_name" '$1 == u { print $2 }' /etc/shadow) in '' | '!' | '*' | '!!' | '!*') ;; *) rm_what=$rm_what,password ;; esac
+      [ -z "$rm_what" ] || printf 'user\t%s\t%s\t%s\n' "$rm_name" "$rm_home" "${rm_what#,}"
+    done < /etc/passwd
+  fi
+  # A key is its type and base64 blob, whatever options or comment its line has. The deploy key's
+  # removal is the lockout guard's matter (keepDeployAccess), and a system without sshd reads no keys.
+  # shellcheck disable=SC2016 # awk's own $i
+  rm_keys='{ for (i = 1; i < NF; i++) if ($i ~ /^(ssh-|ecdsa-|sk-)/) { print $i " " $(i + 1); next } }'
+  rm_seen=$PNX_DEPLOY_KEY
+  for rm_user in root $([ "$PNX_USER" = root ] || printf '%s' "$PNX_USER"); do
+    case " $PNX_ALLOW_REMOVAL " in *" keys:$rm_user "*) continue ;; esac
+    if [ ! -r "/etc/ssh/authorized_keys.d/$rm_user" ] || [ ! -e "$out/etc/ssh/sshd_config" ]; then continue; fi
+    rm_keep=$(awk "$rm_keys" "$out/etc/ssh/authorized_keys.d/$rm_user" 2>/dev/null)
+    while IFS= read -r rm_line; do
+      rm_key=$(printf '%s\n' "$rm_line" | awk "$rm_keys")
+      [ -n "$rm_key" ] || continue
+      printf '%s\n' "$rm_keep" "$rm_seen" | grep -qxF "$rm_key" && continue
+      rm_seen=$(printf '%s\n%s' "$rm_seen" "$rm_key")
+      printf 'key\t%s\t%s\n' "$rm_user" "$rm_line"
+    done < "/etc/ssh/authorized_keys.d/$rm_user"
+  done
+  # A new zone the stack declares replaces the host's; UTC (time.timeZone null, or the stack's default) takes it away.
+  rm_zone=$(rm_zone_of /etc/localtime)
+  rm_next=$(rm_zone_of "$out/etc/localtime")
+  rm_utc() { case $1 in '' | UTC | Etc/UTC | Universal | Etc/Universal | Zulu | Etc/Zulu) return 0 ;; esac; return 1; }
+  if ! rm_utc "$rm_zone" && rm_utc "$rm_next"; then
+    case " $PNX_ALLOW_REMOVAL " in *" timeZone "*) ;; *) printf 'timeZone\t%s\n' "$rm_zone" ;; esac
+  fi
+}
+
 deploy() {
   write_pid "$run/job.pid"
   phase starting starting
@@ -240,6 +324,11 @@ deploy() {
   fi
   ln -s "$out" "$run/result-link"
   emit built "system=$out"
+  # Nothing the host has disappears unasked: refused before anything is set or activated.
+  if ! removed=$(removals) || [ -n "$removed" ]; then
+    restore
+    finish would-remove "removals=$(printf '%s' "$removed" | b64)"
+  fi
 
   if [ "$PNX_ACTIVATES" = 1 ]; then
     phase activating activating

@@ -18,7 +18,7 @@ import { rebootInto } from "./reboot";
 import { rebootWanted } from "./report";
 import * as scripts from "./scripts";
 import type { Shell } from "./shell";
-import { sshNet } from "./ssh";
+import { publicKeyOf, sshNet } from "./ssh";
 import type { ConnectionSpec, Net, Transport } from "./transport";
 
 export type Logger = (message: string) => void;
@@ -35,6 +35,7 @@ export interface DeployRequest {
   secretFiles: SecretFile[];
   options: DeployOptions;
   takeover: boolean; // a machine deployed by another host of this owner may be taken over (a rename)
+  allowRemoval?: readonly string[]; // what the new generation may remove from the host (user:NAME, keys:USER, timeZone)
 }
 
 export interface DeployResult extends phases.DeployResult {
@@ -52,6 +53,16 @@ export function uploadArchive(req: DeployRequest, job: Shell): Buffer {
   ]);
 }
 
+/** The deploy key's public "type blob", or "" when unknown: an agent's, or a key the connection itself refuses with its own message. */
+function deployKeyOf(c: Connection): string {
+  if (!c.privateKey) return "";
+  try {
+    return publicKeyOf(c.privateKey);
+  } catch {
+    return "";
+  }
+}
+
 export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet): Promise<DeployResult> {
   const o = req.options;
   const id = `${net.now()}-${randomBytes(3).toString("hex")}`;
@@ -64,6 +75,9 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
     goal: req.goal,
     magicRollback: o.magicRollback,
     takeover: req.takeover,
+    user: req.connection.user,
+    deployKey: deployKeyOf(req.connection),
+    allowRemoval: req.allowRemoval ?? [],
     owner: `stack ${ownerName(req.owner)} from ${hostname()} (pid ${process.pid}, run ${id})`,
     lockWaitSec: o.lockWaitSec,
     activationTimeoutSec: o.activationTimeoutSec,

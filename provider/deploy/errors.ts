@@ -17,6 +17,13 @@ export interface Rollback {
   code: number;
 }
 
+/** What a new generation would take from a host (job.sh's removals). */
+export type Removal =
+  | { kind: "user"; name: string; home?: string; password: boolean } // home: set when it holds files
+  | { kind: "key"; user: string; key: string } // an authorized_keys line of root or the deploy user
+  | { kind: "timeZone"; zone: string }
+  | { kind: "unreadable"; what: string }; // the new system's users could not be read
+
 export type FailureKind =
   | { kind: "no-host-key" }
   | { kind: "no-credentials" }
@@ -29,6 +36,7 @@ export type FailureKind =
   | { kind: "locked"; holder: string; waitedSec: number }
   | { kind: "watchdog-failed" }
   | { kind: "build-failed"; exitCode: number; log: string }
+  | { kind: "would-remove"; removals: Removal[] }
   | { kind: "activation-failed"; exitCode: number; failedUnits: string[]; rollback: Rollback }
   | { kind: "health-check-failed"; check: string; output: string; rollback: Rollback }
   | { kind: "unconfirmed"; windowSec: number; why: string; rollback: Rollback }
@@ -69,6 +77,43 @@ function unchanged(f: DeployFailure): string {
   return f.changed === false ? "nothing changed" : f.changed ? "the host was changed" : "it is not known whether the host was changed";
 }
 
+/** A key for a message: its type, the ends of its blob and its comment. */
+function shortKey(line: string): string {
+  const words = line.trim().split(/\s+/);
+  const i = words.findIndex((w) => /^(ssh-|ecdsa-|sk-)/.test(w));
+  if (i < 0 || i + 1 >= words.length) return line.trim();
+  const blob = words[i + 1];
+  return [words[i], blob.length > 16 ? `${blob.slice(0, 4)}…${blob.slice(-8)}` : blob, ...words.slice(i + 2)].join(" ");
+}
+
+function removalLine(rs: Removal[]): string {
+  const items = rs.map((r) => {
+    switch (r.kind) {
+      case "user": {
+        const what = [r.home && `home ${r.home}`, r.password && "a password"].filter(Boolean).join(", ");
+        return `user ${r.name} (${what})`;
+      }
+      case "key":
+        return `${r.user}'s key '${shortKey(r.key)}'`;
+      case "timeZone":
+        return `the time zone ${r.zone} (the new system is on UTC)`;
+      case "unreadable":
+        return `unknown users (the new system's ${r.what} could not be read)`;
+    }
+  });
+  return `the new generation would remove ${items.join(", ")}`;
+}
+
+/** The allowRemoval entries that would let it through. */
+function removalFix(rs: Removal[]): string {
+  const allow = [
+    ...new Set(
+      rs.flatMap((r) => (r.kind === "user" ? [`user:${r.name}`] : r.kind === "key" ? [`keys:${r.user}`] : r.kind === "timeZone" ? ["timeZone"] : [])),
+    ),
+  ];
+  return allow.length ? ` (fix: declare them, or allow it: allowRemoval: [${allow.map((a) => JSON.stringify(a)).join(", ")}])` : "";
+}
+
 /** The one line (plus Nix's own error lines for a build) that `pulumi up` prints for a failure. */
 export function failureLine(f: DeployFailure): string {
   const body = ((): string => {
@@ -100,6 +145,8 @@ export function failureLine(f: DeployFailure): string {
         return `cannot arm the rollback watchdog, so nothing was activated; ${runsNow(f)}`;
       case "build-failed":
         return `build failed (exit ${f.exitCode}); ${unchanged(f)}, ${runsNow(f)}:\n${f.log}`;
+      case "would-remove":
+        return `${removalLine(f.removals)}; ${unchanged(f)}; ${runsNow(f)}${removalFix(f.removals)}`;
       case "activation-failed": {
         const why =
           f.exitCode === 2

@@ -28,6 +28,8 @@ export const FIELD_POLICY: readonly { path: readonly string[]; effect: FieldEffe
   // The program's commit goes with the next deploy; by itself it is no change, so state keeps the
   // commit that deployed what runs and a new commit alone shows nothing in preview.
   { path: ["revision"], effect: "carry" },
+  // Travels with the next deploy, which it lets remove what it names; by itself it changes nothing on the host.
+  { path: ["allowRemoval"], effect: "carry" },
   // Says what this run of the program is (a preview that builds), nothing about the host.
   { path: ["previewBuild"], effect: "transient" },
 ];

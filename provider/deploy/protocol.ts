@@ -2,7 +2,7 @@
 // streams into its run's log, every way a follow ends, every outcome each script can end with (each
 // with its fields), what state.sh prints, and the one place that turns each into a phase, a warning
 // or a failure. test/unit/protocol.test.ts checks the scripts' `emit`/`finish` calls against it.
-import type { FailureKind } from "./errors";
+import type { FailureKind, Removal } from "./errors";
 import { list, num, text } from "./events";
 import { nixError } from "./scripts";
 
@@ -77,6 +77,7 @@ export const OUTCOMES = {
     "not-ours": ["markerOwner", "markerStack", "markerHost", "otherIdentity"],
     "watchdog-failed": [],
     "build-failed": ["exit"],
+    "would-remove": ["removals"], // the new system would remove what the stack neither declares nor allows
     "activation-failed": ["exit", "failedUnits", "rolledBackTo", "rollbackCode"],
     unconfirmed: ["rolledBackTo", "rollbackCode"],
     "health-failed": ["rolledBackTo", "rollbackCode", "check"],
@@ -172,6 +173,8 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
       return { kind: "watchdog-failed" };
     case "build-failed":
       return { kind: "build-failed", exitCode, log: nixError(f.log !== undefined ? text(f.log) : (c.log ?? "")) };
+    case "would-remove":
+      return { kind: "would-remove", removals: removalsOf(text(f.removals)) };
     case "dry-activate-failed":
       return { kind: "script-failed", what: "switch-to-configuration dry-activate of the new system", exitCode, output: text(f.output).trim() };
     case "activation-failed":
@@ -203,6 +206,20 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
       return { kind: "script-failed", what: "making the previous generation the boot default again", exitCode, output: "" };
   }
   return { kind: "lost", why: `${script}.sh reported an outcome the deployer does not read ('${outcome}')` };
+}
+
+/** job.sh's removals lines (tab-separated: user NAME HOME WHAT, key USER LINE, timeZone ZONE, unreadable SPEC). */
+export function removalsOf(lines: string): Removal[] {
+  return lines
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l): Removal => {
+      const [kind, a = "", b = "", c = ""] = l.split("\t");
+      if (kind === "user") return { kind: "user", name: a, home: c.split(",").includes("home") ? b : undefined, password: c.split(",").includes("password") };
+      if (kind === "key") return { kind: "key", user: a, key: b };
+      if (kind === "timeZone") return { kind: "timeZone", zone: a };
+      return { kind: "unreadable", what: a || l };
+    });
 }
 
 /** The outcomes a deploy's stream can end with: start.sh's own, then the job's. */

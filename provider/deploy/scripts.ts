@@ -62,6 +62,9 @@ export interface JobParams {
   goal: Goal;
   magicRollback: boolean;
   takeover: boolean; // a machine deployed by another host of this owner may be taken over (a rename)
+  user: string; // the deploy user, whose other keys the job keeps unless allowed
+  deployKey: string; // "type blob" of the key the deployer logs in with ("" with an agent): its removal is the lockout guard's matter
+  allowRemoval: readonly string[]; // what the new system may remove: user:NAME, keys:USER, timeZone
   owner: string; // who deploys, for a waiting deployer's message
   lockWaitSec: number;
   activationTimeoutSec: number;
@@ -94,6 +97,9 @@ export function job(p: JobParams): Shell {
     PNX_CONFIRM_SEC: p.confirmTimeoutSec,
     PNX_HEALTH_SEC: p.healthTimeoutSec,
     PNX_REBOOT: p.reboot,
+    PNX_USER: p.user,
+    PNX_DEPLOY_KEY: p.deployKey,
+    PNX_ALLOW_REMOVAL: p.allowRemoval.join(" "),
     ...numbered("SECRET", p.secrets.map((s) => ({ key: s.key, owner: s.owner, group: s.group, mode: s.mode }))),
   });
 }

@@ -35,6 +35,7 @@ export interface GenerationArgs {
   readonly secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>; // key -> value, stored as a secret
   readonly secretFiles?: pulumi.Input<pulumi.Input<SecretFile>[]>; // RenderedHost.secretFiles
   readonly deploy?: pulumi.Input<Partial<DeployOptions>>;
+  readonly allowRemoval?: pulumi.Input<string[]>; // what the deploy may remove from the host (schema/host.ts)
   readonly hold?: pulumi.Input<boolean>; // a held host that was never deployed is recorded without being contacted
   readonly revision?: pulumi.Input<string>; // the program's Git commit, recorded with what it deployed
   readonly previewBuild?: pulumi.Input<boolean>; // this run is a preview that builds changed hosts (never a change)
@@ -117,6 +118,7 @@ async function apply(news: GenerationInputs, olds: GenerationState | undefined, 
         secrets: news.secrets,
         secretFiles: news.secretFiles,
         options: news.deploy,
+        allowRemoval: news.allowRemoval,
         takeover,
       },
       log,

@@ -243,6 +243,7 @@ export class Host extends pulumi.ComponentResource {
         secretFiles: this.rendered.apply((r) => r.secretFiles),
         deploy: args.deploy ?? {},
         hold: args.hold ?? false,
+        allowRemoval: spec.allowRemoval,
         previewBuild: previewBuildOn(args.deploy?.previewBuild, process.env[PREVIEW_BUILD_ENV], pulumi.runtime.isDryRun()),
         ...(spec.revision !== undefined ? { revision: spec.revision } : {}),
       },

@@ -73,6 +73,8 @@ export function generationSchemas() {
       secretFiles: z.array(secretFileSchema).default([]),
       deploy: deployOptionsSchema.default(() => deployOptionsSchema.parse({})),
       progressUrn: z.string().optional(), // the Generation's own URN, for progress lines
+      // What the deploy may remove from the host (validated with the host: schema/host.ts's removalItem).
+      allowRemoval: z.array(z.string().regex(/^[A-Za-z0-9:_$-]+$/)).default([]),
       hold: z.boolean().default(false), // record a new host without contacting it (a partial rollout leaves it out)
       revision: z.string().optional(), // the program's Git commit, passed through to the outputs
       // This run is a preview that builds (deploy.previewBuild or PULUMI_NIXOS_PREVIEW_BUILD): set by the program, never a change.

@@ -51,6 +51,11 @@ const hostFilePath = z
   .string()
   .regex(/^(?!.*(^|\/)\.)[A-Za-z0-9_+-][A-Za-z0-9._+-]*(\/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)*$/, "must be a relative path of letters, digits and ._+- without hidden parts or \"..\" (fix: rename the file in the host's folder)");
 
+/** What a deploy may take from the host, which the job otherwise refuses: a user, root's or a user's other keys, the time zone. */
+export const removalItem = z
+  .string()
+  .regex(/^(user:[a-z_][a-z0-9_-]{0,30}\$?|keys:[a-z_][a-z0-9_-]{0,31}|timeZone)$/, "must be \"user:<name>\", \"keys:<user>\" or \"timeZone\" (fix: e.g. \"user:alice\", as the refused deploy named it)");
+
 export const host = strictObject(
   {
     name: hostName,
@@ -80,6 +85,12 @@ export const host = strictObject(
       .union([z.boolean(), z.array(z.string().regex(/^[A-Za-z0-9._+-]+$/, "must be a package name (fix: e.g. \"nvidia-x11\")"))], "must be true, false or a list of package names (fix: e.g. [\"nvidia-x11\", \"nvidia-settings\"])")
       .default(false),
     users: z.array(user).default([]),
+    /**
+     * What a deploy may remove from the host although the new generation does not declare it (a user
+     * with a home or password, root's or the deploy user's other keys, the host's time zone); anything
+     * else the job refuses before switching.
+     */
+    allowRemoval: z.array(removalItem).default([]),
     firewall: strictObject(
       {
         tcp: z.array(port).default([]),

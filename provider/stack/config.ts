@@ -72,6 +72,8 @@ export const hostEntry = strictObject(
     gpu: z.union([dropped, declaration]).optional(),
     display: z.union([dropped, declaration]).optional(),
     users: z.array(user).default([]),
+    /** What a deploy may remove from this host although nothing declares it, e.g. ["user:alice", "keys:root", "timeZone"]. */
+    allowRemoval: host.shape.allowRemoval,
     /** NixOS modules as text, beside the host's own folder (<hostsDir>/<host>/). */
     extraModules: z.array(extraModule).default([]),
     firewall: record(z.string(), z.unknown()).optional(),

@@ -150,6 +150,7 @@ export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack
         stateVersion: entry.stateVersion ?? settings.stateVersion,
         hostDir: `${settings.hostsDir}/${name}`,
         keepDeployAccess: entry.keepDeployAccess,
+        allowRemoval: entry.allowRemoval,
         ...(settings.deployKeys ? { deployKeys: settings.deployKeys } : {}),
         ...(settings.nixpkgs ? { nixpkgs: settings.nixpkgs } : {}),
         timeZone: settings.timeZone,

@@ -288,3 +288,30 @@ describe("the host's own nixos-rebuild after a deploy", () => {
     expect(built.stdout.trim()).toBe(running);
   });
 });
+
+describe("a deploy that would take something the host has", () => {
+  let t: Awaited<ReturnType<typeof livedInStack>>;
+  beforeAll(async () => {
+    t = await livedInStack("e2e-removal", { text: 'time.timeZone = "Europe/Berlin";' });
+  });
+  afterAll(() => t?.dispose());
+
+  it("is refused in one line naming host and item, changes nothing, and goes through once hosts.<name>.allowRemoval says so", async () => {
+    // Adopted without --write-config: the stack keeps its UTC, and the copied file leaves the zone to it.
+    expect((await adoptHost(t.ws, t.adoptArgs)).code).toBe(0);
+    await t.ws.ok(["config", "set", "release", "25.11"]);
+    await t.ws.ok(["config", "set", "--path", "hosts.media.stateVersion", "25.11"]);
+    const up = await t.ws.run(["up", "--yes", "--skip-preview"]);
+    expect(up.code).not.toBe(0);
+    expect(output(up)).toContain(
+      'media: the new generation would remove the time zone Europe/Berlin (the new system is on UTC); nothing changed; the host runs generation 1 (fix: declare them, or allow it: allowRemoval: ["timeZone"])',
+    );
+    expect(await currentGeneration(t.host)).toBe(1);
+    expect(await t.onHost("readlink -f /etc/localtime")).toBe("/usr/share/zoneinfo/Europe/Berlin");
+
+    await t.ws.ok(["config", "set", "--path", "hosts.media.allowRemoval[0]", "timeZone"]);
+    await t.ws.ok(["up", "--yes", "--skip-preview"]);
+    expect(await currentGeneration(t.host)).toBe(2);
+    expect(await t.onHost("readlink -f /etc/localtime")).toBe(await t.onHost("readlink -f /usr/share/zoneinfo/UTC"));
+  });
+});

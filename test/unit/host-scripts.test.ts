@@ -3,7 +3,8 @@
 // (a failed dry-activate, a job whose pid file is not written yet, a start sent twice).
 import * as fs from "fs";
 import { archive } from "../../provider/deploy/archive";
-import { DeployError } from "../../provider/deploy/errors";
+import * as phases from "../../provider/deploy/phases";
+import { DeployError, failureLine } from "../../provider/deploy/errors";
 import { previewBuild } from "../../provider/deploy/preview";
 import * as scripts from "../../provider/deploy/scripts";
 import type { Net } from "../../provider/deploy/transport";
@@ -282,5 +283,72 @@ function withEtc(box: Sandbox, body: string[]): string {
     } finally {
       box.cleanup();
     }
+  });
+});
+
+const ALICE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAlicesLaptopKeyAAAAAAAAAAAAAAAAAAAAAAAAAAA alice@laptop";
+const DEPLOY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployKeyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA deploy@ci";
+
+/**
+ * A lived-in host whose new system (sys-new) drops alice (a password and files at home), bob (neither),
+ * one of root's keys and the time zone; job.sh run with `allowRemoval`, and what the host has after.
+ */
+function removalRun(allowRemoval: string[]): string {
+  const box = new Sandbox({
+    timeZone: "Europe/Berlin",
+    etc: {
+      passwd: "root:x:0:0:System administrator:/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\nbob:x:1001:100::/home/bob:/bin/sh\n",
+      shadow: "root:!:1::::::\nalice:$6$salt$Zm9vYmFy:19000:0:99999:7:::\nbob:!:1::::::\n",
+      "ssh/authorized_keys.d/root": `${DEPLOY_KEY}\n${ALICE_KEY}\n${ALICE_KEY}\n`,
+    },
+    newSystem: {
+      // As users-groups.nix's activation snippet names its spec: a path of its own in the activation script.
+      activate: "#!/bin/sh\nperl -w /nix/store/x-update-users-groups.pl STORE/abc-users-groups.json\n",
+      // No key for root but sshd's: the deploy key goes too, which is the lockout guard's matter.
+      "etc/ssh/sshd_config": "PermitRootLogin prohibit-password\n",
+    },
+  });
+  try {
+    box.file("sys-new/activate", fs.readFileSync(`${box.root}/sys-new/activate`, "utf8").replace("STORE", `${box.root}/store`));
+    box.file("store/abc-users-groups.json", JSON.stringify({ mutableUsers: true, users: [{ name: "root", isSystemUser: false }] }), 0o644);
+    const job = scripts.job(jobParams({ id: "1-rm", secrets: [], allowRemoval, deployKey: DEPLOY_KEY.split(" ").slice(0, 2).join(" ") }));
+    box.file("in.tar", archive([{ path: "flake/flake.nix", content: "{ new }\n", mode: 0o644 }, { path: "job.sh", content: job.text, mode: 0o600 }]), 0o644);
+    box.file("start.sh", scripts.start("1-rm", 0, "end").text, 0o644);
+    return box.run(
+      [
+        "mkdir -p /var/lib/nixos /var/lib/pulumi-nixos/flake",
+        "echo 'alice bob root' > /var/lib/nixos/declarative-users",
+        "echo '{ old }' > /var/lib/pulumi-nixos/flake/flake.nix",
+        // The users' homes, where /etc/passwd says they are.
+        "mount -t tmpfs none /home && mkdir -p /home/alice /home/bob && echo notes > /home/alice/notes.txt",
+        `sh ${box.root}/start.sh < ${box.root}/in.tar`,
+        "echo FLAKE; cat /var/lib/pulumi-nixos/flake/flake.nix",
+        `echo CALLS; cat ${box.stubs}/calls`,
+      ].join("\n"),
+    );
+  } finally {
+    box.cleanup();
+  }
+}
+
+(unshareWorks ? describe : describe.skip)("job.sh refuses a generation that would remove what the host has", () => {
+  it("names each user with a home or password, each of root's other keys (once) and the time zone, and changes nothing", () => {
+    const out = removalRun([]);
+    expect(out).toMatch(/@@pulumi-nixos result outcome=would-remove changed=0 removals=/);
+    const [, flake, calls] = out.split(/^(?:FLAKE|CALLS)$/m);
+    expect(flake.trim()).toBe("{ old }");
+    expect(calls).not.toMatch(/sys-new (test|switch|boot)|nix-env .*--set/);
+    const end = phases.outcome(phases.feed(phases.initial(), Buffer.from(out)), { host: "media", goal: "switch", confirmTimeoutSec: 10, activationTimeoutSec: 30 });
+    expect(end.ok ? "deployed" : failureLine(end.failure)).toBe(
+      "media: the new generation would remove user alice (home /home/alice, a password), root's key 'ssh-ed25519 AAAA…AAAAAAAA alice@laptop', " +
+        "the time zone Europe/Berlin (the new system is on UTC); nothing changed; the host runs generation 1 " +
+        '(fix: declare them, or allow it: allowRemoval: ["user:alice", "keys:root", "timeZone"])',
+    );
+  });
+
+  it("deploys what allowRemoval allows", () => {
+    const out = removalRun(["user:alice", "keys:root", "timeZone"]);
+    expect(out).toMatch(/@@pulumi-nixos result outcome=done /);
+    expect(out.split(/^FLAKE$/m)[1]).toMatch(/\{ new \}/);
   });
 });

@@ -123,6 +123,8 @@ const cases: [string, object, string][] = [
     ["git+git://example.org/nixpkgs", "is fetched without TLS (git+git:)"],
     ["ftp://example.org/nixpkgs.tar.gz", "uses ftp:, which is not a flake URL scheme Nix fetches"],
   ].map(([url, says]): [string, object, string] => [`the nixpkgs URL ${url}`, { nixpkgs: { url } }, `nixpkgs.url: ${says}`]),
+  ["an allowRemoval entry of no known kind", { allowRemoval: ["alice"] }, 'allowRemoval[0]: must be "user:<name>", "keys:<user>" or "timeZone"'],
+  ["an allowRemoval user that is no user name", { allowRemoval: ["user:Alice; rm -rf /"] }, 'allowRemoval[0]: must be "user:<name>"'],
   ["a relative local nixpkgs even with allowLocal", { nixpkgs: { url: "path:./nixpkgs", allowLocal: true } }, "nixpkgs.url: must be an absolute path on the host"],
 ];
 
@@ -295,6 +297,14 @@ describe("stack config", () => {
     );
     expect(() => parseStackConfig({ ...base, hosts: { ...base.hosts, constructor: { role: "media", address: "10.0.0.9" } } }, "homelab")).toThrow("hosts.constructor: 'constructor' is a name");
     expect(() => parseStackConfig({ ...base, timeZone: "Europe/Berlin; rm -rf /" }, "homelab")).toThrow("stack 'homelab' config: timeZone: must be a tz database name");
+  });
+
+  test("a host's allowRemoval reaches its Host, each entry checked where it is written", () => {
+    const allow = ["user:alice", "keys:root", "timeZone"];
+    expect(parseStackConfig({ ...base, hosts: { media: { ...base.hosts.media, allowRemoval: allow } } }, "homelab").hosts.media.allowRemoval).toEqual(allow);
+    expect(() => parseStackConfig({ ...base, hosts: { media: { ...base.hosts.media, allowRemoval: ["timezone"] } } }, "homelab")).toThrow(
+      'stack \'homelab\' config: hosts.media.allowRemoval[0]: must be "user:<name>", "keys:<user>" or "timeZone" (fix: e.g. "user:alice", as the refused deploy named it)',
+    );
   });
 
   test("a secret set without --secret is refused with the command that fixes it", () => {

@@ -128,4 +128,18 @@ describe("the host-deployer protocol", () => {
     }
     expect(failureOf("reboot", { outcome: "locked", holder: Buffer.from("pid 1").toString("base64") })).toEqual({ kind: "reboot-refused", why: "another deployment holds the host lock (pid 1)" });
   });
+
+  it("would-remove carries job.sh's removals, one a line: users with what they lose, keys, the time zone, a users file it could not read", () => {
+    const lines = ["user\talice\t/home/alice\thome,password", "user\tbob\t/home/bob\tpassword", "key\troot\tssh-ed25519 AAAAC3Nz alice@laptop", "timeZone\tEurope/Berlin", "unreadable\t/nix/store/x-users-groups.json"];
+    expect(failureOf("job", { outcome: "would-remove", removals: Buffer.from(lines.join("\n") + "\n").toString("base64") })).toEqual({
+      kind: "would-remove",
+      removals: [
+        { kind: "user", name: "alice", home: "/home/alice", password: true },
+        { kind: "user", name: "bob", home: undefined, password: true },
+        { kind: "key", user: "root", key: "ssh-ed25519 AAAAC3Nz alice@laptop" },
+        { kind: "timeZone", zone: "Europe/Berlin" },
+        { kind: "unreadable", what: "/nix/store/x-users-groups.json" },
+      ],
+    });
+  });
 });

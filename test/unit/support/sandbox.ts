@@ -1,11 +1,15 @@
 // The real host scripts against stub tools, in a private mount namespace whose /run, /var/lib, /etc and
 // system profiles are temporary: a running system (sys-old) and the one a stub nixos-rebuild "builds"
 // (sys-new), each with a stub switch-to-configuration; a systemd-run that starts the unit detached.
+// Its /etc is the machine's, entry by entry, without /etc/localtime (UTC) and /etc/ssh, and with the
+// files a test gives.
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { JobParams } from "../../../provider/deploy/scripts";
+
+const realNix = spawnSync("sh", ["-c", "command -v nix"], { encoding: "utf8" }).stdout.trim() || "nix";
 
 export const unshareWorks = spawnSync("unshare", ["--mount", "true"]).status === 0;
 
@@ -19,6 +23,9 @@ export function jobParams(over: Partial<JobParams> = {}): JobParams {
     goal: "switch",
     magicRollback: false,
     takeover: false,
+    user: "root",
+    deployKey: "",
+    allowRemoval: [],
     owner: "stack homelab from ci (pid 1, run 1-abc)",
     lockWaitSec: 5,
     activationTimeoutSec: 30,
@@ -35,6 +42,9 @@ export interface SandboxOptions {
   buildSeconds?: number; // how long the stub nixos-rebuild takes
   launch?: string; // how the stub systemd-run starts its unit ("$@", after the options)
   marker?: string; // the running system's /etc/pulumi-nixos/generation.json (none by default)
+  etc?: Record<string, string>; // files of the host's /etc by relative path (passwd, ssh/authorized_keys.d/root), over the machine's
+  timeZone?: string; // /etc/localtime -> /etc/zoneinfo/<zone>, as NixOS links it; none (UTC) by default
+  newSystem?: Record<string, string>; // more files of sys-new (etc/localtime as "-> target" for a link)
 }
 
 const TOOLS = "awk base64 cat chmod chown cp cut date find flock grep install ln ls mkdir mkfifo mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc";
@@ -43,6 +53,7 @@ export class Sandbox {
   readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "pnx-sandbox-"));
   readonly stubs = path.join(this.root, "stubs");
   private readonly marker: boolean;
+  private readonly timeZone?: string;
 
   constructor(o: SandboxOptions = {}) {
     this.marker = o.marker !== undefined;
@@ -66,7 +77,16 @@ export class Sandbox {
       `#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -E) export "$2"; shift ;; --*) ;; *) break ;; esac; shift; done\n${o.launch ?? 'setsid "$@" </dev/null >/dev/null 2>&1 &'}\n`,
     );
     this.file("stubs/systemctl", "#!/bin/sh\nexit 0\n");
-    this.file("stubs/nix", "#!/bin/sh\necho 'jellyfin: 10.9 → 10.10'\n");
+    // The machine's nix evaluates (job.sh reads users-groups.json with it); a closure diff is made up.
+    this.file("stubs/nix", `#!/bin/sh\ncase " $* " in *" eval "*) exec ${realNix} "$@" ;; esac\necho 'jellyfin: 10.9 → 10.10'\n`);
+    for (const [rel, text] of Object.entries(o.etc ?? {})) this.file(`etc/${rel}`, text, 0o644);
+    this.timeZone = o.timeZone;
+    for (const [rel, text] of Object.entries(o.newSystem ?? {})) {
+      const p = path.join(this.root, "sys-new", rel);
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      if (text.startsWith("-> ")) fs.symlinkSync(text.slice(3), p);
+      else fs.writeFileSync(p, text, { mode: 0o755 });
+    }
     this.file(
       "stubs/nix-env",
       `#!/bin/sh\necho "nix-env $*" >> ${this.stubs}/calls\n[ "$3" = --set ] && ln -sfn ${this.root}/sys-new /nix/var/nix/profiles/system-2-link && ln -sfn system-2-link /nix/var/nix/profiles/system\nexit 0\n`,
@@ -89,6 +109,11 @@ export class Sandbox {
       `mkdir -p ${this.root}/etc-upper ${this.root}/etc-work && mount -t overlay sandbox-etc -o "lowerdir=/etc,upperdir=${this.root}/etc-upper,workdir=${this.root}/etc-work" /etc`,
       `mkdir -p /run/wrappers/bin && for t in ${TOOLS}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
       `for t in nixos-rebuild systemd-run systemctl nix nix-env; do ln -s ${this.stubs}/$t /run/wrappers/bin/$t; done`,
+      `mkdir ${this.root}/machine-etc && mount --bind /etc ${this.root}/machine-etc && mount -t tmpfs none /etc`,
+      `for f in ${this.root}/machine-etc/* ${this.root}/machine-etc/.[!.]*; do if [ -e "$f" ] || [ -L "$f" ]; then ln -s "$f" /etc/; fi; done`,
+      "rm -f /etc/localtime /etc/ssh",
+      ...(this.timeZone ? [`ln -s /etc/zoneinfo/${this.timeZone} /etc/localtime`] : []),
+      `if [ -d ${this.root}/etc ]; then (cd ${this.root}/etc && find . -type f | while read -r f; do rm -f "/etc/\${f#./}"; mkdir -p "/etc/$(dirname "$f")"; cp "$f" "/etc/$f"; done); fi`,
       `ln -s ${this.root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${this.root}/sys-old /run/current-system`,
       // The running system's marker, in the box's /etc.
       ...(this.marker ? [`mkdir -p /etc/pulumi-nixos && cp ${this.root}/marker.json /etc/pulumi-nixos/generation.json`] : []),

@@ -12,7 +12,8 @@ hostName=
 . "$systemConfig/activation.env"
 
 # Users first: /etc entries may be owned by them (NixOS orders its etc snippet after users).
-"$systemConfig/update-users-groups.pl" "$systemConfig/users-groups.json"
+# The build writes users-groups.json's store path in, as users-groups.nix writes its spec's.
+"$systemConfig/update-users-groups.pl" @usersGroups@
 echo "setting up /etc..." >&2
 "$systemConfig/setup-etc.pl" "$systemConfig/etc"
 

@@ -5,7 +5,7 @@
 # were declared before (/var/lib/nixos/declarative-*) and are not now are removed, and with
 # users.mutableUsers = false every undeclared one is. Homes are made for createHome users.
 # /etc/shadow gets "!" (no password) for new accounts, or the declared hash.
-# Usage: users-groups.pl USERS-GROUPS.json   (the toplevel's users-groups.json)
+# Usage: users-groups.pl USERS-GROUPS.json   (the store path the activation script names)
 use strict;
 use warnings;
 use JSON::PP;

@@ -3,7 +3,8 @@
 # refuses (its assertions, with their texts; unfree packages), prints its warnings, and builds a
 # real toplevel store path with builtins.derivation and the machine's /bin/sh (no sandbox):
 # config.json, nixos-version, etc/ (with .mode/.uid/.gid beside copied entries, as NixOS's etc
-# builder), users-groups.json (update-users-groups.pl's input), activate, sw (the system path),
+# builder), activate (naming users-groups.json, update-users-groups.pl's input, a store path of its
+# own as users-groups.nix writes it), sw (the system path),
 # bin/switch-to-configuration, and what top-level.nix links as separate store paths: kernel,
 # initrd, kernel-modules, kernel-params, systemd, and the units (system-units) with the services'
 # packages, so the closure holds every package the system runs.
@@ -80,6 +81,16 @@ let
       members = lib.unique (cfg.users.groups.${g}.members
         ++ b.filter (u: b.elem g declaredUsers.${u}.extraGroups) (b.attrNames declaredUsers));
     }) groupNames;
+  };
+
+  # As users-groups.nix's `spec` (pkgs.writeText): its own store path, which the activation script names.
+  usersGroupsJson = b.derivation {
+    name = "users-groups.json";
+    system = system';
+    builder = "/bin/sh";
+    args = [ "-e" "-c" "printf '%s' \"$json\" > $out" ];
+    json = b.toJSON usersGroups;
+    PATH = "/usr/bin:/bin";
   };
 
   # The effective values the simulated host acts on (activation, its sshd and network, the boot loader).
@@ -178,7 +189,6 @@ let
     args = [ "-e" (b.toFile "build-toplevel.sh" ''
       mkdir -p $out/bin $out/etc $out/specialisation
       printf '%s' "$configJson" > $out/config.json
-      printf '%s' "$usersGroups" > $out/users-groups.json
       printf '%s' "$hostFacts" > $out/host.json
       printf '%s' "$unitPackages" > $out/unit-packages.json
       printf '%s\n' "$activationEnv" > $out/activation.env
@@ -198,14 +208,13 @@ let
       ln -s $systemPath $out/sw
       cp $stcSource $out/bin/switch-to-configuration; chmod +x $out/bin/switch-to-configuration
       cp $unitsSource $out/units.jq
-      cp $activateSource $out/activate; cp $usersGroupsSource $out/update-users-groups.pl; cp $setupEtcSource $out/setup-etc.pl
+      sed "s|@usersGroups@|$usersGroupsJson|" $activateSource > $out/activate; cp $usersGroupsSource $out/update-users-groups.pl; cp $setupEtcSource $out/setup-etc.pl
       chmod +x $out/activate $out/update-users-groups.pl $out/setup-etc.pl
       eval "$etcScript"
       ${lib.optionalString (fault == "build-failure") ''echo "error: simulated build failure (fault injected on this host)" >&2; exit 1''}
     '') ];
     # In the environment, not the script file: /etc sources may be store paths built by derivations.
-    inherit configJson version etcScript systemPath kernel initrd modulesTree systemd systemUnits;
-    usersGroups = b.toJSON usersGroups;
+    inherit configJson version etcScript systemPath kernel initrd modulesTree systemd systemUnits usersGroupsJson;
     hostFacts = b.toJSON hostFacts;
     unitPackages = b.toJSON unitPackages;
     # What activate needs, as shell assignments (no jq at boot: 40 hosts boot at once).
