@@ -109,7 +109,7 @@ export class Sandbox {
       `mkdir -p ${this.root}/etc-upper ${this.root}/etc-work && mount -t overlay sandbox-etc -o "lowerdir=/etc,upperdir=${this.root}/etc-upper,workdir=${this.root}/etc-work" /etc`,
       `mkdir -p /run/wrappers/bin && for t in ${TOOLS}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
       `for t in nixos-rebuild systemd-run systemctl nix nix-env; do ln -s ${this.stubs}/$t /run/wrappers/bin/$t; done`,
-      `mkdir ${this.root}/machine-etc && mount --bind /etc ${this.root}/machine-etc && mount -t tmpfs none /etc`,
+      `mkdir -p ${this.root}/machine-etc && mount --bind /etc ${this.root}/machine-etc && mount -t tmpfs none /etc`,
       `for f in ${this.root}/machine-etc/* ${this.root}/machine-etc/.[!.]*; do if [ -e "$f" ] || [ -L "$f" ]; then ln -s "$f" /etc/; fi; done`,
       "rm -f /etc/localtime /etc/ssh",
       ...(this.timeZone ? [`ln -s /etc/zoneinfo/${this.timeZone} /etc/localtime`] : []),
