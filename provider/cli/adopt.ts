@@ -14,7 +14,7 @@ import { AdoptionError, planAdoption, StackView } from "../adopt/plan";
 import { readForAdoption } from "../adopt/read";
 import { fingerprint, scanHostKey } from "../deploy/ssh";
 import { ValidationError } from "../schema/errors";
-import { NAMESPACE, readStackConfigFile, stackConfigPath } from "../stack/config";
+import { NAMESPACE, readStackConfigFile, readStackConfigKeys, stackConfigPath } from "../stack/config";
 import { hostContents } from "../stack/hosts";
 
 interface Args {
@@ -105,13 +105,10 @@ interface Target {
   settings: { key: "release" | "stateVersion" | "timeZone"; now?: string; line(value: string): string; argv?(value: string): string[] }[];
 }
 
-/** The stack's config file as YAML, and whether it declares hosts (a program that declares them in TypeScript does not). */
+/** The stack's config file and its keys: whether it declares hosts (a program that declares them in TypeScript does not). */
 function stackFile(a: Args & { stack: string }): { file: string; config: Record<string, unknown> } {
   const file = a.configFile ?? stackConfigPath(a.stack);
-  if (!fs.existsSync(file)) return { file, config: {} };
-  const yaml = require("js-yaml") as typeof import("js-yaml");
-  const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-  return { file, config: doc.config ?? {} };
+  return { file, config: readStackConfigKeys(file, a.stack) ?? {} };
 }
 
 /** A Host declared in TypeScript: reached by the flags; what to change is said as Host fields. */

@@ -209,25 +209,37 @@ export function stackConfigPath(stack: string): string {
 }
 
 /**
+ * The `config` map of a Pulumi.<stack>.yaml as written, every key with its namespace; a missing file is
+ * `undefined`, broken YAML one line naming the file and line.
+ */
+export function readStackConfigKeys(file: string, stack: string): Record<string, unknown> | undefined {
+  const yaml = require("js-yaml") as typeof import("js-yaml");
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    return doc.config ?? {};
+  } catch (e) {
+    if (!(e instanceof yaml.YAMLException)) throw e;
+    throw new ValidationError([`stack '${stack}' config: ${shownPath(file)}:${e.mark.line + 1}: ${e.reason} (fix: correct the YAML there, or set keys with pulumi config set)`]);
+  }
+}
+
+function shownPath(file: string): string {
+  return path.relative(process.cwd(), file) || file;
+}
+
+/**
  * Reads a Pulumi.<stack>.yaml without the engine (for `pulumi-nixos render`). Secret values stay
  * encrypted in the file: each present secret becomes a placeholder, which is enough to render, since
  * rendered files only ever reference secrets by path. Keys of other namespaces are not ours.
  */
 export function readStackConfigFile(file: string, stack: string): { settings: StackConfig; secrets: StackSecrets } {
-  const yaml = require("js-yaml") as typeof import("js-yaml");
-  const shown = path.relative(process.cwd(), file) || file;
-  if (!fs.existsSync(file)) {
-    throw new ValidationError([`stack '${stack}' config: ${shown} does not exist (fix: run in the project's folder, where Pulumi.yaml is, or pass --config-file FILE; a new stack: pulumi stack init ${stack})`]);
-  }
-  let doc: { config?: Record<string, unknown> };
-  try {
-    doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as typeof doc;
-  } catch (e) {
-    if (!(e instanceof yaml.YAMLException)) throw e;
-    throw new ValidationError([`stack '${stack}' config: ${shown}:${e.mark.line + 1}: ${e.reason} (fix: correct the YAML there, or set keys with pulumi config set)`]);
+  const config = readStackConfigKeys(file, stack);
+  if (config === undefined) {
+    throw new ValidationError([`stack '${stack}' config: ${shownPath(file)} does not exist (fix: run in the project's folder, where Pulumi.yaml is, or pass --config-file FILE; a new stack: pulumi stack init ${stack})`]);
   }
   const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(doc.config ?? {})) if (key.startsWith(`${NAMESPACE}:`)) raw[key.slice(NAMESPACE.length + 1)] = value;
+  for (const [key, value] of Object.entries(config)) if (key.startsWith(`${NAMESPACE}:`)) raw[key.slice(NAMESPACE.length + 1)] = value;
   // In the file, a secret is an object { secure: <ciphertext> }; a plain string was set without --secret.
   refusePlaintextSecrets(Object.keys(raw), (k) => typeof raw[k] === "object" && raw[k] !== null && "secure" in (raw[k] as object), stack);
   const placeholder = (k: string) => (raw[k] === undefined ? undefined : pulumi.output(`<secret ${k}>`));

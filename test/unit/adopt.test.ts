@@ -201,5 +201,17 @@ describe("adopt in a program that declares its hosts in TypeScript", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("a stack file with broken YAML is named with its line, in one line, before any host is contacted", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "adopt-unit-"));
+    try {
+      const file = path.join(dir, "Pulumi.dev.yaml");
+      fs.writeFileSync(file, "config:\n  pulumi-nixos:hosts:\n    nas: [address\n");
+      const failure = await adopt(["--stack", "dev", "--config-file", file, "nas"]).then(() => undefined, adoptFailure);
+      expect(String(failure?.message)).toMatch(/^adopt: stack 'dev' config: .*Pulumi\.dev\.yaml:\d+: .* \(fix: correct the YAML there, or set keys with pulumi config set\)$/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
