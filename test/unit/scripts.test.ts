@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { archive } from "../../provider/deploy/archive";
 import * as scripts from "../../provider/deploy/scripts";
-import { jobParams } from "./support/sandbox";
+import { jobParams, Sandbox, unshareWorks } from "./support/sandbox";
 
 const job = (over: Partial<scripts.JobParams> = {}) => scripts.job(jobParams(over));
 
@@ -74,55 +74,34 @@ describe("rendered scripts", () => {
 });
 
 /**
- * Runs the start script (which runs the job) in a private mount namespace with stub tools.
- * `stcExit` is what the new system's switch-to-configuration exits with.
+ * Runs the start script (which runs the job) in a sandbox (test/unit/support/sandbox.ts).
+ * `testExit` is what the new system's switch-to-configuration test exits with.
  */
-function runJob(stcExit: number, without: string[] = []): { out: string; root: string; stubs: string; cleanup: () => void } {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "pnx-job-"));
-  const stubs = path.join(root, "stubs");
-  const mk = (rel: string, text: string) => {
-    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-    fs.writeFileSync(path.join(root, rel), text, { mode: 0o755 });
-  };
-  // Two systems: the running one and the one nixos-rebuild "builds".
-  for (const [sys, code] of [["sys-old", 0], ["sys-new", stcExit]] as const) {
-    mk(`${sys}/bin/switch-to-configuration`, `#!/bin/sh\necho "${sys} $1" >> ${stubs}/calls\n[ "$1" = test ] && ln -sfn ${root}/${sys} /run/current-system\n[ "$1" = test ] && [ ${code} = 4 ] && echo "warning: the following units failed: jellyfin.service" >&2\n[ "$1" = test ] && exit ${code}\nexit 0\n`);
-  }
-  mk("stubs/nixos-rebuild", `#!/bin/sh\necho "nixos-rebuild $*" >> ${stubs}/calls\nln -sfn ${root}/sys-new result\n`);
-  mk("stubs/systemd-run", `#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -E) export "$2"; shift ;; --*) ;; *) break ;; esac; shift; done\nsetsid "$@" </dev/null >/dev/null 2>&1 &\n`);
-  mk("stubs/systemctl", "#!/bin/sh\nexit 0\n");
-  mk("stubs/nix", "#!/bin/sh\necho 'jellyfin: 10.9 -> 10.10'\n");
-  mk("stubs/nix-env", `#!/bin/sh\necho "nix-env $*" >> ${stubs}/calls\n[ "$3" = --set ] && ln -sfn ${root}/sys-new /nix/var/nix/profiles/system-2-link && ln -sfn system-2-link /nix/var/nix/profiles/system\nexit 0\n`);
-  const links = "awk base64 cat chmod chown cut date find flock grep install ln ls mkdir mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc"
-    .split(" ")
-    .filter((t) => !without.includes(t));
-  const input = archive([
-    { path: "flake/flake.nix", content: "{ }\n", mode: 0o644 },
-    { path: "secrets/radarr", content: "KEY=x\n", mode: 0o600 },
-    { path: "job.sh", content: job().text, mode: 0o600 },
-  ]);
-  fs.writeFileSync(path.join(root, "in.tar"), input);
-  fs.writeFileSync(path.join(root, "start.sh"), scripts.start("1-abc", 0, "end").text);
-  const setup = [
-    "set -e",
-    "mount -t tmpfs none /run && mount -t tmpfs none /var/lib && mount -t tmpfs none /nix/var/nix/profiles",
-    // What the job writes to /etc (the marker, /etc/nixos) stays in this namespace.
-    `mkdir -p ${root}/etc-upper ${root}/etc-work && mount -t overlay sandbox-etc -o "lowerdir=/etc,upperdir=${root}/etc-upper,workdir=${root}/etc-work" /etc`,
-    `mkdir -p /run/wrappers/bin && for t in ${links.join(" ")}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
-    `for t in ${["nixos-rebuild", "systemd-run", "systemctl", "nix", "nix-env"].filter((t) => !without.includes(t)).join(" ")}; do ln -s ${stubs}/$t /run/wrappers/bin/$t; done`,
-    `ln -s ${root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${root}/sys-old /run/current-system`,
-    // A run killed before its job took the upload: its staged secret must not outlive the next run.
-    "mkdir -p /var/lib/pulumi-nixos/private/runs/0-killed/in/secrets && echo s3cret > /var/lib/pulumi-nixos/private/runs/0-killed/in/secrets/radarr",
-    `sh ${root}/start.sh < ${root}/in.tar`,
-    // What the host has afterwards, for the assertions.
-    "echo; echo AFTER; readlink /nix/var/nix/profiles/system; readlink /run/current-system; stat -c '%a %U' /var/lib/pulumi-nixos/secrets/radarr 2>/dev/null || echo no-secret",
-    "echo STAGED; find /var/lib/pulumi-nixos/private/runs -path '*/in/*'",
-  ].join("\n");
-  const out = execFileSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", setup], { encoding: "utf8", timeout: 30000 });
-  return { out, root, stubs, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+function runJob(testExit: number, without: string[] = []): { out: string; root: string; stubs: string; cleanup: () => void } {
+  const box = new Sandbox({ testExit, without });
+  box.file(
+    "in.tar",
+    archive([
+      { path: "flake/flake.nix", content: "{ }\n", mode: 0o644 },
+      { path: "secrets/radarr", content: "KEY=x\n", mode: 0o600 },
+      { path: "job.sh", content: job().text, mode: 0o600 },
+    ]),
+    0o644,
+  );
+  box.file("start.sh", scripts.start("1-abc", 0, "end").text, 0o644);
+  const out = box.run(
+    [
+      // A run killed before its job took the upload: its staged secret must not outlive the next run.
+      "mkdir -p /var/lib/pulumi-nixos/private/runs/0-killed/in/secrets && echo s3cret > /var/lib/pulumi-nixos/private/runs/0-killed/in/secrets/radarr",
+      `sh ${box.root}/start.sh < ${box.root}/in.tar`,
+      // What the host has afterwards, for the assertions.
+      "echo; echo AFTER; readlink /nix/var/nix/profiles/system; readlink /run/current-system; stat -c '%a %U' /var/lib/pulumi-nixos/secrets/radarr 2>/dev/null || echo no-secret",
+      "echo STAGED; find /var/lib/pulumi-nixos/private/runs -path '*/in/*'",
+    ].join("\n"),
+    30000,
+  );
+  return { out, root: box.root, stubs: box.stubs, cleanup: () => box.cleanup() };
 }
-
-const unshareWorks = spawnSync("unshare", ["--mount", "true"]).status === 0;
 
 (unshareWorks ? describe : describe.skip)("the job against stub tools", () => {
   it("switch without magic rollback: builds, activates with test, then makes the new system the boot default", () => {

@@ -1,8 +1,8 @@
 // The real host scripts against stub tools, in a private mount namespace whose /run, /var/lib, /etc and
 // system profiles are temporary: a running system (sys-old) and the one a stub nixos-rebuild "builds"
 // (sys-new), each with a stub switch-to-configuration; a systemd-run that starts the unit detached.
-// Its /etc is the machine's, entry by entry, without /etc/localtime (UTC) and /etc/ssh, and with the
-// files a test gives.
+// Its /etc is an overlay over the machine's, without /etc/localtime (UTC) and /etc/ssh, and with the
+// files a test gives; what the scripts write there stays in the box.
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -39,6 +39,8 @@ export function jobParams(over: Partial<JobParams> = {}): JobParams {
 
 export interface SandboxOptions {
   dryExit?: number; // what sys-new's switch-to-configuration dry-activate exits with
+  testExit?: number; // what sys-new's switch-to-configuration test exits with (4: a unit failed, named on stderr)
+  without?: string[]; // tools missing from NixOS's system PATH
   buildSeconds?: number; // how long the stub nixos-rebuild takes
   launch?: string; // how the stub systemd-run starts its unit ("$@", after the options)
   marker?: string; // the running system's /etc/pulumi-nixos/generation.json (none by default)
@@ -47,6 +49,7 @@ export interface SandboxOptions {
   newSystem?: Record<string, string>; // more files of sys-new (etc/localtime as "-> target" for a link)
 }
 
+const STUBS = "nixos-rebuild systemd-run systemctl nix nix-env";
 const TOOLS = "awk base64 cat chmod chown cp cut date find flock grep install ln ls mkdir mkfifo mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc";
 
 export class Sandbox {
@@ -54,9 +57,11 @@ export class Sandbox {
   readonly stubs = path.join(this.root, "stubs");
   private readonly marker: boolean;
   private readonly timeZone?: string;
+  private readonly without: string[];
 
   constructor(o: SandboxOptions = {}) {
     this.marker = o.marker !== undefined;
+    this.without = o.without ?? [];
     if (o.marker !== undefined) this.file("marker.json", o.marker, 0o644);
     for (const sys of ["sys-old", "sys-new"]) {
       this.file(
@@ -65,6 +70,8 @@ export class Sandbox {
           "#!/bin/sh",
           `echo "${sys} $1" >> ${this.stubs}/calls`,
           `[ "$1" = test ] && ln -sfn ${this.root}/${sys} /run/current-system`,
+          `[ "$1" = test ] && [ ${sys} = sys-new ] && [ ${o.testExit ?? 0} = 4 ] && echo "warning: the following units failed: jellyfin.service" >&2`,
+          `[ "$1" = test ] && [ ${sys} = sys-new ] && exit ${o.testExit ?? 0}`,
           `[ "$1" = dry-activate ] && [ ${sys} = sys-new ] && [ ${o.dryExit ?? 0} != 0 ] && { echo "error: the new system's activation script cannot run"; exit ${o.dryExit}; }`,
           `[ "$1" = dry-activate ] && echo "would restart the following units: caddy.service"`,
           "exit 0",
@@ -107,11 +114,10 @@ export class Sandbox {
       "mount -t tmpfs none /run && mount -t tmpfs none /var/lib && mount -t tmpfs none /nix/var/nix/profiles",
       // What the scripts write to /etc (the marker, /etc/nixos) lands in the box, never in the machine's /etc.
       `mkdir -p ${this.root}/etc-upper ${this.root}/etc-work && mount -t overlay sandbox-etc -o "lowerdir=/etc,upperdir=${this.root}/etc-upper,workdir=${this.root}/etc-work" /etc`,
-      `mkdir -p /run/wrappers/bin && for t in ${TOOLS}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
-      `for t in nixos-rebuild systemd-run systemctl nix nix-env; do ln -s ${this.stubs}/$t /run/wrappers/bin/$t; done`,
-      `mkdir -p ${this.root}/machine-etc && mount --bind /etc ${this.root}/machine-etc && mount -t tmpfs none /etc`,
-      `for f in ${this.root}/machine-etc/* ${this.root}/machine-etc/.[!.]*; do if [ -e "$f" ] || [ -L "$f" ]; then ln -s "$f" /etc/; fi; done`,
-      "rm -f /etc/localtime /etc/ssh",
+      `mkdir -p /run/wrappers/bin && for t in ${this.present(TOOLS)}; do ln -s "$(command -v $t)" /run/wrappers/bin/$t; done`,
+      `for t in ${this.present(STUBS)}; do ln -s ${this.stubs}/$t /run/wrappers/bin/$t; done`,
+      // The host's own /etc entries hide the machine's in the overlay's upper layer.
+      "rm -rf /etc/localtime /etc/ssh",
       ...(this.timeZone ? [`ln -s /etc/zoneinfo/${this.timeZone} /etc/localtime`] : []),
       `if [ -d ${this.root}/etc ]; then (cd ${this.root}/etc && find . -type f | while read -r f; do rm -f "/etc/\${f#./}"; mkdir -p "/etc/$(dirname "$f")"; cp "$f" "/etc/$f"; done); fi`,
       `ln -s ${this.root}/sys-old /nix/var/nix/profiles/system-1-link && ln -s system-1-link /nix/var/nix/profiles/system && ln -s ${this.root}/sys-old /run/current-system`,
@@ -121,6 +127,13 @@ export class Sandbox {
       body,
     ].join("\n");
     return execFileSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", setup], { encoding: "utf8", timeout: timeoutMs });
+  }
+
+  private present(tools: string): string {
+    return tools
+      .split(" ")
+      .filter((t) => !this.without.includes(t))
+      .join(" ");
   }
 
   cleanup(): void {
