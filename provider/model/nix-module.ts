@@ -37,6 +37,12 @@ interface Token {
 const SYMBOLS = ["...", "==", "!=", "<=", ">=", "&&", "||", "->", "//", "++", "${", "{", "}", "[", "]", "(", ")", ";", ":", ",", "=", ".", "?", "@", "+", "-", "*", "/", "!", "<", ">"];
 const KEYWORDS = new Set(["let", "in", "rec", "with", "inherit", "if", "then", "else", "assert", "or"]);
 
+const IDENT_AT = /[A-Za-z_][A-Za-z0-9_'-]*/y;
+const PATH_OR_URI_AT = /[A-Za-z0-9._+-]*(\/[A-Za-z0-9._+-]+)+|[a-zA-Z][a-zA-Z0-9+.-]*:[A-Za-z0-9%/?:@&=+$,\-_.!~*']+/y;
+const NUMBER_AT = /[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+const PATH_AT = /(\.{1,2}|~)?(\/[A-Za-z0-9._+-]+)+\/?/y;
+const SEARCH_PATH_AT = /<[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*>/y;
+
 class ParseError extends Error {}
 
 function tokenize(src: string): Token[] {
@@ -45,6 +51,11 @@ function tokenize(src: string): Token[] {
   let line = 1;
   const fail = (what: string): never => {
     throw new ParseError(`line ${line}: ${what}`);
+  };
+  // Sticky patterns match at i without copying the rest of the text (a slice per token made reading quadratic).
+  const at = (re: RegExp): RegExpExecArray | null => {
+    re.lastIndex = i;
+    return re.exec(src);
   };
   const advance = (n: number) => {
     for (let k = 0; k < n; k++) if (src[i + k] === "\n") line++;
@@ -137,9 +148,9 @@ function tokenize(src: string): Token[] {
       const start = line;
       out.push({ kind: "str", text: "''", value: readIndented(), line: start });
     } else if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_'-]*/.exec(src.slice(i))![0];
+      const m = at(IDENT_AT)![0];
       // A path or URI that starts like an identifier (nixpkgs/lib, https://...).
-      const rest = /^[A-Za-z0-9._+-]*(\/[A-Za-z0-9._+-]+)+|^[a-zA-Z][a-zA-Z0-9+.-]*:[A-Za-z0-9%/?:@&=+$,\-_.!~*']+/.exec(src.slice(i));
+      const rest = at(PATH_OR_URI_AT);
       if (rest && rest[0].length > m.length && !/^[A-Za-z_][A-Za-z0-9_'-]*:\s/.test(src.slice(i, i + m.length + 2))) {
         out.push({ kind: "path", text: rest[0], line });
         advance(rest[0].length);
@@ -148,15 +159,15 @@ function tokenize(src: string): Token[] {
         advance(m.length);
       }
     } else if (/[0-9]/.test(c)) {
-      const m = /^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(src.slice(i))![0];
+      const m = at(NUMBER_AT)![0];
       out.push({ kind: m.includes(".") || /e/i.test(m) ? "float" : "int", text: m, line });
       advance(m.length);
-    } else if ((c === "." || c === "~" || c === "/") && /^(\.{1,2}|~)?(\/[A-Za-z0-9._+-]+)+/.test(src.slice(i)) && !src.startsWith("//", i)) {
-      const m = /^(\.{1,2}|~)?(\/[A-Za-z0-9._+-]+)+\/?/.exec(src.slice(i))![0];
+    } else if ((c === "." || c === "~" || c === "/") && !src.startsWith("//", i) && at(PATH_AT)) {
+      const m = at(PATH_AT)![0];
       out.push({ kind: "path", text: m, line });
       advance(m.length);
-    } else if (c === "<" && /^<[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*>/.test(src.slice(i))) {
-      const m = /^<[^>]+>/.exec(src.slice(i))![0];
+    } else if (c === "<" && at(SEARCH_PATH_AT)) {
+      const m = at(SEARCH_PATH_AT)![0];
       out.push({ kind: "path", text: m, line });
       advance(m.length);
     } else {

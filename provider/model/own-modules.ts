@@ -16,16 +16,23 @@ export function hostFolder(h: HostSpec): string {
   return `${h.hostDir ?? `nix/hosts/${h.name}`}/`;
 }
 
+// Several rules ask for a host's modules; a spec does not change once parsed, so each is read once.
+const readings = new WeakMap<HostSpec, OwnModule[]>();
+
 export function ownModules(h: HostSpec): OwnModule[] {
+  const known = readings.get(h);
+  if (known) return known;
   const files = Object.keys(h.hostFiles)
     .filter((f) => f.endsWith(".nix"))
     .sort()
     .map((f) => ({ where: `${hostFolder(h)}${f}`, text: h.hostFiles[f] }));
   const extras = h.extraModules.map((m) => ({ where: `extraModules[${m.name}]`, text: m.text }));
-  return [...files, ...extras].map(({ where, text }) => {
+  const modules = [...files, ...extras].map(({ where, text }) => {
     const r = readModule(text);
     return { where, definitions: r.definitions, ...(r.error ? { unreadable: r.error } : {}) };
   });
+  readings.set(h, modules);
+  return modules;
 }
 
 /** Every definition of the host's own modules, with the module it is in. */

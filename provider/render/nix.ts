@@ -100,21 +100,13 @@ function isNode(v: Nix): v is NixNode {
   return typeof v === "object" && v !== null && NODE in v;
 }
 
+const NEEDS_ESCAPE = /[\\"\n\r\t]|\$\{/g;
+const ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "${": "\\${" };
+
 /** Escapes text into a double-quoted Nix string. */
 export function quote(s: string): string {
   assertText(s);
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === "\\") out += "\\\\";
-    else if (c === '"') out += '\\"';
-    else if (c === "\n") out += "\\n";
-    else if (c === "\r") out += "\\r";
-    else if (c === "\t") out += "\\t";
-    else if (c === "$" && s[i + 1] === "{") out += "\\$";
-    else out += c;
-  }
-  return out + '"';
+  return `"${s.replace(NEEDS_ESCAPE, (c) => ESCAPES[c])}"`;
 }
 
 function assertText(s: string): void {
@@ -190,9 +182,10 @@ function dottedEntry(key: string, value: Nix): [string, Nix] {
   let v = value;
   for (;;) {
     if (v === null || typeof v !== "object" || Array.isArray(v) || isNode(v)) break;
-    const entries = definedEntries(v as Record<string, Nix | undefined>);
-    if (entries.length !== 1) break;
-    const [ik, iv] = entries[0];
+    const defined = Object.keys(v).filter((x) => (v as Record<string, Nix | undefined>)[x] !== undefined);
+    if (defined.length !== 1) break;
+    const ik = defined[0];
+    const iv = (v as Record<string, Nix>)[ik];
     if (isNode(iv) && iv[NODE] === "comment") break;
     k += "." + attrName(ik);
     v = iv;
