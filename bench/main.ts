@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SimHost, startHosts } from "../test/harness/pool";
+import * as nix from "../provider/render/nix";
 import { benchRender, RenderFigures } from "./render";
 import { hostFiles } from "../test/unit/support/fixtures";
 import { sshMark, SshCounts } from "./sshd-log";
@@ -13,6 +14,7 @@ import { BenchStack, scratchDir, Timed } from "./stack";
 const repo = path.resolve(__dirname, "..");
 const PREVIEW_N = [10, 20, 40];
 const DEPLOY_N = [1, 10, 20, 40]; // deploys with a 3 s rebuild each
+const FLEET_N = [40, 100, 200]; // the engine alone, in the product's shape: how it grows with the fleet
 const REBUILD_SECONDS = 3;
 const PARALLEL = 64; // --parallel: above every N, so the engine never queues a host
 const REPEAT = 2; // previews and no-ops run twice and keep the faster: the machine is shared
@@ -72,25 +74,39 @@ function log(line: string): void {
 // A media host is 14 resources: the Host, 7 Services and 5 CaddyRoutes (components) and its Generation.
 const COMPONENTS_PER_HOST = 13;
 
-async function floor(work: string, n: number, components: number) {
-  const name = `floor-${n}-${components}`;
-  const s = new BenchStack(path.join(repo, "bench/floor"), name, path.join(work, `${name}.yaml`), env);
+/** The engine's environment for a run with or without intermediate checkpoints (PULUMI_SKIP_CHECKPOINTS). */
+function checkpointEnv(skip: boolean): NodeJS.ProcessEnv {
+  return skip ? { ...env, PULUMI_SKIP_CHECKPOINTS: "true" } : env;
+}
+
+async function floor(work: string, n: number, components: number, skipCheckpoints = false) {
+  const name = `floor-${n}-${components}${skipCheckpoints ? "-skip" : ""}`;
+  const s = new BenchStack(path.join(repo, "bench/floor"), name, path.join(work, `${name}.yaml`), checkpointEnv(skipCheckpoints));
   await s.init({ "bench-floor:count": String(n), "bench-floor:components": String(components), "bench-floor:revision": "0" });
   const changed = await s.variant(path.join(work, `${name}-changed.yaml`), { revision: "1" });
   const create = await s.timed(["up", "--yes", "--skip-preview", "--parallel", String(PARALLEL)]);
   const preview = await best(() => s.timed(["preview"], changed));
   const noop = await best(() => s.timed(["up", "--yes", "--skip-preview", "--refresh", "--parallel", String(PARALLEL)]));
-  log(`floor ${n} x ${components} components: create ${create.seconds.toFixed(1)} s, preview ${preview.seconds.toFixed(1)} s, no-op ${noop.seconds.toFixed(1)} s`);
+  const mode = skipCheckpoints ? ", checkpoints skipped" : "";
+  log(`floor ${n} x ${components} components${mode}: create ${create.seconds.toFixed(1)} s, preview ${preview.seconds.toFixed(1)} s, no-op ${noop.seconds.toFixed(1)} s`);
   s.ws.remove();
-  return { n, components, create: create.seconds, preview: preview.seconds, noop: noop.seconds };
+  return { n, components, skipCheckpoints, create: create.seconds, preview: preview.seconds, noop: noop.seconds };
 }
 
-/** Each host's own folder (root file system, boot loader), as `npm run adopt` writes it. */
-function hostFolders(work: string, hosts: SimHost[]): string {
+type Floor = Awaited<ReturnType<typeof floor>>;
+
+/**
+ * Each host's own folder as `npm run adopt` carries it: root file system and boot loader, and the
+ * keys root logs in with today (the harness's own among them), which a deploy must not take away.
+ */
+async function hostFolders(work: string, hosts: SimHost[]): Promise<string> {
   const dir = path.join(work, "hosts");
   for (const h of hosts) {
     fs.mkdirSync(path.join(dir, h.name), { recursive: true });
     for (const [file, text] of Object.entries(hostFiles())) fs.writeFileSync(path.join(dir, h.name, file), text);
+    const keys = (await h.exec("cat /etc/ssh/authorized_keys.d/root")).stdout.split("\n").filter((l) => l.trim() !== "");
+    const module = nix.module({ users: { users: { root: { openssh: { authorizedKeys: { keys } } } } } }, []);
+    fs.writeFileSync(path.join(dir, h.name, "keys.nix"), `${nix.render(module)}\n`);
   }
   return dir;
 }
@@ -132,7 +148,7 @@ async function product(work: string, all: SimHost[], n: number, key: string, mea
   // One stack name for every N (each has its own backend): the hosts' markers name the stack that
   // deploys them, and a machine of another stack is refused.
   const s = new BenchStack(path.join(repo, "stacks"), "bench", path.join(work, `hosts-${n}.yaml`), env);
-  await s.init(hostsConfig(hosts, hostFolders(work, hosts)), { sshPrivateKey: key, radarrApiKey: "0123456789abcdef0123456789abcdef" });
+  await s.init(hostsConfig(hosts, await hostFolders(work, hosts)), { sshPrivateKey: key, radarrApiKey: "0123456789abcdef0123456789abcdef" });
   // One service change on every host: Jellyfin moves to another sub-domain (route and Nix files change).
   const changed = await s.variant(
     path.join(work, `hosts-${n}-changed.yaml`),
@@ -216,7 +232,7 @@ const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 const mib = (kib: number) => (kib / 1024).toFixed(0);
 
-function table(r: { floors: Awaited<ReturnType<typeof floor>>[]; products: Product[]; render: RenderFigures; machine: ReturnType<typeof machine> }): string {
+function table(r: { floors: Floor[]; fleet: Floor[]; products: Product[]; render: RenderFigures; machine: ReturnType<typeof machine> }): string {
   const floorOf = (n: number, c = 0) => r.floors.find((f) => f.n === n && f.components === c)!;
   const rows: string[] = [];
   rows.push(`machine: ${r.machine.cpu}, ${r.machine.memoryGiB} GiB, ${r.machine.kernel}, node ${r.machine.node}, pulumi ${r.machine.pulumi}; engine default --parallel ${r.machine.engineDefaultParallel}, bench uses ${PARALLEL}`);
@@ -256,11 +272,36 @@ function table(r: { floors: Awaited<ReturnType<typeof floor>>[]; products: Produ
     );
   }
   rows.push("");
+  rows.push(...fleetTable(r.fleet));
+  rows.push("");
   rows.push(
     `render: ${r.render.hosts} hosts x ${r.render.servicesPerHost} services (${r.render.filesPerHost} files, ${(r.render.bytesPerHost / 1024).toFixed(1)} KiB per host): ` +
       `validate ${f1(r.render.parseMs)} ms + render ${f1(r.render.renderMs)} ms = ${r.render.hostsPerSecond.toFixed(0)} hosts/s`,
   );
   return rows.join("\n");
+}
+
+/**
+ * The same-shape floor at fleet sizes, with and without checkpoints, and how create grows: the
+ * exponent k in t ∝ N^k between the smallest and largest N (1 is linear; the file backend's
+ * snapshot after every step makes it 2).
+ */
+function fleetTable(fleet: Floor[]): string[] {
+  const of = (n: number, skip: boolean) => fleet.find((f) => f.n === n && f.skipCheckpoints === skip)!;
+  const [lo, hi] = [FLEET_N[0], FLEET_N[FLEET_N.length - 1]];
+  const exponent = (skip: boolean) => Math.log(of(hi, skip).create / of(lo, skip).create) / Math.log(hi / lo);
+  const rows = [
+    `| N hosts (${COMPONENTS_PER_HOST + 1} resources each, no-op provider) | create s | create s, checkpoints skipped | preview s | preview s, skipped | no-op up --refresh s | no-op s, skipped |`,
+    "|---|---|---|---|---|---|---|",
+  ];
+  for (const n of FLEET_N) {
+    const [on, off] = [of(n, false), of(n, true)];
+    rows.push(`| ${n} | ${f1(on.create)} | ${f1(off.create)} | ${f1(on.preview)} | ${f1(off.preview)} | ${f1(on.noop)} | ${f1(off.noop)} |`);
+  }
+  rows.push(
+    `| create ${hi}/${lo} | ${f2(of(hi, false).create / of(lo, false).create)} (N^${f2(exponent(false))}) | ${f2(of(hi, true).create / of(lo, true).create)} (N^${f2(exponent(true))}) | | | | |`,
+  );
+  return rows;
 }
 
 async function main(): Promise<void> {
@@ -277,12 +318,16 @@ async function main(): Promise<void> {
   try {
     const floors = [];
     for (const n of PREVIEW_N) for (const c of [0, COMPONENTS_PER_HOST]) floors.push(await floor(work, n, c));
+    const fleet = floors.filter((f) => f.components === COMPONENTS_PER_HOST && FLEET_N.includes(f.n));
+    for (const n of FLEET_N) {
+      for (const skip of [false, true]) if (!fleet.some((f) => f.n === n && f.skipCheckpoints === skip)) fleet.push(await floor(work, n, COMPONENTS_PER_HOST, skip));
+    }
     const products: Product[] = [];
     for (const n of [...new Set([...DEPLOY_N, ...PREVIEW_N])].sort((a, b) => a - b)) {
       products.push(await product(work, hosts, n, key, { deploy: DEPLOY_N.includes(n), preview: PREVIEW_N.includes(n) }));
     }
     const m = machine();
-    const result = { date: new Date().toISOString(), machine: m, rebuildSeconds: REBUILD_SECONDS, parallel: PARALLEL, floors, products, render, totalSeconds: (Date.now() - started) / 1000 };
+    const result = { date: new Date().toISOString(), machine: m, rebuildSeconds: REBUILD_SECONDS, parallel: PARALLEL, floors, fleet, products, render, totalSeconds: (Date.now() - started) / 1000 };
     const text = table(result);
     console.log(text);
     console.log(`\nbench took ${f1(result.totalSeconds)} s`);
