@@ -259,6 +259,17 @@ removals() {
   fi
 }
 
+# Whether the host already runs, as its boot default too, what this run deploys: its marker is this
+# host's, of this owner (recorded in full), with this content. A run whose state was lost
+# (PULUMI_SKIP_CHECKPOINTS, a killed `pulumi up`) then records the host instead of deploying it twice.
+already_deployed() {
+  [ -n "$PNX_CONTENT_HASH" ] && [ "$PNX_ACTIVATES" = 1 ] && [ "$PNX_SETS_BOOT_DEFAULT" = 1 ] || return 1
+  [ -e "$MARKER" ] && ! grep -qF '"released":true' "$MARKER" || return 1
+  [ "$(marker_field host)" = "$PNX_HOST" ] && [ "$(marker_field contentHash)" = "$PNX_CONTENT_HASH" ] || return 1
+  claimed && [ -n "$mowner" ] || return 1
+  [ -n "$prevsys" ] && [ "$prevsys" = "$prevprofile" ]
+}
+
 deploy() {
   write_pid "$run/job.pid"
   phase starting starting
@@ -294,6 +305,9 @@ deploy() {
   printf 'prevsys=%s\nprevgen=%s\nprevprofile=%s\nprevprofilegen=%s\n' "$prevsys" "$prevgen" "$prevprofile" "$prevprofilegen" > "$run/prev.tmp"
   mv -f "$run/prev.tmp" "$run/prev"
   emit lock-acquired "previousGeneration=$prevgen" "previousSystem=$prevsys"
+  if already_deployed; then
+    finish "done" "diff=" "reboot="
+  fi
 
   # The uploaded flake and secrets replace the previous ones, which are kept until the end so that
   # a failed run puts them back; secrets no longer declared disappear with the old directory.

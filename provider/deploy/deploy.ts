@@ -29,6 +29,7 @@ export interface DeployRequest {
   connection: Connection;
   hostKey?: string; // a key recorded earlier by trust-on-first-use
   files: Record<string, string>;
+  contentHash?: string; // the files' content hash: a host whose marker says it runs them is recorded, not deployed again
   flakeAttr: string;
   goal: Goal;
   secrets: Record<string, string>;
@@ -72,6 +73,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
     host: req.host,
     claim: req.owner,
     flakeAttr: req.flakeAttr,
+    contentHash: req.contentHash ?? "",
     goal: req.goal,
     magicRollback: o.magicRollback,
     takeover: req.takeover,

@@ -59,6 +59,7 @@ export interface JobParams {
   host: string;
   claim: Owner; // who the machine is deployed for, checked against and recorded in its marker
   flakeAttr: string;
+  contentHash: string; // what the marker of a host that already runs this deploy says ("": never assume it)
   goal: Goal;
   magicRollback: boolean;
   takeover: boolean; // a machine deployed by another host of this owner may be taken over (a rename)
@@ -87,6 +88,7 @@ export function job(p: JobParams): Shell {
     PNX_HOST: p.host,
     ...claimParams(p.claim),
     PNX_FLAKE_ATTR: p.flakeAttr,
+    PNX_CONTENT_HASH: p.contentHash,
     PNX_ACTIVATES: g.activates,
     PNX_SETS_BOOT_DEFAULT: g.setsBootDefault,
     PNX_CONFIRM: confirms(p.goal, p.magicRollback),

@@ -187,6 +187,44 @@ describe("who owns the machine (model/owner.ts)", () => {
   });
 });
 
+(unshareWorks ? describe : describe.skip)("a host that already runs what the run deploys", () => {
+  const lab = { project: "lab", stack: "homelab" };
+  const marker = markerText({ owner: "lab/homelab", stack: "homelab" });
+  /** A deploy of content `contentHash` to a host whose running system (also its boot default) carries `marker`. */
+  const deployTo = (contentHash: string, markerJson: string) => {
+    const box = new Sandbox({ marker: markerJson });
+    try {
+      const job = scripts.job(jobParams({ id: "1-again", secrets: [], claim: lab, contentHash }));
+      box.file("in.tar", archive([{ path: "flake/flake.nix", content: "{ }\n", mode: 0o644 }, { path: "job.sh", content: job.text, mode: 0o600 }]), 0o644);
+      box.file("start.sh", scripts.start("1-again", 0, "end").text, 0o644);
+      const out = box.run(`sh ${box.root}/start.sh < ${box.root}/in.tar; echo CALLS; cat ${box.stubs}/calls 2>/dev/null; echo STAGED; ls /var/lib/pulumi-nixos/private/runs/1-again`);
+      return { out, calls: out.split("CALLS\n")[1].split("STAGED\n")[0], staged: out.split("STAGED\n")[1] };
+    } finally {
+      box.cleanup();
+    }
+  };
+
+  it("is recorded as it runs: nothing built, activated or made the boot default again, nothing left staged", () => {
+    const r = deployTo("c0ffee", marker);
+    expect(r.out).toMatch(/@@pulumi-nixos result outcome=done changed=0 diff= reboot= .*runningGeneration=1 /);
+    expect(r.calls).toBe("");
+    expect(r.staged).not.toMatch(/^in$/m);
+  });
+
+  it.each([
+    ["other content", "c0ffe2", marker],
+    ["a released machine", "c0ffee", marker.replace(/}$/, ',"released":true}')],
+    ["a marker from before owners were recorded", "c0ffee", markerText({ stack: "homelab" })],
+  ])("with %s, the run deploys", (_what, contentHash, markerJson) => {
+    const r = deployTo(contentHash, markerJson);
+    expect(r.calls).toMatch(/^nixos-rebuild build/);
+  });
+
+  it("the same content deployed by another host is another host's machine: refused, not recorded", () => {
+    expect(deployTo("c0ffee", marker.replace('"host":"media"', '"host":"tv"')).out).toMatch(/@@pulumi-nixos result outcome=not-ours /);
+  });
+});
+
 (unshareWorks ? describe : describe.skip)("who owns the machine: the marker checked by job.sh and cleanup.sh", () => {
   it.each(OWNERS)("deploy, $name: ours is $ours", ({ marker, claim, ours, otherIdentity }) => {
     const box = deployBox("1-owner", { marker: markerText(marker) }, claim);

@@ -20,6 +20,7 @@ export function jobParams(over: Partial<JobParams> = {}): JobParams {
     host: "media",
     claim: { project: "lab", stack: "homelab" },
     flakeAttr: "media",
+    contentHash: "",
     goal: "switch",
     magicRollback: false,
     takeover: false,
