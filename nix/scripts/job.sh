@@ -304,7 +304,12 @@ deploy() {
   # Written whole before the watchdog is armed, which reads it first.
   printf 'prevsys=%s\nprevgen=%s\nprevprofile=%s\nprevprofilegen=%s\n' "$prevsys" "$prevgen" "$prevprofile" "$prevprofilegen" > "$run/prev.tmp"
   mv -f "$run/prev.tmp" "$run/prev"
-  emit lock-acquired "previousGeneration=$prevgen" "previousSystem=$prevsys"
+  # What the machine ran before this owner first deployed it stays on the host, so that state lost with
+  # a killed run is read back from it (destroy with rollbackOnDelete returns there).
+  if [ ! -e "$MARKER" ] || grep -qF '"released":true' "$MARKER"; then
+    printf '%s\n' "$prevgen" > "$PRIVATE/first-previous.tmp" && mv -f "$PRIVATE/first-previous.tmp" "$PRIVATE/first-previous"
+  fi
+  emit lock-acquired "previousGeneration=$prevgen" "previousSystem=$prevsys" "firstPreviousGeneration=$(cat "$PRIVATE/first-previous" 2>/dev/null)"
   if already_deployed; then
     finish "done" "diff=" "reboot="
   fi

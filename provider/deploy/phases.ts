@@ -18,7 +18,7 @@ export interface RunView {
   started: boolean; // the job runs on the host: the upload is never needed again
   offset: number; // bytes of the run's log received, whole lines only: where a follow resumes
   partial: Buffer; // the start of a line not yet complete
-  previous?: { generation?: number; system?: string };
+  previous?: { generation?: number; system?: string; firstGeneration?: number };
   system?: string; // the built system
   stagedBytes?: number;
   awaited: boolean; // the host reached its confirmation window (it may have left it since)
@@ -47,7 +47,9 @@ function apply(v: RunView, line: string, bytes: number): RunView {
   if (warning) n.warnings = [...v.warnings, warning];
   if (e.name !== "result") n.started = true;
   if (e.name === "staged") n.stagedBytes = num(e.fields.bytes);
-  if (e.name === "lock-acquired") n.previous = { generation: num(e.fields.previousGeneration), system: e.fields.previousSystem || undefined };
+  if (e.name === "lock-acquired") {
+    n.previous = { generation: num(e.fields.previousGeneration), system: e.fields.previousSystem || undefined, firstGeneration: num(e.fields.firstPreviousGeneration) };
+  }
   if (e.name === "built") n.system = e.fields.system;
   if (e.name === "awaiting-confirmation") n.awaited = true;
   if (e.name === "result") return { ...n, result: e.fields, phase: e.fields.outcome === "done" ? "done" : "failed" };
@@ -105,6 +107,7 @@ export interface DeployResult {
   generation?: number;
   systemPath: string;
   previousGeneration?: number;
+  firstPreviousGeneration?: number; // what the machine ran before this owner first deployed it, as the host keeps it
   previousSystemPath: string;
   markerHash?: string;
   units: Units;
@@ -135,6 +138,7 @@ export function outcome(v: RunView, c: OutcomeContext): { ok: true; result: Depl
       generation: r.generation,
       systemPath: r.systemPath,
       previousGeneration: v.previous?.generation,
+      firstPreviousGeneration: v.previous?.firstGeneration,
       previousSystemPath: v.previous?.system ?? "",
       markerHash: marker(f.marker)?.contentHash,
       units: parseUnits(v.log.join("\n")),

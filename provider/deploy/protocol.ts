@@ -36,7 +36,7 @@ export const EVENTS: Record<string, EventDef> = {
   staged: { fields: ["bytes"], phase: "staging" },
   starting: { fields: [] },
   "waiting-for-lock": { fields: ["holder"], phase: "waiting-for-lock" },
-  "lock-acquired": { fields: ["previousGeneration", "previousSystem"] },
+  "lock-acquired": { fields: ["previousGeneration", "previousSystem", "firstPreviousGeneration"] },
   "arming-watchdog": { fields: [], phase: "building" },
   building: { fields: ["flake"], phase: "building" },
   built: { fields: ["system"] },

@@ -220,6 +220,17 @@ describe("who owns the machine (model/owner.ts)", () => {
     expect(r.calls).toMatch(/^nixos-rebuild build/);
   });
 
+  it("a new machine keeps what it ran before its first deploy, which a later run reads back", () => {
+    const box = deployBox("1-first");
+    try {
+      const out = box.run(`sh ${box.root}/start.sh < ${box.root}/in.tar; echo KEPT; cat /var/lib/pulumi-nixos/private/first-previous`);
+      expect(out).toMatch(/@@pulumi-nixos lock-acquired previousGeneration=1 previousSystem=\S+ firstPreviousGeneration=1\n/);
+      expect(out.split("KEPT\n")[1]).toBe("1\n");
+    } finally {
+      box.cleanup();
+    }
+  });
+
   it("the same content deployed by another host is another host's machine: refused, not recorded", () => {
     expect(deployTo("c0ffee", marker.replace('"host":"media"', '"host":"tv"')).out).toMatch(/@@pulumi-nixos result outcome=not-ours /);
   });
