@@ -4,6 +4,8 @@ import { host, HostInput, HostSpec } from "../../provider/schema/host";
 import { formatIssues } from "../../provider/schema/errors";
 import { flakeLock, renderHost } from "../../provider/render/flake";
 import { mediaHost } from "./support/fixtures";
+import { parseStackConfig } from "../../provider/stack/config";
+import { declareHosts } from "../../provider/stack/hosts";
 import { nixEval, nixFile } from "./support/nix";
 
 const REV = "0123456789abcdef0123456789abcdef01234567";
@@ -133,5 +135,33 @@ describe("extra inputs: rendering", () => {
     expect(repinned.files["flake.nix"]).toBe(base.files["flake.nix"]);
     expect(repinned.files["flake.lock"]).not.toBe(base.files["flake.lock"]);
     expect(new Set([base.contentHash, moved.contentHash, repinned.contentHash]).size).toBe(3);
+  });
+});
+
+describe("extra inputs in stack config", () => {
+  const raw = {
+    inputs: { "sops-nix": SOPS, "home-manager": { url: "github:nix-community/home-manager" } },
+    imports: ["sops-nix.nixosModules.sops"],
+    hosts: {
+      media: { inputs: { "sops-nix": { url: "github:Mic92/sops-nix/release-25.11" } } },
+      pi: { inputs: { "nixos-hardware": HARDWARE }, imports: ["nixos-hardware.nixosModules.raspberry-pi-4", "sops-nix.nixosModules.sops"] },
+    },
+  };
+
+  test("a host gets the stack's inputs with its own over them by name, and the stack's imports beside its own", () => {
+    const hosts = declareHosts(parseStackConfig(raw, "lab"), { apiKeys: {} }, "lab");
+    const args = Object.fromEntries(hosts.map((h) => [h.name, h.args]));
+    expect(Object.keys(args.media.inputs!)).toEqual(["sops-nix", "home-manager"]);
+    expect(args.media.inputs!["sops-nix"].url).toBe("github:Mic92/sops-nix/release-25.11");
+    expect(args.media.imports).toEqual(["sops-nix.nixosModules.sops"]);
+    expect(Object.keys(args.pi.inputs!).sort()).toEqual(["home-manager", "nixos-hardware", "sops-nix"]);
+    expect(args.pi.imports).toEqual(["sops-nix.nixosModules.sops", "nixos-hardware.nixosModules.raspberry-pi-4"]);
+  });
+
+  test("a credential in a stack input's URL is refused by its config key", () => {
+    const bad = { ...raw, inputs: { "sops-nix": { url: "git+https://me:hunter2@example.org/sops-nix.git" } } };
+    expect(() => parseStackConfig(bad, "lab")).toThrow(/^stack 'lab' config: inputs\.sops-nix\.url: carries a password in its user part/);
+    const badHost = { ...raw, hosts: { pi: { inputs: { mine: { url: "https://x.org/f.tar.gz?token=abc" } } } } };
+    expect(() => parseStackConfig(badHost, "lab")).toThrow(/^stack 'lab' config: hosts\.pi\.inputs\.mine\.url: carries a credential in its query parameter 'token'/);
   });
 });
