@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { randomBytes } from "crypto";
 import { DemoStack, demoStack } from "./demo-stack";
+import { simulateGitHub } from "./github-mirror";
 import { repo } from "./package";
 import type { PulumiWorkspace } from "./pulumi";
 
@@ -79,19 +80,9 @@ describe("extra flake inputs through the real pulumi CLI", () => {
     expect(state).not.toContain(key);
 
     // pin: nixpkgs from a local mirror standing in for GitHub (no network here), the inputs from their paths.
-    const mirror = path.join(work, "nixpkgs");
-    fs.mkdirSync(mirror);
-    fs.writeFileSync(path.join(mirror, "flake.nix"), "{ outputs = { self }: { lib = { }; }; }\n");
-    const git = (...args: string[]) => execFileSync("git", ["-C", mirror, "-c", "user.name=t", "-c", "user.email=t@t", ...args], { encoding: "utf8" }).trim();
-    git("init", "-q");
-    git("add", "flake.nix");
-    git("commit", "-qm", "nixpkgs");
-    const bin = path.join(work, "bin");
-    fs.mkdirSync(bin);
-    const nix = execFileSync("bash", ["-c", "command -v nix"], { encoding: "utf8" }).trim();
-    fs.writeFileSync(path.join(bin, "nix"), `#!/usr/bin/env bash\nargs=()\nfor a in "$@"; do case $a in github:NixOS/nixpkgs/*) args+=("git+file://${mirror}") ;; *) args+=("$a") ;; esac; done\nexec ${nix} "\${args[@]}"\n`, { mode: 0o755 });
+    const github = simulateGitHub(work);
     const env = ws.env();
-    env.PATH = `${bin}:${env.PATH}`;
+    env.PATH = `${github.bin}:${env.PATH}`;
     const pinned = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
       execFile("npx", ["--no-install", "pulumi-nixos", "pin", "--stack", "inputs", "--config-file", ws.configFile!], { cwd: ws.projectDir, env }, (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
@@ -99,7 +90,7 @@ describe("extra flake inputs through the real pulumi CLI", () => {
     );
     expect(pinned).toMatchObject({ code: 0, stderr: "" });
     const config = fs.readFileSync(ws.configFile!, "utf8");
-    expect(config).toContain(`rev: ${git("rev-parse", "HEAD")}`);
+    expect(config).toContain(`rev: ${github.rev}`);
     for (const name of ["sops-nix", "home-manager"]) expect(pinned.stdout).toContain(`pinned inputs.${name} of stack inputs: path:${FLAKES}/${name}`);
     expect(config.match(/narHash: sha256-/g)).toHaveLength(3);
 
