@@ -95,7 +95,8 @@ describe("extra flake inputs through the real pulumi CLI", () => {
     expect(config.match(/narHash: sha256-/g)).toHaveLength(3);
 
     const preview = await ws.ok(["preview", "--diff"]);
-    expect(preview.stdout).toMatch(/flake\.lock/);
+    // Each host's Generation shows the new file in its per-file diff (the stack's inputs are both hosts').
+    expect(preview.stdout.match(/~ files\s*: \{\n\s*\+ flake\.lock\s*: \(json\) \{/g)).toHaveLength(2);
     await ws.ok(["up", "--yes", "--skip-preview"]);
     const lock = JSON.parse(await look("cat /var/lib/pulumi-nixos/flake/flake.lock"));
     expect(Object.keys(lock.nodes).sort()).toEqual(["home-manager", "nixpkgs", "root", "sops-nix"]);
