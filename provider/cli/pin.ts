@@ -1,6 +1,8 @@
-// Pins a stack's nixpkgs to what Nix resolves now: runs `nix flake metadata <url> --json` and sets
-// nixpkgs.url, rev, narHash and lastModified in the stack's config, so every host builds the same
-// nixpkgs and a flake.lock is rendered:
+// Pins a stack's nixpkgs and every flake input it declares (the stack's and each host's) to what Nix
+// resolves now: runs `nix flake metadata <url> --json` for each and sets nixpkgs.url, and each one's rev,
+// narHash and lastModified in the stack's config, so every host builds the same flakes and a flake.lock
+// is rendered. An input with a local path (allowLocal) is read where pin runs: the host must hold the
+// same copy, or its build fails on the hash.
 //   pulumi-nixos pin --stack homelab [--config-file FILE] [--url github:NixOS/nixpkgs/nixos-26.11]
 // Without --url it pins the stack's nixpkgs.url, or the release branch of the stack's release.
 // It needs Nix on PATH and network access to where the URL points (GitHub for the default); when either
@@ -9,7 +11,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ValidationError } from "../schema/errors";
-import { NAMESPACE, readStackConfigFile, stackConfigPath } from "../stack/config";
+import { NAMESPACE, readStackConfigFile, StackConfig, stackConfigPath } from "../stack/config";
 
 export interface Pin {
   url: string;
@@ -43,6 +45,22 @@ function runOrExplain(what: string, command: string, args: string[], fix: string
   }
 }
 
+/** A flake the stack's config declares, by where its fields live in the config ("nixpkgs", "inputs.sops-nix", "hosts.media.inputs.x"). */
+export interface PinTarget {
+  key: string;
+  url: string;
+}
+
+/** Every flake pin locks: the stack's nixpkgs (at `nixpkgsUrl` when given), then each input of the stack and of each host. */
+export function pinTargets(settings: StackConfig, nixpkgsUrl?: string): PinTarget[] {
+  const inputs = (prefix: string, given: StackConfig["inputs"]) => Object.entries(given ?? {}).map(([name, i]) => ({ key: `${prefix}inputs.${name}`, url: i.url }));
+  return [
+    { key: "nixpkgs", url: nixpkgsUrl ?? settings.nixpkgs?.url ?? `github:NixOS/nixpkgs/nixos-${settings.release}` },
+    ...inputs("", settings.inputs),
+    ...Object.entries(settings.hosts).flatMap(([host, entry]) => inputs(`hosts.${host}.`, entry.inputs)),
+  ];
+}
+
 function pinStack(argv: string[]): number {
   const flag = (name: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
   const stack = flag("stack");
@@ -53,16 +71,20 @@ function pinStack(argv: string[]): number {
   const configFile = flag("config-file") ?? stackConfigPath(stack);
   if (!fs.existsSync(configFile)) throw new ValidationError([`pin: ${path.relative(process.cwd(), configFile) || configFile} does not exist (fix: run pin in the project's folder, or pass --config-file FILE)`]);
   const { settings } = readStackConfigFile(configFile, stack);
-  const url = flag("url") ?? settings.nixpkgs?.url ?? `github:NixOS/nixpkgs/nixos-${settings.release}`;
-  const metadata = runOrExplain(`nix flake metadata ${url}`, "nix", ["--extra-experimental-features", "nix-command flakes", "flake", "metadata", "--json", url], `pin needs Nix (2.8 or later) on PATH and network access to ${url}; run it where both are, or set nixpkgs.rev and nixpkgs.narHash by hand`);
-  const pin = pinOf(url, metadata);
+  // Every flake is resolved before the config changes, so a failure leaves the stack as it was.
+  const pins = pinTargets(settings, flag("url")).map(({ key, url }) => {
+    const metadata = runOrExplain(`nix flake metadata ${url}`, "nix", ["--extra-experimental-features", "nix-command flakes", "flake", "metadata", "--json", url], `pin needs Nix (2.8 or later) on PATH and network access to ${url}; run it where both are, or set ${key}.rev and ${key}.narHash by hand`);
+    return { key, pin: pinOf(url, metadata) };
+  });
   const config = ["--stack", stack, ...(flag("config-file") ? ["--config-file", configFile] : [])];
-  const set = (key: string, value: string, type: string[] = []) => runOrExplain(`pulumi config set nixpkgs.${key}`, "pulumi", ["config", "set", ...config, "--path", `${NAMESPACE}:nixpkgs.${key}`, ...type, value], `pin sets the stack's config with the pulumi CLI: run it in the project's folder, logged in to the stack's backend`);
-  set("url", pin.url);
-  if (pin.rev) set("rev", pin.rev);
-  set("narHash", pin.narHash);
-  if (pin.lastModified !== undefined) set("lastModified", String(pin.lastModified), ["--type", "int"]);
-  console.log(`pinned nixpkgs of stack ${stack}: ${pin.url}${pin.rev ? ` at ${pin.rev}` : ""} (${pin.narHash})`);
+  for (const { key, pin } of pins) {
+    const set = (field: string, value: string, type: string[] = []) => runOrExplain(`pulumi config set ${key}.${field}`, "pulumi", ["config", "set", ...config, "--path", `${NAMESPACE}:${key}.${field}`, ...type, value], `pin sets the stack's config with the pulumi CLI: run it in the project's folder, logged in to the stack's backend`);
+    if (key === "nixpkgs") set("url", pin.url);
+    if (pin.rev) set("rev", pin.rev);
+    set("narHash", pin.narHash);
+    if (pin.lastModified !== undefined) set("lastModified", String(pin.lastModified), ["--type", "int"]);
+    console.log(`pinned ${key === "nixpkgs" ? "nixpkgs" : key} of stack ${stack}: ${pin.url}${pin.rev ? ` at ${pin.rev}` : ""} (${pin.narHash})`);
+  }
   return 0;
 }
 

@@ -44,29 +44,62 @@ function defaultUrl(h: HostSpec): string {
   return `github:NixOS/nixpkgs/nixos-${h.release}`;
 }
 
-/** flake.lock (version 7) for a pinned nixpkgs, so the host resolves nothing itself. */
-export function flakeLock(h: HostSpec): string | undefined {
-  const { rev, narHash, lastModified } = h.nixpkgs;
-  const url = h.nixpkgs.url ?? defaultUrl(h);
+/** A pin as the schema holds it (nixpkgs's and every extra input's). */
+interface Pinned {
+  rev?: string;
+  narHash?: string;
+  lastModified?: number;
+}
+
+/** The locked and original references of a pinned input, as flake.lock writes them; undefined when the pin is incomplete. */
+function lockNode(url: string, pin: Pinned): { locked: Record<string, unknown>; original: Record<string, unknown> } | undefined {
+  const { rev, narHash, lastModified } = pin;
   if (narHash === undefined) return undefined;
-  let original: Record<string, unknown>;
-  let locked: Record<string, unknown>;
+  const modified: Record<string, number> = lastModified !== undefined ? { lastModified } : {};
   const gh = /^github:([^/]+)\/([^/?]+)(?:\/([^?]+))?$/.exec(url);
   if (gh) {
     if (rev === undefined) return undefined;
-    original = { owner: gh[1], repo: gh[2], type: "github", ...(gh[3] ? { ref: gh[3] } : {}) };
-    locked = { owner: gh[1], repo: gh[2], type: "github", rev, narHash, ...(lastModified !== undefined ? { lastModified } : {}) };
-  } else if (url.startsWith("path:")) {
-    const p = url.slice("path:".length);
-    original = { path: p, type: "path" };
-    locked = { path: p, type: "path", narHash, ...(lastModified !== undefined ? { lastModified } : {}) };
-  } else {
-    if (rev === undefined) return undefined;
-    const git = url.startsWith("git+");
-    original = { type: git ? "git" : "tarball", url: git ? url.slice(4) : url };
-    locked = { ...original, rev, narHash, ...(lastModified !== undefined ? { lastModified } : {}) };
+    return {
+      locked: sortKeys({ owner: gh[1], repo: gh[2], type: "github", rev, narHash, ...modified }),
+      original: sortKeys({ owner: gh[1], repo: gh[2], type: "github", ...(gh[3] ? { ref: gh[3] } : {}) }),
+    };
   }
-  const lock = { nodes: { nixpkgs: { locked: sortKeys(locked), original: sortKeys(original) }, root: { inputs: { nixpkgs: "nixpkgs" } } }, root: "root", version: 7 };
+  if (url.startsWith("path:")) {
+    const p = url.slice("path:".length);
+    return { locked: sortKeys({ path: p, type: "path", narHash, ...modified }), original: { path: p, type: "path" } };
+  }
+  if (rev === undefined) return undefined;
+  const git = url.startsWith("git+");
+  const original = { type: git ? "git" : "tarball", url: git ? url.slice(4) : url };
+  return { locked: sortKeys({ ...original, rev, narHash, ...modified }), original: sortKeys(original) };
+}
+
+/** Whether the host's nixpkgs is locked by its flake.lock. */
+export function nixpkgsLocked(h: HostSpec): boolean {
+  return lockNode(h.nixpkgs.url ?? defaultUrl(h), h.nixpkgs) !== undefined;
+}
+
+/**
+ * flake.lock (version 7) for the pinned inputs (nixpkgs and extra ones), so the host resolves none of them
+ * itself; an extra input's node records what its own inputs follow. Unpinned inputs are left out: the
+ * host locks them when it builds. No file when nothing is pinned.
+ */
+export function flakeLock(h: HostSpec): string | undefined {
+  const nodes: Record<string, unknown> = {};
+  const nixpkgs = lockNode(h.nixpkgs.url ?? defaultUrl(h), h.nixpkgs);
+  if (nixpkgs) nodes.nixpkgs = nixpkgs;
+  for (const [name, input] of Object.entries(h.inputs)) {
+    const node = lockNode(input.url, input);
+    if (node === undefined) continue;
+    const follows = Object.fromEntries(Object.keys(input.follows).sort().map((own) => [own, [input.follows[own]]]));
+    nodes[name] = sortKeys(Object.keys(follows).length > 0 ? { inputs: follows, ...node } : node);
+  }
+  const names = Object.keys(nodes).sort();
+  if (names.length === 0) return undefined;
+  // Nodes are named after their inputs; an input named "root" takes another id, as Nix numbers clashing ones.
+  const id = (name: string) => (name === "root" ? "root_2" : name);
+  const byId = Object.fromEntries(names.map((n) => [id(n), nodes[n]]));
+  const lock = { nodes: { ...sortKeys(byId), root: { inputs: Object.fromEntries(names.map((n) => [n, id(n)])) } }, root: "root", version: 7 };
   return JSON.stringify(lock, null, 2) + "\n";
 }
 
@@ -74,21 +107,34 @@ function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
 }
 
+/** flake.nix's inputs: nixpkgs, then each extra input with what its own inputs follow. */
+function flakeInputs(h: HostSpec): nix.Nix {
+  const extra = Object.fromEntries(
+    Object.entries(h.inputs).map(([name, input]) => {
+      const follows = Object.fromEntries(Object.entries(input.follows).map(([own, target]) => [own, { follows: target }]));
+      return [name, { url: input.url, ...(Object.keys(follows).length > 0 ? { inputs: follows } : {}) }];
+    }),
+  );
+  return { nixpkgs: { url: h.nixpkgs.url ?? defaultUrl(h) }, ...extra };
+}
+
+// A host with extra inputs gets them as `inputs` in its modules' arguments (specialArgs), and the input
+// modules it imports; a host without keeps the flake it always had, byte for byte.
 function flakeNix(h: HostSpec, modules: string[]): string {
+  const local = modules.map((m) => nix.path(`./${m}`));
+  const withInputs = Object.keys(h.inputs).length > 0;
+  const system = withInputs
+    ? nix.apply(nix.ref("inputs.nixpkgs.lib.nixosSystem"), {
+        system: h.system,
+        specialArgs: { inputs: nix.ref("inputs") },
+        modules: [...h.imports.map((i) => nix.ref(`inputs.${i}`)), ...local],
+      })
+    : nix.apply(nix.ref("nixpkgs.lib.nixosSystem"), { system: h.system, modules: local });
+  const configurations = { nixosConfigurations: { [h.name]: system } };
   const body = {
     description: `NixOS configuration of ${h.name} (pulumi-nixos)`,
-    inputs: { nixpkgs: { url: h.nixpkgs.url ?? defaultUrl(h) } },
-    outputs: nix.module(
-      {
-        nixosConfigurations: {
-          [h.name]: nix.apply(nix.ref("nixpkgs.lib.nixosSystem"), {
-            system: h.system,
-            modules: modules.map((m) => nix.path(`./${m}`)),
-          }),
-        },
-      },
-      ["self", "nixpkgs"],
-    ),
+    inputs: flakeInputs(h),
+    outputs: withInputs ? nix.lambda("inputs", configurations) : nix.module(configurations, ["self", "nixpkgs"]),
   };
   return nix.renderFile(body, header(h, "Flake"));
 }

@@ -5,7 +5,7 @@ import { host, HostInput, HostSpec } from "../schema/host";
 import { parseOrThrow } from "../schema/errors";
 import { IDENTITY_COMMAND, owner, Owner } from "../schema/owner";
 import { ownerName } from "../model/owner";
-import { flakeLock, renderFlake, RenderedHost, RenderResult } from "../render/flake";
+import { nixpkgsLocked, renderFlake, RenderedHost, RenderResult } from "../render/flake";
 import { endOfLifeWarning } from "../schema/release";
 import { modelHost } from "../model/host";
 import { passwordLogins } from "../model/access";
@@ -173,7 +173,7 @@ export function hostView(spec: HostSpec): pulumi.Inputs {
     if (r.basicAuth !== undefined) secrets[`routes.${r.domain}.basicAuth.passwordHash`] = isSecret(r.basicAuth.passwordHash);
     return defined({ domain: r.domain, to: r.to, tls: r.tls, allow: r.allow });
   });
-  const locked = flakeLock(spec) !== undefined;
+  const locked = nixpkgsLocked(spec);
   return {
     name: spec.name,
     release: spec.release,

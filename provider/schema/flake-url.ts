@@ -86,13 +86,14 @@ export function flakeUrlProblem(url: string, allowLocal: boolean): string | unde
  * here. The URL is checked with allowLocal beside it, so every input refuses what nixpkgs refuses.
  */
 export function flakeInput<T extends z.ZodRawShape>(extra: T, what: string) {
-  const fields = {
+  const base = {
     /** Flake URL; see flakeUrlProblem for what is refused. */
     url: z.string(`must be a string holding a flake URL ${SCHEMES_FIX}`).optional(),
     /** The URL may name a path on the host (path:, git+file:, ...): only for a copy that is there. */
     allowLocal: z.boolean("must be true or false (fix: true only when the local path exists on the host)").optional(),
-    ...extra,
   };
+  // An input's own field replaces the base one of its name (an extra input's url is required).
+  const fields = { ...base, ...extra } as Omit<typeof base, keyof T> & T;
   return strictObject(fields, what).superRefine((v, ctx) => {
     const { url, allowLocal } = v as { url?: string; allowLocal?: boolean };
     const problem = url === undefined ? undefined : flakeUrlProblem(url, allowLocal === true);

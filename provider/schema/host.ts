@@ -5,6 +5,7 @@ import { display } from "./display";
 import { gpu } from "./gpu";
 import { release } from "./release";
 import { flakeInput } from "./flake-url";
+import { extraInputs, inputImport, inputProblems, pinFields } from "./flake-inputs";
 import { hostName, port, record, strictObject, unixName } from "./common";
 import { line, multiline } from "./text";
 import { route } from "./route";
@@ -27,14 +28,7 @@ export const user = strictObject(
 );
 
 /** The nixpkgs every generation is built from; url defaults to the release branch on GitHub. */
-export const nixpkgsPin = flakeInput(
-  {
-    rev: z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character git commit hash (fix: copy it from `nix flake metadata`)").optional(),
-    narHash: z.string().regex(/^sha256-[A-Za-z0-9+/]{43}=$/, "must be an SRI hash \"sha256-...=\" (fix: copy it from `nix flake metadata --json`)").optional(),
-    lastModified: z.number().int().nonnegative().optional(),
-  },
-  "a nixpkgs pin",
-);
+export const nixpkgsPin = flakeInput(pinFields, "a nixpkgs pin");
 
 export const extraModule = strictObject(
   {
@@ -79,6 +73,10 @@ export const host = strictObject(
     release,
     stateVersion: z.string("is required (fix: the release the host was first installed with, e.g. \"25.05\"; never change it afterwards)").regex(/^\d\d\.\d\d$/, "must look like \"25.05\" (fix: the release the host was first installed with)"),
     nixpkgs: nixpkgsPin.default({}),
+    /** Flake inputs beside nixpkgs, by name; the host's modules see them as `inputs.<name>`. */
+    inputs: extraInputs.default({}),
+    /** Modules of those inputs the configuration imports, e.g. "nixos-hardware.nixosModules.raspberry-pi-4". */
+    imports: z.array(inputImport).default([]),
     timeZone: z.string().regex(/^[A-Za-z0-9_+\-/]+$/, "must be a tz database name (fix: e.g. \"Europe/Berlin\" or \"UTC\")").default("UTC"),
     /** Unfree packages allowed on this host: true for all, or package names (NVIDIA needs "nvidia-x11" and "nvidia-settings"). */
     allowUnfree: z
@@ -115,7 +113,9 @@ export const host = strictObject(
     declaredIn: z.enum(["program", "stack-config"], "must be \"program\" or \"stack-config\" (fix: leave it out for a Host declared in TypeScript)").default("program"),
   },
   "a host",
-);
+).superRefine((h, ctx) => {
+  for (const p of inputProblems(h.inputs, h.imports)) ctx.addIssue({ code: "custom", ...p });
+});
 
 export type HostInput = z.input<typeof host>;
 export type HostSpec = z.infer<typeof host>;

@@ -10,6 +10,7 @@ import { domain, hostName, port, record, strictObject, unixName } from "../schem
 import { connection } from "../schema/connection";
 import { parseOrThrow, ValidationError } from "../schema/errors";
 import { extraModule, host, nixpkgsPin, user } from "../schema/host";
+import { extraInputs, inputImport } from "../schema/flake-inputs";
 import { identity } from "../schema/owner";
 import { release } from "../schema/release";
 import { tls } from "../schema/route";
@@ -76,6 +77,10 @@ export const hostEntry = strictObject(
     allowRemoval: host.shape.allowRemoval,
     /** NixOS modules as text, beside the host's own folder (<hostsDir>/<host>/). */
     extraModules: z.array(extraModule).default([]),
+    /** Flake inputs of this host, by name, over the stack's inputs of the same name. */
+    inputs: extraInputs.optional(),
+    /** Modules of inputs this host imports, beside the stack's imports. */
+    imports: z.array(inputImport).optional(),
     firewall: record(z.string(), z.unknown()).optional(),
     allowUnfree: z.union([z.boolean(), z.array(z.string())]).optional(),
     system: host.shape.system.optional(),
@@ -92,6 +97,10 @@ export const stackConfig = strictObject(
     release: release.default("26.11"),
     stateVersion: stateVersion.default("25.05"),
     nixpkgs: nixpkgsPin.optional(),
+    /** Flake inputs beside nixpkgs for every host, by name (e.g. inputs.sops-nix.url); `pin` locks them. */
+    inputs: extraInputs.optional(),
+    /** Modules of those inputs every host imports, e.g. ["sops-nix.nixosModules.sops"]. */
+    imports: z.array(inputImport).optional(),
     timeZone: host.shape.timeZone,
     /** LAN ranges allowed to reach admin UIs (Radarr, Sonarr, Prowlarr, Sunshine's web UI). */
     lan: z.array(cidr).default(["192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "127.0.0.0/8"]),

@@ -113,6 +113,13 @@ export function hostContents(name: string, entry: HostEntry, settings: StackConf
   };
 }
 
+/** A host's flake inputs, the stack's with its own over them by name, and the modules of theirs it imports. */
+function inputsOf(entry: HostEntry, settings: StackConfig): Pick<HostArgs, "inputs" | "imports"> {
+  const inputs = { ...settings.inputs, ...entry.inputs };
+  const imports = [...new Set([...(settings.imports ?? []), ...(entry.imports ?? [])])];
+  return { ...(Object.keys(inputs).length > 0 ? { inputs } : {}), ...(imports.length > 0 ? { imports } : {}) };
+}
+
 export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack: string): HostDeclaration[] {
   const options = generationSchemas().deployOptionsSchema.partial().strict();
   const deployOf = (given: Record<string, unknown>, subject: string) => {
@@ -153,6 +160,7 @@ export function declareHosts(settings: StackConfig, secrets: StackSecrets, stack
         allowRemoval: entry.allowRemoval,
         ...(settings.deployKeys ? { deployKeys: settings.deployKeys } : {}),
         ...(settings.nixpkgs ? { nixpkgs: settings.nixpkgs } : {}),
+        ...inputsOf(entry, settings),
         timeZone: settings.timeZone,
         stack,
         declaredIn: "stack-config",

@@ -10,6 +10,7 @@
 // github:NixOS/nixpkgs/<branch> answered from a local Git repository (the simulated hosts build against
 // their stub nixpkgs whatever the pin says). Without it, step 3 fails in one line (test/unit/pin.test.ts).
 import { execFileSync } from "child_process";
+import { simulateGitHub } from "./github-mirror";
 import * as fs from "fs";
 import * as path from "path";
 import { SimHost, startHosts, stopHosts } from "../harness/pool";
@@ -61,21 +62,6 @@ describe("the README's first deploy, steps 1-4, as printed", () => {
     return r;
   };
 
-  /** A local Git repository standing in for github:NixOS/nixpkgs, and a `nix` that resolves it there. */
-  const simulateGitHub = (): { bin: string; rev: string } => {
-    const mirror = path.join(work, "nixpkgs");
-    fs.mkdirSync(mirror);
-    fs.writeFileSync(path.join(mirror, "flake.nix"), "{ outputs = { self }: { lib = { }; }; }\n");
-    const git = (...args: string[]) => execFileSync("git", ["-C", mirror, "-c", "user.name=t", "-c", "user.email=t@t", ...args], { encoding: "utf8" }).trim();
-    git("init", "-q");
-    git("add", "flake.nix");
-    git("commit", "-qm", "nixpkgs");
-    const bin = path.join(work, "bin");
-    fs.mkdirSync(bin);
-    const nix = execFileSync("bash", ["-c", "command -v nix"], { encoding: "utf8" }).trim();
-    fs.writeFileSync(path.join(bin, "nix"), `#!/usr/bin/env bash\nargs=()\nfor a in "$@"; do case $a in github:NixOS/nixpkgs/*) args+=("git+file://${mirror}") ;; *) args+=("$a") ;; esac; done\nexec ${nix} "\${args[@]}"\n`, { mode: 0o755 });
-    return { bin, rev: git("rev-parse", "HEAD") };
-  };
   let nixpkgsRev: string;
 
   beforeAll(async () => {
@@ -92,7 +78,7 @@ describe("the README's first deploy, steps 1-4, as printed", () => {
     await npmInstall(dir);
     await npmInstall(dir, tarball);
     hosts = await started;
-    const github = simulateGitHub();
+    const github = simulateGitHub(work);
     nixpkgsRev = github.rev;
     // PULUMI_HOME is ~/.pulumi, as without it, but for this HOME (pulumi finds the account's own home).
     const base = new PulumiWorkspace(dir).env({ HOME: home, PULUMI_HOME: path.join(home, ".pulumi"), PULUMI_CONFIG_PASSPHRASE: "guide-passphrase", PULUMI_SKIP_CONFIRMATIONS: "true" });

@@ -55,6 +55,18 @@ let
     attrsets = { inherit recursiveUpdate filterAttrs mapAttrsToList genAttrs attrByPath setAttrByPath; };
     lists = { inherit optional optionals unique flatten; };
     isDerivation = x: b.isAttrs x && (x.type or null) == "derivation";
+    # Option declarations for modules that declare their own (flake inputs' modules): the types are the
+    # option table's, as data (types.nix), submodules as { submodule = module; } (modules.nix).
+    mkOption = attrs: { _type = "option"; } // attrs;
+    mkEnableOption = name: mkOption { type = "bool"; default = false; description = "Whether to enable ${name}."; };
+    types = {
+      bool = "bool"; str = "str"; lines = "lines"; int = "int"; port = "port"; path = "path"; package = "package";
+      anything = "anything"; attrs = "attrs"; raw = "anything"; unspecified = "anything"; singleLineStr = "singleLineStr";
+      listOf = t: { listOf = t; }; attrsOf = t: { attrsOf = t; }; nullOr = t: { nullOr = t; };
+      enum = values: { enum = values; }; either = t1: t2: { either = [ t1 t2 ]; }; submodule = m: { submodule = m; };
+    };
+    # An activation snippet after others, as NixOS's lib.stringAfter.
+    stringAfter = deps: text: { inherit deps text; };
     getName = x: if b.isString x then (b.parseDrvName x).name else x.pname or (b.parseDrvName x.name).name;
   };
 in

@@ -121,6 +121,25 @@ let
     else v;
   configJson = b.toJSON (jsonable checked);
 
+  # system.activationScripts (the modules of flake inputs add theirs: sops-nix, agenix, home-manager's
+  # stand-ins), in NixOS's order (textClosureMap: each after its deps, else by name), each wrapped as
+  # NixOS wraps a snippet: a failing command marks it and the activation failed, the rest still runs.
+  # Deps on NixOS's own snippets (specialfs, users, groups, etc) are met: activate runs those first.
+  snippets = b.mapAttrs (n: _: cfg.system.activationScripts.${n}) (defined.system.activationScripts or { });
+  visit = done: n:
+    if b.elem n done || !(snippets ? ${n}) then done
+    else (b.foldl' visit done snippets.${n}.deps) ++ [ n ];
+  snippetOrder = b.foldl' visit [ ] (b.attrNames snippets);
+  activationSnippets = b.concatStringsSep "\n" (map (n: ''
+    #### Activation script snippet ${n}:
+    _localstatus=0
+    ${snippets.${n}.text}
+
+    if (( _localstatus > 0 )); then
+      printf "Activation script snippet '%s' failed (%s)\n" ${lib.escapeShellArg n} "$_localstatus"
+    fi
+  '') snippetOrder);
+
   # The simulated systemd (systemctl, systemd-run, journalctl, reboot, ...) and the system path:
   # the machine's tools a NixOS system path holds, the stand-ins, this generation's nixos-version,
   # and environment.systemPackages.
@@ -192,6 +211,7 @@ let
       printf '%s' "$hostFacts" > $out/host.json
       printf '%s' "$unitPackages" > $out/unit-packages.json
       printf '%s\n' "$activationEnv" > $out/activation.env
+      printf '%s\n' "$activationSnippets" > $out/activation-snippets
       # The setuid wrappers (links to the machine's setuid programs); sudo while security.sudo.enable.
       mkdir $out/wrappers
       for w in $wrappers; do
@@ -214,7 +234,7 @@ let
       ${lib.optionalString (fault == "build-failure") ''echo "error: simulated build failure (fault injected on this host)" >&2; exit 1''}
     '') ];
     # In the environment, not the script file: /etc sources may be store paths built by derivations.
-    inherit configJson version etcScript systemPath kernel initrd modulesTree systemd systemUnits usersGroupsJson;
+    inherit configJson version etcScript activationSnippets systemPath kernel initrd modulesTree systemd systemUnits usersGroupsJson;
     hostFacts = b.toJSON hostFacts;
     unitPackages = b.toJSON unitPackages;
     # What activate needs, as shell assignments (no jq at boot: 40 hosts boot at once).

@@ -1,5 +1,6 @@
 # A minimal NixOS module system: collects modules (attrsets, functions, paths, imports), pushes
-# mkIf/mkMerge/priorities down to the declared options of the release's option table, rejects
+# mkIf/mkMerge/priorities down to the declared options of the release's option table and of the
+# modules that declare their own (flake inputs' modules: lib.mkOption, submodules), rejects
 # undeclared option paths and ill-typed values with NixOS's messages, and merges definitions
 # (lists concatenate, lines join, attribute sets merge, other values must agree).
 { lib, table }:
@@ -32,6 +33,29 @@ let
   isOption = d: d ? _option;
   anything = { _option = true; type = "anything"; };
 
+  # --- declarations of modules --------------------------------------------------------------------
+  # An option a module declares becomes a leaf as the table's; a submodule (alone or as the element of
+  # attrsOf) a group made per attribute name from the submodule's own module (subNode). `ctx` holds
+  # what loading the submodule's modules needs.
+  isSubmodule = t: b.isAttrs t && t ? submodule;
+  declOf = ctx: o:
+    if (o._type or null) == "option" then
+      let t = o.type or "anything"; in
+      if isSubmodule t then { _submodule = t.submodule; inherit ctx; }
+      else if b.isAttrs t && t ? attrsOf && isSubmodule t.attrsOf then { "<name>" = { _submodule = t.attrsOf.submodule; inherit ctx; }; }
+      else { _option = true; type = t; } // lib.optionalAttrs (o ? default) { inherit (o) default; }
+    else b.mapAttrs (_: declOf ctx) o;
+  # Adds a module's declarations to the tree; an option declared twice fails as in NixOS.
+  mergeDecl = loc: file: old: new:
+    b.foldl' (acc: n:
+      acc // {
+        ${n} =
+          if !(acc ? ${n}) then new.${n}
+          else if isOption acc.${n} || isOption new.${n} || acc.${n} ? _submodule || new.${n} ? _submodule
+          then throw "The option `${showOption (loc ++ [ n ])}' in `${file}' is already declared."
+          else mergeDecl (loc ++ [ n ]) file acc.${n} new.${n};
+      }) old (b.attrNames new);
+
   # --- properties ---------------------------------------------------------------------------------
   # At a group of options: mkIf/mkMerge/mkOverride on a whole attrset are moved onto its attributes.
   pushDown = v:
@@ -52,7 +76,25 @@ let
   # --- merging ------------------------------------------------------------------------------------
   # node: { value (lazy config value); defined (has a definition after mkIf); dump (defined part only) }
   node = loc: decl: defs:
-    if isOption decl then optionNode loc decl defs else groupNode loc decl defs;
+    if isOption decl then optionNode loc decl defs
+    else if decl ? _submodule then subNode loc decl defs
+    else groupNode loc decl defs;
+
+  # A submodule's value: the options its module declares (a function of its `name` and its own
+  # `config`, as NixOS passes them; `config._module.args.name` too) with the definitions given to it.
+  # A definition that is an attribute set is the submodule's config; a function or a path is a module
+  # of its own (home-manager.users.<name> takes them so), as types.submodule merges them.
+  subNode = loc: decl: defs:
+    let
+      name = b.elemAt loc (b.length loc - 1);
+      config = self.value // { _module.args = { inherit name; }; };
+      args = decl.ctx.args // { inherit name config; };
+      own = decl.ctx.collect args "submodule ${showOption loc}" [ decl._submodule ];
+      subDecl = b.foldl' (t: l: mergeDecl loc l.file t (declOf decl.ctx l.options)) { } own;
+      given = b.concatMap (d:
+        if b.isFunction d.value || b.isPath d.value then decl.ctx.collect args d.file [ d.value ] else [ { inherit (d) file; config = d.value; } ]) defs;
+      self = groupNode loc subDecl (map (l: { inherit (l) file; value = l.config; }) (own ++ given));
+    in self;
 
   groupNode = loc: decl: defs:
     let
@@ -106,34 +148,34 @@ let
     in { inherit value; defined = kept != [ ]; dump = value; };
 
   # --- collecting modules -------------------------------------------------------------------------
+  load = args: file: m:
+    let
+      f = if b.isPath m || b.isString m then import m else m;
+      file' = if b.isPath m || b.isString m then b.toString m else file;
+      fargs = if b.isFunction f then b.functionArgs f else { };
+      # Like NixOS: a module function gets exactly the arguments it names (all, for `args: ...`).
+      r = if b.isFunction f then f (if fargs == { } then args else b.intersectAttrs fargs args) else f;
+      structured = r ? config || r ? options;
+    in {
+      file = r._file or file';
+      imports = r.imports or [ ];
+      config = if structured then (r.config or { }) else b.removeAttrs r [ "_file" "key" "imports" "disabledModules" "meta" ];
+      options = r.options or { };
+    };
+  collect = args: file: ms: b.concatMap (m:
+    let l = load args file m; in [ l ] ++ collect args l.file l.imports) ms;
+
   evalModules = { modules, specialArgs ? { } }:
     let
       # definedConfig: what the modules define (mkIf false left out), per top-level attribute, so that
       # one option can depend on what is defined under another (NixOS does it per submodule).
       args = { inherit lib config; options = { }; definedConfig = b.mapAttrs (_: c: c.dump) root.nodes; } // specialArgs;
-      load = file: m:
-        let
-          f = if b.isPath m || b.isString m then import m else m;
-          file' = if b.isPath m || b.isString m then b.toString m else file;
-          fargs = if b.isFunction f then b.functionArgs f else { };
-          # Like NixOS: a module function gets exactly the arguments it names (all, for `args: ...`).
-          r = if b.isFunction f then f (if fargs == { } then args else b.intersectAttrs fargs args) else f;
-          structured = r ? config || r ? options;
-        in {
-          file = r._file or file';
-          imports = r.imports or [ ];
-          config = if structured then (r.config or { }) else b.removeAttrs r [ "_file" "key" "imports" "disabledModules" "meta" ];
-          options = r.options or { };
-        };
-      collect = file: ms: b.concatMap (m:
-        let l = load file m; in [ l ] ++ collect l.file l.imports) ms;
-      loaded = collect "<unknown-file>" modules;
-      declaresOptions = b.filter (l: l.options != { }) loaded;
-      root = node [ ] declTree (map (l: { inherit (l) file; value = l.config; }) loaded);
+      loaded = collect args "<unknown-file>" modules;
+      # The table's options and those the modules declare (a submodule's modules get the same arguments).
+      ctx = { inherit args collect; };
+      declared = b.foldl' (t: l: mergeDecl [ ] l.file t (declOf ctx l.options)) declTree loaded;
+      root = node [ ] declared (map (l: { inherit (l) file; value = l.config; }) loaded);
       config = root.value;
-    in
-    if declaresOptions != [ ] then
-      throw "module `${(b.head declaresOptions).file}' declares options; the simulated nixpkgs only knows the options of its table"
-    else { inherit config; definedConfig = root.dump; };
+    in { inherit config; definedConfig = root.dump; };
 in
 { inherit evalModules showDefs pretty; }
