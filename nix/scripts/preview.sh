@@ -104,8 +104,9 @@ build() {
     emit result outcome=dry-activate-failed "exit=$dryexit" "output=$(printf '%s' "$dry" | b64)" changed=0 "$(host_state)"
     exit 0
   fi
-  if ! acc=$(accounts "$out" 2>&1); then
-    emit result outcome=dry-activate-failed exit=1 "output=$(printf 'reading the users-groups.json of %s: %s' "$out" "$acc" | b64)" changed=0 "$(host_state)"
+  # Nix's warnings go to stderr, never among the names.
+  if ! acc=$(accounts "$out" 2> "$scratch/accounts.log"); then
+    emit result outcome=dry-activate-failed exit=1 "output=$(printf 'reading the users-groups.json of %s: %s' "$out" "$(cat "$scratch/accounts.log")" | b64)" changed=0 "$(host_state)"
     exit 0
   fi
   line() { printf '%s\n' "$acc" | sed -n "$1p" | tr ' ' ','; }

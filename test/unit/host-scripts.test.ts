@@ -39,15 +39,17 @@ const flake = archive([{ path: "flake/flake.nix", content: "{ }\n", mode: 0o644 
 
 /**
  * A sandbox running preview.sh (under bash, NixOS's sh) as the deployer does: the upload on a stdin
- * that stays open (fd 7 of `then`, which runs while the preview does) until the deployer closes it.
+ * that stays open (fd 7 of `then`, which runs while the preview does) until the deployer closes it;
+ * `first` runs before the preview starts.
  */
-function previewBox(o: ConstructorParameters<typeof Sandbox>[0] = {}): { box: Sandbox; run: (then?: string) => string } {
+function previewBox(o: ConstructorParameters<typeof Sandbox>[0] = {}): { box: Sandbox; run: (then?: string, first?: string) => string } {
   const box = new Sandbox(o);
   box.file("in.tar", flake, 0o644);
   box.file("preview.sh", scripts.preview("preview-1-abc", "media", 5, flake.length).text, 0o644);
-  const run = (then = "") =>
+  const run = (then = "", first = "") =>
     box.run(
       [
+        first,
         `mkfifo ${box.root}/stdin`,
         `bash ${box.root}/preview.sh < ${box.root}/stdin > ${box.root}/out 2>&1 &`,
         "preview=$!",
@@ -62,10 +64,10 @@ function previewBox(o: ConstructorParameters<typeof Sandbox>[0] = {}): { box: Sa
   return { box, run };
 }
 
-async function preview(dryExit: number) {
-  const { box, run } = previewBox({ dryExit });
+async function preview(dryExit: number, o: ConstructorParameters<typeof Sandbox>[0] = {}, before = "") {
+  const { box, run } = previewBox({ dryExit, ...o });
   try {
-    const out = run();
+    const out = run(before);
     return await previewBuild(
       { host: "media", connection: { address: "10.0.0.2", port: 22, user: "root", agent: false, trustOnFirstUse: false }, files: { "flake.nix": "{ }" }, flakeAttr: "media", options },
       answering(out),
@@ -85,6 +87,63 @@ async function preview(dryExit: number) {
     const e = await preview(1).catch((x) => x);
     expect(e).toBeInstanceOf(DeployError);
     expect(e.message).toBe("media: switch-to-configuration dry-activate of the new system failed (exit 1): error: the new system's activation script cannot run");
+  });
+
+  // The host: root, alice (declared before), bob (made by hand); the groups media (declared before) and hobby (by hand).
+  const host = {
+    etc: {
+      passwd: "root:x:0:0::/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\nbob:x:1001:100::/home/bob:/bin/sh\n",
+      group: "root:x:0:\nwheel:x:1:\nusers:x:100:\nmedia:x:990:\nhobby:x:991:\n",
+    },
+  };
+  const named = (names: string[]) => names.map((name) => ({ name }));
+  /** A preview of a new system whose activation names a users-groups.json with `spec`, on the host above. */
+  async function accounts(spec: object) {
+    const { box, run } = previewBox(host);
+    try {
+      const json = box.file("sys-new/0000-users-groups.json", JSON.stringify(spec), 0o644);
+      box.file("sys-new/activate", `#!/bin/sh\nperl update-users-groups.pl ${json}\n`);
+      const out = run("", "mkdir -p /var/lib/nixos && printf 'alice root' > /var/lib/nixos/declarative-users && printf 'media root users wheel' > /var/lib/nixos/declarative-groups");
+      return await previewBuild(
+        { host: "media", connection: { address: "10.0.0.2", port: 22, user: "root", agent: false, trustOnFirstUse: false }, files: { "flake.nix": "{ }" }, flakeAttr: "media", options },
+        answering(out),
+      );
+    } finally {
+      box.cleanup();
+    }
+  }
+
+  it("users and groups: declared ones missing are created; ones declared before and no longer are removed, the others kept", async () => {
+    const r = await accounts({ mutableUsers: true, users: named(["root", "jellyfin"]), groups: named(["root", "wheel", "users", "jellyfin"]) });
+    expect(r.users).toEqual({ created: ["jellyfin"], removed: ["alice"] });
+    expect(r.groups).toEqual({ created: ["jellyfin"], removed: ["media"] });
+  });
+
+  it("users and groups with users.mutableUsers = false: every undeclared one is removed", async () => {
+    const r = await accounts({ mutableUsers: false, users: named(["root"]), groups: named(["root", "wheel", "users"]) });
+    expect(r.users).toEqual({ created: [], removed: ["alice", "bob"] });
+    expect(r.groups).toEqual({ created: [], removed: ["media", "hobby"] });
+  });
+
+  it("a users-groups.json that cannot be read fails the preview, never 'no user would be removed'", async () => {
+    const e = await accounts({ users: "not a list" }).catch((x) => x);
+    expect(e).toBeInstanceOf(DeployError);
+    expect(e.message).toMatch(/^media: switch-to-configuration dry-activate of the new system failed \(exit 1\): reading the users-groups\.json of \S+: [\s\S]*error: /);
+  });
+
+  it("switch inhibitors that differ from the running system's: the switch would be refused", async () => {
+    const inhibited = async (old: string, next: string) => {
+      const { box, run } = previewBox();
+      try {
+        box.file("sys-old/switch-inhibitors", old, 0o644);
+        box.file("sys-new/switch-inhibitors", next, 0o644);
+        return (await previewBuild({ host: "media", connection: { address: "10.0.0.2", port: 22, user: "root", agent: false, trustOnFirstUse: false }, files: { "flake.nix": "{ }" }, flakeAttr: "media", options }, answering(run()))).inhibited;
+      } finally {
+        box.cleanup();
+      }
+    };
+    expect(await inhibited("/nix/store/a-systemd-258\n", "/nix/store/b-systemd-260\n")).toBe(true);
+    expect(await inhibited("/nix/store/a-systemd-258\n", "/nix/store/a-systemd-258\n")).toBe(false);
   });
 });
 
