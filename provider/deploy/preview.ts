@@ -27,7 +27,9 @@ export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Prom
   const upload = archive(flakeEntries(req.files));
   const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
   try {
-    const r = await t.exec(scripts.preview(id, req.flakeAttr, req.options.lockWaitSec), { stdin: upload });
+    // stdin stays open while the build runs: if this process or its connection goes, the host sees
+    // the end of it and stops the build, frees the lock and removes the scratch directory.
+    const r = await t.exec(scripts.preview(id, req.flakeAttr, req.options.lockWaitSec, upload.length), { stdin: upload, holdStdin: true });
     const f = resultOf(r.stdout);
     if (!f) throw new DeployError({ kind: "script-failed", host: req.host, what: "the preview build on the host", exitCode: r.code, output: r.stderr.trim() });
     const failure = failureOf("preview", f);
@@ -36,6 +38,9 @@ export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Prom
       host: req.host,
       system: f.system,
       units: parseDryActivate(text(f.dry)),
+      users: { created: list(f.usersCreated), removed: list(f.usersRemoved) },
+      groups: { created: list(f.groupsCreated), removed: list(f.groupsRemoved) },
+      inhibited: f.inhibited === "1",
       packages: parsePackages(uncoloured(text(f.diff))),
       closureBytes: closure(f.closure),
       rebootReasons: list(f.reboot),

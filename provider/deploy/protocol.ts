@@ -87,7 +87,9 @@ export const OUTCOMES = {
     lost: ["reason", "phase"], // the watchdog could not take the host lock to roll back
   },
   preview: {
-    built: ["system", "dry", "diff", "closure", "reboot"],
+    // users*/groups*: comma lists of what the switch would create and remove (update-users-groups.pl's rules);
+    // inhibited=1: the new system's switch inhibitors differ from the running one's, so a switch is refused.
+    built: ["system", "dry", "diff", "closure", "reboot", "usersCreated", "usersRemoved", "groupsCreated", "groupsRemoved", "inhibited"],
     "missing-tool": ["tool"],
     "staging-failed": ["error"],
     locked: ["holder", "waited"],

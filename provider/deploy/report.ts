@@ -19,10 +19,19 @@ export interface PreviewReport {
   host: string;
   system: string; // the built system's store path
   units: UnitPlan;
+  users: Accounts;
+  groups: Accounts;
+  inhibited: boolean; // the switch inhibitors differ from the running system's: a switch is refused
   packages: PackageChange[];
   closureBytes?: { from: number; to: number };
   rebootReasons: string[];
   reboot: "never" | "ifNeeded" | "always";
+}
+
+/** Users or groups a switch would create and remove (NixOS's update-users-groups.pl). */
+export interface Accounts {
+  created: string[];
+  removed: string[];
 }
 
 /** The units dry-activate says it would stop, reload, restart and start. */
@@ -103,15 +112,27 @@ export function rebootLine(policy: PreviewReport["reboot"], reasons: readonly st
   return `reboot needed (${why} changed): up reboots the host (deploy.reboot "${policy}")`;
 }
 
+/** "create caddy, jellyfin; REMOVE alice" for users or groups, or undefined when a switch changes none. */
+export function accountsLine(a: Accounts): string | undefined {
+  const parts = [...(a.created.length ? [`create ${a.created.join(", ")}`] : []), ...(a.removed.length ? [`REMOVE ${a.removed.join(", ")}`] : [])];
+  return parts.length ? parts.join("; ") : undefined;
+}
+
 /** The preview's lines for one host, each attached to the host's row. */
 export function previewLines(r: PreviewReport): string[] {
-  const size = r.closureBytes ? `closure ${bytes(r.closureBytes.to - r.closureBytes.from)}` : undefined;
+  const size = r.closureBytes ? `closure ${bytes(r.closureBytes.to - r.closureBytes.from)} (${bytes(r.closureBytes.to).slice(1)} in all)` : undefined;
   const pkgs = [packagesLine(r.packages) ?? "no version changes", size].filter(Boolean).join("; ");
+  const inhibited = r.inhibited
+    ? [`${r.host}: SWITCH REFUSED: the new system changes critical components (system.switch.inhibitors differ from the running system's), so NixOS applies it only through the boot default and a reboot`]
+    : [];
   return [
     `${r.host}: preview build: ${r.system} built on the host, nothing activated`,
     `${r.host}: units: ${unitsLine(r.units, false) ?? "no unit would start, stop, restart or reload"}`,
+    `${r.host}: users: ${accountsLine(r.users) ?? "none created or removed"}`,
+    `${r.host}: groups: ${accountsLine(r.groups) ?? "none created or removed"}`,
     `${r.host}: packages: ${pkgs}`,
-    `${r.host}: ${rebootLine(r.reboot, r.rebootReasons, "would")}`,
+    ...inhibited,
+    `${r.host}: ${rebootLine(r.reboot, r.inhibited ? [...r.rebootReasons, "switch-inhibitors"] : r.rebootReasons, "would")}`,
   ];
 }
 

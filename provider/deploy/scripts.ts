@@ -128,9 +128,9 @@ export function cleanup(host: string, claim: Owner, lockWaitSec: number, rollbac
   return script("cleanup", { PNX_HOST: host, ...claimParams(claim), PNX_LOCK_WAIT_SEC: lockWaitSec, PNX_ROLLBACK_TO: rollbackTo ?? "" });
 }
 
-/** A preview build of the flake uploaded on stdin (nix/scripts/preview.sh). */
-export function preview(id: string, flakeAttr: string, lockWaitSec: number): Shell {
-  return script("preview", { PNX_ID: id, PNX_FLAKE_ATTR: flakeAttr, PNX_LOCK_WAIT_SEC: lockWaitSec });
+/** A preview build of the flake uploaded as the first `archiveBytes` of stdin (nix/scripts/preview.sh). */
+export function preview(id: string, flakeAttr: string, lockWaitSec: number, archiveBytes: number): Shell {
+  return script("preview", { PNX_ID: id, PNX_FLAKE_ATTR: flakeAttr, PNX_LOCK_WAIT_SEC: lockWaitSec, PNX_ARCHIVE_BYTES: archiveBytes });
 }
 
 /** Reboots into the new boot default (expected to be `system`), or back into generation `back`. */

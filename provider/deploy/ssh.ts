@@ -171,7 +171,8 @@ class SshTransport implements Transport {
             stderr: Buffer.concat(errOut).toString("utf8"),
           });
         });
-        stream.end(opts.stdin ?? "");
+        if (opts.holdStdin) stream.write(opts.stdin ?? "");
+        else stream.end(opts.stdin ?? "");
       });
     });
   }

@@ -6,6 +6,7 @@ import type { Shell } from "./shell";
 export interface ExecOptions {
   stdin?: Buffer | string;
   onStdout?: (chunk: Buffer) => void; // called as output arrives; stdout is then not collected
+  holdStdin?: boolean; // stdin stays open after `stdin` while the command runs: its end tells the host the deployer is gone
 }
 
 export interface ExecResult {

@@ -210,16 +210,17 @@ function driftLine(props: GenerationState, s: HostState): string {
 /**
  * A preview that builds: the changed host builds its new system and says what a switch would do, in
  * lines attached to its row. A host that cannot be reached is reported and left to `up`; one whose
- * new system does not build fails the preview, as `up` would.
+ * new system does not build fails the preview, as `up` would. A host never deployed is built the same
+ * way (its first switch is the one that changes the most); `recordedKey` is the host key state holds.
  */
-async function reportPreview(olds: GenerationState, news: GenerationInputs): Promise<void> {
+async function reportPreview(recordedKey: string | undefined, news: GenerationInputs): Promise<void> {
   exitWithEngine();
   const log = logger(news.progressUrn);
   try {
     const report = await previewBuild({
       host: news.host,
       connection: news.connection,
-      hostKey: news.connection.hostKey ? undefined : olds.hostKey,
+      hostKey: news.connection.hostKey ? undefined : recordedKey || undefined,
       files: travelling(news),
       flakeAttr: news.flakeAttr,
       options: news.deploy,
@@ -237,14 +238,17 @@ async function reportPreview(olds: GenerationState, news: GenerationInputs): Pro
 
 /** The dynamic provider; exported so tests can call its methods directly. */
 export const generationProvider: pulumi.dynamic.ResourceProvider = {
-  async check(_olds: unknown, news: unknown) {
+  async check(olds: unknown, news: unknown) {
     const { inputs, failures } = checkGeneration(withDefaults(news as Record<string, unknown>));
+    // A Generation not in state yet gets no diff: its preview build (the host's first deploy) runs here.
+    const creating = Object.keys((olds ?? {}) as object).length === 0;
+    if (inputs?.previewBuild && creating && !inputs.hold) await reportPreview(undefined, inputs);
     return inputs ? { inputs } : { failures };
   },
 
   async diff(_id: string, olds: GenerationState, news: GenerationInputs) {
     const action = updateAction(changes(olds, news, olds.deployedHash !== news.contentHash));
-    if (news.previewBuild && action === "deploy" && !neverDeployed(olds) && !news.hold) await reportPreview(olds, news);
+    if (news.previewBuild && action === "deploy" && !news.hold) await reportPreview(olds.hostKey, news);
     return { changes: action !== "none", replaces: [], deleteBeforeReplace: false };
   },
 

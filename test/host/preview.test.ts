@@ -1,8 +1,11 @@
 // The preview that builds against simulated hosts over real SSH (previewBuild called directly): what a
 // switch would do, read from the host's own tools, with nothing changed on the host; the host lock is
-// shared with other previews and waited for behind a deploy; a deploy user goes through sudo.
+// shared with other previews and waited for behind a deploy; a deploy user goes through sudo; a
+// dropped connection ends the build on the host.
 import { SimHost, startHosts } from "../harness/pool";
 import { previewBuild } from "../../provider/deploy/preview";
+import { sshNet } from "../../provider/deploy/ssh";
+import type { Net, Transport } from "../../provider/deploy/transport";
 import type { GenerationInputs } from "../../provider/schema/generation";
 import { create, inputsFor, running } from "./generation.fixture";
 
@@ -55,4 +58,37 @@ test("a system that does not build fails with Nix's error and changes nothing", 
   const e = await previewBuild(request(broken)).catch((x) => x);
   expect(e.message).toMatch(/build failed \(exit 1\); nothing changed[\s\S]*networking\.hostNam/);
   expect(await footprint()).toBe(before);
+});
+
+test.each(["root", "deploy"] as const)("a preview whose connection drops mid-build ends its build, frees the lock and removes its scratch directory within 10 s (as %s)", async (user) => {
+  const scratch = "/var/lib/pulumi-nixos/private/preview";
+  await h.fault({ kind: "slow", seconds: 60 });
+  try {
+    // The deployer's side of the connection, to drop it as a killed `pulumi preview` would.
+    let transport: Transport | undefined;
+    const net: Net = { ...sshNet, connect: async (spec) => (transport = await sshNet.connect(spec)) };
+    const running = previewBuild(request(await inputsFor(h, 6, { user })), net).catch((e: Error) => e);
+    // The host's own processes (a PID namespace of its own): the preview's shell, its build.
+    const previewing = "pgrep -f '[n]ixos-rebuild build|[p]ulumi-nixos preview.sh' | sed 's/^/pid /'";
+    let building = "";
+    for (let i = 0; i < 200 && building === ""; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      building = (await h.exec("pgrep -f '[n]ixos-rebuild build'")).stdout;
+    }
+    expect(building).not.toBe("");
+    await transport!.close();
+    expect(await running).toBeInstanceOf(Error);
+    // Gone: every process of the preview (the sleeping nixos-rebuild among them), the scratch
+    // directory; and the lock is free.
+    const left = async () => (await h.exec(`${previewing}; ls -A ${scratch}; flock -x -n /var/lib/pulumi-nixos/private/lock true || echo 'lock held'`)).stdout;
+    const start = Date.now();
+    let now = await left();
+    while (now !== "" && Date.now() - start < 10000) {
+      await new Promise((r) => setTimeout(r, 250));
+      now = await left();
+    }
+    expect(now).toBe("");
+  } finally {
+    await h.fault(null);
+  }
 });

@@ -37,12 +37,37 @@ const options = {
 
 const flake = archive([{ path: "flake/flake.nix", content: "{ }\n", mode: 0o644 }]);
 
-async function preview(dryExit: number) {
-  const box = new Sandbox({ dryExit });
+/**
+ * A sandbox running preview.sh (under bash, NixOS's sh) as the deployer does: the upload on a stdin
+ * that stays open (fd 7 of `then`, which runs while the preview does) until the deployer closes it;
+ * `first` runs before the preview starts.
+ */
+function previewBox(o: ConstructorParameters<typeof Sandbox>[0] = {}): { box: Sandbox; run: (then?: string, first?: string) => string } {
+  const box = new Sandbox(o);
+  box.file("in.tar", flake, 0o644);
+  box.file("preview.sh", scripts.preview("preview-1-abc", "media", 5, flake.length).text, 0o644);
+  const run = (then = "", first = "") =>
+    box.run(
+      [
+        first,
+        `mkfifo ${box.root}/stdin`,
+        `bash ${box.root}/preview.sh < ${box.root}/stdin > ${box.root}/out 2>&1 &`,
+        "preview=$!",
+        `exec 7> ${box.root}/stdin`,
+        `cat ${box.root}/in.tar >&7`,
+        then,
+        "wait $preview",
+        "exec 7>&-",
+        `cat ${box.root}/out`,
+      ].join("\n"),
+    );
+  return { box, run };
+}
+
+async function preview(dryExit: number, o: ConstructorParameters<typeof Sandbox>[0] = {}, before = "") {
+  const { box, run } = previewBox({ dryExit, ...o });
   try {
-    box.file("in.tar", flake, 0o644);
-    box.file("preview.sh", scripts.preview("preview-1-abc", "media", 5).text, 0o644);
-    const out = box.run(`sh ${box.root}/preview.sh < ${box.root}/in.tar`);
+    const out = run(before);
     return await previewBuild(
       { host: "media", connection: { address: "10.0.0.2", port: 22, user: "root", agent: false, trustOnFirstUse: false }, files: { "flake.nix": "{ }" }, flakeAttr: "media", options },
       answering(out),
@@ -62,6 +87,126 @@ async function preview(dryExit: number) {
     const e = await preview(1).catch((x) => x);
     expect(e).toBeInstanceOf(DeployError);
     expect(e.message).toBe("media: switch-to-configuration dry-activate of the new system failed (exit 1): error: the new system's activation script cannot run");
+  });
+
+  // The host: root, alice (declared before), bob (made by hand); the groups media (declared before) and hobby (by hand).
+  const host = {
+    etc: {
+      passwd: "root:x:0:0::/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\nbob:x:1001:100::/home/bob:/bin/sh\n",
+      group: "root:x:0:\nwheel:x:1:\nusers:x:100:\nmedia:x:990:\nhobby:x:991:\n",
+    },
+  };
+  const named = (names: string[]) => names.map((name) => ({ name }));
+  /** A preview of a new system whose activation names a users-groups.json with `spec`, on the host above. */
+  async function accounts(spec: object) {
+    const { box, run } = previewBox(host);
+    try {
+      const json = box.file("sys-new/0000-users-groups.json", JSON.stringify(spec), 0o644);
+      box.file("sys-new/activate", `#!/bin/sh\nperl update-users-groups.pl ${json}\n`);
+      const out = run("", "mkdir -p /var/lib/nixos && printf 'alice root' > /var/lib/nixos/declarative-users && printf 'media root users wheel' > /var/lib/nixos/declarative-groups");
+      return await previewBuild(
+        { host: "media", connection: { address: "10.0.0.2", port: 22, user: "root", agent: false, trustOnFirstUse: false }, files: { "flake.nix": "{ }" }, flakeAttr: "media", options },
+        answering(out),
+      );
+    } finally {
+      box.cleanup();
+    }
+  }
+
+  it("users and groups: declared ones missing are created; ones declared before and no longer are removed, the others kept", async () => {
+    const r = await accounts({ mutableUsers: true, users: named(["root", "jellyfin"]), groups: named(["root", "wheel", "users", "jellyfin"]) });
+    expect(r.users).toEqual({ created: ["jellyfin"], removed: ["alice"] });
+    expect(r.groups).toEqual({ created: ["jellyfin"], removed: ["media"] });
+  });
+
+  it("users and groups with users.mutableUsers = false: every undeclared one is removed", async () => {
+    const r = await accounts({ mutableUsers: false, users: named(["root"]), groups: named(["root", "wheel", "users"]) });
+    expect(r.users).toEqual({ created: [], removed: ["alice", "bob"] });
+    expect(r.groups).toEqual({ created: [], removed: ["media", "hobby"] });
+  });
+
+  it("a users-groups.json that cannot be read fails the preview, never 'no user would be removed'", async () => {
+    const e = await accounts({ users: "not a list" }).catch((x) => x);
+    expect(e).toBeInstanceOf(DeployError);
+    expect(e.message).toMatch(/^media: switch-to-configuration dry-activate of the new system failed \(exit 1\): reading the users-groups\.json of \S+: [\s\S]*error: /);
+  });
+
+  it("switch inhibitors that differ from the running system's: the switch would be refused", async () => {
+    const inhibited = async (old: string, next: string) => {
+      const { box, run } = previewBox();
+      try {
+        box.file("sys-old/switch-inhibitors", old, 0o644);
+        box.file("sys-new/switch-inhibitors", next, 0o644);
+        return (await previewBuild({ host: "media", connection: { address: "10.0.0.2", port: 22, user: "root", agent: false, trustOnFirstUse: false }, files: { "flake.nix": "{ }" }, flakeAttr: "media", options }, answering(run()))).inhibited;
+      } finally {
+        box.cleanup();
+      }
+    };
+    expect(await inhibited("/nix/store/a-systemd-258\n", "/nix/store/b-systemd-260\n")).toBe(true);
+    expect(await inhibited("/nix/store/a-systemd-258\n", "/nix/store/a-systemd-258\n")).toBe(false);
+  });
+});
+
+(unshareWorks ? describe : describe.skip)("a preview whose deployer goes away", () => {
+  const scratch = "/var/lib/pulumi-nixos/private/preview";
+  // What is left of the preview 3 s after its stdin closed: its processes (the owner file's), the scratch, the lock.
+  const leftovers = (box: Sandbox) =>
+    [
+      `n=0; while ! grep -q nixos-rebuild ${box.stubs}/calls 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`,
+      `owner=$(cat ${scratch}/preview-1-abc/owner)`,
+      "exec 7>&-",
+      "sleep 3",
+      // The preview's shell (a zombie is gone), and every process of its build's and its watcher's groups.
+      'main=$(printf "%s\\n" "$owner" | sed -n 1p | cut -d" " -f1)',
+      'case $(sed -n "s/^State:[[:space:]]*//p" /proc/$main/status 2>/dev/null) in ""|Z*) ;; *) echo "alive: $main" ;; esac',
+      'for g in $(printf "%s\\n" "$owner" | sed 1d | cut -d" " -f1); do bash -c \'kill -0 -- "-$1"\' _ "$g" 2>/dev/null && echo "alive: group $g"; done',
+      `echo "scratch: $(ls -A ${scratch})"`,
+      "flock -x -n /var/lib/pulumi-nixos/private/lock true && echo 'lock: free'",
+    ].join("\n");
+
+  it("its stdin closed mid-build: the build ends, the lock is free and the scratch directory gone within 3 s", () => {
+    const { box, run } = previewBox({ buildSeconds: 30 });
+    try {
+      const out = run(leftovers(box));
+      expect(out).not.toMatch(/^alive:/m);
+      expect(out).toMatch(/^scratch: $/m);
+      expect(out).toMatch(/^lock: free$/m);
+      expect(out).not.toMatch(/outcome=built/);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("killed outright (no trap runs): the next preview ends what is left of it and removes its scratch directory", () => {
+    const { box, run } = previewBox({ buildSeconds: 30 });
+    try {
+      // The preview's shell and its watcher SIGKILLed (as a killed session's would be), its build left
+      // running with the lock; then a second preview.
+      const out = run(
+        [
+          `owner=${scratch}/preview-1-abc/owner`,
+          `n=0; while [ "$(cat $owner 2>/dev/null | wc -l)" != 3 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`,
+          // (sh is dash here: its kill takes no process group)
+          'group() { bash -c \'kill "$1" -- "-$2"\' _ "$@" 2>/dev/null; }',
+          'kill -KILL "$(sed -n 1p $owner | cut -d" " -f1)"; group -KILL "$(sed -n 3p $owner | cut -d" " -f1)"',
+          'worker=$(sed -n 2p $owner | cut -d" " -f1)',
+          "exec 7>&-",
+          "sleep 0.5",
+          `echo "before: $(ls -A ${scratch}); build: $(group -0 "$worker" && echo running)"`,
+          `cp ${box.root}/preview.sh ${box.root}/second.sh && sed -i 's/preview-1-abc/preview-2-abc/' ${box.root}/second.sh`,
+          `sed -i 's/^sleep .*/sleep 0/' ${box.stubs}/nixos-rebuild`,
+          `{ cat ${box.root}/in.tar; sleep 2; } | bash ${box.root}/second.sh | grep -o 'outcome=[a-z-]*'`,
+          `echo "after: $(ls -A ${scratch}); build: $(group -0 "$worker" && echo running)"`,
+          "flock -x -n /var/lib/pulumi-nixos/private/lock true && echo 'lock: free'",
+        ].join("\n"),
+      );
+      expect(out).toMatch(/^before: preview-1-abc; build: running$/m);
+      expect(out).toMatch(/^outcome=built$/m);
+      expect(out).toMatch(/^after: ; build: $/m);
+      expect(out).toMatch(/^lock: free$/m);
+    } finally {
+      box.cleanup();
+    }
   });
 });
 

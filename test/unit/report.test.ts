@@ -55,6 +55,9 @@ describe("the lines preview and up print", () => {
       host: "media",
       system: "/nix/store/abc-nixos-system-media-26.11",
       units: parseDryActivate(DRY),
+      users: { created: [], removed: [] },
+      groups: { created: [], removed: [] },
+      inhibited: false,
       packages: parsePackages(DIFF),
       closureBytes: { from: 1024 * 1024, to: 1024 * 1024 + 3 * 1024 * 1024 },
       rebootReasons: ["kernel", "initrd"],
@@ -63,8 +66,33 @@ describe("the lines preview and up print", () => {
     expect(lines).toEqual([
       "media: preview build: /nix/store/abc-nixos-system-media-26.11 built on the host, nothing activated",
       "media: units: re-execute systemd; stop radarr.service; restart jellyfin.service, sonarr.service; reload caddy.service; start seerr.service",
-      expect.stringMatching(/^media: packages: caddy 2\.9\.0 → 2\.9\.1; .*; closure \+3\.0 MiB$/),
+      "media: users: none created or removed",
+      "media: groups: none created or removed",
+      expect.stringMatching(/^media: packages: caddy 2\.9\.0 → 2\.9\.1; .*; closure \+3\.0 MiB \(4\.0 MiB in all\)$/),
       'media: REBOOT NEEDED (kernel, initrd changed): deploy.reboot is "never", so this would take effect only at the next boot (fix: reboot the host, or set deploy.reboot to "ifNeeded")',
+    ]);
+  });
+
+  it("a first deploy: users and groups created and removed, and a switch the inhibitors refuse", () => {
+    const lines = previewLines({
+      host: "media",
+      system: "/nix/store/abc-nixos-system-media-26.11",
+      units: parseDryActivate("would start the following units: jellyfin.service\n"),
+      users: { created: ["jellyfin"], removed: ["alice", "deploy"] },
+      groups: { created: ["jellyfin"], removed: [] },
+      inhibited: true,
+      packages: parsePackages("jellyfin: ∅ → 10.10.7, +24.0 KiB\n"),
+      rebootReasons: [],
+      reboot: "never",
+    });
+    expect(lines).toEqual([
+      "media: preview build: /nix/store/abc-nixos-system-media-26.11 built on the host, nothing activated",
+      "media: units: start jellyfin.service",
+      "media: users: create jellyfin; REMOVE alice, deploy",
+      "media: groups: create jellyfin",
+      "media: packages: added jellyfin 10.10.7",
+      "media: SWITCH REFUSED: the new system changes critical components (system.switch.inhibitors differ from the running system's), so NixOS applies it only through the boot default and a reboot",
+      'media: REBOOT NEEDED (switch-inhibitors changed): deploy.reboot is "never", so this would take effect only at the next boot (fix: reboot the host, or set deploy.reboot to "ifNeeded")',
     ]);
   });
 

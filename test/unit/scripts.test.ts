@@ -20,7 +20,7 @@ const rendered = {
   confirm: scripts.confirm("1-abc", 10, 30, [{ name: "caddy up", command: "systemctl is-active caddy" }]),
   state: scripts.state(),
   cleanup: scripts.cleanup("media", { project: "lab", stack: "homelab", identity: "0123456789abcdef0123" }, 5, 3),
-  preview: scripts.preview("1-abc", "media", 5),
+  preview: scripts.preview("1-abc", "media", 5, 10240),
   reboot: scripts.reboot(5, { system: "/nix/store/aaaa-nixos-system-media" }),
   rebootBack: scripts.reboot(5, { back: 4 }),
   booted: scripts.booted(30, [{ name: "caddy up", command: "systemctl is-active caddy" }]),
