@@ -17,7 +17,7 @@ import { firewallPorts, serviceName } from "../model/catalogue";
 import type { DeployOptions } from "../schema/generation";
 import { Generation } from "./generation";
 import { HostModule, moduleParts, plainParts, registerParts } from "./modules";
-import { noteHost } from "./parallelism";
+import { noteHost } from "./engine-limits";
 import { noRevision, programRevision } from "./revision";
 import { PREVIEW_BUILD_ENV, previewBuildOn } from "./preview-build";
 
@@ -210,8 +210,7 @@ export class Host extends pulumi.ComponentResource {
     registerParts(this, name, [...(args.modules ?? []), ...plainParts(name, args)]);
     const eol = endOfLifeWarning(spec.release, new Date().toISOString().slice(0, 10));
     if (eol !== undefined) void pulumi.log.warn(`host '${name}': release: ${eol}`, this);
-    const crowded = noteHost(args.deploy?.maxActivating);
-    if (crowded !== undefined) void pulumi.log.warn(`host '${name}': ${crowded}`, this);
+    for (const limit of noteHost(args.deploy?.maxActivating)) void pulumi.log.warn(`host '${name}': ${limit}`, this);
     this.spec = spec;
     this.secrets = secretContents(model.environmentFiles, `host '${name}'`);
     // Rendering waits for what only Outputs know: the deploy key's public half (from a secret key), and

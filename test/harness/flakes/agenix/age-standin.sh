@@ -17,9 +17,10 @@ fi
 out=$2 file=$3
 shift 3
 umask u=r,g=,o=
+# A wrong key decrypts to bytes that may hold NUL, which bash would warn of: secrets here are text.
 for identity in "$@"; do
   key=$(secretKey "$identity") || continue
-  if plain=$(openssl enc -d -aes-256-cbc -pbkdf2 -a -pass fd:3 -in "$file" 3< <(printf '%s\n' "$key") 2>/dev/null) && [ "${plain%%$'\n'*}" = "$MAGIC" ]; then
+  if plain=$(openssl enc -d -aes-256-cbc -pbkdf2 -a -pass fd:3 -in "$file" 3< <(printf '%s\n' "$key") 2>/dev/null | tr -d '\000') && [ "${plain%%$'\n'*}" = "$MAGIC" ]; then
     printf '%s' "${plain#*$'\n'}" > "$out"
     exit 0
   fi

@@ -35,7 +35,7 @@ install)
   while [ $# -gt 0 ]; do
     name=$1 file=$2 format=$3 lookup=$4 path=$5 owner=$6 group=$7 mode=$8
     shift 8
-    if ! plain=$(openssl enc -d -aes-256-cbc -pbkdf2 -a -pass fd:3 -in "$file" 3< <(printf '%s\n' "$key") 2>/dev/null) || [ "${plain%%$'\n'*}" != "$MAGIC" ]; then
+    if ! plain=$(openssl enc -d -aes-256-cbc -pbkdf2 -a -pass fd:3 -in "$file" 3< <(printf '%s\n' "$key") 2>/dev/null | tr -d '\000') || [ "${plain%%$'\n'*}" != "$MAGIC" ]; then
       echo "sops-install-secrets: failed to decrypt '$file': Error getting data key: 0 successful groups required, got 0" >&2
       exit 1
     fi
