@@ -147,7 +147,8 @@ async function product(work: string, all: SimHost[], n: number, key: string, mea
   const hosts = all.slice(0, n);
   // One stack name for every N (each has its own backend): the hosts' markers name the stack that
   // deploys them, and a machine of another stack is refused.
-  const s = new BenchStack(path.join(repo, "stacks"), "bench", path.join(work, `hosts-${n}.yaml`), env);
+  // In the mode the README recommends: state saved when each run ends.
+  const s = new BenchStack(path.join(repo, "stacks"), "bench", path.join(work, `hosts-${n}.yaml`), checkpointEnv(true));
   await s.init(hostsConfig(hosts, await hostFolders(work, hosts)), { sshPrivateKey: key, radarrApiKey: "0123456789abcdef0123456789abcdef" });
   // One service change on every host: Jellyfin moves to another sub-domain (route and Nix files change).
   const changed = await s.variant(
