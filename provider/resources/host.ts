@@ -7,7 +7,7 @@ import { IDENTITY_COMMAND, owner, Owner } from "../schema/owner";
 import { ownerName } from "../model/owner";
 import { flakeLock, renderFlake, RenderedHost, RenderResult } from "../render/flake";
 import { endOfLifeWarning } from "../schema/release";
-import { modelHost } from "../model/host";
+import { allSecretFiles, modelHost } from "../model/host";
 import { passwordLogins } from "../model/access";
 import { EnvironmentFile, joinSecretParts, secretDigest } from "../model/secrets";
 import { publicKeyOf } from "../deploy/ssh";
@@ -16,6 +16,7 @@ import type { SecretInput } from "../schema/secret";
 import { firewallPorts, serviceName } from "../model/catalogue";
 import type { DeployOptions } from "../schema/generation";
 import { Generation } from "./generation";
+import { stackDigestKey } from "./digest-key";
 import { HostModule, moduleParts, plainParts, registerParts } from "./modules";
 import { noteHost } from "./parallelism";
 import { noRevision, programRevision } from "./revision";
@@ -118,9 +119,11 @@ export function secretContents(files: readonly EnvironmentFile[], subject: strin
   );
 }
 
-/** The digest of each secret file, by key: no secret (model/secrets.ts says why), so the rendered files that carry it are not secret either. */
-export function secretDigests(host: string, contents: pulumi.Output<Record<string, string>>): pulumi.Output<Record<string, string>> {
-  return pulumi.unsecret(contents.apply((c) => Object.fromEntries(Object.entries(c).map(([key, text]) => [key, secretDigest(host, key, text)]))));
+/** The keyed digest of each secret file, by key: no secret (model/secrets.ts says why), so the rendered files that carry it are not secret either. */
+export function secretDigests(host: string, contents: pulumi.Output<Record<string, string>>, digestKey: pulumi.Output<string>): pulumi.Output<Record<string, string>> {
+  return pulumi.unsecret(
+    pulumi.all([contents, digestKey]).apply(([c, k]) => Object.fromEntries(Object.entries(c).map(([key, text]) => [key, secretDigest(k, host, key, text)]))),
+  );
 }
 
 /**
@@ -213,11 +216,14 @@ export class Host extends pulumi.ComponentResource {
     const crowded = noteHost(args.deploy?.maxActivating);
     if (crowded !== undefined) void pulumi.log.warn(`host '${name}': ${crowded}`, this);
     this.spec = spec;
-    this.secrets = secretContents(model.environmentFiles, `host '${name}'`);
+    const files = allSecretFiles(model);
+    this.secrets = secretContents(files, `host '${name}'`);
+    // The stack's digest key, only when there is something to digest.
+    const digestKey = files.length > 0 ? stackDigestKey() : pulumi.output("");
     // Rendering waits for what only Outputs know: the deploy key's public half (from a secret key), and
     // the digests of the secret files that restart or reload the units reading them.
     const result: pulumi.Output<RenderResult> = pulumi
-      .all([deployKeys(spec), secretDigests(name, this.secrets)])
+      .all([deployKeys(spec), secretDigests(name, this.secrets, digestKey)])
       .apply(([keys, digests]) => renderFlake(model, { deployKeys: keys, secretDigests: digests }));
     this.rendered = result.apply((r) => r.rendered);
     this.contentHash = this.rendered.apply((r) => r.contentHash);

@@ -28,6 +28,10 @@ export function generationSchemas() {
     owner: z.string().regex(posixName, { message: 'must be a POSIX user name such as "radarr" (fix: use the service\'s user)' }),
     group: z.string().regex(posixName, { message: 'must be a POSIX group name such as "radarr" (fix: use the service\'s group)' }),
     mode: z.string().regex(/^0?[0-7]{3}$/, { message: 'an octal mode such as "0400"' }),
+    // Where a unit reads the file when not at path: a link to path, placed by the job (schema/secret-file.ts checks it).
+    link: z.string().regex(/^\/[A-Za-z0-9._+\-/@:]+$/, { message: "an absolute path" }).optional(),
+    // The value is base64 of the file's bytes, decoded when the upload is built.
+    encoding: z.literal("base64").optional(),
   });
 
   const healthCheckSchema = z.object({

@@ -1,0 +1,95 @@
+// A secret file the user ships to a host (a WireGuard key, an rclone config, sops-nix's age key): its
+// value, where it lands, who may read it and which units read it. The value travels as the API keys do
+// (model/secrets.ts); a destination outside the secrets directory is a link into it (nix/scripts/job.sh).
+import { z } from "zod";
+import { SECRETS_DIR } from "./generation";
+import { hostPath, strictObject, unixName } from "./common";
+import { secretOf, secretProblem } from "./secret";
+
+/**
+ * Where a secret file may land: the secrets directory (the default), a file in a service's directory
+ * under /var/lib, or in a directory under /etc. Refused: what NixOS or the deployer manage themselves
+ * (a switch or deploy would overwrite them, or they would grant logins), and the store.
+ */
+export const SECRET_FILE_ROOTS = ["/var/lib/<dir>/...", "/etc/<dir>/...", `${SECRETS_DIR}/<name>`] as const;
+const REFUSED_PREFIXES = [
+  "/var/lib/pulumi-nixos/",
+  "/var/lib/nixos/",
+  "/var/lib/systemd/",
+  "/etc/nixos/",
+  "/etc/pulumi-nixos/",
+  "/etc/static/",
+  "/etc/systemd/",
+  "/etc/sudoers.d/",
+  "/etc/pam.d/",
+  "/etc/ssh/authorized_keys.d/",
+];
+
+/** What is wrong with a secret file's destination, or undefined. */
+export function destinationProblem(path: string): string | undefined {
+  const roots = `a file in a directory under /var/lib or /etc, or leave path out for ${SECRETS_DIR}/<name>`;
+  const refused = REFUSED_PREFIXES.find((p) => path.startsWith(p));
+  if (refused !== undefined) return `must not be under ${refused.slice(0, -1)}, which NixOS or the deployer manage (fix: ${roots})`;
+  const parts = path.split("/").slice(1);
+  const under = (root: string[]) => root.every((r, i) => parts[i] === r) && parts.length >= root.length + 2;
+  if (!under(["var", "lib"]) && !under(["etc"])) return `must be under /var/lib/<dir>/ or /etc/<dir>/ (fix: ${roots})`;
+  return undefined;
+}
+
+const readerUnit = z
+  .string("must be a string (fix: a systemd service's name such as \"wireguard-wg0\")")
+  .regex(/^[A-Za-z0-9:_.@-]+$/, "must be a systemd service name such as \"wireguard-wg0\" (fix: the unit's name without \".service\")")
+  .refine((u) => !u.endsWith(".service"), "must be the service's name without \".service\" (fix: e.g. \"wireguard-wg0\")");
+
+export const secretFile = strictObject(
+  {
+    /** Names the file: its place in the secrets directory and its key in the Generation's secrets. */
+    name: z
+      .string("must be a string (fix: e.g. \"wg0-key\")")
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be lower-case letters, digits, '-' and '_', at most 63 (fix: e.g. \"wg0-key\")"),
+    /** The content: a Pulumi secret, text as given or bytes as base64 (encoding "base64"). */
+    value: secretOf("fileText"),
+    encoding: z.enum(["text", "base64"], "must be \"text\" or \"base64\" (fix: \"base64\" for bytes given as base64)").default("text"),
+    /** Where a unit reads it; by default <secrets directory>/<name>. Elsewhere it is a link into the secrets directory. */
+    path: hostPath.superRefine((p, ctx) => {
+      const problem = destinationProblem(p);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }).optional(),
+    owner: unixName.default("root"),
+    group: unixName.default("root"),
+    mode: z
+      .string("must be an octal mode string such as \"0400\" (fix: quote it: \"0400\")")
+      .regex(/^0?[0-7][0-7]0$/, "must be an octal mode such as \"0400\" or \"0440\" that gives others nothing (fix: e.g. \"0400\")")
+      .default("0400"),
+    /** Units restarted when the value changes. */
+    restart: z.array(readerUnit).default([]),
+    /** Units reloaded when the value changes (they re-read it without a restart). */
+    reload: z.array(readerUnit).default([]),
+  },
+  "a secret file",
+).superRefine((f, ctx) => {
+  if (f.encoding === "base64" && typeof f.value === "string") {
+    const problem = secretProblem("base64", f.value);
+    if (problem) ctx.addIssue({ code: "custom", path: ["value"], message: problem });
+  }
+  const both = f.restart.filter((u) => f.reload.includes(u));
+  if (both.length) ctx.addIssue({ code: "custom", path: ["reload"], message: `names ${both.join(", ")}, which restart already lists (fix: keep each unit in one of restart and reload)` });
+});
+
+/** Names and destinations are unique on a host (two files at one path would replace each other). */
+export function secretFilesUnique(files: readonly { name: string; path?: string }[], ctx: z.RefinementCtx): void {
+  const names = new Set<string>();
+  const paths = new Map<string, number>();
+  files.forEach((f, i) => {
+    if (names.has(f.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `"${f.name}" names another secret file too (fix: give each secret file its own name)` });
+    names.add(f.name);
+    const p = f.path ?? `${SECRETS_DIR}/${f.name}`;
+    const other = paths.get(p);
+    if (other !== undefined) ctx.addIssue({ code: "custom", path: [i, "path"], message: `${p} is the destination of secretFiles[${other}] too (fix: give each secret file its own path)` });
+    else paths.set(p, i);
+  });
+}
+
+export const secretFiles = z.array(secretFile).superRefine(secretFilesUnique).default([]);
+
+export type SecretFileSpec = z.infer<typeof secretFile>;
