@@ -1,8 +1,8 @@
-// The stack's digest key (stack config pulumi-nixos:digestKey, a Pulumi secret): the HMAC key of the
-// digests that restart a secret file's readers (model/secrets.ts). Kept in config so it exists before the
-// first run and outlives lost state; a stack without one gets one made here, once (the edge: runs pulumi).
-import { spawnSync } from "child_process";
-import { randomBytes } from "crypto";
+// The key of the digests that restart a secret file's readers (model/secrets.ts): a secret of the stack
+// that exists before the first run and outlives lost state. Stack config pulumi-nixos:digestKey (a Pulumi
+// secret) when set; else derived from the host's deploy key, which the stack already keeps secret, so
+// no stack needs a step of its own. A host reached through an SSH agent has neither until the key is set.
+import { createHmac } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../schema/errors";
 
@@ -11,40 +11,28 @@ const MIN_LENGTH = 32;
 
 export const digestKeyCommand = (stack: string): string => `pulumi config set --stack ${stack} --secret ${DIGEST_KEY} "$(openssl rand -hex 32)"`;
 
-/** Sets the key in the stack's config, value on stdin (never in argv); the error text, or undefined. */
-function setWithCli(stack: string, key: string): string | undefined {
-  const r = spawnSync("pulumi", ["config", "set", "--stack", stack, "--secret", DIGEST_KEY], { input: key, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
-  if (r.error) return r.error.message;
-  return r.status === 0 ? undefined : (r.stderr || r.stdout).trim().split("\n")[0];
+/** What is wrong with a stored digest key, or undefined. */
+export function digestKeyProblem(key: string, stack: string): string | undefined {
+  return key.length < MIN_LENGTH ? `stack '${stack}' config: digestKey: must be at least ${MIN_LENGTH} random characters (fix: ${digestKeyCommand(stack)})` : undefined;
 }
 
-let made: pulumi.Output<string> | undefined;
-
 /**
- * The stack's digest key: from config, else made once per run and written to the stack's config with
- * `create`. A key too short to be random, or one that cannot be stored, is refused with the command that
- * sets one: a key that changed every run would restart every reader on every deploy.
+ * The host's digest key, as a secret Output. `stored` is the stack's pulumi-nixos:digestKey, `privateKey`
+ * the host's deploy key. A new deploy key, or a digestKey set later, restarts each reader once.
  */
-export function stackDigestKey(
-  say: (message: string) => void = (m) => void pulumi.log.warn(m),
-  stored: pulumi.Output<string> | undefined = new pulumi.Config("pulumi-nixos").getSecret("digestKey"),
-  create: (stack: string, key: string) => string | undefined = setWithCli,
-): pulumi.Output<string> {
-  const stack = pulumi.getStack();
+export function digestKeyOf(host: string, stack: string, stored: pulumi.Output<string> | undefined, privateKey: pulumi.Input<string> | undefined): pulumi.Output<string> {
   if (stored !== undefined) {
+    // Config's secrets are secret Outputs already, and so is what is derived from them.
     return stored.apply((k) => {
-      if (k.length < MIN_LENGTH) throw new ValidationError([`stack '${stack}' config: digestKey: must be at least ${MIN_LENGTH} random characters (fix: ${digestKeyCommand(stack)})`]);
+      const problem = digestKeyProblem(k, stack);
+      if (problem) throw new ValidationError([problem]);
       return k;
     });
   }
-  if (made !== undefined) return made;
-  const key = randomBytes(32).toString("hex");
-  const failed = create(stack, key);
-  if (failed !== undefined) {
-    throw new ValidationError([`stack '${stack}' config: digestKey is not set and could not be made (${failed}) (fix: ${digestKeyCommand(stack)})`]);
+  if (privateKey !== undefined) {
+    return pulumi.secret(pulumi.output(privateKey).apply((k) => createHmac("sha256", k).update("pulumi-nixos secret file digest key").digest("hex")));
   }
-  const where = process.env.CI ? "; in CI, commit it or the next run makes another, which restarts every unit that reads a secret once" : "";
-  say(`stack '${stack}': made ${DIGEST_KEY} (a Pulumi secret keying the digests that restart the units reading secret files): commit Pulumi.${stack}.yaml${where}`);
-  made = pulumi.secret(key);
-  return made;
+  throw new ValidationError([
+    `host '${host}': its secret files need the stack's digest key, and with an SSH agent there is no deploy key to derive it from (fix: ${digestKeyCommand(stack || "<stack>")})`,
+  ]);
 }

@@ -16,7 +16,7 @@ import type { SecretInput } from "../schema/secret";
 import { firewallPorts, serviceName } from "../model/catalogue";
 import type { DeployOptions } from "../schema/generation";
 import { Generation } from "./generation";
-import { stackDigestKey } from "./digest-key";
+import { digestKeyOf } from "./digest-key";
 import { HostModule, moduleParts, plainParts, registerParts } from "./modules";
 import { noteHost } from "./parallelism";
 import { noRevision, programRevision } from "./revision";
@@ -218,8 +218,8 @@ export class Host extends pulumi.ComponentResource {
     this.spec = spec;
     const files = allSecretFiles(model);
     this.secrets = secretContents(files, `host '${name}'`);
-    // The stack's digest key, only when there is something to digest.
-    const digestKey = files.length > 0 ? stackDigestKey() : pulumi.output("");
+    // The digest key, only when there is something to digest.
+    const digestKey = files.length > 0 ? digestKeyOf(name, pulumi.getStack(), new pulumi.Config("pulumi-nixos").getSecret("digestKey"), spec.connection.privateKey as pulumi.Input<string> | undefined) : pulumi.output("");
     // Rendering waits for what only Outputs know: the deploy key's public half (from a secret key), and
     // the digests of the secret files that restart or reload the units reading them.
     const result: pulumi.Output<RenderResult> = pulumi

@@ -9,7 +9,13 @@ import { formatIssues } from "../../provider/schema/errors";
 import { host, HostInput } from "../../provider/schema/host";
 import { uploadArchive } from "../../provider/deploy/deploy";
 import * as scripts from "../../provider/deploy/scripts";
-import { stackDigestKey } from "../../provider/resources/digest-key";
+import { digestKeyOf, digestKeyProblem } from "../../provider/resources/digest-key";
+import { hostSpec } from "../../provider/resources/host";
+import { parseStackConfig, readStackConfigFile } from "../../provider/stack/config";
+import { declareHosts, secretFileValue } from "../../provider/stack/hosts";
+import * as fs from "fs";
+import * as path from "path";
+import { tempDir } from "../temp-dir";
 import { mediaHost } from "./support/fixtures";
 
 const KEY = "6b1f0d3c9e2a4f8b7c5d1e0f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d";
@@ -57,21 +63,21 @@ describe("keyed rotation digests", () => {
     expect(files(KEY.replace("6b", "7c"))).not.toBe(files(KEY));
   });
 
-  test("the stack's key comes from config; a missing one is made once and stored, or refused with the command that sets it", async () => {
-    const said: string[] = [];
-    const stored: [string, string][] = [];
-    const made = stackDigestKey((m) => said.push(m), undefined, (stack, key) => void stored.push([stack, key]));
-    expect(stored).toHaveLength(1);
-    expect(stored[0][1]).toMatch(/^[0-9a-f]{64}$/);
-    expect(await new Promise((res) => made.apply(res))).toBe(stored[0][1]);
-    expect(await pulumi.isSecret(made)).toBe(true);
-    expect(said.join("\n")).toContain("made pulumi-nixos:digestKey");
-    expect(said.join("\n")).not.toContain(stored[0][1]);
-    // Made once per run, for every host.
-    expect(stackDigestKey(() => undefined, undefined, () => "should not be called")).toBe(made);
-    // A stored key is taken as it is.
-    const given = stackDigestKey(() => undefined, pulumi.secret(KEY), () => "should not be called");
-    expect(await new Promise((res) => given.apply(res))).toBe(KEY);
+  test("the key is the stack's digestKey, else derived from the deploy key; with neither, the command that sets one", async () => {
+    const value = <T>(o: pulumi.Output<T>): Promise<T> => (o as unknown as { promise(): Promise<T> }).promise();
+    const given = digestKeyOf("media", "homelab", pulumi.secret(KEY), pulumi.secret("deploy key"));
+    expect(await value(given)).toBe(KEY);
+    expect(await pulumi.isSecret(given)).toBe(true);
+    const derived = digestKeyOf("media", "homelab", undefined, pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nabc"));
+    expect(await value(derived)).toMatch(/^[0-9a-f]{64}$/);
+    expect(await value(derived)).toBe(await value(digestKeyOf("media", "homelab", undefined, "-----BEGIN OPENSSH PRIVATE KEY-----\nabc")));
+    expect(await value(derived)).not.toBe(await value(digestKeyOf("media", "homelab", undefined, "another key")));
+    expect(await pulumi.isSecret(derived)).toBe(true);
+    expect(() => digestKeyOf("media", "homelab", undefined, undefined)).toThrow(
+      `host 'media': its secret files need the stack's digest key, and with an SSH agent there is no deploy key to derive it from (fix: pulumi config set --stack homelab --secret pulumi-nixos:digestKey "$(openssl rand -hex 32)")`,
+    );
+    expect(digestKeyProblem("short", "homelab")).toContain("stack 'homelab' config: digestKey: must be at least 32 random characters (fix: ");
+    expect(digestKeyProblem(KEY, "homelab")).toBeUndefined();
   });
 });
 
@@ -170,5 +176,48 @@ describe("secret files: rendering, upload and the job's parameters", () => {
     expect(at).toBeGreaterThanOrEqual(0);
     expect(tar.subarray(at + 512, at + 512 + bytes.length)).toEqual(bytes);
     expect(tar.indexOf(Buffer.from(bytes.toString("base64")))).toBe(-1);
+  });
+});
+
+describe("secret files in stack config", () => {
+  const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+  const wgEntry = { path: "/etc/wireguard/wg0.key", owner: "systemd-network", group: "systemd-network", restart: ["wireguard-wg0"] };
+  const base = (secretFiles: object) => ({ domain: "home.example", hosts: { media: { role: "media", address: "192.168.1.10", hostKey: HOST_KEY, secretFiles } } });
+  // The Output's own promise (not part of its typed API), so a failure inside it rejects.
+  const value = <T>(o: pulumi.Output<T>): Promise<T> => (o as unknown as { promise(): Promise<T> }).promise();
+
+  test("hosts.<host>.secretFiles declares them; secretFileValues.<host>.<name> holds each value, kept secret", async () => {
+    const settings = parseStackConfig(base({ "wg0-key": wgEntry }), "homelab");
+    const values = pulumi.secret(JSON.stringify({ media: { "wg0-key": WG } }));
+    const [media] = declareHosts(settings, { sshPrivateKey: "key" as never, apiKeys: {}, secretFileValues: values }, "homelab");
+    const spec = hostSpec(media.name, media.args);
+    expect(spec.secretFiles).toEqual([expect.objectContaining({ name: "wg0-key", ...wgEntry, mode: "0400" })]);
+    const v = spec.secretFiles[0].value as pulumi.Output<string>;
+    expect(await value(v)).toBe(WG);
+    expect(await pulumi.isSecret(v)).toBe(true);
+  });
+
+  test("each entry is checked where it is written, and a missing value names the command that sets it", () => {
+    expect(() => parseStackConfig(base({ "wg0-key": { ...wgEntry, path: "/nix/store/x/k" } }), "homelab")).toThrow(
+      "stack 'homelab' config: hosts.media.secretFiles.wg0-key.path: must be under /var/lib/<dir>/ or /etc/<dir>/",
+    );
+    expect(() => parseStackConfig(base({ "wg0-key": { ...wgEntry, value: "inline" } }), "homelab")).toThrow("hosts.media.secretFiles.wg0-key: unknown field 'value'");
+    const settings = parseStackConfig(base({ "wg0-key": wgEntry }), "homelab");
+    expect(() => declareHosts(settings, { apiKeys: {}, sshPrivateKey: "key" as never }, "homelab")).toThrow(
+      "stack 'homelab' config: hosts.media.secretFiles.wg0-key: has no value (fix: pulumi config set --stack homelab --secret --path 'secretFileValues.media.wg0-key' < <file>)",
+    );
+    // Inside the values' Output: the same message for a host or name the object lacks.
+    expect(() => secretFileValue(JSON.stringify({ media: {} }), "media", "wg0-key", "homelab")).toThrow("stack 'homelab' config: hosts.media.secretFiles.wg0-key: has no value (fix: ");
+    expect(() => secretFileValue("{}", "media", "wg0-key", "homelab")).toThrow("hosts.media.secretFiles.wg0-key: has no value");
+  });
+
+  test("in a Pulumi.<stack>.yaml read without the engine, each value must be encrypted", () => {
+    const dir = tempDir("stack-");
+    const file = path.join(dir, "Pulumi.s.yaml");
+    const hosts = `  pulumi-nixos:hosts:\n    media: { role: media, address: 192.168.1.10, secretFiles: { wg0-key: { path: /etc/wireguard/wg0.key } } }\n`;
+    fs.writeFileSync(file, `config:\n  pulumi-nixos:domain: home.example\n${hosts}  pulumi-nixos:secretFileValues:\n    media:\n      wg0-key: plain\n`);
+    expect(() => readStackConfigFile(file, "s")).toThrow("stack 's' config: secretFileValues is set in plaintext");
+    fs.writeFileSync(file, `config:\n  pulumi-nixos:domain: home.example\n${hosts}  pulumi-nixos:secretFileValues:\n    media:\n      wg0-key:\n        secure: v1:abc\n`);
+    expect(readStackConfigFile(file, "s").settings.hosts.media.secretFiles["wg0-key"].path).toBe("/etc/wireguard/wg0.key");
   });
 });
