@@ -152,7 +152,7 @@ function isSecret(value: SecretInput): boolean | Promise<boolean> {
  * Pure: what the Host records as its inputs, for the policy pack (policy/rules.ts reads it) and preview
  * diffs: the connection without its key, the nixpkgs pin and whether a flake.lock locks it, the firewall,
  * each service with the ports it opens, each route, and `secrets`: for every secret-bearing field
- * (connection.privateKey, services.<name>.apiKey, routes.<domain>.basicAuth.passwordHash) whether it
+ * (connection.privateKey, services.<name>.apiKey, routes.<domain>.basicAuth.passwordHash, secretFiles.<name>.value) whether it
  * arrived as a Pulumi secret; `passwordLogins`: the sshd settings that allow passwords once merged with the
  * host's own modules. Kept small: the engine serialises component inputs one field at a time.
  */
@@ -176,6 +176,7 @@ export function hostView(spec: HostSpec): pulumi.Inputs {
     if (r.basicAuth !== undefined) secrets[`routes.${r.domain}.basicAuth.passwordHash`] = isSecret(r.basicAuth.passwordHash);
     return defined({ domain: r.domain, to: r.to, tls: r.tls, allow: r.allow });
   });
+  for (const f of spec.secretFiles) secrets[`secretFiles.${f.name}.value`] = isSecret(f.value);
   const locked = flakeLock(spec) !== undefined;
   return {
     name: spec.name,

@@ -10,7 +10,7 @@ import { host, HostInput } from "../../provider/schema/host";
 import { uploadArchive } from "../../provider/deploy/deploy";
 import * as scripts from "../../provider/deploy/scripts";
 import { digestKeyOf, digestKeyProblem } from "../../provider/resources/digest-key";
-import { hostSpec } from "../../provider/resources/host";
+import { hostSpec, hostView } from "../../provider/resources/host";
 import { parseStackConfig, readStackConfigFile } from "../../provider/stack/config";
 import { declareHosts, secretFileValue } from "../../provider/stack/hosts";
 import * as fs from "fs";
@@ -219,5 +219,15 @@ describe("secret files in stack config", () => {
     expect(() => readStackConfigFile(file, "s")).toThrow("stack 's' config: secretFileValues is set in plaintext");
     fs.writeFileSync(file, `config:\n  pulumi-nixos:domain: home.example\n${hosts}  pulumi-nixos:secretFileValues:\n    media:\n      wg0-key:\n        secure: v1:abc\n`);
     expect(readStackConfigFile(file, "s").settings.hosts.media.secretFiles["wg0-key"].path).toBe("/etc/wireguard/wg0.key");
+  });
+});
+
+describe("secret files in the Host's view", () => {
+  test("the policy pack learns whether each value arrived as a Pulumi secret, never the value", async () => {
+    const spec = host.parse(withFiles(wg({ value: pulumi.secret(WG) }), { name: "plain", value: "plain text value" }));
+    const secrets = hostView(spec).secrets as Record<string, boolean | Promise<boolean>>;
+    expect(await secrets["secretFiles.wg0-key.value"]).toBe(true);
+    expect(await secrets["secretFiles.plain.value"]).toBe(false);
+    expect(JSON.stringify(hostView(spec))).not.toContain("plain text value");
   });
 });
