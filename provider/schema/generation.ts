@@ -5,6 +5,7 @@
 import type { z as Z } from "zod";
 import { connectionSchema as connectionSchema_ } from "./connection";
 import { IDENTITY, PULUMI_NAME } from "./owner";
+import { destinationProblem } from "./secret-path";
 
 export const SECRETS_DIR = "/var/lib/pulumi-nixos/secrets";
 
@@ -97,6 +98,8 @@ export function generationSchemas() {
         if (f.path !== `${SECRETS_DIR}/${f.key}`) {
           ctx.addIssue({ code: "custom", path: ["secretFiles", i, "path"], message: `must be ${SECRETS_DIR}/${f.key}` });
         }
+        const problem = f.link === undefined ? undefined : destinationProblem(f.link);
+        if (problem) ctx.addIssue({ code: "custom", path: ["secretFiles", i, "link"], message: problem });
         if (!(f.key in g.secrets)) {
           ctx.addIssue({ code: "custom", path: ["secrets", f.key], message: `secret file "${f.key}" has no value in secrets` });
         }

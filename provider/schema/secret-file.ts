@@ -3,38 +3,9 @@
 // (model/secrets.ts); a destination outside the secrets directory is a link into it (nix/scripts/job.sh).
 import { z } from "zod";
 import { SECRETS_DIR } from "./generation";
+import { destinationProblem } from "./secret-path";
 import { hostPath, strictObject, unixName } from "./common";
 import { secretOf, secretProblem } from "./secret";
-
-/**
- * Where a secret file may land: the secrets directory (the default), a file in a service's directory
- * under /var/lib, or in a directory under /etc. Refused: what NixOS or the deployer manage themselves
- * (a switch or deploy would overwrite them, or they would grant logins), and the store.
- */
-export const SECRET_FILE_ROOTS = ["/var/lib/<dir>/...", "/etc/<dir>/...", `${SECRETS_DIR}/<name>`] as const;
-const REFUSED_PREFIXES = [
-  "/var/lib/pulumi-nixos/",
-  "/var/lib/nixos/",
-  "/var/lib/systemd/",
-  "/etc/nixos/",
-  "/etc/pulumi-nixos/",
-  "/etc/static/",
-  "/etc/systemd/",
-  "/etc/sudoers.d/",
-  "/etc/pam.d/",
-  "/etc/ssh/authorized_keys.d/",
-];
-
-/** What is wrong with a secret file's destination, or undefined. */
-export function destinationProblem(path: string): string | undefined {
-  const roots = `a file in a directory under /var/lib or /etc, or leave path out for ${SECRETS_DIR}/<name>`;
-  const refused = REFUSED_PREFIXES.find((p) => path.startsWith(p));
-  if (refused !== undefined) return `must not be under ${refused.slice(0, -1)}, which NixOS or the deployer manage (fix: ${roots})`;
-  const parts = path.split("/").slice(1);
-  const under = (root: string[]) => root.every((r, i) => parts[i] === r) && parts.length >= root.length + 2;
-  if (!under(["var", "lib"]) && !under(["etc"])) return `must be under /var/lib/<dir>/ or /etc/<dir>/ (fix: ${roots})`;
-  return undefined;
-}
 
 const readerUnit = z
   .string("must be a string (fix: a systemd service's name such as \"wireguard-wg0\")")

@@ -8,6 +8,7 @@ import { renderHostWithSecrets } from "../../provider/render/flake";
 import { formatIssues } from "../../provider/schema/errors";
 import { host, HostInput } from "../../provider/schema/host";
 import { uploadArchive } from "../../provider/deploy/deploy";
+import { checkGeneration } from "../../provider/schema/generation";
 import * as scripts from "../../provider/deploy/scripts";
 import { digestKeyOf, digestKeyProblem } from "../../provider/resources/digest-key";
 import { hostSpec, hostView } from "../../provider/resources/host";
@@ -229,5 +230,29 @@ describe("secret files in the Host's view", () => {
     expect(await secrets["secretFiles.wg0-key.value"]).toBe(true);
     expect(await secrets["secretFiles.plain.value"]).toBe(false);
     expect(JSON.stringify(hostView(spec))).not.toContain("plain text value");
+  });
+});
+
+describe("the Generation checks a secret file's link again", () => {
+  const raw = (link: string) => ({
+    host: "media",
+    owner: { project: "p", stack: "s" },
+    connection: { address: "192.168.1.10", user: "root", privateKey: "k", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl" },
+    files: { "flake.nix": "{ }" },
+    contentHash: "0".repeat(64),
+    flakeAttr: "media",
+    secrets: { k: "v" },
+    secretFiles: [{ key: "k", path: "/var/lib/pulumi-nixos/secrets/k", link, owner: "root", group: "root", mode: "0400" }],
+  });
+  test.each([
+    ["/etc/nixos/configuration.nix", "must not be under /etc/nixos"],
+    ["/etc/wireguard/../nixos/x", "must be an absolute, normalised path"],
+    ["/nix/store/abc/key", "must be under /var/lib/<dir>/ or /etc/<dir>/"],
+  ])("refuses %s, whatever program built its inputs", (link, message) => {
+    const r = checkGeneration(raw(link));
+    expect(r.failures).toEqual([{ property: "secretFiles.0.link", reason: expect.stringContaining(message) }]);
+  });
+  test("takes a path the Host's schema takes", () => {
+    expect(checkGeneration(raw("/var/lib/sops-nix/key.txt")).failures).toEqual([]);
   });
 });
