@@ -58,6 +58,32 @@ own_secrets() {
   done
 }
 
+# Places a link at each secret file's own path (PNX_SECRET_<i>_LINK) to its file in $SECRETS, as agenix
+# links its secrets: the file itself stays in $SECRETS, so it is replaced, put back and kept exactly as
+# the other secrets are. Before activation, so what activation runs (sops-nix's key) finds it. Root
+# writes there, so no part of the way is a link, and all but the last directory are root's. On failure
+# $key and $link name the secret and $why says what stood in the way.
+link_secrets() {
+  i=1
+  while [ "$i" -le "$PNX_SECRETS" ]; do
+    key=$(param "PNX_SECRET_${i}_KEY")
+    link=$(param "PNX_SECRET_${i}_LINK")
+    i=$((i + 1))
+    [ -n "$link" ] || continue
+    dir=${link%/*}
+    walked=
+    for part in $(printf '%s' "${dir#/}" | tr '/' ' '); do
+      walked="$walked/$part"
+      if [ -L "$walked" ]; then why="link:$walked"; return 1; fi
+      if [ ! -e "$walked" ]; then mkdir -m 0755 "$walked" || { why="mkdir:$walked"; return 1; }; fi
+      if [ ! -d "$walked" ]; then why="not-a-directory:$walked"; return 1; fi
+      if [ "$walked" != "$dir" ] && [ "$(stat -c %u "$walked")" != 0 ]; then why="not-root-owned:$walked"; return 1; fi
+    done
+    if [ -d "$link" ] && [ ! -L "$link" ]; then why="a-directory-is-there"; return 1; fi
+    if ! { ln -sfn "$SECRETS/$key" "$link.pnx-new" && mv -fT "$link.pnx-new" "$link"; }; then why="ln-failed"; return 1; fi
+  done
+}
+
 # Activates the system $1 without touching the boot default; its exit code goes to activate.rc.
 activate() {
   ( "$1/bin/switch-to-configuration" test; echo "$?" > "$run/activate.rc" ) 2>&1 | tee "$run/activate.out"
@@ -326,6 +352,10 @@ deploy() {
   mv "$run/in/secrets" "$SECRETS"
   rm -rf "$run/in"
   own_secrets quiet
+  if ! link_secrets; then
+    restore
+    finish secret-unplaced "secret=$key" "path=$link" "reason=$why"
+  fi
 
   phase building arming-watchdog
   # 9>&-: the watchdog must not inherit the lock, or it would wait on itself.

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "fs";
 import { REVISION_FILE } from "../schema/generation";
 import { dirname, join, resolve } from "path";
-import { checkDeployable, modelStack, ValidHostModel } from "../model/host";
+import { allSecretFiles, checkDeployable, modelStack, ValidHostModel } from "../model/host";
 import { ValidationError, formatIssues } from "../schema/errors";
 import { host, HostInput, HostSpec } from "../schema/host";
 import { renderFlake } from "../render/flake";
@@ -79,7 +79,7 @@ export async function render(argv: string[]): Promise<number> {
   }
   for (const m of models) {
     // The deploy key's public line and the secret files' digests come from secrets when the program runs; here they are named only.
-    const secretDigests = Object.fromEntries(m.environmentFiles.map((f) => [f.file.key, `<digest of ${f.file.key}>`]));
+    const secretDigests = Object.fromEntries(allSecretFiles(m).map((f) => [f.file.key, `<digest of ${f.file.key}>`]));
     const r = renderFlake(m, { deployKeys: [`<public key of ${m.spec.stack}'s sshPrivateKey>`], secretDigests }).rendered;
     const dir = join(out, r.name);
     rmSync(dir, { recursive: true, force: true });

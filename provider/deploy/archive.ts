@@ -3,7 +3,7 @@
 
 export interface ArchiveFile {
   path: string; // relative, '/'-separated
-  content: string;
+  content: string | Buffer; // text as UTF-8, or bytes (a secret file given as base64)
   mode: number;
 }
 
@@ -54,7 +54,7 @@ function header(path: string, size: number, mode: number): Buffer {
 export function archive(files: readonly ArchiveFile[]): Buffer {
   const parts: Buffer[] = [];
   for (const f of files) {
-    const body = Buffer.from(f.content, "utf8");
+    const body = typeof f.content === "string" ? Buffer.from(f.content, "utf8") : f.content;
     parts.push(header(f.path, body.length, f.mode), body, Buffer.alloc((BLOCK - (body.length % BLOCK)) % BLOCK));
   }
   parts.push(Buffer.alloc(BLOCK * 2));

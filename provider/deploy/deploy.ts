@@ -49,7 +49,7 @@ export interface DeployResult extends phases.DeployResult {
 export function uploadArchive(req: DeployRequest, job: Shell): Buffer {
   return archive([
     ...flakeEntries(req.files),
-    ...req.secretFiles.map((f) => ({ path: `secrets/${f.key}`, content: req.secrets[f.key], mode: 0o600 })),
+    ...req.secretFiles.map((f) => ({ path: `secrets/${f.key}`, content: f.encoding === "base64" ? Buffer.from(req.secrets[f.key], "base64") : req.secrets[f.key], mode: 0o600 })),
     { path: "job.sh", content: job.text, mode: 0o600 },
   ]);
 }

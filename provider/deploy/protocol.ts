@@ -76,6 +76,7 @@ export const OUTCOMES = {
     locked: ["holder", "waited"],
     "not-ours": ["markerOwner", "markerStack", "markerHost", "otherIdentity"],
     "watchdog-failed": [],
+    "secret-unplaced": ["secret", "path", "reason"], // a secret file's link could not be placed at its path
     "build-failed": ["exit"],
     "would-remove": ["removals"], // the new system would remove what the stack neither declares nor allows
     "activation-failed": ["exit", "failedUnits", "rolledBackTo", "rollbackCode"],
@@ -173,6 +174,8 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
       return { kind: "start-failed", error: text(f.error).trim() };
     case "watchdog-failed":
       return { kind: "watchdog-failed" };
+    case "secret-unplaced":
+      return { kind: "staging-failed", error: `secret file ${f.secret} could not be placed at ${f.path} (${f.reason}; fix: a path whose directories are real, root's directories)` };
     case "build-failed":
       return { kind: "build-failed", exitCode, log: nixError(f.log !== undefined ? text(f.log) : (c.log ?? "")) };
     case "would-remove":

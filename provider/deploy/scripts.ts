@@ -72,7 +72,7 @@ export interface JobParams {
   confirmTimeoutSec: number;
   healthTimeoutSec: number;
   reboot: "never" | "ifNeeded" | "always"; // a reboot that may follow keeps the previous flake and secrets
-  secrets: readonly { key: string; owner: string; group: string; mode: string }[];
+  secrets: readonly { key: string; owner: string; group: string; mode: string; link?: string }[];
 }
 
 /** The owner lib.sh's `claimed` compares with the machine's marker: project/stack and identity, and the bare stack of an older marker. */
@@ -102,7 +102,7 @@ export function job(p: JobParams): Shell {
     PNX_USER: p.user,
     PNX_DEPLOY_KEY: p.deployKey,
     PNX_ALLOW_REMOVAL: p.allowRemoval.join(" "),
-    ...numbered("SECRET", p.secrets.map((s) => ({ key: s.key, owner: s.owner, group: s.group, mode: s.mode }))),
+    ...numbered("SECRET", p.secrets.map((s) => ({ key: s.key, owner: s.owner, group: s.group, mode: s.mode, link: s.link ?? "" }))),
   });
 }
 

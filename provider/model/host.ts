@@ -12,7 +12,7 @@ import type { Modeline } from "./cvt";
 import { DisplayMethod, displayMethod, displayMode } from "./display";
 import { ResolvedRoute, resolveRoutes } from "./routes";
 import { DEPLOY_RULES, HOST_RULES, runHostRules, STACK_RULES } from "./rules";
-import { EnvironmentFile, environmentFiles } from "./secrets";
+import { EnvironmentFile, environmentFiles, userSecretFiles } from "./secrets";
 import { effectiveServices, openPorts } from "./services";
 
 export interface HostModel {
@@ -26,9 +26,14 @@ export interface HostModel {
   display?: { spec: DisplaySpec; method: DisplayMethod; mode: Modeline };
   /** Secret files and the unit that reads each. */
   environmentFiles: EnvironmentFile[];
+  /** The user's own secret files (Host secretFiles) and the units that read each. */
+  secretFiles: EnvironmentFile[];
   /** The deployer's way in, kept by every generation; absent when the host opts out. */
   access?: DeployAccess;
 }
+
+/** Every secret file of the host: the services' environment files and the user's own. */
+export const allSecretFiles = (m: HostModel): EnvironmentFile[] => [...m.environmentFiles, ...m.secretFiles];
 
 declare const validated: unique symbol;
 /** A model whose host passed HOST_RULES. */
@@ -45,6 +50,7 @@ export function deriveHost(spec: HostSpec): HostModel {
     openPorts: openPorts(spec, services),
     display: d ? { spec: d, method: displayMethod(d, spec.gpu), mode: displayMode(d) } : undefined,
     environmentFiles: environmentFiles(spec, services, routes),
+    secretFiles: userSecretFiles(spec),
     access: spec.keepDeployAccess ? deployAccess(spec) : undefined,
   };
 }

@@ -1,7 +1,8 @@
 // The secret files a host's units read: systemd environment files in the secrets directory, root-only,
-// each read by one unit. Values never enter rendered Nix: a file is literal text and secret values,
-// joined inside the Output that holds the values, where each value is checked for its use.
-import { createHash } from "crypto";
+// each read by one unit, and the user's own secret files (schema/secret-file.ts). Values never enter
+// rendered Nix: a file is literal text and secret values, joined inside the Output that holds the values,
+// where each value is checked for its use.
+import { createHmac } from "crypto";
 import { ValidationError } from "../schema/errors";
 import { SECRETS_DIR, SecretFile } from "../schema/generation";
 import type { HostSpec } from "../schema/host";
@@ -28,15 +29,32 @@ export interface SecretReader {
   on: "restart" | "reload";
 }
 
+/** A secret file of the host: where it lands, its content, and the units that take in a new one. */
 export interface EnvironmentFile {
   file: SecretFile;
   parts: SecretPart[];
-  reader: SecretReader;
+  readers: SecretReader[];
 }
 
 // EnvironmentFile= is read by PID 1 before the unit drops privileges, so the file stays root's.
 function rootOnly(key: string, parts: SecretPart[], reader: SecretReader): EnvironmentFile {
-  return { file: { key, path: `${SECRETS_DIR}/${key}`, owner: "root", group: "root", mode: "0400" }, parts, reader };
+  return { file: { key, path: `${SECRETS_DIR}/${key}`, owner: "root", group: "root", mode: "0400" }, parts, readers: [reader] };
+}
+
+/**
+ * The user's secret files (Host secretFiles), each stored as <secrets directory>/<name>; one declared
+ * elsewhere is linked there from its path (nix/scripts/job.sh), as agenix links its secrets.
+ */
+export function userSecretFiles(h: HostSpec): EnvironmentFile[] {
+  return h.secretFiles.map((f) => {
+    const key = f.name;
+    const file: SecretFile = { key, path: `${SECRETS_DIR}/${key}`, owner: f.owner, group: f.group, mode: f.mode };
+    if (f.path !== undefined) file.link = f.path;
+    if (f.encoding === "base64") file.encoding = "base64";
+    const readers: SecretReader[] = [...f.restart.map((unit) => ({ unit, on: "restart" as const })), ...f.reload.map((unit) => ({ unit, on: "reload" as const }))];
+    const format: SecretFormat = f.encoding === "base64" ? "base64" : "fileText";
+    return { file, parts: [{ secret: f.value, format, field: `secretFiles.${f.name}.value` }], readers };
+  });
 }
 
 /**
@@ -89,13 +107,11 @@ export function joinSecretParts(parts: readonly SecretPart[], values: (s: Secret
 }
 
 /**
- * What the world-readable store gets so that a unit restarts or reloads when its file changes: a digest
- * of the file, never its text. Anyone who can read the store can test guesses against it offline, so it
- * is only safe over values too strong to guess: the files hold bcrypt hashes, whose 128-bit salt is as
- * secret as they are, and API keys, which the schema takes only in the shape services generate (20+
- * characters; Servarr's are 32 random hex digits). A key a person made up to fit that shape would be
- * open to guessing here. The digest is bound to host and file, so equal files on two hosts differ.
+ * What the world-readable store gets so that a unit restarts or reloads when its file changes: a keyed
+ * digest of the file, never its text. HMAC-SHA256 under the stack's digest key (a Pulumi secret, see
+ * resources/digest-key.ts), so whoever reads the store, the unit files or the state cannot test guesses
+ * of the value against it; bound to host and file, so equal files on two hosts differ.
  */
-export function secretDigest(host: string, key: string, text: string): string {
-  return createHash("sha256").update(`pulumi-nixos secret file\0${host}\0${key}\0${text}`).digest("hex");
+export function secretDigest(digestKey: string, host: string, key: string, text: string): string {
+  return createHmac("sha256", digestKey).update(`${host}\0${key}\0${text}`).digest("hex");
 }

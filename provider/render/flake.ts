@@ -1,17 +1,18 @@
 // Renders a host to a flake directory: flake.nix, flake.lock when nixpkgs is pinned, one module per
 // concern, and the deployment marker; plus the content hash that names the desired generation.
-import { createHash } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import type { SecretFile } from "../schema/generation";
 import type { HostSpec } from "../schema/host";
-import { modelHost, ValidHostModel } from "../model/host";
+import { allSecretFiles, modelHost, ValidHostModel } from "../model/host";
 import { ownerName } from "../model/owner";
-import { secretDigest, SecretPart } from "../model/secrets";
+import { EnvironmentFile, secretDigest, SecretPart } from "../model/secrets";
 import { accessModule } from "./access";
 import { deployedRevision, firewallModule, hostModule, usersModule } from "./base";
 import { caddyModule } from "./caddy";
 import { displayModule } from "./display";
 import { gpuModule } from "./gpu";
 import * as nix from "./nix";
+import { secretFilesModule } from "./secrets";
 import { renderService } from "./services";
 import { serviceFacts } from "../model/catalogue";
 
@@ -168,12 +169,14 @@ export function renderFlake(m: ValidHostModel, ctx: RenderContext): RenderResult
   const files: Record<string, string> = {};
   for (const [path, text] of Object.entries(h.hostFiles)) files[`${HOST_FILES_DIR}/${path}`] = text;
   const nvidia = h.gpu?.vendor === "nvidia";
-  const secretsOf = (unit: string) => {
-    const file = m.environmentFiles.find((f) => f.reader.unit === unit);
-    if (file === undefined) return undefined;
+  const digestOf = (file: EnvironmentFile) => {
     const digest = ctx.secretDigests[file.file.key];
     if (digest === undefined) throw new Error(`render: host ${h.name} has secret file ${file.file.key} but no digest of it was given`);
     return { file, digest };
+  };
+  const secretsOf = (unit: string) => {
+    const file = m.environmentFiles.find((f) => f.readers.some((r) => r.unit === unit));
+    return file === undefined ? undefined : digestOf(file);
   };
 
   files["modules/host.nix"] = moduleFile(h, "Identity and Nix settings", hostModule(h));
@@ -194,6 +197,9 @@ export function renderFlake(m: ValidHostModel, ctx: RenderContext): RenderResult
   if (caddy && caddy.kind === "caddy") {
     files["modules/caddy.nix"] = moduleFile(h, "Caddy reverse proxy", caddyModule(m.routes, { email: caddy.email, acmeCA: caddy.acmeCA }, secretsOf("caddy")));
   }
+  if (m.secretFiles.some((f) => f.readers.length > 0)) {
+    files["modules/secret-files.nix"] = moduleFile(h, "Units that read secret files", secretFilesModule(m.secretFiles.map(digestOf)));
+  }
   if (h.gpu) files["modules/gpu.nix"] = moduleFile(h, "GPU", gpuModule(h.gpu));
   if (m.display) files["modules/display.nix"] = moduleFile(h, "Virtual display and graphical session", displayModule(m.display, h.release));
   for (const x of h.extraModules) files[`modules/extra-${x.name}.nix`] = x.text.endsWith("\n") ? x.text : x.text + "\n";
@@ -211,24 +217,29 @@ export function renderFlake(m: ValidHostModel, ctx: RenderContext): RenderResult
 
   const sorted = Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));
   return {
-    rendered: { name: h.name, files: sorted, contentHash, secretFiles: m.environmentFiles.map((f) => f.file) },
-    secrets: Object.fromEntries(m.environmentFiles.map((f) => [f.file.key, f.parts])),
+    rendered: { name: h.name, files: sorted, contentHash, secretFiles: allSecretFiles(m).map((f) => f.file) },
+    secrets: Object.fromEntries(allSecretFiles(m).map((f) => [f.file.key, f.parts])),
   };
 }
 
+// Outside the engine there is no stack digest key: one random key per process keeps digests comparable
+// within it and unguessable (such renders are for review and tests; the Host uses the stack's key).
+const processDigestKey = randomBytes(32).toString("hex");
+
 /**
  * Validates and renders a host outside a Pulumi program (tests, tools): digests come from secrets given
- * as plain strings; a file holding an Output gets a stand-in that says so, as these files are for review.
- * The Host component renders with the digests it resolves inside the secrets' Outputs.
+ * as plain strings, keyed with `digestKey` or this process's own; a file holding an Output gets a stand-in
+ * that says so, as these files are for review. The Host component renders with the digests it resolves
+ * inside the secrets' Outputs.
  */
-export function renderHostWithSecrets(h: HostSpec, stackHosts: readonly HostSpec[] = [], ctx: Partial<RenderContext> = {}): RenderResult {
+export function renderHostWithSecrets(h: HostSpec, stackHosts: readonly HostSpec[] = [], ctx: Partial<RenderContext> & { digestKey?: string } = {}): RenderResult {
   const m = modelHost(h, stackHosts);
   const secretDigests =
     ctx.secretDigests ??
     Object.fromEntries(
-      m.environmentFiles.map((f) => {
+      allSecretFiles(m).map((f) => {
         const text = f.parts.map((p) => (typeof p === "string" ? p : typeof p.secret === "string" ? p.secret : undefined));
-        return [f.file.key, text.includes(undefined) ? `<digest of ${f.file.key}>` : secretDigest(h.name, f.file.key, text.join(""))];
+        return [f.file.key, text.includes(undefined) ? `<digest of ${f.file.key}>` : secretDigest(ctx.digestKey ?? processDigestKey, h.name, f.file.key, text.join(""))];
       }),
     );
   return renderFlake(m, { deployKeys: ctx.deployKeys ?? [], secretDigests });

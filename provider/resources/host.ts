@@ -7,7 +7,7 @@ import { IDENTITY_COMMAND, owner, Owner } from "../schema/owner";
 import { ownerName } from "../model/owner";
 import { nixpkgsLocked, renderFlake, RenderedHost, RenderResult } from "../render/flake";
 import { endOfLifeWarning } from "../schema/release";
-import { modelHost } from "../model/host";
+import { allSecretFiles, modelHost } from "../model/host";
 import { passwordLogins } from "../model/access";
 import { EnvironmentFile, joinSecretParts, secretDigest } from "../model/secrets";
 import { publicKeyOf } from "../deploy/ssh";
@@ -16,6 +16,7 @@ import type { SecretInput } from "../schema/secret";
 import { firewallPorts, serviceName } from "../model/catalogue";
 import type { DeployOptions } from "../schema/generation";
 import { Generation } from "./generation";
+import { digestKeyOf } from "./digest-key";
 import { HostModule, moduleParts, plainParts, registerParts } from "./modules";
 import { noteHost } from "./engine-limits";
 import { noRevision, programRevision } from "./revision";
@@ -118,9 +119,11 @@ export function secretContents(files: readonly EnvironmentFile[], subject: strin
   );
 }
 
-/** The digest of each secret file, by key: no secret (model/secrets.ts says why), so the rendered files that carry it are not secret either. */
-export function secretDigests(host: string, contents: pulumi.Output<Record<string, string>>): pulumi.Output<Record<string, string>> {
-  return pulumi.unsecret(contents.apply((c) => Object.fromEntries(Object.entries(c).map(([key, text]) => [key, secretDigest(host, key, text)]))));
+/** The keyed digest of each secret file, by key: no secret (model/secrets.ts says why), so the rendered files that carry it are not secret either. */
+export function secretDigests(host: string, contents: pulumi.Output<Record<string, string>>, digestKey: pulumi.Output<string>): pulumi.Output<Record<string, string>> {
+  return pulumi.unsecret(
+    pulumi.all([contents, digestKey]).apply(([c, k]) => Object.fromEntries(Object.entries(c).map(([key, text]) => [key, secretDigest(k, host, key, text)]))),
+  );
 }
 
 /**
@@ -149,7 +152,7 @@ function isSecret(value: SecretInput): boolean | Promise<boolean> {
  * Pure: what the Host records as its inputs, for the policy pack (policy/rules.ts reads it) and preview
  * diffs: the connection without its key, the nixpkgs pin and whether a flake.lock locks it, the firewall,
  * each service with the ports it opens, each route, and `secrets`: for every secret-bearing field
- * (connection.privateKey, services.<name>.apiKey, routes.<domain>.basicAuth.passwordHash) whether it
+ * (connection.privateKey, services.<name>.apiKey, routes.<domain>.basicAuth.passwordHash, secretFiles.<name>.value) whether it
  * arrived as a Pulumi secret; `passwordLogins`: the sshd settings that allow passwords once merged with the
  * host's own modules. Kept small: the engine serialises component inputs one field at a time.
  */
@@ -173,6 +176,7 @@ export function hostView(spec: HostSpec): pulumi.Inputs {
     if (r.basicAuth !== undefined) secrets[`routes.${r.domain}.basicAuth.passwordHash`] = isSecret(r.basicAuth.passwordHash);
     return defined({ domain: r.domain, to: r.to, tls: r.tls, allow: r.allow });
   });
+  for (const f of spec.secretFiles) secrets[`secretFiles.${f.name}.value`] = isSecret(f.value);
   const locked = nixpkgsLocked(spec);
   return {
     name: spec.name,
@@ -212,11 +216,14 @@ export class Host extends pulumi.ComponentResource {
     if (eol !== undefined) void pulumi.log.warn(`host '${name}': release: ${eol}`, this);
     for (const limit of noteHost(args.deploy?.maxActivating)) void pulumi.log.warn(`host '${name}': ${limit}`, this);
     this.spec = spec;
-    this.secrets = secretContents(model.environmentFiles, `host '${name}'`);
+    const files = allSecretFiles(model);
+    this.secrets = secretContents(files, `host '${name}'`);
+    // The digest key, only when there is something to digest.
+    const digestKey = files.length > 0 ? digestKeyOf(name, pulumi.getStack(), new pulumi.Config("pulumi-nixos").getSecret("digestKey"), spec.connection.privateKey as pulumi.Input<string> | undefined) : pulumi.output("");
     // Rendering waits for what only Outputs know: the deploy key's public half (from a secret key), and
     // the digests of the secret files that restart or reload the units reading them.
     const result: pulumi.Output<RenderResult> = pulumi
-      .all([deployKeys(spec), secretDigests(name, this.secrets)])
+      .all([deployKeys(spec), secretDigests(name, this.secrets, digestKey)])
       .apply(([keys, digests]) => renderFlake(model, { deployKeys: keys, secretDigests: digests }));
     this.rendered = result.apply((r) => r.rendered);
     this.contentHash = this.rendered.apply((r) => r.contentHash);

@@ -5,6 +5,7 @@
 import type { z as Z } from "zod";
 import { connectionSchema as connectionSchema_ } from "./connection";
 import { IDENTITY, PULUMI_NAME } from "./owner";
+import { destinationProblem } from "./secret-path";
 
 export const SECRETS_DIR = "/var/lib/pulumi-nixos/secrets";
 
@@ -28,6 +29,10 @@ export function generationSchemas() {
     owner: z.string().regex(posixName, { message: 'must be a POSIX user name such as "radarr" (fix: use the service\'s user)' }),
     group: z.string().regex(posixName, { message: 'must be a POSIX group name such as "radarr" (fix: use the service\'s group)' }),
     mode: z.string().regex(/^0?[0-7]{3}$/, { message: 'an octal mode such as "0400"' }),
+    // Where a unit reads the file when not at path: a link to path, placed by the job (schema/secret-file.ts checks it).
+    link: z.string().regex(/^\/[A-Za-z0-9._+\-/@:]+$/, { message: "an absolute path" }).optional(),
+    // The value is base64 of the file's bytes, decoded when the upload is built.
+    encoding: z.literal("base64").optional(),
   });
 
   const healthCheckSchema = z.object({
@@ -93,6 +98,8 @@ export function generationSchemas() {
         if (f.path !== `${SECRETS_DIR}/${f.key}`) {
           ctx.addIssue({ code: "custom", path: ["secretFiles", i, "path"], message: `must be ${SECRETS_DIR}/${f.key}` });
         }
+        const problem = f.link === undefined ? undefined : destinationProblem(f.link);
+        if (problem) ctx.addIssue({ code: "custom", path: ["secretFiles", i, "link"], message: problem });
         if (!(f.key in g.secrets)) {
           ctx.addIssue({ code: "custom", path: ["secrets", f.key], message: `secret file "${f.key}" has no value in secrets` });
         }

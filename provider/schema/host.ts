@@ -11,6 +11,7 @@ import { line, multiline } from "./text";
 import { route } from "./route";
 import { service } from "./service";
 import { owner } from "./owner";
+import { secretFiles } from "./secret-file";
 
 const sshKey = z
   .string()
@@ -103,6 +104,8 @@ export const host = strictObject(
     gpu: gpu.optional(),
     display: display.optional(),
     extraModules: z.array(extraModule).default([]),
+    /** Files of secret text or bytes (keys, configs with passwords), each with its owner, mode and the units that read it. */
+    secretFiles,
     /** Git commit of the program ("-dirty" with uncommitted changes): system.configurationRevision and the marker. */
     revision: z.string().regex(/^[0-9a-f]{7,64}(-dirty)?$/, "must be a Git commit hash, optionally with \"-dirty\" (fix: leave it out to read it from the program's Git tree)").optional(),
     /** The stack whose config declares the host, for messages naming its commands. */

@@ -19,9 +19,18 @@ export const SECRET_FORMATS = {
     pattern: /^[\s\S]+$/,
     message: "must be a non-empty secret (fix: pass pulumi.secret(\"...\") or config.requireSecret(\"...\"))",
   },
+  // A secret file's text, written as given (schema/secret-file.ts): any non-empty text.
+  fileText: {
+    pattern: /^[\s\S]+$/,
+    message: "must be a non-empty secret (fix: pass pulumi.secret(fs.readFileSync(\"wg0.key\", \"utf8\")) or config.requireSecret(\"...\"))",
+  },
+  // A secret file's bytes as base64 (encoding "base64"), decoded only when the file is written.
+  base64: {
+    pattern: /^(?=.)(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
+    message: "must be standard base64 without line breaks (fix: base64 -w0 < FILE, or give the text with encoding \"text\")",
+  },
   // Written as KEY=value into a systemd environment file: whitespace, quotes, backslashes and line breaks
-  // would be reinterpreted there or add variables. A digest of it restarts the unit that reads it (the
-  // digest is in the world-readable store), so it must be a generated key, not a word one could guess.
+    // would be reinterpreted there or add variables.
   apiKey: {
     pattern: /^[A-Za-z0-9_-]{20,128}$/,
     message: "must be 20 to 128 letters, digits, '-' or '_', as services generate them (fix: copy the key from the service's settings, or make one with `openssl rand -hex 16`)",

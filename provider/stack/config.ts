@@ -12,6 +12,7 @@ import { parseOrThrow, ValidationError } from "../schema/errors";
 import { extraModule, host, nixpkgsPin, user } from "../schema/host";
 import { extraInputs, inputImport } from "../schema/flake-inputs";
 import { identity } from "../schema/owner";
+import { secretFileEntry, secretFileName } from "../schema/secret-file";
 import { release } from "../schema/release";
 import { tls } from "../schema/route";
 import { PROJECT_FILES, projectRoot } from "../resources/host-dir";
@@ -81,6 +82,8 @@ export const hostEntry = strictObject(
     inputs: extraInputs.optional(),
     /** Modules of inputs this host imports, beside the stack's imports. */
     imports: z.array(inputImport).optional(),
+    /** Secret files by name: path, owner, group, mode, and the units that read each; the values are the secret key secretFileValues.<host>.<name>. */
+    secretFiles: record(secretFileName, secretFileEntry).default({}),
     firewall: record(z.string(), z.unknown()).optional(),
     allowUnfree: z.union([z.boolean(), z.array(z.string())]).optional(),
     system: host.shape.system.optional(),
@@ -139,9 +142,11 @@ export type RouteEntry = z.infer<typeof routeEntry>;
 export interface StackSecrets {
   sshPrivateKey?: pulumi.Output<string>;
   apiKeys: Record<string, pulumi.Output<string> | undefined>;
+  /** secretFileValues: the secret files' values as JSON, { <host>: { <name>: value } }. */
+  secretFileValues?: pulumi.Output<string>;
 }
 
-const SECRET_KEYS = ["sshPrivateKey", "radarrApiKey", "sonarrApiKey", "prowlarrApiKey"] as const;
+const SECRET_KEYS = ["sshPrivateKey", "radarrApiKey", "sonarrApiKey", "prowlarrApiKey", "secretFileValues"] as const;
 
 /**
  * Secret keys that were set without --secret: Pulumi stores them unencrypted, and reading them as secrets
@@ -149,7 +154,7 @@ const SECRET_KEYS = ["sshPrivateKey", "radarrApiKey", "sonarrApiKey", "prowlarrA
  */
 export function plaintextSecrets(present: readonly string[], isSecret: (key: string) => boolean, stack: string): string[] {
   return SECRET_KEYS.filter((k) => present.includes(k) && !isSecret(k)).map((k) => {
-    const from = k === "sshPrivateKey" ? " < <deploy key file>" : "";
+    const from = k === "sshPrivateKey" ? " < <deploy key file>" : k === "secretFileValues" ? " --path 'secretFileValues.<host>.<name>' < <file>" : "";
     return `stack '${stack}' config: ${k} is set in plaintext, so Pulumi stores it unencrypted (fix: pulumi config set --stack ${stack} --secret ${k}${from})`;
   });
 }
@@ -176,6 +181,7 @@ function stackSecrets(get: (key: (typeof SECRET_KEYS)[number]) => pulumi.Output<
   return {
     sshPrivateKey: get("sshPrivateKey"),
     apiKeys: { radarr: get("radarrApiKey"), sonarr: get("sonarrApiKey"), prowlarr: get("prowlarrApiKey") },
+    secretFileValues: get("secretFileValues"),
   };
 }
 
@@ -217,6 +223,14 @@ export function stackConfigPath(stack: string): string {
   return path.join(root, dir, `Pulumi.${stack}.yaml`);
 }
 
+// In the file a secret is an object { secure: <ciphertext> }; secretFileValues holds one per host and name
+// (`--path 'secretFileValues.<host>.<name>'`), `depth` levels down.
+function encrypted(v: unknown, depth: number): boolean {
+  if (typeof v !== "object" || v === null) return false;
+  if (depth === 0 || "secure" in v) return "secure" in v;
+  return Object.values(v).every((x) => encrypted(x, depth - 1));
+}
+
 /**
  * The `config` map of a Pulumi.<stack>.yaml as written, every key with its namespace; a missing file is
  * `undefined`, broken YAML one line naming the file and line.
@@ -249,8 +263,13 @@ export function readStackConfigFile(file: string, stack: string): { settings: St
   }
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) if (key.startsWith(`${NAMESPACE}:`)) raw[key.slice(NAMESPACE.length + 1)] = value;
-  // In the file, a secret is an object { secure: <ciphertext> }; a plain string was set without --secret.
-  refusePlaintextSecrets(Object.keys(raw), (k) => typeof raw[k] === "object" && raw[k] !== null && "secure" in (raw[k] as object), stack);
-  const placeholder = (k: string) => (raw[k] === undefined ? undefined : pulumi.output(`<secret ${k}>`));
+  refusePlaintextSecrets(Object.keys(raw), (k) => encrypted(raw[k], k === "secretFileValues" ? 2 : 0), stack);
+  // secretFileValues is an object of encrypted values: each present one stands in under its own name.
+  const placeholder = (k: string) => {
+    if (raw[k] === undefined) return undefined;
+    if (k !== "secretFileValues") return pulumi.output(`<secret ${k}>`);
+    const names = Object.entries("secure" in (raw[k] as object) ? {} : (raw[k] as Record<string, Record<string, unknown>>));
+    return pulumi.output(JSON.stringify(Object.fromEntries(names.map(([h, v]) => [h, Object.fromEntries(Object.keys(v ?? {}).map((n) => [n, `<secret ${k}.${h}.${n}>`]))]))));
+  };
   return { settings: parseStackConfig(raw, stack), secrets: stackSecrets(placeholder) };
 }

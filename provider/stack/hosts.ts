@@ -8,6 +8,7 @@ import { parseOrThrow, ValidationError } from "../schema/errors";
 import { generationSchemas } from "../schema/generation";
 import { gpu, GpuSpec } from "../schema/gpu";
 import { route, RouteSpec } from "../schema/route";
+import type { SecretFileInput } from "../schema/secret-file";
 import { service, SERVICE_KINDS, ServiceSpec } from "../schema/service";
 import type { HostEntry, RouteEntry, StackConfig, StackSecrets } from "./config";
 import { Preset, PRESETS } from "./presets";
@@ -92,6 +93,29 @@ function routeOf(key: string, r: RouteEntry, entry: HostEntry, settings: StackCo
   return parseOrThrow(route, input, at);
 }
 
+/**
+ * The host's secret files: declared under hosts.<host>.secretFiles, each value under the secret key
+ * secretFileValues.<host>.<name>, picked out inside its Output (a missing one fails there, by name).
+ */
+function secretFilesOf(name: string, entry: HostEntry, secrets: StackSecrets, stack: string): SecretFileInput[] {
+  const declared = Object.entries(entry.secretFiles);
+  if (declared.length === 0) return [];
+  const values = secrets.secretFileValues;
+  if (values === undefined) {
+    throw new ValidationError([`stack '${stack}' config: hosts.${name}.secretFiles.${declared[0][0]}: has no value (fix: ${setSecretFileValue(stack, name, declared[0][0])})`]);
+  }
+  return declared.map(([file, settings]) => ({ ...settings, name: file, value: values.apply((json) => secretFileValue(json, name, file, stack)) }));
+}
+
+const setSecretFileValue = (stack: string, host: string, file: string) => `pulumi config set --stack ${stack} --secret --path 'secretFileValues.${host}.${file}' < <file>`;
+
+/** Pure: the value of a host's secret file in secretFileValues (JSON), or the error naming the command that sets it. */
+export function secretFileValue(json: string, host: string, file: string, stack: string): string {
+  const v = (JSON.parse(json) as Record<string, Record<string, unknown> | undefined>)[host]?.[file];
+  if (typeof v !== "string") throw new ValidationError([`stack '${stack}' config: hosts.${host}.secretFiles.${file}: has no value (fix: ${setSecretFileValue(stack, host, file)})`]);
+  return v;
+}
+
 /** What one host runs: its preset under its own keys, each declaration validated at its config path. */
 export function hostContents(name: string, entry: HostEntry, settings: StackConfig, secrets: StackSecrets, stack: string) {
   const at = `stack '${stack}' config: hosts.${name}`;
@@ -108,6 +132,7 @@ export function hostContents(name: string, entry: HostEntry, settings: StackConf
     ...(entry.allowUnfree !== undefined || preset.allowUnfree !== undefined ? { allowUnfree: entry.allowUnfree ?? preset.allowUnfree } : {}),
     users: entry.users,
     extraModules: entry.extraModules,
+    secretFiles: secretFilesOf(name, entry, secrets, stack),
     ...(entry.firewall ? { firewall: entry.firewall as HostArgs["firewall"] } : {}),
     ...(entry.system ? { system: entry.system } : {}),
   };

@@ -164,7 +164,7 @@ describe("real caddy on loopback", () => {
     const rotated = routes.map((r) => (r.spec.domain === "a-b.test.example" ? { ...r, spec: { ...r.spec, basicAuth: { user: "fam", passwordHash: NEW_HASH } } } : r));
     const text = (rs: ResolvedRoute[]) => joinSecretParts(basicAuthFile(rs)!.parts, (v) => v as string, "host 'test'");
     // The digest in caddy's reloadTriggers changes, so a switch reloads caddy.service.
-    expect(secretDigest("test", "caddy.env", text(rotated))).not.toBe(secretDigest("test", "caddy.env", text(routes)));
+    expect(secretDigest("k".repeat(32), "test", "caddy.env", text(rotated))).not.toBe(secretDigest("k".repeat(32), "test", "caddy.env", text(routes)));
     // What the NixOS module's ExecReload runs, in the unit's environment, which systemd reads afresh from the file.
     execFileSync("caddy", ["reload", "--config", configFile, "--adapter", "caddyfile", "--force"], { env: { ...env, ...unitEnvironment(rotated) }, stdio: "pipe" });
     expect((await get("a-b.test.example", "127.0.0.1", "fam:correct horse")).status).toBe(200);

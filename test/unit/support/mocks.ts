@@ -22,6 +22,9 @@ pulumi.runtime.setMocks(
   false,
 );
 
+// The stack's digest key (resources/digest-key.ts), as `pulumi config set --secret` would have stored it.
+pulumi.runtime.setConfig("pulumi-nixos:digestKey", "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0");
+
 export const registeredTypes = (): string[] => registered.map((r) => r.type);
 
 /** Component inputs are serialised field by field before registration; wait for it instead of guessing. */
