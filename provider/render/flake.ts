@@ -30,8 +30,8 @@ function header(h: HostSpec, what: string): string {
   return `${what} of host ${h.name}, rendered by pulumi-nixos.\nDo not edit: the next deployment overwrites it.`;
 }
 
-function moduleFile(h: HostSpec, what: string, body: nix.Nix): string {
-  return nix.renderFile(nix.module(body), header(h, what));
+function moduleFile(h: HostSpec, what: string, body: nix.Nix, notes: readonly string[] = []): string {
+  return nix.renderFile(nix.module(body), [header(h, what), ...notes].join("\n"));
 }
 
 /** sha256 over the sorted (path, content) pairs. */
@@ -197,8 +197,11 @@ export function renderFlake(m: ValidHostModel, ctx: RenderContext): RenderResult
   if (caddy && caddy.kind === "caddy") {
     files["modules/caddy.nix"] = moduleFile(h, "Caddy reverse proxy", caddyModule(m.routes, { email: caddy.email, acmeCA: caddy.acmeCA }, secretsOf("caddy")));
   }
-  if (m.secretFiles.some((f) => f.readers.length > 0)) {
-    files["modules/secret-files.nix"] = moduleFile(h, "Units that read secret files", secretFilesModule(m.secretFiles.map(digestOf)));
+  if (m.secretFiles.length > 0) {
+    // What the deploy places, in the content hash: a new value, path, owner or mode is a new generation,
+    // also for a file no unit reads, so a host is never recorded as running what it was not given.
+    const placed = m.secretFiles.map(digestOf).map(({ file: { file: f }, digest }) => `${f.key}: ${f.link ?? f.path}, ${f.owner}:${f.group} ${f.mode}, digest ${digest}`);
+    files["modules/secret-files.nix"] = moduleFile(h, "Secret files and the units that read them", secretFilesModule(m.secretFiles.map(digestOf)), placed);
   }
   if (h.gpu) files["modules/gpu.nix"] = moduleFile(h, "GPU", gpuModule(h.gpu));
   if (m.display) files["modules/display.nix"] = moduleFile(h, "Virtual display and graphical session", displayModule(m.display, h.release));

@@ -144,8 +144,12 @@ describe("secret files: rendering, upload and the job's parameters", () => {
     expect(Object.keys(b).filter((k) => a[k] !== b[k] && k !== "modules/marker.nix" && k !== "flake.nix")).toEqual(["modules/secret-files.nix"]);
   });
 
-  test("a file that no unit reads adds no module (sops-nix reads its key during activation)", () => {
-    expect(Object.keys(render(withFiles({ name: "sops-age-key", value: "AGE-SECRET-KEY-1QQQ", path: "/var/lib/sops-nix/key.txt" })).rendered.files)).not.toContain("modules/secret-files.nix");
+  test("a file that no unit reads restarts nothing (sops-nix reads its key during activation), yet a new value, path or mode is a new content hash", () => {
+    const key = (over: object = {}) => render(withFiles({ name: "sops-age-key", value: "AGE-SECRET-KEY-1QQQ", path: "/var/lib/sops-nix/key.txt", ...over })).rendered;
+    expect(key().files["modules/secret-files.nix"]).not.toMatch(/Triggers/);
+    expect(key().files["modules/secret-files.nix"]).not.toContain("AGE-SECRET-KEY");
+    for (const other of [{ value: "AGE-SECRET-KEY-1RRR" }, { path: "/var/lib/sops/key.txt" }, { mode: "0440" }]) expect(key(other).contentHash).not.toBe(key().contentHash);
+    expect(key().contentHash).toBe(key().contentHash);
   });
 
   test("bytes given as base64 travel as bytes; the link goes to the job as a parameter, the value never", () => {
