@@ -41,6 +41,21 @@ decide() {
   readlink "$run/decision"
 }
 
+# The decision when the window (extended for the health checks of a confirmation that reached the
+# host) ends without one: a confirmation whose checks still run has its check named as the one that
+# did not finish in time, whatever deadline fires first; without one, the switch is unconfirmed.
+window_over() {
+  if [ -e "$run/checking" ]; then
+    if [ ! -e "$run/health.out" ]; then
+      printf '%s\n%s' "$(cat "$run/checking")" "did not finish within the health checks' $PNX_HEALTH_SEC s" | b64 > "$run/health.out.job" &&
+        mv -f "$run/health.out.job" "$run/health.out"
+    fi
+    echo health-failed
+  else
+    echo unconfirmed
+  fi
+}
+
 # Gives each secret file its owner, group and mode. Before activation a service's user may not
 # exist yet, so a failure then is quiet; after it, it is reported.
 own_secrets() {
@@ -354,7 +369,7 @@ deploy() {
         deadline=$((now + PNX_HEALTH_SEC + 5))
         touch "$run/extended"
       fi
-      [ "$now" -ge "$deadline" ] && decide unconfirmed > /dev/null
+      [ "$now" -ge "$deadline" ] && decide "$(window_over)" > /dev/null
       sleep 0.5
     done
     decision=$(readlink "$run/decision")
