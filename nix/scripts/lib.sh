@@ -16,6 +16,10 @@ umask 077
   PRIVATE=$ROOT/private
   LOCK=$PRIVATE/lock
   HOLDER=$PRIVATE/holder
+  # A deploy whose flake and secrets are in place while its system is not the boot default: a link to
+  # its job.sh, and a file in /run (which every boot empties) while the boot it began in lasts.
+  PENDING=$PRIVATE/pending
+  PENDING_BOOT=/run/pulumi-nixos/pending
   RUNS=$PRIVATE/runs
   PROFILE=/nix/var/nix/profiles/system
   CURRENT=/run/current-system
@@ -87,6 +91,7 @@ restore() {
   rm -rf "$FLAKE" "$SECRETS"
   if [ -d "$FLAKE.old" ]; then mv "$FLAKE.old" "$FLAKE"; fi
   if [ -d "$SECRETS.old" ]; then mv "$SECRETS.old" "$SECRETS"; fi
+  rm -f "$PENDING"
 }
 
 # Why booting system $2 needs a reboot when system $1 was booted, as a comma list (nothing when it

@@ -44,6 +44,7 @@ export type FailureKind =
   | { kind: "job-died"; phase: string; rollback: Rollback }
   | { kind: "commit-failed"; exitCode: number; rollback: Rollback }
   | { kind: "lost"; why: string }
+  | { kind: "rebooted-unconfirmed"; to?: number } // the host rebooted before the new system was its boot default
   | { kind: "not-ours"; markerOwner?: string; markerStack?: string; markerHost?: string; otherIdentity?: boolean; action: "deploy" | "take over" }
   | { kind: "rollout-stopped"; failedHost: string }
   | { kind: "script-failed"; what: string; exitCode: number; output: string }
@@ -168,6 +169,11 @@ export function failureLine(f: DeployFailure): string {
         return `making the new system the boot default failed (exit ${f.exitCode}); ${rolledBack(f.rollback)}; ${runsNow(f)}`;
       case "lost":
         return `${f.why}; ${runsNow(f)}`;
+      case "rebooted-unconfirmed":
+        return (
+          `the host rebooted before the new system became its boot default, so it booted ${generation(f.to)} again, ` +
+          `with the flake and secrets that generation was deployed with; ${runsNow(f)}`
+        );
       case "not-ours": {
         const who = markerOwnerName({ owner: f.markerOwner, stack: f.markerStack });
         const by = f.otherIdentity ? `${who} of another backend (its pulumi-nixos:identity differs)` : who;

@@ -1,10 +1,12 @@
 // The confirmation window on the host (nix/scripts/job.sh, confirm.sh, lib.sh) with the real scripts in a
 // sandbox (test/unit/support/sandbox.ts), read by the real protocol: a health check that overruns its
-// budget is reported as such, whichever deadline fires first.
+// budget is reported as such, whichever deadline fires first; a reboot inside the window leaves the
+// previous generation with exactly its own flake and secrets (the boot unit render/base.ts renders).
 import { archive } from "../../provider/deploy/archive";
 import * as phases from "../../provider/deploy/phases";
 import { failureLine } from "../../provider/deploy/errors";
 import * as scripts from "../../provider/deploy/scripts";
+import { pendingUnit } from "../../provider/render/base";
 import { jobParams, Sandbox, unshareWorks } from "./support/sandbox";
 
 const RUNS = "/var/lib/pulumi-nixos/private/runs";
@@ -12,8 +14,7 @@ const RUNS = "/var/lib/pulumi-nixos/private/runs";
 const SH = 'ln -s "$(command -v sh)" /run/wrappers/bin/sh';
 
 /** A box whose run `id` waits for its confirmation for windowSec (magic rollback on), with start.sh and confirm.sh. */
-function windowBox(id: string, windowSec: number, healthSec: number, checks: { name: string; command: string }[]): Sandbox {
-  const box = new Sandbox();
+function windowBox(id: string, windowSec: number, healthSec: number, checks: { name: string; command: string }[], box = new Sandbox()): Sandbox {
   const job = scripts.job(jobParams({ id, magicRollback: true, confirmTimeoutSec: windowSec, healthTimeoutSec: healthSec }));
   box.file(
     "in.tar",
@@ -50,6 +51,68 @@ function reported(log: string): string {
       expect(log).toMatch(/@@pulumi-nixos decided decision=health-failed\n/);
       expect(reported(log)).toBe(
         "media: health check radarr answers failed: did not finish within the health checks' 2 s; rolled back to generation 1; the host runs generation 1",
+      );
+    } finally {
+      box.cleanup();
+    }
+  });
+});
+
+/** What systemd does at boot with the rendered unit: checks its ConditionPathExists, then runs its ExecStart. */
+function bootUnit(): string {
+  const unit = pendingUnit() as { unitConfig: { ConditionPathExists: string[] }; serviceConfig: { ExecStart: string } };
+  const conditions = unit.unitConfig.ConditionPathExists.map((c) => (c.startsWith("!") ? `[ ! -e ${c.slice(1)} ]` : `[ -e ${c} ]`));
+  return `if ${conditions.join(" && ")}; then ${unit.serviceConfig.ExecStart}; else echo skipped; fi`;
+}
+
+/** A reboot: the job and its watchdog die, /run's own files go, and the boot default boots. */
+function reboot(id: string): string[] {
+  const run = `${RUNS}/${id}`;
+  return [
+    `kill -KILL "$(cat ${run}/job.pid)" "$(cat ${run}/watchdog.pid)"`,
+    "sleep 0.5",
+    "rm -rf /run/pulumi-nixos",
+    "ln -sfn \"$(readlink -e /nix/var/nix/profiles/system)\" /run/current-system",
+    "ln -sfn \"$(readlink -e /nix/var/nix/profiles/system)\" /run/booted-system",
+  ];
+}
+
+(unshareWorks ? describe : describe.skip)("a reboot inside the confirmation window", () => {
+  it("boots the previous generation with exactly its own flake and secrets, and the run says so", () => {
+    const id = "2-boot";
+    const box = new Sandbox();
+    // What the previous deploy left: generation 1 runs and boots, and reads this flake and secret.
+    box.file("old/flake/flake.nix", "{ old }\n", 0o644);
+    box.file("old/secrets/radarr", "KEY=old\n", 0o600);
+    windowBox(id, 60, 30, [], box);
+    const lib = "/var/lib/pulumi-nixos";
+    const show = [`cat ${lib}/flake/flake.nix ${lib}/secrets/radarr`, `ls -a ${lib} | tr '\\n' ' '; echo`];
+    try {
+      const out = box.run(
+        [
+          SH,
+          `mkdir -p ${lib}/private && cp -a ${box.root}/old/flake ${box.root}/old/secrets ${lib}/`,
+          `sh ${box.root}/start.sh < ${box.root}/in.tar > /dev/null`,
+          "echo WINDOW",
+          ...show,
+          // The unit, started by the switch in the same boot, does nothing.
+          bootUnit(),
+          ...reboot(id),
+          "echo BOOTED",
+          bootUnit(),
+          ...show,
+          "echo AGAIN",
+          bootUnit(),
+          `echo LOG; cat ${RUNS}/${id}/log`,
+        ].join("\n"),
+      );
+      const [window, booted, again, log] = out.split(/^(?:BOOTED|AGAIN|LOG)$/m);
+      expect(window.split("WINDOW\n")[1]).toBe("{ new }\nKEY=new\n. .. flake flake.old private secrets secrets.old \nskipped\n");
+      expect(booted).toBe("\n{ old }\nKEY=old\n. .. flake private secrets \n");
+      // Once done, later boots leave everything alone.
+      expect(again).toBe("\nskipped\n");
+      expect(reported(log)).toBe(
+        "media: the host rebooted before the new system became its boot default, so it booted generation 1 again, with the flake and secrets that generation was deployed with; the host runs generation 1",
       );
     } finally {
       box.cleanup();
