@@ -169,8 +169,9 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
       }
     }
   } catch (e) {
-    // Shut out mid-run (another host key, a login the new system refuses): say what the host does by itself.
-    if (refused(e) && view.started && !view.result) throw new DeployError({ ...e.failure, unattended: unattended() });
+    // Shut out mid-run (another host key, a login or a sudo the new system refuses): say what the host does by itself.
+    const shutOut = refused(e) || (e instanceof DeployError && e.failure.kind === "script-failed");
+    if (shutOut && view.started && !view.result && !e.failure.unattended) throw new DeployError({ ...e.failure, unattended: unattended() });
     throw e;
   } finally {
     await t.close().catch(() => undefined);

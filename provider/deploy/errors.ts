@@ -153,7 +153,7 @@ export function failureLine(f: DeployFailure): string {
           (f.midRun ? `this happened during the deploy, ${byItself(f)}. If the host was reinstalled, pin its new key` : "nothing was done. If the host was reinstalled, pin its new key")
         );
       case "auth-refused":
-        return `authentication as ${f.user} was refused (${f.why})${f.unattended ? `; this happened during the deploy (does the new system still let the deployer in?), ${byItself(f)}` : ""}`;
+        return `authentication as ${f.user} was refused (${f.why})${f.unattended ? ", so the new system may no longer let the deployer in" : ""}`;
       case "missing-tool":
         return `the host has no '${f.tool}' on NixOS's system PATH; ${unchanged(f)}; ${runsNow(f)}`;
       case "staging-failed":
@@ -232,7 +232,9 @@ export function failureLine(f: DeployFailure): string {
         );
     }
   })();
-  return `${f.host}: ${body}`;
+  // Shut out mid-run by anything else than another host key (whose line says it itself).
+  const alone = f.unattended && f.kind !== "host-key-mismatch" ? `; this happened during the deploy, ${byItself(f)}` : "";
+  return `${f.host}: ${body}${alone}`;
 }
 
 /** A failure thrown to the engine: its message is failureLine(failure), its facts stay readable. */

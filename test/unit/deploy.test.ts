@@ -312,7 +312,7 @@ describe("the confirmation", () => {
       "media: the switch was not confirmed within 60 s (the new system refused the login as root: All configured authentication methods failed), so the host rolled back to generation 4; the host runs generation 4",
     );
     expect(logs).toContain(
-      "media: authentication as root was refused (All configured authentication methods failed); this happened during the deploy (does the new system still let the deployer in?), " +
+      "media: authentication as root was refused (All configured authentication methods failed), so the new system may no longer let the deployer in; this happened during the deploy, " +
         "which cannot be confirmed without reaching the host, so the host rolls back to generation 4 by itself at about 00:01:00 UTC, when its 60 s confirmation window ends",
     );
   });
@@ -393,6 +393,22 @@ describe("every failure the host reports reads as one line with its facts", () =
     net.connect = async () => ({ hostKey: "k", exec: async () => ({ code: 1, stdout: "", stderr: "sudo: a password is required" }), close: async () => undefined });
     const e = await failing(host, request(), net);
     expect(e.message).toBe("media: the deploy command on the host failed (exit 1): sudo: a password is required");
+  });
+
+  it("a sudo the new system refuses to the confirmation says what the host does by itself and when", async () => {
+    const host = new FakeHost(untilAwaiting, confirmed);
+    const net = host.net();
+    const connect = net.connect;
+    net.connect = async (spec) => {
+      const t = await connect(spec);
+      if (host.connections === 1) return t;
+      return { ...t, exec: async () => ({ code: 1, stdout: "", stderr: "sudo: a password is required" }) };
+    };
+    const e = await failing(host, request(), net);
+    expect(e.message).toBe(
+      "media: the deploy command on the host failed (exit 1): sudo: a password is required; this happened during the deploy, which cannot be confirmed without reaching the host, " +
+        "so the host rolls back to generation 4 by itself at about 00:01:00 UTC, when its 60 s confirmation window ends",
+    );
   });
 });
 
