@@ -149,7 +149,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
             log(refusal ? refusal.message : `${req.host}: cannot reach the host to confirm; it rolls itself back after ${o.rollbackTimeoutSec} s`);
             view = phases.nextCommand(view, "unreachable");
             // A host that refused us may let us in again once it has rolled back: its decision is read then.
-            t = refusal ? await reconnect(windowEnd() + (o.healthTimeoutSec + 60) * 1000, true) : await reconnect();
+            t = refusal ? await reconnect(windowEnd() + (o.healthTimeoutSec + 30) * 1000, true) : await reconnect();
             continue;
           }
           t = fresh;
