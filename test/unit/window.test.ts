@@ -13,11 +13,11 @@ const RUNS = "/var/lib/pulumi-nixos/private/runs";
 // NixOS's system path has sh (bash); the sandbox's tools do not.
 const SH = 'ln -s "$(command -v sh)" /run/wrappers/bin/sh';
 
-/** A box whose run `id` waits for its confirmation for windowSec (magic rollback on), with start.sh and confirm.sh. */
+/** A box whose run `id` waits for its confirmation for windowSec (magic rollback on), with its upload in-ID.tar, start-ID.sh and confirm-ID.sh. */
 function windowBox(id: string, windowSec: number, healthSec: number, checks: { name: string; command: string }[], box = new Sandbox()): Sandbox {
   const job = scripts.job(jobParams({ id, magicRollback: true, confirmTimeoutSec: windowSec, healthTimeoutSec: healthSec }));
   box.file(
-    "in.tar",
+    `in-${id}.tar`,
     archive([
       { path: "flake/flake.nix", content: "{ new }\n", mode: 0o644 },
       { path: "secrets/radarr", content: "KEY=new\n", mode: 0o600 },
@@ -25,8 +25,8 @@ function windowBox(id: string, windowSec: number, healthSec: number, checks: { n
     ]),
     0o644,
   );
-  box.file("start.sh", scripts.start(id, 0, "awaiting").text, 0o644);
-  box.file("confirm.sh", scripts.confirm(id, 0, healthSec, checks).text, 0o644);
+  box.file(`start-${id}.sh`, scripts.start(id, 0, "awaiting").text, 0o644);
+  box.file(`confirm-${id}.sh`, scripts.confirm(id, 0, healthSec, checks).text, 0o644);
   return box;
 }
 
@@ -39,6 +39,23 @@ function reported(log: string): string {
 }
 
 (unshareWorks ? describe : describe.skip)("a health check that overruns", () => {
+  it("ten runs out of ten: one that outlives its budget (ignoring SIGTERM) is reported as such, never as a late confirmation", () => {
+    // Window 4 s, health budget 1 s; each confirmation reaches the host within the first second or two of its window.
+    const box = new Sandbox();
+    const ids = Array.from({ length: 10 }, (_, i) => `1-run${i}`);
+    try {
+      for (const id of ids) windowBox(id, 4, 1, [{ name: "radarr answers", command: "trap '' TERM; sleep 8" }], box);
+      const out = box.run(
+        [SH, ...ids.map((id) => `sh ${box.root}/start-${id}.sh < ${box.root}/in-${id}.tar > /dev/null; sh ${box.root}/confirm-${id}.sh > /dev/null; echo "@@END"; cat ${RUNS}/${id}/log`)].join("\n"),
+        180000,
+      );
+      const logs = out.split("@@END\n").slice(1);
+      expect(logs.map(reported)).toEqual(ids.map(() => "media: health check radarr answers failed: did not finish within the health checks' 1 s; rolled back to generation 1; the host runs generation 1"));
+    } finally {
+      box.cleanup();
+    }
+  });
+
   // Window and health budget of 2 s each; the confirmation reaches the host 1 s into the window.
   it.each([
     ["ignores SIGTERM (its budget's timeout cannot end it)", "trap '' TERM; sleep 12"],
@@ -47,7 +64,7 @@ function reported(log: string): string {
     const id = "1-slow";
     const box = windowBox(id, 2, 2, [{ name: "radarr answers", command }]);
     try {
-      const log = box.run([SH, `sh ${box.root}/start.sh < ${box.root}/in.tar > /dev/null`, "sleep 1", `sh ${box.root}/confirm.sh > /dev/null`, `cat ${RUNS}/${id}/log`].join("\n"), 60000);
+      const log = box.run([SH, `sh ${box.root}/start-${id}.sh < ${box.root}/in-${id}.tar > /dev/null`, "sleep 1", `sh ${box.root}/confirm-${id}.sh > /dev/null`, `cat ${RUNS}/${id}/log`].join("\n"), 60000);
       expect(log).toMatch(/@@pulumi-nixos decided decision=health-failed\n/);
       expect(reported(log)).toBe(
         "media: health check radarr answers failed: did not finish within the health checks' 2 s; rolled back to generation 1; the host runs generation 1",
@@ -92,7 +109,7 @@ function reboot(id: string): string[] {
         [
           SH,
           `mkdir -p ${lib}/private && cp -a ${box.root}/old/flake ${box.root}/old/secrets ${lib}/`,
-          `sh ${box.root}/start.sh < ${box.root}/in.tar > /dev/null`,
+          `sh ${box.root}/start-${id}.sh < ${box.root}/in-${id}.tar > /dev/null`,
           "echo WINDOW",
           ...show,
           // The unit, started by the switch in the same boot, does nothing.
