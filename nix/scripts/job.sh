@@ -313,6 +313,10 @@ deploy() {
   mv -f "$run/prev.tmp" "$run/prev"
   emit lock-acquired "previousGeneration=$prevgen" "previousSystem=$prevsys"
 
+  # A deploy a reboot interrupted, on a booted generation without the boot unit (the host's own before
+  # its first deploy, or an older pulumi-nixos's): what that unit would have done, before this deploy
+  # keeps the previous files as its own.
+  if [ -e "$PENDING" ] && [ ! -e "$PENDING_BOOT" ]; then /bin/sh "$PENDING" rebooted; fi
   # Until the new system is the boot default (commit) or the previous files are back (restore), a
   # boot puts them back before any service starts: the unit render/base.ts renders runs `job.sh
   # rebooted` when this record survived a boot that emptied /run.

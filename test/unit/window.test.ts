@@ -135,4 +135,32 @@ function reboot(id: string): string[] {
       box.cleanup();
     }
   });
+
+  it("on a booted generation without the boot unit, the next deploy puts the previous files back first and keeps them as the previous ones", () => {
+    const box = new Sandbox();
+    box.file("old/flake/flake.nix", "{ old }\n", 0o644);
+    box.file("old/secrets/radarr", "KEY=old\n", 0o600);
+    windowBox("2-boot", 60, 30, [], box);
+    windowBox("3-next", 60, 30, [], box);
+    const lib = "/var/lib/pulumi-nixos";
+    try {
+      const out = box.run(
+        [
+          SH,
+          `mkdir -p ${lib}/private && cp -a ${box.root}/old/flake ${box.root}/old/secrets ${lib}/`,
+          `sh ${box.root}/start-2-boot.sh < ${box.root}/in-2-boot.tar > /dev/null`,
+          ...reboot("2-boot"),
+          // No unit ran at boot: the next deploy, in its window.
+          `sh ${box.root}/start-3-next.sh < ${box.root}/in-3-next.tar > /dev/null`,
+          `cat ${lib}/flake.old/flake.nix ${lib}/secrets.old/radarr`,
+          `echo LOG; cat ${RUNS}/2-boot/log`,
+        ].join("\n"),
+      );
+      const [kept, log] = out.split(/^LOG$/m);
+      expect(kept).toBe("{ old }\nKEY=old\n");
+      expect(log).toMatch(/@@pulumi-nixos result outcome=rebooted changed=0 rolledBackTo=1 /);
+    } finally {
+      box.cleanup();
+    }
+  });
 });
