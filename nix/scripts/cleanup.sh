@@ -58,5 +58,5 @@ else
   unlink_etc_nixos back
   rm -rf "$SECRETS" "$SECRETS.old" "$FLAKE" "$FLAKE.old"
 fi
-rm -rf "$RUNS" "$HOLDER"
+rm -rf "$RUNS" "$HOLDER" "$PENDING"
 emit result outcome=removed "rollbackCode=$code" "keptSecrets=$keptsecrets" "keptFlake=$keptflake" "released=$released" "$(host_state)"

@@ -1,13 +1,15 @@
 # shellcheck shell=sh
 # The deploy job, started detached by start.sh (systemd-run), so that a dropped SSH session or an
 # sshd restart cannot stop it. "job.sh run" deploys; "job.sh watchdog" (armed by the job before it
-# builds) stops a job that hangs or dies and puts the host back.
+# builds) stops a job that hangs or dies and puts the host back; "job.sh rebooted" (run at boot) puts
+# back what a reboot interrupted.
 #
 # Every outcome is decided in one place: $run/decision, a symlink made with `ln -s`, which is
 # atomic and fails when it exists. The confirmation (confirm.sh), the job's own confirmation
 # timeout and the watchdog each try to make it; the first wins and the others follow it. Only the
 # lock holder acts on it (rolls back or makes the new system the boot default), and the boot
-# default changes only after a confirmation, so a reboot in the window boots the previous system.
+# default changes only after a confirmation, so a reboot in the window boots the previous system,
+# and then its own flake and secrets (rebooted).
 run=$RUNS/$PNX_ID
 cd "$run" || exit 1
 exec >>"$run/log" 2>&1
@@ -39,6 +41,21 @@ finish() {
 decide() {
   ln -s "$1" "$run/decision" 2>/dev/null
   readlink "$run/decision"
+}
+
+# The decision when the window (extended for the health checks of a confirmation that reached the
+# host) ends without one: a confirmation whose checks still run has its check named as the one that
+# did not finish in time, whatever deadline fires first; without one, the switch is unconfirmed.
+window_over() {
+  if [ -e "$run/checking" ]; then
+    if [ ! -e "$run/health.out" ]; then
+      printf '%s\n%s' "$(cat "$run/checking")" "did not finish within the health checks' $PNX_HEALTH_SEC s" | b64 > "$run/health.out.job" &&
+        mv -f "$run/health.out.job" "$run/health.out"
+    fi
+    echo health-failed
+  else
+    echo unconfirmed
+  fi
 }
 
 # Gives each secret file its owner, group and mode. Before activation a service's user may not
@@ -110,7 +127,7 @@ succeed() {
   # A reboot follows (deploy.reboot): the previous flake and secrets stay until the next deploy, so
   # that booting the previous generation again (reboot.sh back) finds what it reads.
   if [ "$PNX_REBOOT" != always ] && { [ "$PNX_REBOOT" != ifNeeded ] || [ -z "$reasons" ]; }; then
-    rm -rf "$FLAKE.old" "$SECRETS.old"
+    rm -rf "$FLAKE.old" "$SECRETS.old" "$PENDING"
   fi
   own_secrets strict
   finish "done" "diff=$(nix --extra-experimental-features nix-command store diff-closures "$prevsys" "$out" 2>/dev/null | b64)" \
@@ -142,6 +159,7 @@ commit() {
   code=0
   nix-env -p "$PROFILE" --set "$out" || code=$?
   if [ "$code" = 0 ]; then "$out/bin/switch-to-configuration" boot || code=$?; fi
+  [ "$code" = 0 ] && rm -f "$PENDING"
   [ "$code" = 0 ] && link_etc_nixos
   [ "$code" = 0 ] && succeed
   rollback "boot-default"
@@ -340,6 +358,15 @@ deploy() {
     finish "done" "diff=" "reboot="
   fi
 
+  # A deploy a reboot interrupted, on a booted generation without the boot unit (the host's own before
+  # its first deploy, or an older pulumi-nixos's): what that unit would have done, before this deploy
+  # keeps the previous files as its own.
+  if [ -e "$PENDING" ] && [ ! -e "$PENDING_BOOT" ]; then /bin/sh "$PENDING" rebooted; fi
+  # Until the new system is the boot default (commit) or the previous files are back (restore), a
+  # boot puts them back before any service starts: the unit render/base.ts renders runs `job.sh
+  # rebooted` when this record survived a boot that emptied /run.
+  mkdir -p "${PENDING_BOOT%/*}" && : > "$PENDING_BOOT"
+  ln -sfn "$run/job.sh" "$PENDING"
   # The uploaded flake and secrets replace the previous ones, which are kept until the end so that
   # a failed run puts them back; secrets no longer declared disappear with the old directory.
   rm -rf "$FLAKE.old" "$SECRETS.old"
@@ -403,7 +430,7 @@ deploy() {
         deadline=$((now + PNX_HEALTH_SEC + 5))
         touch "$run/extended"
       fi
-      [ "$now" -ge "$deadline" ] && decide unconfirmed > /dev/null
+      [ "$now" -ge "$deadline" ] && decide "$(window_over)" > /dev/null
       sleep 0.5
     done
     decision=$(readlink "$run/decision")
@@ -428,7 +455,25 @@ deploy() {
   succeed
 }
 
+# Run at boot (the unit render/base.ts renders) when this run's flake and secrets were in place and
+# the host rebooted before its system became the boot default: the job and its watchdog died with
+# the boot, and the previous generation boots, so its own flake and secrets go back before any of its
+# services starts, and the run ends saying so. A boot of the new system (its commit was under way)
+# keeps them.
+rebooted() {
+  rm -f "$PENDING"
+  # shellcheck source=/dev/null
+  [ -r "$run/prev" ] && . "$run/prev"
+  new=$(readlink -e "$run/result-link" 2>/dev/null)
+  if [ -n "$new" ] && [ "$(readlink -e "$BOOTED" 2>/dev/null)" = "$new" ]; then exit 0; fi
+  restore
+  [ -e "$run/outcome" ] && exit 0
+  decide rebooted > /dev/null
+  finish rebooted "rolledBackTo=$(running_generation)"
+}
+
 case $1 in
   run) deploy ;;
   watchdog) watchdog ;;
+  rebooted) rebooted ;;
 esac

@@ -16,6 +16,10 @@ umask 077
   PRIVATE=$ROOT/private
   LOCK=$PRIVATE/lock
   HOLDER=$PRIVATE/holder
+  # A deploy whose flake and secrets are in place while its system is not the boot default: a link to
+  # its job.sh, and a file in /run (which every boot empties) while the boot it began in lasts.
+  PENDING=$PRIVATE/pending
+  PENDING_BOOT=/run/pulumi-nixos/pending
   RUNS=$PRIVATE/runs
   PROFILE=/nix/var/nix/profiles/system
   CURRENT=/run/current-system
@@ -87,6 +91,7 @@ restore() {
   rm -rf "$FLAKE" "$SECRETS"
   if [ -d "$FLAKE.old" ]; then mv "$FLAKE.old" "$FLAKE"; fi
   if [ -d "$SECRETS.old" ]; then mv "$SECRETS.old" "$SECRETS"; fi
+  rm -f "$PENDING"
 }
 
 # Why booting system $2 needs a reboot when system $1 was booted, as a comma list (nothing when it
@@ -101,8 +106,9 @@ reboot_reasons() {
 }
 
 # Runs the header's health checks (PNX_CHECKS, PNX_CHECK_<i>_NAME/_COMMAND) as root within
-# PNX_HEALTH_SEC, stopping early once the path $1 exists (when given). Returns 1 at the first that
-# fails, printing its name and output.
+# PNX_HEALTH_SEC, stopping early once the path $1 exists (when given), and writing the name of the
+# check at work to the file $2 (when given), for a decision made while it still runs. Returns 1 at
+# the first that fails, printing its name and output. A check that ignores SIGTERM is killed 2 s later.
 run_checks() {
   end=$(($(date +%s) + PNX_HEALTH_SEC))
   i=1
@@ -110,9 +116,10 @@ run_checks() {
     if [ -n "$1" ] && [ -L "$1" ]; then return 0; fi
     name=$(param "PNX_CHECK_${i}_NAME")
     command=$(param "PNX_CHECK_${i}_COMMAND")
+    if [ -n "$2" ]; then printf '%s' "$name" > "$2.tmp" && mv -f "$2.tmp" "$2"; fi
     left=$((end - $(date +%s)))
     [ "$left" -gt 0 ] || left=1
-    if ! out=$(timeout "$left" sh -c "$command" 2>&1); then
+    if ! out=$(timeout -k 2 "$left" sh -c "$command" 2>&1); then
       [ "$(date +%s)" -ge "$end" ] && out="did not finish within the health checks' $PNX_HEALTH_SEC s"
       printf '%s\n%s' "$name" "$out"
       return 1

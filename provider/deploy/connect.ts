@@ -17,15 +17,30 @@ export function connectionSpec(host: string, c: Connection, recordedHostKey?: st
   };
 }
 
-/** Connects until `until` (ms, by net.now()), with backoff; a refused key or login is final. */
-export async function connectUntil(net: Net, spec: ConnectionSpec, until: number, midRun: boolean): Promise<Transport | undefined> {
+/** Whether a connection failed because the host refused us: another host key, or the login. */
+export function refused(e: unknown): e is DeployError {
+  return e instanceof DeployError && (e.failure.kind === "host-key-mismatch" || e.failure.kind === "auth-refused");
+}
+
+/**
+ * Connects until `until` (ms, by net.now()), with backoff; undefined when the host could not be
+ * reached by then. A refused key or login is final, unless `patient`: a host whose new system refuses
+ * us may let us in again once it has rolled back, so refusals are tried again too, and the last one is
+ * thrown at `until`.
+ */
+export async function connectUntil(net: Net, spec: ConnectionSpec, until: number, midRun: boolean, patient = false): Promise<Transport | undefined> {
+  let refusal: DeployError | undefined;
   for (let wait = 500; ; wait = Math.min(wait * 2, 4000)) {
     try {
       return await net.connect({ ...spec, connectAttempts: 1 });
     } catch (e) {
-      if (e instanceof DeployError && e.failure.kind === "host-key-mismatch") throw new DeployError({ ...e.failure, midRun });
-      if (e instanceof DeployError && !e.transient) throw e;
-      if (net.now() + wait > until) return undefined;
+      const error = e instanceof DeployError && e.failure.kind === "host-key-mismatch" ? new DeployError({ ...e.failure, midRun }) : e;
+      if (refused(error) && patient) refusal = error;
+      else if (error instanceof DeployError && !error.transient) throw error;
+      if (net.now() + wait > until) {
+        if (refusal) throw refusal;
+        return undefined;
+      }
       await net.sleep(wait);
     }
   }

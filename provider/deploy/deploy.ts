@@ -8,8 +8,8 @@ import type { Connection, DeployOptions, SecretFile } from "../schema/generation
 import type { Owner } from "../schema/owner";
 import { ownerName } from "../model/owner";
 import { archive, flakeEntries } from "./archive";
-import { connectionSpec, connectUntil } from "./connect";
-import { DeployError, HostNow } from "./errors";
+import { connectionSpec, connectUntil, refused } from "./connect";
+import { DeployError, HostNow, refusalLine, Unattended } from "./errors";
 import { hostNow, marker, Marker, num, resultOf } from "./events";
 import { confirms, Goal } from "./goal";
 import * as phases from "./phases";
@@ -123,11 +123,16 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
       throw new DeployError({ kind: "script-failed", host: req.host, what: "the deploy command on the host", exitCode: r.code, output: r.stderr.trim() });
     }
   };
-  const reconnect = async (): Promise<Transport> => {
-    const fresh = await connectUntil(net, pinned, deadline, true);
+  const reconnect = async (until = deadline, patient = false): Promise<Transport> => {
+    const fresh = await connectUntil(net, pinned, until, true, patient);
     if (!fresh) throw new DeployError({ kind: "lost", host: req.host, why: `the host could not be reached again to read the deploy's result (see ${scripts.runDir(id)}/log on the host)` });
     return fresh;
   };
+  // What the run does on the host by itself, for a failure that leaves the deployer out of touch with it.
+  const windowEnd = () => awaitingAt + o.rollbackTimeoutSec * 1000;
+  const unattended = (): Unattended =>
+    confirm ? { rollsBack: true, to: view.previous?.generation, at: view.awaited ? new Date(windowEnd()).toISOString() : undefined, windowSec: o.rollbackTimeoutSec } : { rollsBack: false };
+  let refusal: DeployError | undefined; // the host refused the confirmation's connection (its key, or the login)
 
   try {
     for (;;) {
@@ -137,11 +142,16 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
         if (n.do === "confirm") {
           await t.close();
           // Keep trying for most of the window: a short blip after a good switch must not roll it back.
-          const fresh = await connectUntil(net, pinned, awaitingAt + o.rollbackTimeoutSec * 800, true);
+          const fresh = await connectUntil(net, pinned, awaitingAt + o.rollbackTimeoutSec * 800, true, true).catch((e) => {
+            if (!refused(e)) throw e;
+            refusal = new DeployError({ ...e.failure, unattended: unattended() });
+            return undefined;
+          });
           if (!fresh) {
-            log(`${req.host}: cannot reach the host to confirm; it rolls itself back after ${o.rollbackTimeoutSec} s`);
+            log(refusal ? refusal.message : `${req.host}: cannot reach the host to confirm; it rolls itself back after ${o.rollbackTimeoutSec} s`);
             view = phases.nextCommand(view, "unreachable");
-            t = await reconnect();
+            // A host that refused us may let us in again once it has rolled back: its decision is read then.
+            t = refusal ? await reconnect(windowEnd() + (o.healthTimeoutSec + 30) * 1000, true) : await reconnect();
             continue;
           }
           t = fresh;
@@ -160,11 +170,17 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
         t = await reconnect();
       }
     }
+  } catch (e) {
+    // Shut out mid-run (another host key, a login or a sudo the new system refuses): say what the host does by itself.
+    const shutOut = refused(e) || (e instanceof DeployError && e.failure.kind === "script-failed");
+    if (shutOut && view.started && !view.result && !e.failure.unattended) throw new DeployError({ ...e.failure, unattended: unattended() });
+    throw e;
   } finally {
     await t.close().catch(() => undefined);
   }
 
   const end = phases.outcome(view, { host: req.host, goal: req.goal, confirmTimeoutSec: o.rollbackTimeoutSec, activationTimeoutSec: o.activationTimeoutSec });
+  if (!end.ok && end.failure.kind === "unconfirmed" && refusal) throw new DeployError({ ...end.failure, why: refusalLine(refusal.failure) });
   if (!end.ok) throw new DeployError(end.failure);
   const r = end.result;
   // Within the rollout slot: a fleet never reboots more hosts at once than rollout.maxActivating.

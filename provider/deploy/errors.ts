@@ -44,6 +44,7 @@ export type FailureKind =
   | { kind: "job-died"; phase: string; rollback: Rollback }
   | { kind: "commit-failed"; exitCode: number; rollback: Rollback }
   | { kind: "lost"; why: string }
+  | { kind: "rebooted-unconfirmed"; to?: number } // the host rebooted before the new system was its boot default
   | { kind: "not-ours"; markerOwner?: string; markerStack?: string; markerHost?: string; otherIdentity?: boolean; action: "deploy" | "take over" }
   | { kind: "rollout-stopped"; failedHost: string }
   | { kind: "script-failed"; what: string; exitCode: number; output: string }
@@ -53,8 +54,15 @@ export type FailureKind =
   | { kind: "reboot-lost"; generation?: number; previous?: number; waitedSec: number }
   | { kind: "reboot-unhealthy"; generation?: number; why: string; rollback: Rollback };
 
-/** A failure of one host: its kind and facts, whether the host was changed, and what it runs now. */
-export type DeployFailure = FailureKind & { host: string; changed?: boolean; now?: HostNow };
+/**
+ * What a deploy does on the host by itself once the deployer cannot reach it: with magic rollback no
+ * confirmation comes, so its watchdog rolls back to the previous generation when the window ends (at
+ * about `at`, an ISO time, once the window has begun); without it, the deploy goes on to its end.
+ */
+export type Unattended = { rollsBack: true; to?: number; at?: string; windowSec: number } | { rollsBack: false };
+
+/** A failure of one host: its kind and facts, whether the host was changed, what it runs now, and what it does by itself. */
+export type DeployFailure = FailureKind & { host: string; changed?: boolean; now?: HostNow; unattended?: Unattended };
 
 function generation(n?: number): string {
   return n === undefined ? "its previous system" : `generation ${n}`;
@@ -67,6 +75,14 @@ function runsNow(f: DeployFailure): string {
   const running = n.runningGeneration !== undefined ? `generation ${n.runningGeneration}` : n.currentSystem || "no known system";
   const boots = n.profileGeneration !== undefined && n.profileGeneration !== n.runningGeneration ? ` and boots generation ${n.profileGeneration}` : "";
   return `the host runs ${running}${boots}`;
+}
+
+/** What a run the deployer lost goes on to do on the host: the rollback and when, or that it goes on. */
+function byItself(f: DeployFailure): string {
+  const u = f.unattended;
+  if (!u?.rollsBack) return `which goes on on the host by itself; ${runsNow(f)}`;
+  const at = u.at ? `at about ${u.at.slice(11, 19)} UTC, ` : "";
+  return `which cannot be confirmed without reaching the host, so the host rolls back to ${generation(u.to)} by itself ${at}when its ${u.windowSec} s confirmation window ends`;
 }
 
 function rolledBack(r: Rollback): string {
@@ -114,6 +130,13 @@ function removalFix(rs: Removal[]): string {
   return allow.length ? ` (fix: declare them, or allow it: allowRemoval: [${allow.map((a) => JSON.stringify(a)).join(", ")}])` : "";
 }
 
+/** Why a confirmation could not be sent, for a host that refused its connection. */
+export function refusalLine(f: FailureKind): string {
+  if (f.kind === "host-key-mismatch") return `the host presented another host key, ${f.presented}, where ${f.expected} is pinned`;
+  if (f.kind === "auth-refused") return `the new system refused the login as ${f.user}: ${f.why}`;
+  return "the host refused the connection";
+}
+
 /** The one line (plus Nix's own error lines for a build) that `pulumi up` prints for a failure. */
 export function failureLine(f: DeployFailure): string {
   const body = ((): string => {
@@ -127,12 +150,10 @@ export function failureLine(f: DeployFailure): string {
       case "host-key-mismatch":
         return (
           `host key mismatch at ${f.target}: expected ${f.expected}, the server presented ${f.presented}; ` +
-          (f.midRun
-            ? `this happened during the deploy, which goes on on the host by itself; ${runsNow(f)}. If the host was reinstalled, pin its new key`
-            : "nothing was done. If the host was reinstalled, pin its new key")
+          (f.midRun ? `this happened during the deploy, ${byItself(f)}. If the host was reinstalled, pin its new key` : "nothing was done. If the host was reinstalled, pin its new key")
         );
       case "auth-refused":
-        return `authentication as ${f.user} was refused (${f.why})`;
+        return `authentication as ${f.user} was refused (${f.why})${f.unattended ? ", so the new system may no longer let the deployer in" : ""}`;
       case "missing-tool":
         return `the host has no '${f.tool}' on NixOS's system PATH; ${unchanged(f)}; ${runsNow(f)}`;
       case "staging-failed":
@@ -168,6 +189,11 @@ export function failureLine(f: DeployFailure): string {
         return `making the new system the boot default failed (exit ${f.exitCode}); ${rolledBack(f.rollback)}; ${runsNow(f)}`;
       case "lost":
         return `${f.why}; ${runsNow(f)}`;
+      case "rebooted-unconfirmed":
+        return (
+          `the host rebooted before the new system became its boot default, so it booted ${generation(f.to)} again, ` +
+          `with the flake and secrets that generation was deployed with; ${runsNow(f)}`
+        );
       case "not-ours": {
         const who = markerOwnerName({ owner: f.markerOwner, stack: f.markerStack });
         const by = f.otherIdentity ? `${who} of another backend (its pulumi-nixos:identity differs)` : who;
@@ -206,7 +232,9 @@ export function failureLine(f: DeployFailure): string {
         );
     }
   })();
-  return `${f.host}: ${body}`;
+  // Shut out mid-run by anything else than another host key (whose line says it itself).
+  const alone = f.unattended && f.kind !== "host-key-mismatch" ? `; this happened during the deploy, ${byItself(f)}` : "";
+  return `${f.host}: ${body}${alone}`;
 }
 
 /** A failure thrown to the engine: its message is failureLine(failure), its facts stay readable. */

@@ -86,6 +86,7 @@ export const OUTCOMES = {
     "timed-out": ["phase", "rolledBackTo", "rollbackCode"],
     "job-died": ["phase", "rolledBackTo", "rollbackCode"],
     lost: ["reason", "phase"], // the watchdog could not take the host lock to roll back
+    rebooted: ["rolledBackTo"], // the host rebooted before the new system was the boot default, and booted the previous one
   },
   preview: {
     // users*/groups*: comma lists of what the switch would create and remove (update-users-groups.pl's rules);
@@ -205,6 +206,8 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
       const what = f.reason === "timeout" ? `did not finish ${f.phase ?? "its phase"} in time` : `died while ${f.phase ?? "at work"}`;
       return { kind: "lost", why: `the deploy job ${what}, and its watchdog could not take the host lock within 60 s to roll back, so nothing was rolled back` };
     }
+    case "rebooted":
+      return { kind: "rebooted-unconfirmed", to: num(f.rolledBackTo) };
     case "moved":
       return { kind: "reboot-refused", why: "another deploy changed the host's boot default in between" };
     case "boot-default-failed":

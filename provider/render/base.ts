@@ -1,4 +1,4 @@
-// The host's own modules: identity and Nix settings, users, and the firewall.
+// The host's own modules: identity and Nix settings (with the deploy's boot step), users, and the firewall.
 import type { HostSpec } from "../schema/host";
 import type { Ports } from "../model/catalogue";
 import { REVISION_FILE } from "../schema/generation";
@@ -21,6 +21,29 @@ function unfree(h: HostSpec): nix.Nix | undefined {
   return { allowUnfreePredicate: nix.lambda("pkg", nix.apply(nix.ref("builtins.elem"), nix.apply(nix.ref("lib.getName"), nix.ref("pkg")), names)) };
 }
 
+/** nix/scripts/lib.sh's PENDING and PENDING_BOOT: a deploy's record that survives a boot, and its copy in /run that does not. */
+export const PENDING = "/var/lib/pulumi-nixos/private/pending";
+export const PENDING_BOOT = "/run/pulumi-nixos/pending";
+
+/**
+ * The boot step every generation carries: a deploy that was interrupted by a reboot before its system
+ * became the boot default (its record outlived the boot, its copy in /run did not) left its flake and
+ * secrets in place, which this generation's services must not read. Before sysinit.target (so before
+ * any service) it runs that deploy's job.sh, which puts this generation's own back and ends the run.
+ * Started by a switch in the same boot, its conditions keep it from doing anything.
+ */
+export function pendingUnit(): nix.Nix {
+  return {
+    description: "pulumi-nixos: put back the flake and secrets of the booted generation after an interrupted deploy",
+    wantedBy: ["sysinit.target"],
+    before: ["sysinit.target"],
+    after: ["local-fs.target"],
+    restartIfChanged: false,
+    unitConfig: { DefaultDependencies: false, ConditionPathExists: [PENDING, `!${PENDING_BOOT}`] },
+    serviceConfig: { Type: "oneshot", ExecStart: `/bin/sh ${PENDING} rebooted` },
+  };
+}
+
 export function hostModule(h: HostSpec): nix.Nix {
   return {
     networking: { hostName: h.name },
@@ -29,6 +52,7 @@ export function hostModule(h: HostSpec): nix.Nix {
     system: { stateVersion: h.stateVersion, configurationRevision: nix.apply(nix.ref("lib.mkIf"), nix.op("!=", deployedRevision(), ""), deployedRevision()) },
     nix: { settings: { "experimental-features": ["nix-command", "flakes"] } },
     nixpkgs: h.allowUnfree === false ? undefined : { config: unfree(h) },
+    systemd: { services: { "pulumi-nixos-pending": pendingUnit() } },
   };
 }
 

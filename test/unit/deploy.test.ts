@@ -32,7 +32,7 @@ const confirmed = [
   `@@pulumi-nixos result outcome=done changed=1 diff=${b64("caddy: 2.7 -> 2.8")} ${state(5, NEW)}`,
 ];
 
-type Reaction = "ok" | "refuse" | "key-mismatch";
+type Reaction = "ok" | "refuse" | "key-mismatch" | "auth-refused";
 
 /**
  * A host that serves a fixed log: start appends `before` (the rest appears once confirm runs),
@@ -65,6 +65,7 @@ class FakeHost {
         const r = this.connectPlan(this.connections, this.clock);
         if (r === "refuse") throw new DeployError({ kind: "unreachable", host: spec.host, target: "x", why: "refused" });
         if (r === "key-mismatch") throw new DeployError({ kind: "host-key-mismatch", host: spec.host, target: "x", expected: "A", presented: "B", midRun: false });
+        if (r === "auth-refused") throw new DeployError({ kind: "auth-refused", host: spec.host, user: spec.user, why: "All configured authentication methods failed" });
         return this.transport();
       },
       sleep: async (ms: number) => void (this.clock += ms),
@@ -224,13 +225,19 @@ describe("dropped connections resume, never restart the work", () => {
     expect(host.commands).toEqual(["start", "confirm"]);
   });
 
-  it("a host key that changes mid-run is refused, and the message does not claim nothing was done", async () => {
+  it("a host key that changes mid-run is refused, and the message says what the host does by itself, never that nothing was done", async () => {
     const host = new FakeHost(untilAwaiting, confirmed);
     host.drop = { command: "start", after: 50 };
     host.connectPlan = (n) => (n === 1 ? "ok" : "key-mismatch");
     const e = await failing(host);
-    expect(e.message).toMatch(/^media: host key mismatch at x: expected A, the server presented B; this happened during the deploy, which goes on on the host by itself; what the host runs now could not be read/);
-    expect(e.message).not.toMatch(/nothing was done/);
+    expect(e.message).toBe(
+      "media: host key mismatch at x: expected A, the server presented B; this happened during the deploy, which cannot be confirmed without reaching the host, " +
+        "so the host rolls back to its previous system by itself when its 60 s confirmation window ends. If the host was reinstalled, pin its new key",
+    );
+    const off = new FakeHost(untilAwaiting, confirmed);
+    off.drop = { command: "start", after: 50 };
+    off.connectPlan = (n) => (n === 1 ? "ok" : "key-mismatch");
+    expect((await failing(off, request({ magicRollback: false }))).message).toMatch(/this happened during the deploy, which goes on on the host by itself; what the host runs now could not be read/);
   });
 });
 
@@ -264,6 +271,50 @@ describe("the confirmation", () => {
     const e = await failing(host);
     expect(e.failure.kind).toBe("unconfirmed");
     expect(host.commands.length).toBeLessThanOrEqual(3);
+  });
+
+  // The window opens at 0 s on the fake clock (00:00:00 UTC); the host decides at 60 s.
+  const rolledBack = ["@@pulumi-nixos decided decision=unconfirmed", "@@pulumi-nixos rolled-back code=0", result("outcome=unconfirmed changed=0 rolledBackTo=4 rollbackCode=0")];
+
+  it("a host key that changes in the window and stays changed: the error names the previous generation and when the host rolls back to it", async () => {
+    const host = new FakeHost(untilAwaiting);
+    host.later = { at: 60_000, lines: rolledBack };
+    host.connectPlan = (n) => (n === 1 ? "ok" : "key-mismatch");
+    const logs: string[] = [];
+    const e = await deploy(request(), (m) => logs.push(m), host.net()).catch((x) => x);
+    const line =
+      "media: host key mismatch at x: expected A, the server presented B; this happened during the deploy, which cannot be confirmed without reaching the host, " +
+      "so the host rolls back to generation 4 by itself at about 00:01:00 UTC, when its 60 s confirmation window ends. If the host was reinstalled, pin its new key";
+    expect(e.message).toBe(line);
+    expect(e.failure).toMatchObject({ kind: "host-key-mismatch", unattended: { rollsBack: true, to: 4, windowSec: 60 } });
+    // Said as soon as the confirmation could not be sent, then the deployer waited for the host's decision.
+    expect(logs).toContain(line);
+    expect(host.clock).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it("a host key that comes back with the rollback: the rollback the host decided is read and reported", async () => {
+    const host = new FakeHost(untilAwaiting);
+    host.later = { at: 60_000, lines: rolledBack };
+    host.connectPlan = (n, t) => (n === 1 || t >= 60_000 ? "ok" : "key-mismatch");
+    const e = await failing(host);
+    expect(e.message).toBe(
+      "media: the switch was not confirmed within 60 s (the host presented another host key, B, where A is pinned), so the host rolled back to generation 4; the host runs generation 4",
+    );
+  });
+
+  it("a new system that refuses the deployer's login (a lockout): the deployer waits for the rollback and reports it", async () => {
+    const host = new FakeHost(untilAwaiting);
+    host.later = { at: 60_000, lines: rolledBack };
+    host.connectPlan = (n, t) => (n === 1 || t >= 60_000 ? "ok" : "auth-refused");
+    const logs: string[] = [];
+    const e = await deploy(request(), (m) => logs.push(m), host.net()).catch((x) => x);
+    expect(e.message).toBe(
+      "media: the switch was not confirmed within 60 s (the new system refused the login as root: All configured authentication methods failed), so the host rolled back to generation 4; the host runs generation 4",
+    );
+    expect(logs).toContain(
+      "media: authentication as root was refused (All configured authentication methods failed), so the new system may no longer let the deployer in; this happened during the deploy, " +
+        "which cannot be confirmed without reaching the host, so the host rolls back to generation 4 by itself at about 00:01:00 UTC, when its 60 s confirmation window ends",
+    );
   });
 
   it("a confirmation that arrives after the host decided reports the rollback, never success", async () => {
@@ -342,6 +393,22 @@ describe("every failure the host reports reads as one line with its facts", () =
     net.connect = async () => ({ hostKey: "k", exec: async () => ({ code: 1, stdout: "", stderr: "sudo: a password is required" }), close: async () => undefined });
     const e = await failing(host, request(), net);
     expect(e.message).toBe("media: the deploy command on the host failed (exit 1): sudo: a password is required");
+  });
+
+  it("a sudo the new system refuses to the confirmation says what the host does by itself and when", async () => {
+    const host = new FakeHost(untilAwaiting, confirmed);
+    const net = host.net();
+    const connect = net.connect;
+    net.connect = async (spec) => {
+      const t = await connect(spec);
+      if (host.connections === 1) return t;
+      return { ...t, exec: async () => ({ code: 1, stdout: "", stderr: "sudo: a password is required" }) };
+    };
+    const e = await failing(host, request(), net);
+    expect(e.message).toBe(
+      "media: the deploy command on the host failed (exit 1): sudo: a password is required; this happened during the deploy, which cannot be confirmed without reaching the host, " +
+        "so the host rolls back to generation 4 by itself at about 00:01:00 UTC, when its 60 s confirmation window ends",
+    );
   });
 });
 

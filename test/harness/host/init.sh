@@ -162,6 +162,25 @@ unhealthy_boot() {
   echo "$unit failed at boot (fault injected on this host)" >> /run/sim/boot.log
 }
 
+# systemd's sysinit.target at boot: each oneshot unit of the booted system that it wants runs to its
+# end, with systemd's environment (PATH: systemd's own bin directory), before any service or sshd
+# starts; a unit whose ConditionPathExists does not hold ("!" denies) is skipped, as systemd skips it.
+sysinit() {
+  local name exec conds c ok argv
+  while IFS=$'\t' read -r name exec conds; do
+    ok=1
+    for c in $conds; do
+      if [[ $c == '!'* ]]; then [ ! -e "${c#!}" ] || ok=; else [ -e "$c" ] || ok=; fi
+    done
+    if [ -z "$ok" ]; then echo "$name: skipped (condition)" >> /run/sim/boot.log; continue; fi
+    read -r -a argv <<< "$exec"
+    env -i "PATH=$(< /run/sim/systemd)/bin" "${argv[@]}" >> /run/sim/boot.log 2>&1 < /dev/null
+    echo "$name: exited $?" >> /run/sim/boot.log
+  done < <(jq -r '(.systemd.services // {}) | to_entries[]
+    | select(((.value.wantedBy // []) | index("sysinit.target")) != null and .value.serviceConfig.Type == "oneshot")
+    | [.key, .value.serviceConfig.ExecStart, ([.value.unitConfig.ConditionPathExists // []] | flatten | join(" "))] | @tsv' "$1/config.json")
+}
+
 # Boots the boot default: the stage-2 part of a NixOS boot (activation, /run/booted-system, units).
 boot() {
   local system
@@ -178,6 +197,7 @@ boot() {
     readlink -f "$system/systemd" > /run/sim/systemd
     jq -c 'with_entries(.value = { hash: .value.hash, state: "active" })' <(jq -c --argjson packages "$(cat "$system/unit-packages.json")" -f "$system/units.jq" "$system/config.json") > /run/sim/units.json
     unhealthy_boot "$system"
+    sysinit "$system"
   fi
   start_sshd
   echo "$EPOCHREALTIME booted $system" >> /run/sim/boots
