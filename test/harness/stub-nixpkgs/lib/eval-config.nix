@@ -182,6 +182,9 @@ let
     PATH = "/usr/bin:/bin";
   };
 
+  # system.switch.inhibitors as JSON, switchable-system.nix's switch-inhibitors: only from a release
+  # that declares the option (25.11 in the stub's tables).
+  switchInhibitors = if raw.options ? "system.switch.inhibitors" then b.toJSON cfg.system.switch.inhibitors else null;
   toplevel = b.derivation {
     name = "nixos-system-${hostName}-${version}";
     system = system';
@@ -198,6 +201,7 @@ let
         for d in /usr/bin /bin /usr/sbin /sbin; do [ -x "$d/$w" ] && { ln -s "$d/$w" "$out/wrappers/$w"; break; }; done
       done
       printf '%s' "$version" > $out/nixos-version
+      ${lib.optionalString (switchInhibitors != null) ''printf '%s' "$switchInhibitors" > $out/switch-inhibitors''}
       printf '%s' "$system" > $out/system
       ln -s $kernel/bzImage $out/kernel
       ln -s $initrd/initrd $out/initrd
@@ -216,6 +220,7 @@ let
     # In the environment, not the script file: /etc sources may be store paths built by derivations.
     inherit configJson version etcScript systemPath kernel initrd modulesTree systemd systemUnits usersGroupsJson;
     hostFacts = b.toJSON hostFacts;
+    inherit switchInhibitors;
     unitPackages = b.toJSON unitPackages;
     # What activate needs, as shell assignments (no jq at boot: 40 hosts boot at once).
     activationEnv = "hostName=${lib.escapeShellArg hostName}";
