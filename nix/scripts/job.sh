@@ -81,6 +81,7 @@ rollback() {
 
 succeed() {
   reasons=$(reboot_reasons "$BOOTED" "$out")
+  [ -z "$inhibitors" ] || reasons=${reasons:+$reasons,}$inhibitors
   # A reboot follows (deploy.reboot): the previous flake and secrets stay until the next deploy, so
   # that booting the previous generation again (reboot.sh back) finds what it reads.
   if [ "$PNX_REBOOT" != always ] && { [ "$PNX_REBOOT" != ifNeeded ] || [ -z "$reasons" ]; }; then
@@ -120,6 +121,28 @@ commit() {
   [ "$code" = 0 ] && succeed
   rollback "boot-default"
   finish commit-failed "exit=$code" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+}
+
+# NixOS refuses to switch (or test) a running system into one whose system.switch.inhibitors differ
+# (26.05's dbus -> dbus-broker is one), before it changes anything: only a boot gets there
+# (nixos-rebuild boot, then a reboot). Prints the refusal's "name : old -> new" lines, or fails when
+# activation failed for another reason.
+switch_inhibited() {
+  grep -qxF "Pre-switch check 'switchInhibitors' failed" "$run/activate.out" || return 1
+  sed -n '/^There are changes to critical components of the system:$/,/^Switching into this system is not recommended\.$/p' "$run/activate.out" |
+    grep -E '^[^ ]+ : .* -> '
+}
+
+# An inhibited switch: the new system becomes the boot default without running, as nixos-rebuild
+# boot does. The previous system keeps running and nothing was activated, so there is nothing to
+# confirm or roll back now; the changed inhibitors join the reboot reasons, and the deployer reboots
+# into the new system when deploy.reboot allows (booting the previous generation again if it does
+# not come back healthy). Usage: boot_instead CHANGES
+boot_instead() {
+  emit switch-inhibited "changes=$(printf '%s' "$1" | b64)"
+  inhibitors=$(printf '%s\n' "$1" | sed 's/ : .*//' | tr '\n' ',')
+  inhibitors=${inhibitors%,}
+  commit
 }
 
 stop_job() {
@@ -335,6 +358,7 @@ deploy() {
     activate "$out"
     code=$(cat "$run/activate.rc")
     if [ "$code" != 0 ]; then
+      if [ "$PNX_SETS_BOOT_DEFAULT" = 1 ] && changes=$(switch_inhibited); then boot_instead "$changes"; fi
       units=$(sed -n 's/.*the following units failed: //p' "$run/activate.out" | tr -d ' ' | tr '\n' ',')
       decide activation-failed > /dev/null
       rollback activation-failed

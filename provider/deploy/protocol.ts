@@ -51,6 +51,8 @@ export const EVENTS: Record<string, EventDef> = {
   warning: { fields: ["secret", "owner"] }, // a secret's owner could not be set
   "etc-nixos": { fields: ["kept"] }, // /etc/nixos links to the deployed flake; what it held moved to kept
   "etc-nixos-failed": { fields: ["path"] }, // /etc/nixos could not be linked to the deployed flake
+  // NixOS refused the switch (changes: its "name : old -> new" lines); the new system becomes the boot default instead
+  "switch-inhibited": { fields: ["changes"] },
 };
 
 /** Why a follow (start.sh, follow.sh, confirm.sh) stopped: `follow-end reason=NAME`, with its fields. */
@@ -126,8 +128,25 @@ export function phaseOf(event: string): Phase | undefined {
 /** The line a host's warning event puts on the host's row. */
 export function warningOf(event: string, f: Fields): string | undefined {
   if (event === "etc-nixos-failed") return `${f.path} could not be made a link to the deployed flake, so nixos-rebuild run on the host builds what ${f.path} holds instead`;
+  if (event === "switch-inhibited") return switchInhibitedLine(inhibitorChanges(f));
   if (event !== "warning") return undefined;
   return `secret ${f.secret}: its owner could not be set to ${f.owner} (no such user or group on the host), so it stays readable by root only`;
+}
+
+/** The changed switch inhibitors a `switch-inhibited` event names, as NixOS printed them ("dbus-implementation : dbus -> broker"). */
+export function inhibitorChanges(f: Fields): string[] {
+  return text(f.changes)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+/** The host's line for a switch NixOS inhibited: why, and that the new generation waits for a boot. */
+export function switchInhibitedLine(changes: readonly string[]): string {
+  return (
+    `switch inhibited: needs a reboot (${changes.join("; ")}): NixOS does not switch a running system across this change, ` +
+    `so the new generation is the boot default and takes effect at the next boot; until then the host runs its previous system`
+  );
 }
 
 /** What the deployer knows beside the result line: the run's log, whether it sent the confirmation, its limits. */

@@ -469,3 +469,42 @@ describe("deploy.reboot", () => {
     expect(e.message).toBe("media: switched, but did not reboot: another deploy changed the host's boot default in between; the host runs generation 6");
   });
 });
+
+describe("a switch NixOS inhibits", () => {
+  // The job's log when the new system's switch inhibitors differ: activation refused, the new system made the boot default.
+  const inhibited = (reboot: string) => [
+    ...untilAwaiting.slice(0, 8),
+    "Checking switch inhibitors...",
+    "There are changes to critical components of the system:",
+    "",
+    "dbus-implementation : dbus -> broker",
+    "",
+    "Pre-switch check 'switchInhibitors' failed",
+    `@@pulumi-nixos switch-inhibited changes=${b64("dbus-implementation : dbus -> broker")}`,
+    "@@pulumi-nixos committing",
+    `@@pulumi-nixos result outcome=done changed=1 diff= reboot=${reboot} runningGeneration=4 currentSystem=${OLD} profileGeneration=5 profileSystem=${NEW} marker=`,
+  ];
+  const rebooting = ["@@pulumi-nixos result outcome=rebooting systemState=running runningGeneration=4 currentSystem=" + OLD + " profileGeneration=5 profileSystem=" + NEW + " marker="];
+
+  it("never: no confirmation, no reboot; records the boot default it made, and warns that it takes effect at the next boot", async () => {
+    const host = new FakeHost(inhibited("dbus-implementation"));
+    const logs: string[] = [];
+    const r = await deploy(request(), (m) => logs.push(m), host.net());
+    expect(host.commands).toEqual(["start"]);
+    expect(r).toMatchObject({ generation: 5, systemPath: NEW, previousGeneration: 4, rebootReasons: ["dbus-implementation"], rebooted: false });
+    expect(r.warnings).toEqual([
+      "media: switch inhibited: needs a reboot (dbus-implementation : dbus -> broker): NixOS does not switch a running system across this change, " +
+        "so the new generation is the boot default and takes effect at the next boot; until then the host runs its previous system",
+    ]);
+  });
+
+  it("ifNeeded: reboots into the boot default and checks it booted the new system", async () => {
+    const host = new FakeHost(inhibited("dbus-implementation"));
+    host.replies = { reboot: [rebooting], booted: [[`@@pulumi-nixos result outcome=booted booted=${NEW} systemState=running healthy=1 check= ${state(5, NEW)}`]] };
+    const logs: string[] = [];
+    const r = await deploy(request({ reboot: "ifNeeded" }), (m) => logs.push(m), host.net());
+    expect(host.commands).toEqual(["start", "reboot", "booted"]);
+    expect(r).toMatchObject({ generation: 5, systemPath: NEW, rebooted: true, rebootReasons: ["dbus-implementation"] });
+    expect(logs).toContain("media: reboot (dbus-implementation changed): waiting up to 600 s for the host");
+  });
+});
