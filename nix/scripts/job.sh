@@ -128,9 +128,7 @@ commit() {
 # (nixos-rebuild boot, then a reboot). Prints the refusal's "name : old -> new" lines, or fails when
 # activation failed for another reason.
 switch_inhibited() {
-  grep -qxF "Pre-switch check 'switchInhibitors' failed" "$run/activate.out" || return 1
-  sed -n '/^There are changes to critical components of the system:$/,/^Switching into this system is not recommended\.$/p' "$run/activate.out" |
-    grep -E '^[^ ]+ : .* -> '
+  grep -qxF "Pre-switch check 'switchInhibitors' failed" "$run/activate.out" && inhibitor_changes < "$run/activate.out"
 }
 
 # An inhibited switch: the new system becomes the boot default without running, as nixos-rebuild
@@ -140,8 +138,7 @@ switch_inhibited() {
 # not come back healthy). Usage: boot_instead CHANGES
 boot_instead() {
   emit switch-inhibited "changes=$(printf '%s' "$1" | b64)"
-  inhibitors=$(printf '%s\n' "$1" | sed 's/ : .*//' | tr '\n' ',')
-  inhibitors=${inhibitors%,}
+  inhibitors=$(printf '%s\n' "$1" | inhibitor_names)
   commit
 }
 

@@ -5,7 +5,7 @@
 # (switch-to-configuration dry-activate), the package versions (nix store diff-closures against the
 # running system), the closure sizes, and what only a reboot would load. The scratch directory goes
 # when the command ends.
-if ! need awk base64 cat flock install nix nixos-rebuild readlink rm tar tr; then
+if ! need awk base64 cat flock grep install nix nixos-rebuild readlink rm sed tar tr; then
   emit result outcome=missing-tool "tool=$missing" changed=0 "$(host_state)"
   exit 0
 fi
@@ -41,7 +41,12 @@ if [ "$dryexit" != 0 ]; then
   emit result outcome=dry-activate-failed "exit=$dryexit" "output=$(printf '%s' "$dry" | b64)" changed=0 "$(host_state)"
   exit 0
 fi
+# NixOS's pre-switch checks (switch-to-configuration check): changed system.switch.inhibitors refuse
+# the switch, so up would make the new system the boot default instead; they join the reboot reasons.
+inhibited=$("$out/bin/switch-to-configuration" check 2>&1 | inhibitor_changes)
+reasons=$(reboot_reasons "$BOOTED" "$out")
+[ -z "$inhibited" ] || reasons=${reasons:+$reasons,}$(printf '%s\n' "$inhibited" | inhibitor_names)
 diff=$(nix --extra-experimental-features nix-command store diff-closures "$CURRENT" "$out" 2>&1)
 sizes=$(nix --extra-experimental-features nix-command path-info -S "$CURRENT" "$out" 2>/dev/null | awk '{ print $2 }' | tr '\n' ',')
 emit result outcome=built "system=$out" "dry=$(printf '%s' "$dry" | b64)" "diff=$(printf '%s' "$diff" | b64)" \
-  "closure=${sizes%,}" "reboot=$(reboot_reasons "$BOOTED" "$out")" changed=0 "$(host_state)"
+  "closure=${sizes%,}" "reboot=$reasons" "inhibited=$(printf '%s' "$inhibited" | b64)" changed=0 "$(host_state)"

@@ -50,7 +50,7 @@ function apply(v: RunView, line: string, bytes: number): RunView {
   if (e.name === "staged") n.stagedBytes = num(e.fields.bytes);
   if (e.name === "lock-acquired") n.previous = { generation: num(e.fields.previousGeneration), system: e.fields.previousSystem || undefined };
   if (e.name === "built") n.system = e.fields.system;
-  if (e.name === "switch-inhibited") n.inhibited = inhibitorChanges(e.fields);
+  if (e.name === "switch-inhibited") n.inhibited = inhibitorChanges(e.fields.changes);
   if (e.name === "awaiting-confirmation") n.awaited = true;
   if (e.name === "result") return { ...n, result: e.fields, phase: e.fields.outcome === "done" ? "done" : "failed" };
   const phase = phaseOf(e.name);

@@ -7,7 +7,7 @@ import { archive, flakeEntries } from "./archive";
 import { connectionSpec } from "./connect";
 import { DeployError } from "./errors";
 import { hostNow, list, num, resultOf, text, uncoloured } from "./events";
-import { failureOf } from "./protocol";
+import { failureOf, inhibitorChanges } from "./protocol";
 import { parseDryActivate, parsePackages, PreviewReport } from "./report";
 import * as scripts from "./scripts";
 import { sshNet } from "./ssh";
@@ -39,6 +39,7 @@ export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Prom
       packages: parsePackages(uncoloured(text(f.diff))),
       closureBytes: closure(f.closure),
       rebootReasons: list(f.reboot),
+      inhibited: inhibitorChanges(f.inhibited),
       reboot: req.options.reboot,
     };
   } finally {

@@ -4,6 +4,7 @@
 // or a failure. test/unit/protocol.test.ts checks the scripts' `emit`/`finish` calls against it.
 import type { FailureKind, Removal } from "./errors";
 import { list, num, text } from "./events";
+import { switchInhibitedLine } from "./report";
 import { nixError } from "./scripts";
 
 export type Phase =
@@ -89,7 +90,7 @@ export const OUTCOMES = {
     lost: ["reason", "phase"], // the watchdog could not take the host lock to roll back
   },
   preview: {
-    built: ["system", "dry", "diff", "closure", "reboot"],
+    built: ["system", "dry", "diff", "closure", "reboot", "inhibited"],
     "missing-tool": ["tool"],
     "staging-failed": ["error"],
     locked: ["holder", "waited"],
@@ -128,25 +129,17 @@ export function phaseOf(event: string): Phase | undefined {
 /** The line a host's warning event puts on the host's row. */
 export function warningOf(event: string, f: Fields): string | undefined {
   if (event === "etc-nixos-failed") return `${f.path} could not be made a link to the deployed flake, so nixos-rebuild run on the host builds what ${f.path} holds instead`;
-  if (event === "switch-inhibited") return switchInhibitedLine(inhibitorChanges(f));
+  if (event === "switch-inhibited") return switchInhibitedLine(inhibitorChanges(f.changes), "did");
   if (event !== "warning") return undefined;
   return `secret ${f.secret}: its owner could not be set to ${f.owner} (no such user or group on the host), so it stays readable by root only`;
 }
 
-/** The changed switch inhibitors a `switch-inhibited` event names, as NixOS printed them ("dbus-implementation : dbus -> broker"). */
-export function inhibitorChanges(f: Fields): string[] {
-  return text(f.changes)
+/** The changed switch inhibitors of a field (the `switch-inhibited` event's changes, a preview build's inhibited), as NixOS printed them ("dbus-implementation : dbus -> broker"). */
+export function inhibitorChanges(field?: string): string[] {
+  return text(field)
     .split("\n")
     .map((l) => l.trim())
     .filter(Boolean);
-}
-
-/** The host's line for a switch NixOS inhibited: why, and that the new generation waits for a boot. */
-export function switchInhibitedLine(changes: readonly string[]): string {
-  return (
-    `switch inhibited: needs a reboot (${changes.join("; ")}): NixOS does not switch a running system across this change, ` +
-    `so the new generation is the boot default and takes effect at the next boot; until then the host runs its previous system`
-  );
 }
 
 /** What the deployer knows beside the result line: the run's log, whether it sent the confirmation, its limits. */

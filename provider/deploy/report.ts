@@ -22,6 +22,7 @@ export interface PreviewReport {
   packages: PackageChange[];
   closureBytes?: { from: number; to: number };
   rebootReasons: string[];
+  inhibited: string[]; // the changed switch inhibitors that refuse the switch ("dbus-implementation : dbus -> broker")
   reboot: "never" | "ifNeeded" | "always";
 }
 
@@ -103,6 +104,13 @@ export function rebootLine(policy: PreviewReport["reboot"], reasons: readonly st
   return `reboot needed (${why} changed): up reboots the host (deploy.reboot "${policy}")`;
 }
 
+/** The line for a switch NixOS inhibits (would) or inhibited (did): why, and that the new generation waits for a boot. */
+export function switchInhibitedLine(changes: readonly string[], tense: "would" | "did"): string {
+  const then = tense === "would" ? "up would make the new generation the boot default, to take effect" : "the new generation is the boot default and takes effect";
+  const meanwhile = tense === "would" ? "" : "; until then the host runs its previous system";
+  return `switch inhibited: needs a reboot (${changes.join("; ")}): NixOS does not switch a running system across this change, so ${then} at the next boot${meanwhile}`;
+}
+
 /** The preview's lines for one host, each attached to the host's row. */
 export function previewLines(r: PreviewReport): string[] {
   const size = r.closureBytes ? `closure ${bytes(r.closureBytes.to - r.closureBytes.from)}` : undefined;
@@ -111,6 +119,7 @@ export function previewLines(r: PreviewReport): string[] {
     `${r.host}: preview build: ${r.system} built on the host, nothing activated`,
     `${r.host}: units: ${unitsLine(r.units, false) ?? "no unit would start, stop, restart or reload"}`,
     `${r.host}: packages: ${pkgs}`,
+    ...(r.inhibited.length ? [`${r.host}: ${switchInhibitedLine(r.inhibited, "would")}`] : []),
     `${r.host}: ${rebootLine(r.reboot, r.rebootReasons, "would")}`,
   ];
 }

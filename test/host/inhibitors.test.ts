@@ -3,6 +3,7 @@
 // boot default instead; with reboot ifNeeded the deploy reboots into it and ends on it, with never it
 // leaves the running system as it was and says the change takes effect at the next boot.
 import { SimHost, startHosts } from "../harness/pool";
+import { previewBuild } from "../../provider/deploy/preview";
 import type { GenerationInputs } from "../../provider/schema/generation";
 import { capturingLogs, contentHashOf, create, inputsFor, running } from "./generation.fixture";
 
@@ -32,6 +33,16 @@ async function deployAcross(h: SimHost, reboot: string) {
   expect(error).toBeUndefined();
   return { before, bootsBefore, state: state!, logs, now: await running(h) };
 }
+
+it("a preview build says the switch is inhibited and needs a reboot, and changes nothing", async () => {
+  const h = hosts[0];
+  const before = await running(h);
+  const inputs = await on2605(h, "never");
+  const r = await previewBuild({ host: h.name, connection: inputs.connection, files: inputs.files, flakeAttr: inputs.flakeAttr, options: inputs.deploy });
+  expect(r.inhibited).toEqual(["dbus-implementation : dbus -> broker"]);
+  expect(r.rebootReasons).toContain("dbus-implementation");
+  expect(await running(h)).toEqual(before);
+});
 
 it("reboot never: the new generation becomes the boot default, the running system stays, and the host row says a reboot is needed", async () => {
   const h = hosts[0];

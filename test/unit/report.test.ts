@@ -58,6 +58,7 @@ describe("the lines preview and up print", () => {
       packages: parsePackages(DIFF),
       closureBytes: { from: 1024 * 1024, to: 1024 * 1024 + 3 * 1024 * 1024 },
       rebootReasons: ["kernel", "initrd"],
+      inhibited: [],
       reboot: "never",
     });
     expect(lines).toEqual([
@@ -65,6 +66,22 @@ describe("the lines preview and up print", () => {
       "media: units: re-execute systemd; stop radarr.service; restart jellyfin.service, sonarr.service; reload caddy.service; start seerr.service",
       expect.stringMatching(/^media: packages: caddy 2\.9\.0 → 2\.9\.1; .*; closure \+3\.0 MiB$/),
       'media: REBOOT NEEDED (kernel, initrd changed): deploy.reboot is "never", so this would take effect only at the next boot (fix: reboot the host, or set deploy.reboot to "ifNeeded")',
+    ]);
+  });
+
+  it("a preview whose switch NixOS inhibits says so, and that it needs a reboot", () => {
+    const lines = previewLines({
+      host: "media",
+      system: "/nix/store/abc-nixos-system-media-26.05",
+      units: parseDryActivate(""),
+      packages: [],
+      rebootReasons: ["dbus-implementation"],
+      inhibited: ["dbus-implementation : dbus -> broker"],
+      reboot: "never",
+    });
+    expect(lines.slice(3)).toEqual([
+      "media: switch inhibited: needs a reboot (dbus-implementation : dbus -> broker): NixOS does not switch a running system across this change, so up would make the new generation the boot default, to take effect at the next boot",
+      'media: REBOOT NEEDED (dbus-implementation changed): deploy.reboot is "never", so this would take effect only at the next boot (fix: reboot the host, or set deploy.reboot to "ifNeeded")',
     ]);
   });
 
