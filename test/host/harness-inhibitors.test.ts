@@ -1,7 +1,8 @@
 // Switch inhibitors on the simulated hosts, as NixOS's switchable-system.nix has them: a 25.11 host
 // moved to 26.05 (D-Bus: dbus -> broker) is refused switch and test with NixOS's text and exit code,
 // nothing changes; NIXOS_NO_CHECK=1 switches all the same; boot sets the boot default, and the reboot
-// ends on the new generation, after which a switch within 26.05 passes again.
+// ends on the new generation, after which a switch within 26.05 passes again. And 26.05's other
+// break: fileSystems.<name>.fsType lost its default.
 import { SimHost, startHosts } from "../harness/pool";
 import { ssh } from "../harness/ssh";
 import { accessModule, hardwareModule } from "./generation.fixture";
@@ -9,7 +10,7 @@ import { accessModule, hardwareModule } from "./generation.fixture";
 const dir = "/var/lib/pulumi-nixos/flake";
 
 /** Uploads a flake of `release` for the host (with a marker file to tell generations apart) and runs nixos-rebuild `goal` on it. */
-async function rebuild(h: SimHost, release: string, goal: string, mark: string, env = "") {
+async function rebuild(h: SimHost, release: string, goal: string, mark: string, env = "", extra = "") {
   const files: Record<string, string> = {
     "flake.nix": `{
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-${release}";
@@ -18,7 +19,7 @@ async function rebuild(h: SimHost, release: string, goal: string, mark: string, 
   };
 }
 `,
-    "host.nix": `{ ... }: { networking.hostName = "${h.name}"; system.stateVersion = "25.11"; environment.etc.mark.text = "${mark}"; }\n`,
+    "host.nix": `{ ... }: { networking.hostName = "${h.name}"; system.stateVersion = "25.11"; environment.etc.mark.text = "${mark}"; ${extra} }\n`,
     "hardware.nix": hardwareModule,
     "access.nix": accessModule(h),
   };
@@ -95,4 +96,17 @@ test("boot then a reboot ends on the new generation; a later switch within 26.05
   const s = await rebuild(h, "26.05", "switch", "switched");
   expect(s.code).toBe(0);
   expect((await ssh(h, "cat /etc/mark")).stdout).toBe("switched");
+});
+
+test("from 26.05 a file system without fsType fails evaluation as NixOS's does; 25.11 still defaults it to auto", async () => {
+  const h = hosts[0];
+  const data = 'fileSystems."/data".device = "/dev/disk/by-label/data";';
+  const refused = await rebuild(h, "26.05", "build", "untyped", "", data);
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toContain("The option `fileSystems.\"/data\".fsType' was accessed but has no value defined. Try setting the option.");
+  const old = await rebuild(h, "25.11", "build", "untyped", "", data);
+  expect(old.code).toBe(0);
+  expect(JSON.parse((await ssh(h, "cat result/host.json")).stdout).fileSystems).toContainEqual({ mountPoint: "/data", fsType: "auto" });
+  const typed = await rebuild(h, "26.05", "build", "typed", "", `${data} fileSystems."/data".fsType = "xfs";`);
+  expect(typed.code).toBe(0);
 });

@@ -107,6 +107,9 @@ let
       inherit (cfg.networking) useDHCP;
       interfaces = b.mapAttrs (_: i: { inherit (i) useDHCP; addresses = map (a: a.address) i.ipv4.addresses; }) cfg.networking.interfaces;
     };
+    # /etc/fstab's entries, as filesystems.nix writes them: every file system's type is read (from
+    # 26.05 on fsType has no default, so an entry without one fails as NixOS fails).
+    fileSystems = map (fs: { inherit (fs) mountPoint fsType; }) (b.attrValues cfg.fileSystems);
     bootLoader =
       if loader.grub.enable then { kind = "grub"; inherit (loader.grub) devices efiSupport; }
       else if loader.systemd-boot.enable then { kind = "systemd-boot"; }
