@@ -57,7 +57,12 @@ export interface UntypedFileSystem {
  * computed) is left to the host's evaluation.
  */
 export function untypedFileSystems(h: HostSpec): UntypedFileSystem[] {
-  const defs = ownDefinitions(h).filter(({ def }) => def.path[0] === "fileSystems" && def.path.length >= 2);
+  return untypedIn(ownDefinitions(h));
+}
+
+/** untypedFileSystems over any modules' definitions (adopt reads the files it writes with it). */
+export function untypedIn(definitions: readonly { where: string; def: Definition }[]): UntypedFileSystem[] {
+  const defs = definitions.filter(({ def }) => def.path[0] === "fileSystems" && def.path.length >= 2);
   const names = [...new Set(defs.map(({ def }) => def.path[1]))];
   return names.flatMap((name) => {
     const entry = defs.filter(({ def }) => def.path[1] === name);
