@@ -359,7 +359,7 @@ deploy() {
       units=$(sed -n 's/.*the following units failed: //p' "$run/activate.out" | tr -d ' ' | tr '\n' ',')
       decide activation-failed > /dev/null
       rollback activation-failed
-      finish activation-failed "exit=$code" "failedUnits=${units%,}" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+      finish activation-failed "exit=$code" "failedUnits=${units%,}" "rolledBackTo=$prevgen" "rollbackCode=$rbrc" "inhibited=$(switch_inhibited | b64)"
     fi
     emit activated
   fi

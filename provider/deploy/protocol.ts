@@ -81,7 +81,7 @@ export const OUTCOMES = {
     "watchdog-failed": [],
     "build-failed": ["exit"],
     "would-remove": ["removals"], // the new system would remove what the stack neither declares nor allows
-    "activation-failed": ["exit", "failedUnits", "rolledBackTo", "rollbackCode"],
+    "activation-failed": ["exit", "failedUnits", "rolledBackTo", "rollbackCode", "inhibited"], // inhibited: a goal that cannot boot instead was refused by switch inhibitors
     unconfirmed: ["rolledBackTo", "rollbackCode"],
     "health-failed": ["rolledBackTo", "rollbackCode", "check"],
     "commit-failed": ["exit", "rolledBackTo", "rollbackCode"],
@@ -190,7 +190,7 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
     case "dry-activate-failed":
       return { kind: "script-failed", what: "switch-to-configuration dry-activate of the new system", exitCode, output: text(f.output).trim() };
     case "activation-failed":
-      return { kind: "activation-failed", exitCode, failedUnits: list(f.failedUnits), rollback: rollbackOf(f) };
+      return { kind: "activation-failed", exitCode, failedUnits: list(f.failedUnits), rollback: rollbackOf(f), inhibited: inhibitorChanges(f.inhibited) };
     case "health-failed": {
       const [check, ...out] = text(f.check).split("\n");
       return { kind: "health-check-failed", check, output: out.join("\n").trim(), rollback: rollbackOf(f) };

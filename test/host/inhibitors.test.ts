@@ -74,3 +74,13 @@ it("reboot ifNeeded: one reboot, ending on the new generation", async () => {
   expect(logs).toMatch(new RegExp(`${h.name}: reboot done in \\d+\\.\\d s`));
   expect(logs).toMatch(/rebooted \([^)]*dbus-implementation changed\)/);
 });
+
+it("goal test cannot boot instead: it fails naming the inhibitor, and the host keeps running its system", async () => {
+  // hosts[0] runs the 26.05 system since its reboot: back to 25.11 crosses broker -> dbus.
+  const h = hosts[0];
+  const before = await running(h);
+  const inputs = await inputsFor(h, 2, { goal: "test" });
+  const { error } = await capturingLogs(() => create(inputs));
+  expect(error?.message).toContain(`${h.name}: NixOS refused to switch across changed switch inhibitors (dbus-implementation : broker -> dbus), which only a boot crosses (fix: goal switch or boot`);
+  expect(await running(h)).toEqual(before);
+});

@@ -498,6 +498,15 @@ describe("a switch NixOS inhibits", () => {
     ]);
   });
 
+  it("goal test, which cannot boot instead, fails naming the inhibitors and the goals that cross them", async () => {
+    const lines = [...untilAwaiting.slice(0, 8), result(`outcome=activation-failed changed=0 exit=1 failedUnits= rolledBackTo=4 rollbackCode=0 inhibited=${b64("dbus-implementation : dbus -> broker")}`)];
+    const e = await failing(new FakeHost(lines), request({}, "test"));
+    expect(e.message).toBe(
+      "media: NixOS refused to switch across changed switch inhibitors (dbus-implementation : dbus -> broker), which only a boot crosses (fix: goal switch or boot, which make the new generation the boot default); " +
+        "rolled back to generation 4; the host runs generation 4",
+    );
+  });
+
   it("ifNeeded: reboots into the boot default and checks it booted the new system", async () => {
     const host = new FakeHost(inhibited("dbus-implementation"));
     host.replies = { reboot: [rebooting], booted: [[`@@pulumi-nixos result outcome=booted booted=${NEW} systemState=running healthy=1 check= ${state(5, NEW)}`]] };
