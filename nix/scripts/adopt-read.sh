@@ -1,7 +1,7 @@
 #!/bin/sh
 # Reads what `pulumi-nixos adopt` needs from a NixOS host, changing nothing: its hardware configuration,
 # what /etc/nixos holds (configuration.nix or a flake, and the files they use: every regular file up to
-# 1 MiB, hidden ones skipped), how it boots, and its release. Prints key=base64 lines, file:PATH for files.
+# 1 MiB, hidden ones skipped), how it boots, its mounted file systems' types, and its release. Prints key=base64 lines, file:PATH for files.
 # Runs as root (nixos-generate-config reads /sys and /proc); uses only what a NixOS system path has.
 PATH=/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/system/sw/bin:$PATH
 export PATH
@@ -30,5 +30,8 @@ if [ -e /boot/grub/grub.cfg ]; then put grub yes; fi
 root=$(findmnt -n -o SOURCE / 2>/dev/null)
 disk=$(lsblk -n -d -o PKNAME "$root" 2>/dev/null | head -n 1)
 if [ -n "$disk" ]; then put rootDisk "/dev/$disk"; fi
+# The type of every mounted file system, by mount point ("TARGET FSTYPE" lines, findmnt's escapes):
+# adopt gives it to a carried file system that names none.
+put mounts "$(findmnt -rn -o TARGET,FSTYPE 2>/dev/null)"
 put nixosVersion "$(nixos-version 2>/dev/null)"
 put hostname "$(uname -n)"

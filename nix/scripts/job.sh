@@ -124,6 +124,7 @@ rollback() {
 
 succeed() {
   reasons=$(reboot_reasons "$BOOTED" "$out")
+  [ -z "$inhibitors" ] || reasons=${reasons:+$reasons,}$inhibitors
   # A reboot follows (deploy.reboot): the previous flake and secrets stay until the next deploy, so
   # that booting the previous generation again (reboot.sh back) finds what it reads.
   if [ "$PNX_REBOOT" != always ] && { [ "$PNX_REBOOT" != ifNeeded ] || [ -z "$reasons" ]; }; then
@@ -164,6 +165,25 @@ commit() {
   [ "$code" = 0 ] && succeed
   rollback "boot-default"
   finish commit-failed "exit=$code" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+}
+
+# NixOS refuses to switch (or test) a running system into one whose system.switch.inhibitors differ
+# (26.05's dbus -> dbus-broker is one), before it changes anything: only a boot gets there
+# (nixos-rebuild boot, then a reboot). Prints the refusal's "name : old -> new" lines, or fails when
+# activation failed for another reason.
+switch_inhibited() {
+  grep -qxF "Pre-switch check 'switchInhibitors' failed" "$run/activate.out" && inhibitor_changes < "$run/activate.out"
+}
+
+# An inhibited switch: the new system becomes the boot default without running, as nixos-rebuild
+# boot does. The previous system keeps running and nothing was activated, so there is nothing to
+# confirm or roll back now; the changed inhibitors join the reboot reasons, and the deployer reboots
+# into the new system when deploy.reboot allows (booting the previous generation again if it does
+# not come back healthy). Usage: boot_instead CHANGES
+boot_instead() {
+  emit switch-inhibited "changes=$(printf '%s' "$1" | b64)"
+  inhibitors=$(printf '%s\n' "$1" | inhibitor_names)
+  commit
 }
 
 stop_job() {
@@ -411,10 +431,11 @@ deploy() {
     activate "$out"
     code=$(cat "$run/activate.rc")
     if [ "$code" != 0 ]; then
+      if [ "$PNX_SETS_BOOT_DEFAULT" = 1 ] && changes=$(switch_inhibited); then boot_instead "$changes"; fi
       units=$(sed -n 's/.*the following units failed: //p' "$run/activate.out" | tr -d ' ' | tr '\n' ',')
       decide activation-failed > /dev/null
       rollback activation-failed
-      finish activation-failed "exit=$code" "failedUnits=${units%,}" "rolledBackTo=$prevgen" "rollbackCode=$rbrc"
+      finish activation-failed "exit=$code" "failedUnits=${units%,}" "rolledBackTo=$prevgen" "rollbackCode=$rbrc" "inhibited=$(switch_inhibited | b64)"
     fi
     emit activated
   fi

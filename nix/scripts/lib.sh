@@ -94,6 +94,18 @@ restore() {
   rm -f "$PENDING"
 }
 
+# The changed system.switch.inhibitors a refusal of switch-to-configuration names (stdin: its output,
+# NixOS's text), one "name : old -> new" a line; nothing when it names none.
+inhibitor_changes() {
+  sed -n '/^There are changes to critical components of the system:$/,/^Switching into this system is not recommended\.$/p' |
+    grep -E '^[^ ]+ : .* -> '
+}
+
+# The names of inhibitor_changes' lines (stdin), as a comma list of reboot reasons.
+inhibitor_names() {
+  sed 's/ : .*//' | tr '\n' ',' | sed 's/,$//'
+}
+
 # Why booting system $2 needs a reboot when system $1 was booted, as a comma list (nothing when it
 # does not): what only a boot loads, as top-level.nix links it.
 reboot_reasons() {

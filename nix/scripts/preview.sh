@@ -110,14 +110,16 @@ build() {
     exit 0
   fi
   line() { printf '%s\n' "$acc" | sed -n "$1p" | tr ' ' ','; }
-  # A switch refuses a system whose switch inhibitors (system.switch.inhibitors) differ from the running one's.
-  inhibited=0
-  if [ -e "$CURRENT/switch-inhibitors" ] && [ -e "$out/switch-inhibitors" ] && [ "$(cat "$CURRENT/switch-inhibitors")" != "$(cat "$out/switch-inhibitors")" ]; then inhibited=1; fi
+  # NixOS's pre-switch checks (switch-to-configuration check): changed system.switch.inhibitors refuse
+  # the switch, so up would make the new system the boot default instead; they join the reboot reasons.
+  inhibited=$("$out/bin/switch-to-configuration" check 2>&1 | inhibitor_changes)
+  reasons=$(reboot_reasons "$BOOTED" "$out")
+  [ -z "$inhibited" ] || reasons=${reasons:+$reasons,}$(printf '%s\n' "$inhibited" | inhibitor_names)
   diff=$(nix --extra-experimental-features nix-command store diff-closures "$CURRENT" "$out" 2>&1)
   sizes=$(nix --extra-experimental-features nix-command path-info -S "$CURRENT" "$out" 2>/dev/null | awk '{ print $2 }' | tr '\n' ',')
   emit result outcome=built "system=$out" "dry=$(printf '%s' "$dry" | b64)" "diff=$(printf '%s' "$diff" | b64)" \
-    "closure=${sizes%,}" "reboot=$(reboot_reasons "$BOOTED" "$out")" "usersCreated=$(line 1)" "usersRemoved=$(line 2)" \
-    "groupsCreated=$(line 3)" "groupsRemoved=$(line 4)" "inhibited=$inhibited" changed=0 "$(host_state)"
+    "closure=${sizes%,}" "reboot=$reasons" "usersCreated=$(line 1)" "usersRemoved=$(line 2)" \
+    "groupsCreated=$(line 3)" "groupsRemoved=$(line 4)" "inhibited=$(printf '%s' "$inhibited" | b64)" changed=0 "$(host_state)"
 }
 
 reap_previews

@@ -6,6 +6,7 @@
 // `pulumi-nixos adopt`) reads the host and writes the files.
 import * as path from "path";
 import { Definition, Literal, pathLiterals, readModule } from "../model/nix-module";
+import { untypedIn } from "../model/own-modules";
 import * as nix from "../render/nix";
 import { renderService } from "../render/services";
 import type { Release } from "../schema/release";
@@ -21,6 +22,8 @@ export interface HostReadout {
   systemdBoot?: boolean;
   grub?: boolean;
   rootDisk?: string;
+  /** The types of the mounted file systems, by mount point. */
+  mounts?: Record<string, string>;
   nixosVersion?: string;
   hostname?: string;
 }
@@ -43,9 +46,21 @@ export function parseReadout(out: string): HostReadout {
     systemdBoot: kv.systemdBoot === "yes",
     grub: kv.grub === "yes",
     rootDisk: kv.rootDisk || undefined,
+    mounts: mountsOf(kv.mounts ?? ""),
     nixosVersion: kv.nixosVersion || undefined,
     hostname: kv.hostname || undefined,
   };
+}
+
+/** findmnt -rn -o TARGET,FSTYPE's lines: mount point -> type (its \xNN escapes undone). */
+function mountsOf(out: string): Record<string, string> {
+  const unescape = (s: string) => s.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  const entries = out
+    .split("\n")
+    .map((l) => l.trim().split(" "))
+    .filter((w) => w.length === 2)
+    .map(([target, type]) => [unescape(target), type]);
+  return Object.fromEntries(entries);
 }
 
 export interface Adoption {
@@ -142,6 +157,7 @@ export function stackClaims(s: StackView): StackClaim[] {
 /** Where the copy of /etc/nixos goes in the host's folder, and the module that imports it. */
 export const CARRIED_DIR = "etc-nixos";
 const ENTRY = `${CARRIED_DIR}.nix`;
+const FILE_SYSTEMS = "file-systems.nix";
 
 const sameLiteral = (a: Literal | undefined, b: Literal | undefined) => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
 
@@ -323,7 +339,30 @@ export function planAdoption(host: string, r: HostReadout, stack: StackView = { 
   const facts = { stateVersion: original(c, etc, "system.stateVersion"), timeZone: original(c, etc, "time.timeZone") };
   const stateVersion = facts.stateVersion ?? literal("system.stateVersion");
   if (stateVersion === undefined) review.push("/etc/nixos sets no literal system.stateVersion: set the stack's stateVersion to the release the host was installed with (never change it afterwards)");
+  const types = fileSystemTypes(host, files, r, review);
+  if (types) files[FILE_SYSTEMS] = types;
   return { files, boot, stateVersion, review, carried: c.order.filter((f) => c.files[`${CARRIED_DIR}/${f}`] !== undefined), facts };
+}
+
+/** The module that types every file system the folder's files declare without fsType (NixOS 26.05 requires one), or undefined when none lacks one. */
+function fileSystemTypes(host: string, files: Record<string, string>, r: HostReadout, review: string[]): string | undefined {
+  const defs = Object.keys(files)
+    .filter((f) => f.endsWith(".nix"))
+    .sort()
+    .flatMap((f) => readModule(files[f]).definitions.map((def) => ({ where: f, def })));
+  const untyped = untypedIn(defs);
+  if (untyped.length === 0) return undefined;
+  const body: Record<string, nix.Nix> = {};
+  for (const f of untyped) {
+    const mounted = r.mounts?.[f.mountPoint];
+    body[f.name] = { fsType: mounted ?? "auto" };
+    const from = f.where.startsWith(`${CARRIED_DIR}/`) ? `/etc/nixos/${f.where.slice(CARRIED_DIR.length + 1)}` : f.where;
+    review.push(
+      `${from} declares the file system ${f.mountPoint} without fsType, which NixOS 26.05 and later require: ${FILE_SYSTEMS} gives it ` +
+        (mounted ? `"${mounted}", the type the host mounts it with` : `"auto" (the host does not mount it now; "auto" is what it had before 26.05): set its real type if you know it`),
+    );
+  }
+  return nix.renderFile(nix.module({ fileSystems: body }, []), header(host, "File system types"));
 }
 
 /** The value the host's own files gave a path, before any line was marked for the stack. */
@@ -342,5 +381,7 @@ function generated(host: string, r: HostReadout, hardware: string): Adoption {
   const boot = bootModule(r);
   files["boot.nix"] = nix.renderFile(nix.module(boot.body, ["lib"]), header(host, "Boot loader"));
   const review = [`/etc/nixos holds no configuration.nix and no flake.nix: the rendered flake is the host's whole configuration; check that nothing the host needs is missing`];
+  const types = fileSystemTypes(host, files, r, review);
+  if (types) files[FILE_SYSTEMS] = types;
   return { files, boot: boot.boot, review, carried: [], facts: {} };
 }

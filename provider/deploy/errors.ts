@@ -37,7 +37,7 @@ export type FailureKind =
   | { kind: "watchdog-failed" }
   | { kind: "build-failed"; exitCode: number; log: string }
   | { kind: "would-remove"; removals: Removal[] }
-  | { kind: "activation-failed"; exitCode: number; failedUnits: string[]; rollback: Rollback }
+  | { kind: "activation-failed"; exitCode: number; failedUnits: string[]; rollback: Rollback; inhibited?: string[] }
   | { kind: "health-check-failed"; check: string; output: string; rollback: Rollback }
   | { kind: "unconfirmed"; windowSec: number; why: string; rollback: Rollback }
   | { kind: "timed-out"; phase: string; limitSec: number; rollback: Rollback }
@@ -174,7 +174,9 @@ export function failureLine(f: DeployFailure): string {
             ? "the activation script failed (exit 2)"
             : f.exitCode === 4
               ? `units failed (exit 4): ${f.failedUnits.join(", ") || "see the log"}`
-              : `activation failed (exit ${f.exitCode})`;
+              : f.inhibited?.length
+                ? `NixOS refused to switch across changed switch inhibitors (${f.inhibited.join("; ")}), which only a boot crosses (fix: goal switch or boot, which make the new generation the boot default)`
+                : `activation failed (exit ${f.exitCode})`;
         return `${why}; ${rolledBack(f.rollback)}; ${runsNow(f)}`;
       }
       case "health-check-failed":

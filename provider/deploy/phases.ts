@@ -5,7 +5,7 @@
 import { hostNow, list, marker, num, parseEvent, text, uncoloured, EVENT_PREFIX } from "./events";
 import type { DeployFailure, FailureKind, HostNow } from "./errors";
 import { Goal, recorded } from "./goal";
-import { deployScript, failureOf, FollowEnd, Phase, phaseOf, warningOf } from "./protocol";
+import { deployScript, failureOf, FollowEnd, inhibitorChanges, Phase, phaseOf, warningOf } from "./protocol";
 import { parseUnits, Units, Until } from "./scripts";
 
 export type { FollowEnd, Phase } from "./protocol";
@@ -20,6 +20,7 @@ export interface RunView {
   partial: Buffer; // the start of a line not yet complete
   previous?: { generation?: number; system?: string; firstGeneration?: number };
   system?: string; // the built system
+  inhibited?: string[]; // NixOS refused to switch across these changed switch inhibitors: the system is the boot default only
   stagedBytes?: number;
   awaited: boolean; // the host reached its confirmation window (it may have left it since)
   confirmation: "not-yet" | "sent" | "unreachable";
@@ -51,6 +52,7 @@ function apply(v: RunView, line: string, bytes: number): RunView {
     n.previous = { generation: num(e.fields.previousGeneration), system: e.fields.previousSystem || undefined, firstGeneration: num(e.fields.firstPreviousGeneration) };
   }
   if (e.name === "built") n.system = e.fields.system;
+  if (e.name === "switch-inhibited") n.inhibited = inhibitorChanges(e.fields.changes);
   if (e.name === "awaiting-confirmation") n.awaited = true;
   if (e.name === "result") return { ...n, result: e.fields, phase: e.fields.outcome === "done" ? "done" : "failed" };
   const phase = phaseOf(e.name);
@@ -131,7 +133,8 @@ export function outcome(v: RunView, c: OutcomeContext): { ok: true; result: Depl
   const now = hostNow(f);
   const failure = failureOf(deployScript(f), f, { log: v.log.join("\n"), confirmation: v.confirmation, confirmTimeoutSec: c.confirmTimeoutSec, activationTimeoutSec: c.activationTimeoutSec });
   if (failure) return { ok: false, failure: { ...failure, host: c.host, changed: f.changed === "1", now } };
-  const r = recorded(c.goal, now);
+  // An inhibited switch made the new system the boot default only: that is what was deployed.
+  const r = recorded(v.inhibited ? "boot" : c.goal, now);
   return {
     ok: true,
     result: {

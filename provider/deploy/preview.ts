@@ -7,7 +7,7 @@ import { archive, flakeEntries } from "./archive";
 import { connectionSpec } from "./connect";
 import { DeployError } from "./errors";
 import { hostNow, list, num, resultOf, text, uncoloured } from "./events";
-import { failureOf } from "./protocol";
+import { failureOf, inhibitorChanges } from "./protocol";
 import { parseDryActivate, parsePackages, PreviewReport } from "./report";
 import * as scripts from "./scripts";
 import { sshNet } from "./ssh";
@@ -40,10 +40,10 @@ export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Prom
       units: parseDryActivate(text(f.dry)),
       users: { created: list(f.usersCreated), removed: list(f.usersRemoved) },
       groups: { created: list(f.groupsCreated), removed: list(f.groupsRemoved) },
-      inhibited: f.inhibited === "1",
       packages: parsePackages(uncoloured(text(f.diff))),
       closureBytes: closure(f.closure),
       rebootReasons: list(f.reboot),
+      inhibited: inhibitorChanges(f.inhibited),
       reboot: req.options.reboot,
     };
   } finally {

@@ -4,6 +4,7 @@
 // or a failure. test/unit/protocol.test.ts checks the scripts' `emit`/`finish` calls against it.
 import type { FailureKind, Removal } from "./errors";
 import { list, num, text } from "./events";
+import { switchInhibitedLine } from "./report";
 import { nixError } from "./scripts";
 
 export type Phase =
@@ -51,6 +52,8 @@ export const EVENTS: Record<string, EventDef> = {
   warning: { fields: ["secret", "owner"] }, // a secret's owner could not be set
   "etc-nixos": { fields: ["kept"] }, // /etc/nixos links to the deployed flake; what it held moved to kept
   "etc-nixos-failed": { fields: ["path"] }, // /etc/nixos could not be linked to the deployed flake
+  // NixOS refused the switch (changes: its "name : old -> new" lines); the new system becomes the boot default instead
+  "switch-inhibited": { fields: ["changes"] },
 };
 
 /** Why a follow (start.sh, follow.sh, confirm.sh) stopped: `follow-end reason=NAME`, with its fields. */
@@ -79,7 +82,7 @@ export const OUTCOMES = {
     "secret-unplaced": ["secret", "path", "reason"], // a secret file's link could not be placed at its path
     "build-failed": ["exit"],
     "would-remove": ["removals"], // the new system would remove what the stack neither declares nor allows
-    "activation-failed": ["exit", "failedUnits", "rolledBackTo", "rollbackCode"],
+    "activation-failed": ["exit", "failedUnits", "rolledBackTo", "rollbackCode", "inhibited"], // inhibited: a goal that cannot boot instead was refused by switch inhibitors
     unconfirmed: ["rolledBackTo", "rollbackCode"],
     "health-failed": ["rolledBackTo", "rollbackCode", "check"],
     "commit-failed": ["exit", "rolledBackTo", "rollbackCode"],
@@ -90,7 +93,7 @@ export const OUTCOMES = {
   },
   preview: {
     // users*/groups*: comma lists of what the switch would create and remove (update-users-groups.pl's rules);
-    // inhibited=1: the new system's switch inhibitors differ from the running one's, so a switch is refused.
+    // inhibited: the changed switch inhibitors (base64 lines) that refuse a switch to the new system.
     built: ["system", "dry", "diff", "closure", "reboot", "usersCreated", "usersRemoved", "groupsCreated", "groupsRemoved", "inhibited"],
     "missing-tool": ["tool"],
     "staging-failed": ["error"],
@@ -130,8 +133,17 @@ export function phaseOf(event: string): Phase | undefined {
 /** The line a host's warning event puts on the host's row. */
 export function warningOf(event: string, f: Fields): string | undefined {
   if (event === "etc-nixos-failed") return `${f.path} could not be made a link to the deployed flake, so nixos-rebuild run on the host builds what ${f.path} holds instead`;
+  if (event === "switch-inhibited") return switchInhibitedLine(inhibitorChanges(f.changes), "did");
   if (event !== "warning") return undefined;
   return `secret ${f.secret}: its owner could not be set to ${f.owner} (no such user or group on the host), so it stays readable by root only`;
+}
+
+/** The changed switch inhibitors of a field (the `switch-inhibited` event's changes, a preview build's inhibited), as NixOS printed them ("dbus-implementation : dbus -> broker"). */
+export function inhibitorChanges(field?: string): string[] {
+  return text(field)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** What the deployer knows beside the result line: the run's log, whether it sent the confirmation, its limits. */
@@ -184,7 +196,7 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
     case "dry-activate-failed":
       return { kind: "script-failed", what: "switch-to-configuration dry-activate of the new system", exitCode, output: text(f.output).trim() };
     case "activation-failed":
-      return { kind: "activation-failed", exitCode, failedUnits: list(f.failedUnits), rollback: rollbackOf(f) };
+      return { kind: "activation-failed", exitCode, failedUnits: list(f.failedUnits), rollback: rollbackOf(f), inhibited: inhibitorChanges(f.inhibited) };
     case "health-failed": {
       const [check, ...out] = text(f.check).split("\n");
       return { kind: "health-check-failed", check, output: out.join("\n").trim(), rollback: rollbackOf(f) };

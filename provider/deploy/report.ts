@@ -21,10 +21,10 @@ export interface PreviewReport {
   units: UnitPlan;
   users: Accounts;
   groups: Accounts;
-  inhibited: boolean; // the switch inhibitors differ from the running system's: a switch is refused
   packages: PackageChange[];
   closureBytes?: { from: number; to: number };
   rebootReasons: string[];
+  inhibited: string[]; // the changed switch inhibitors that refuse the switch ("dbus-implementation : dbus -> broker")
   reboot: "never" | "ifNeeded" | "always";
 }
 
@@ -112,6 +112,13 @@ export function rebootLine(policy: PreviewReport["reboot"], reasons: readonly st
   return `reboot needed (${why} changed): up reboots the host (deploy.reboot "${policy}")`;
 }
 
+/** The line for a switch NixOS inhibits (would) or inhibited (did): why, and that the new generation waits for a boot. */
+export function switchInhibitedLine(changes: readonly string[], tense: "would" | "did"): string {
+  const then = tense === "would" ? "up would make the new generation the boot default, to take effect" : "the new generation is the boot default and takes effect";
+  const meanwhile = tense === "would" ? "" : "; until then the host runs its previous system";
+  return `switch inhibited: needs a reboot (${changes.join("; ")}): NixOS does not switch a running system across this change, so ${then} at the next boot${meanwhile}`;
+}
+
 /** "create caddy, jellyfin; REMOVE alice" for users or groups, or undefined when a switch changes none. */
 export function accountsLine(a: Accounts): string | undefined {
   const parts = [...(a.created.length ? [`create ${a.created.join(", ")}`] : []), ...(a.removed.length ? [`REMOVE ${a.removed.join(", ")}`] : [])];
@@ -122,17 +129,14 @@ export function accountsLine(a: Accounts): string | undefined {
 export function previewLines(r: PreviewReport): string[] {
   const size = r.closureBytes ? `closure ${bytes(r.closureBytes.to - r.closureBytes.from)} (${bytes(r.closureBytes.to).slice(1)} in all)` : undefined;
   const pkgs = [packagesLine(r.packages) ?? "no version changes", size].filter(Boolean).join("; ");
-  const inhibited = r.inhibited
-    ? [`${r.host}: SWITCH REFUSED: the new system changes critical components (system.switch.inhibitors differ from the running system's), so NixOS applies it only through the boot default and a reboot`]
-    : [];
   return [
     `${r.host}: preview build: ${r.system} built on the host, nothing activated`,
     `${r.host}: units: ${unitsLine(r.units, false) ?? "no unit would start, stop, restart or reload"}`,
     `${r.host}: users: ${accountsLine(r.users) ?? "none created or removed"}`,
     `${r.host}: groups: ${accountsLine(r.groups) ?? "none created or removed"}`,
     `${r.host}: packages: ${pkgs}`,
-    ...inhibited,
-    `${r.host}: ${rebootLine(r.reboot, r.inhibited ? [...r.rebootReasons, "switch-inhibitors"] : r.rebootReasons, "would")}`,
+    ...(r.inhibited.length ? [`${r.host}: ${switchInhibitedLine(r.inhibited, "would")}`] : []),
+    `${r.host}: ${rebootLine(r.reboot, r.rebootReasons, "would")}`,
   ];
 }
 

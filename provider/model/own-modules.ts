@@ -1,6 +1,7 @@
 // The host's own Nix, as preview can see it: the files of its folder (nix/hosts/<host>/) and its
 // extraModules, each read for the option paths it defines (model/nix-module.ts).
 import type { HostSpec } from "../schema/host";
+import { atLeast } from "../schema/release";
 import { Definition, readModule } from "./nix-module";
 
 export interface OwnModule {
@@ -48,4 +49,43 @@ export function under(def: Definition, prefix: readonly string[]): boolean {
 /** Whether a definition is exactly `path`. */
 export function at(def: Definition, path: readonly string[]): boolean {
   return def.path.length === path.length && under(def, path);
+}
+
+/** A file system a host's own module declares without fsType: the module and its mount point. */
+export interface UntypedFileSystem {
+  where: string;
+  name: string; // its attribute under fileSystems
+  mountPoint: string;
+}
+
+/**
+ * The file systems the host's own modules declare and give no fsType, which NixOS 26.05 and later
+ * require (filesystems.nix dropped the "auto" default). An entry the reader cannot see into (its value
+ * computed) is left to the host's evaluation.
+ */
+export function untypedFileSystems(h: HostSpec): UntypedFileSystem[] {
+  return untypedIn(ownDefinitions(h));
+}
+
+/** untypedFileSystems over any modules' definitions (adopt reads the files it writes with it). */
+export function untypedIn(definitions: readonly { where: string; def: Definition }[]): UntypedFileSystem[] {
+  const defs = definitions.filter(({ def }) => def.path[0] === "fileSystems" && def.path.length >= 2);
+  const names = [...new Set(defs.map(({ def }) => def.path[1]))];
+  return names.flatMap((name) => {
+    const entry = defs.filter(({ def }) => def.path[1] === name);
+    if (entry.some(({ def }) => def.path.length === 2 && def.value === undefined)) return [];
+    if (entry.some(({ def }) => at(def, ["fileSystems", name, "fsType"]))) return [];
+    const mountPoint = entry.find(({ def }) => at(def, ["fileSystems", name, "mountPoint"]) && typeof def.value === "string")?.def.value as string | undefined;
+    return [{ where: entry[0].where, name, mountPoint: mountPoint ?? name }];
+  });
+}
+
+/** Rule: from 26.05 on, every file system of the host's own modules names its type. */
+export function fileSystemTypeRule(h: HostSpec): string[] {
+  if (!atLeast(h.release, "26.05")) return [];
+  return untypedFileSystems(h).map(
+    (f) =>
+      `host '${h.name}': ${f.where} declares the file system ${f.mountPoint} without fsType, which NixOS ${h.release} requires (it no longer defaults to "auto") ` +
+      `(fix: add fsType = "<type>"; to fileSystems."${f.name}", the type \`findmnt -no FSTYPE ${f.mountPoint}\` prints on the host, or "auto" to keep probing it as before)`,
+  );
 }

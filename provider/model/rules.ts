@@ -7,6 +7,7 @@ import { bootableRule } from "./boot";
 import { serviceFacts } from "./catalogue";
 import { EDID_MAX_CLOCK_KHZ } from "./cvt";
 import type { HostModel } from "./host";
+import { fileSystemTypeRule } from "./own-modules";
 import { listeners, serviceLabel } from "./services";
 
 export interface HostRule {
@@ -181,7 +182,10 @@ export const HOST_RULES: readonly HostRule[] = [
  * What a deploy needs beyond a valid declaration: the host's own modules must make it bootable. Kept
  * apart so that a host can be rendered for review (npm run render) before it is adopted.
  */
-export const DEPLOY_RULES: readonly HostRule[] = [{ name: "bootable", check: (m) => bootableRule(m.spec) }];
+export const DEPLOY_RULES: readonly HostRule[] = [
+  { name: "bootable", check: (m) => bootableRule(m.spec) },
+  { name: "file-system-types", check: (m) => fileSystemTypeRule(m.spec) },
+];
 
 export const STACK_RULES: readonly StackRule[] = [
   {

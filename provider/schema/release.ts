@@ -22,7 +22,8 @@ export function endOfLifeWarning(r: Release, today: string): string | undefined 
 
 export const release = z.enum(RELEASES, `must be one of ${RELEASES.join(", ")} (fix: pick the NixOS release the host runs)`);
 
-function atLeast(r: Release, min: Release): boolean {
+/** Whether release `r` is `min` or later. */
+export function atLeast(r: Release, min: Release): boolean {
   return RELEASES.indexOf(r) >= RELEASES.indexOf(min);
 }
 

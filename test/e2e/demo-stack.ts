@@ -4,7 +4,7 @@ import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { SimHost, startHosts, stopHosts } from "../harness/pool";
+import { Release, SimHost, startHosts, stopHosts } from "../harness/pool";
 import { buildPackage, repo } from "./package";
 import { PulumiWorkspace } from "./pulumi";
 
@@ -36,16 +36,17 @@ export function adopt(stack: string, ws: PulumiWorkspace, keyFile: string, hosts
 
 /**
  * Two freshly installed simulated hosts and a stack of the demo's shape pointing at them, adopted
- * (their nix/hosts folders written by `npm run adopt`) unless `adopted: false`.
+ * (their nix/hosts folders written by `npm run adopt`) unless `adopted: false`, installed with `release`.
  */
-export async function demoStack(stack: string, secrets: Record<string, string> = {}, opts: { adopted?: boolean } = {}): Promise<DemoStack> {
+export async function demoStack(stack: string, secrets: Record<string, string> = {}, opts: { adopted?: boolean; release?: Release } = {}): Promise<DemoStack> {
   buildPackage();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-nixos-${stack}-`));
   const ws = new PulumiWorkspace(stacksDir, path.join(work, `Pulumi.${stack}.yaml`));
   const keyFile = path.join(work, "deploy_key");
   const hostsDir = path.join(work, "nix", "hosts");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", stack, "-f", keyFile]);
-  const [media, gaming] = await startHosts(2, { prefix: stack, authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] });
+  // Installed with the demo's release (26.11): one before 26.05 would need a reboot to cross its switch inhibitor.
+  const [media, gaming] = await startHosts(2, { prefix: stack, authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")], release: opts.release ?? "26.11" });
   const dispose = async () => {
     await ws.run(["stack", "rm", "--yes", "--force"]);
     ws.remove();

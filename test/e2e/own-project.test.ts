@@ -90,7 +90,8 @@ describe("the package installed into a project of one's own", () => {
   beforeAll(async () => {
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "own", "-f", keyFile]);
     packed = packPackage(work);
-    [hosts] = await Promise.all([startHosts(2, { prefix: "own", authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] }), project(first, packed.tarball)]);
+    // Installed with the release the program declares (26.11), as a host it switches to must be (26.05's switch inhibitor).
+    [hosts] = await Promise.all([startHosts(2, { prefix: "own", authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")], release: "26.11" }), project(first, packed.tarball)]);
     ws = new PulumiWorkspace(first, configFile);
     fs.writeFileSync(path.join(work, "base.yaml"), "config: {}\n");
     await ws.initStack("own", path.join(work, "base.yaml"));

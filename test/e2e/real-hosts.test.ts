@@ -22,7 +22,7 @@ const output = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 describe("a host that was never adopted", () => {
   let stack: DemoStack;
   beforeAll(async () => {
-    stack = await demoStack("e2e-unadopted", {}, { adopted: false });
+    stack = await demoStack("e2e-unadopted", {}, { adopted: false, release: "25.11" });
   });
   afterAll(() => stack?.dispose());
 

@@ -26,7 +26,8 @@ describe("the template, installed with pulumi new outside the repository", () =>
   beforeAll(async () => {
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "tpl", "-f", keyFile]);
     const { tarball } = packPackage(work);
-    const started = startHosts(3, { prefix: "tpl", authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")] });
+    // Installed with the release the program declares (26.11), as a host it switches to must be (26.05's switch inhibitor).
+    const started = startHosts(3, { prefix: "tpl", authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")], release: "26.11" });
     await new PulumiWorkspace(work).ok(["new", stacksDir, "--dir", dir, "--generate-only", "--yes"]);
     await npmInstall(dir, tarball);
     hosts = await started;

@@ -128,7 +128,7 @@ describe("simulated hosts", () => {
     expect(typed.stderr).toContain("A definition for option `services.jellyfin.enable' is not of type `boolean'.");
     const renamed = await deploy(h, "  services.seerr.enable = true;");
     expect(renamed.stderr).toContain("The option `services.seerr' does not exist.");
-    const newest = await deploy(h, "  services.seerr.enable = true;", "switch", "26.05");
+    const newest = await deploy(h, "  services.seerr.enable = true;", "boot", "26.05");
     expect(newest.code).toBe(0);
     expect(await generation(h)).toBe(before + 1);
   });

@@ -536,3 +536,51 @@ describe("deploy.reboot", () => {
     expect(e.message).toBe("media: switched, but did not reboot: another deploy changed the host's boot default in between; the host runs generation 6");
   });
 });
+
+describe("a switch NixOS inhibits", () => {
+  // The job's log when the new system's switch inhibitors differ: activation refused, the new system made the boot default.
+  const inhibited = (reboot: string) => [
+    ...untilAwaiting.slice(0, 8),
+    "Checking switch inhibitors...",
+    "There are changes to critical components of the system:",
+    "",
+    "dbus-implementation : dbus -> broker",
+    "",
+    "Pre-switch check 'switchInhibitors' failed",
+    `@@pulumi-nixos switch-inhibited changes=${b64("dbus-implementation : dbus -> broker")}`,
+    "@@pulumi-nixos committing",
+    `@@pulumi-nixos result outcome=done changed=1 diff= reboot=${reboot} runningGeneration=4 currentSystem=${OLD} profileGeneration=5 profileSystem=${NEW} marker=`,
+  ];
+  const rebooting = ["@@pulumi-nixos result outcome=rebooting systemState=running runningGeneration=4 currentSystem=" + OLD + " profileGeneration=5 profileSystem=" + NEW + " marker="];
+
+  it("never: no confirmation, no reboot; records the boot default it made, and warns that it takes effect at the next boot", async () => {
+    const host = new FakeHost(inhibited("dbus-implementation"));
+    const logs: string[] = [];
+    const r = await deploy(request(), (m) => logs.push(m), host.net());
+    expect(host.commands).toEqual(["start"]);
+    expect(r).toMatchObject({ generation: 5, systemPath: NEW, previousGeneration: 4, rebootReasons: ["dbus-implementation"], rebooted: false });
+    expect(r.warnings).toEqual([
+      "media: switch inhibited: needs a reboot (dbus-implementation : dbus -> broker): NixOS does not switch a running system across this change, " +
+        "so the new generation is the boot default and takes effect at the next boot; until then the host runs its previous system",
+    ]);
+  });
+
+  it("goal test, which cannot boot instead, fails naming the inhibitors and the goals that cross them", async () => {
+    const lines = [...untilAwaiting.slice(0, 8), result(`outcome=activation-failed changed=0 exit=1 failedUnits= rolledBackTo=4 rollbackCode=0 inhibited=${b64("dbus-implementation : dbus -> broker")}`)];
+    const e = await failing(new FakeHost(lines), request({}, "test"));
+    expect(e.message).toBe(
+      "media: NixOS refused to switch across changed switch inhibitors (dbus-implementation : dbus -> broker), which only a boot crosses (fix: goal switch or boot, which make the new generation the boot default); " +
+        "rolled back to generation 4; the host runs generation 4",
+    );
+  });
+
+  it("ifNeeded: reboots into the boot default and checks it booted the new system", async () => {
+    const host = new FakeHost(inhibited("dbus-implementation"));
+    host.replies = { reboot: [rebooting], booted: [[`@@pulumi-nixos result outcome=booted booted=${NEW} systemState=running healthy=1 check= ${state(5, NEW)}`]] };
+    const logs: string[] = [];
+    const r = await deploy(request({ reboot: "ifNeeded" }), (m) => logs.push(m), host.net());
+    expect(host.commands).toEqual(["start", "reboot", "booted"]);
+    expect(r).toMatchObject({ generation: 5, systemPath: NEW, rebooted: true, rebootReasons: ["dbus-implementation"] });
+    expect(logs).toContain("media: reboot (dbus-implementation changed): waiting up to 600 s for the host");
+  });
+});

@@ -131,19 +131,23 @@ async function preview(dryExit: number, o: ConstructorParameters<typeof Sandbox>
     expect(e.message).toMatch(/^media: switch-to-configuration dry-activate of the new system failed \(exit 1\): reading the users-groups\.json of \S+: [\s\S]*error: /);
   });
 
-  it("switch inhibitors that differ from the running system's: the switch would be refused", async () => {
-    const inhibited = async (old: string, next: string) => {
+  it("switch inhibitors that differ from the running system's: NixOS's pre-switch check refuses the switch, naming them", async () => {
+    const refusal = "There are changes to critical components of the system:\n\ndbus-implementation : dbus -> broker\n\nSwitching into this system is not recommended.\nYou probably want to run 'nixos-rebuild boot' and reboot your system.\n";
+    const inhibited = async (check: string) => {
       const { box, run } = previewBox();
       try {
-        box.file("sys-old/switch-inhibitors", old, 0o644);
-        box.file("sys-new/switch-inhibitors", next, 0o644);
-        return (await previewBuild({ host: "media", connection: { address: "10.0.0.2", port: 22, user: "root", agent: false, trustOnFirstUse: false }, files: { "flake.nix": "{ }" }, flakeAttr: "media", options }, answering(run()))).inhibited;
+        box.file("check.out", check, 0o644);
+        const stc = `#!/bin/sh\n[ "$1" = check ] && { cat ${box.root}/check.out; [ ! -s ${box.root}/check.out ]; exit $?; }\n[ "$1" = dry-activate ] && echo "would restart the following units: caddy.service"\nexit 0\n`;
+        box.file("sys-new/bin/switch-to-configuration", stc);
+        return (await previewBuild({ host: "media", connection: { address: "10.0.0.2", port: 22, user: "root", agent: false, trustOnFirstUse: false }, files: { "flake.nix": "{ }" }, flakeAttr: "media", options }, answering(run())));
       } finally {
         box.cleanup();
       }
     };
-    expect(await inhibited("/nix/store/a-systemd-258\n", "/nix/store/b-systemd-260\n")).toBe(true);
-    expect(await inhibited("/nix/store/a-systemd-258\n", "/nix/store/a-systemd-258\n")).toBe(false);
+    const refused = await inhibited(refusal);
+    expect(refused.inhibited).toEqual(["dbus-implementation : dbus -> broker"]);
+    expect(refused.rebootReasons).toContain("dbus-implementation");
+    expect((await inhibited("")).inhibited).toEqual([]);
   });
 });
 

@@ -57,10 +57,10 @@ describe("the lines preview and up print", () => {
       units: parseDryActivate(DRY),
       users: { created: [], removed: [] },
       groups: { created: [], removed: [] },
-      inhibited: false,
       packages: parsePackages(DIFF),
       closureBytes: { from: 1024 * 1024, to: 1024 * 1024 + 3 * 1024 * 1024 },
       rebootReasons: ["kernel", "initrd"],
+      inhibited: [],
       reboot: "never",
     });
     expect(lines).toEqual([
@@ -80,7 +80,7 @@ describe("the lines preview and up print", () => {
       units: parseDryActivate("would start the following units: jellyfin.service\n"),
       users: { created: ["jellyfin"], removed: ["alice", "deploy"] },
       groups: { created: ["jellyfin"], removed: [] },
-      inhibited: true,
+      inhibited: [],
       packages: parsePackages("jellyfin: ∅ → 10.10.7, +24.0 KiB\n"),
       rebootReasons: [],
       reboot: "never",
@@ -91,8 +91,25 @@ describe("the lines preview and up print", () => {
       "media: users: create jellyfin; REMOVE alice, deploy",
       "media: groups: create jellyfin",
       "media: packages: added jellyfin 10.10.7",
-      "media: SWITCH REFUSED: the new system changes critical components (system.switch.inhibitors differ from the running system's), so NixOS applies it only through the boot default and a reboot",
-      'media: REBOOT NEEDED (switch-inhibitors changed): deploy.reboot is "never", so this would take effect only at the next boot (fix: reboot the host, or set deploy.reboot to "ifNeeded")',
+      "media: no reboot needed",
+    ]);
+  });
+
+  it("a preview whose switch NixOS inhibits says so, and that it needs a reboot", () => {
+    const lines = previewLines({
+      host: "media",
+      system: "/nix/store/abc-nixos-system-media-26.05",
+      units: parseDryActivate(""),
+      users: { created: [], removed: [] },
+      groups: { created: [], removed: [] },
+      packages: [],
+      rebootReasons: ["dbus-implementation"],
+      inhibited: ["dbus-implementation : dbus -> broker"],
+      reboot: "never",
+    });
+    expect(lines.slice(5)).toEqual([
+      "media: switch inhibited: needs a reboot (dbus-implementation : dbus -> broker): NixOS does not switch a running system across this change, so up would make the new generation the boot default, to take effect at the next boot",
+      'media: REBOOT NEEDED (dbus-implementation changed): deploy.reboot is "never", so this would take effect only at the next boot (fix: reboot the host, or set deploy.reboot to "ifNeeded")',
     ]);
   });
 

@@ -6,6 +6,7 @@
 # (units.jq), prints the real tool's unit messages, runs the toplevel's activate (users, /etc,
 # wrappers, /run/current-system), has the host's init reconcile sshd with the new configuration
 # (its port, keys, firewall and addresses), and applies the host's injected fault.
+# Before any of it, the pre-switch check of system.switch.inhibitors.
 # Exit codes as the real one: 0 ok, 1 usage/generic/boot loader, 2 activation script failed, 4 a unit failed.
 set -uo pipefail
 # A wrapped program: its own tools by absolute PATH (a transient unit has only systemd's bin).
@@ -24,6 +25,46 @@ fault=$(jq -r '.kind // empty' "$sim/fault.json" 2>/dev/null)
 
 exec 8>"$sim/switch-to-configuration.lock"
 flock 8
+
+# The pre-switch check of system.switch.inhibitors (switchable-system.nix), skipped as the real one
+# skips every pre-switch check when NIXOS_NO_CHECK=1: for switch, test and check, an inhibitor that
+# both the running system (/run/current-system) and this one declare, with another value, refuses
+# the action before anything changes, with NixOS's text and switch-to-configuration's exit code 1.
+# boot and dry-activate are not checked.
+check_inhibitors() {
+  local diff
+  case $action in
+    boot|dry-activate) echo "Not checking switch inhibitors (action = $action)"; return 0 ;;
+  esac
+  echo -n "Checking switch inhibitors..."
+  diff=$(jq -r -n --rawfile current "$(readlink -e /run/current-system/switch-inhibitors || echo /dev/null)" \
+    --rawfile newgen "$(readlink -e "$toplevel/switch-inhibitors" || echo /dev/null)" '
+    ($current | if . == "" then {} else fromjson end) as $old
+    | ($newgen | if . == "" then {} else fromjson end) as $new
+    | $old | to_entries
+    | map(select(.key | in($new)) | select(.value != $new[.key]) | [.key, ":", .value, "->", $new[.key]] | join(" "))
+    | join("\n")')
+  if [ -z "$diff" ]; then echo " done"; return 0; fi
+  echo
+  echo "There are changes to critical components of the system:"
+  echo
+  echo "$diff"
+  echo
+  echo "Switching into this system is not recommended."
+  echo "You probably want to run 'nixos-rebuild boot' and reboot your system instead."
+  echo
+  echo "If you really want to switch into this configuration directly, then"
+  echo "you can set NIXOS_NO_CHECK=1 to ignore pre-switch checks."
+  echo
+  echo "WARNING: doing so might cause the switch to fail or your system to become unstable."
+  echo
+  return 1
+}
+if [ "${NIXOS_NO_CHECK:-}" != 1 ] && ! check_inhibitors >&2; then
+  echo "Pre-switch check 'switchInhibitors' failed" >&2
+  echo "Pre-switch checks failed" >&2
+  exit 1
+fi
 
 [ "$action" = check ] && exit 0
 

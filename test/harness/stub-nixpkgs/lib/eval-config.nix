@@ -107,6 +107,9 @@ let
       inherit (cfg.networking) useDHCP;
       interfaces = b.mapAttrs (_: i: { inherit (i) useDHCP; addresses = map (a: a.address) i.ipv4.addresses; }) cfg.networking.interfaces;
     };
+    # /etc/fstab's entries, as filesystems.nix writes them: every file system's type is read (from
+    # 26.05 on fsType has no default, so an entry without one fails as NixOS fails).
+    fileSystems = map (fs: { inherit (fs) mountPoint fsType; }) (b.attrValues cfg.fileSystems);
     bootLoader =
       if loader.grub.enable then { kind = "grub"; inherit (loader.grub) devices efiSupport; }
       else if loader.systemd-boot.enable then { kind = "systemd-boot"; }
@@ -201,6 +204,9 @@ let
     PATH = "/usr/bin:/bin";
   };
 
+  # system.switch.inhibitors as JSON, switchable-system.nix's switch-inhibitors: only from a release
+  # that declares the option (25.11 in the stub's tables).
+  switchInhibitors = if raw.options ? "system.switch.inhibitors" then b.toJSON cfg.system.switch.inhibitors else null;
   toplevel = b.derivation {
     name = "nixos-system-${hostName}-${version}";
     system = system';
@@ -218,6 +224,7 @@ let
         for d in /usr/bin /bin /usr/sbin /sbin; do [ -x "$d/$w" ] && { ln -s "$d/$w" "$out/wrappers/$w"; break; }; done
       done
       printf '%s' "$version" > $out/nixos-version
+      ${lib.optionalString (switchInhibitors != null) ''printf '%s' "$switchInhibitors" > $out/switch-inhibitors''}
       printf '%s' "$system" > $out/system
       ln -s $kernel/bzImage $out/kernel
       ln -s $initrd/initrd $out/initrd
@@ -236,6 +243,7 @@ let
     # In the environment, not the script file: /etc sources may be store paths built by derivations.
     inherit configJson version etcScript activationSnippets systemPath kernel initrd modulesTree systemd systemUnits usersGroupsJson;
     hostFacts = b.toJSON hostFacts;
+    inherit switchInhibitors;
     unitPackages = b.toJSON unitPackages;
     # What activate needs, as shell assignments (no jq at boot: 40 hosts boot at once).
     activationEnv = "hostName=${lib.escapeShellArg hostName}";

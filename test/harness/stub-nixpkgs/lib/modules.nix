@@ -19,7 +19,8 @@ let
     else if b.isList v then "[ ${b.concatStringsSep " " (map pretty v)} ]"
     else if lib.isDerivation v then "<derivation ${v.name or "?"}>"
     else "{ ${b.concatStringsSep " " (map (n: "${n} = ${pretty v.${n}};") (b.attrNames v))} }";
-  showOption = loc: b.concatStringsSep "." loc;
+  # As lib.showOption: a part that is no Nix identifier (a mount point) is quoted; <name> stays as it is.
+  showOption = loc: b.concatStringsSep "." (map (p: if b.match "[a-zA-Z_][a-zA-Z0-9_'-]*|<.*>" p != null then p else b.toJSON p) loc);
   showDefs = defs: b.concatStringsSep "" (map (d: "\n- In `${d.file}': ${pretty d.value}") defs);
 
   # --- the declaration tree from the table -------------------------------------------------------

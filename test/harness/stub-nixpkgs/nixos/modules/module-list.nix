@@ -8,6 +8,7 @@
   ./security/sudo.nix
   ./services/misc/seerr.nix
   ./services/networking/ssh/sshd.nix
+  ./services/system/dbus.nix
   ./system/boot/loader/grub/grub.nix
   ./system/boot/loader/systemd-boot/systemd-boot.nix
   ./system/boot/stage-1.nix
