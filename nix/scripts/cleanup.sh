@@ -46,7 +46,7 @@ if ours; then
   if [ -d "$SECRETS" ]; then keptsecrets=$(find "$SECRETS" -mindepth 1 -maxdepth 1 | wc -l); fi
   rm -rf "$SECRETS.old"
   if [ "$code" = 0 ] && unlink_etc_nixos "$(if [ -n "$PNX_ROLLBACK_TO" ]; then echo back; else echo kept; fi)"; then
-    rm -rf "$FLAKE" "$FLAKE.old"
+    rm -rf "$FLAKE" "$FLAKE.old" "$PRIVATE/first-previous"
     # A file in place of the system's link, until a switch links a marker again.
     if ! grep -qF '"released":true' "$MARKER"; then
       sed 's/}[[:space:]]*$/,"released":true}/' "$MARKER" > "$MARKER.tmp" && chmod 0644 "$MARKER.tmp" && mv -f "$MARKER.tmp" "$MARKER" && released=1
@@ -56,7 +56,7 @@ if ours; then
   fi
 else
   unlink_etc_nixos back
-  rm -rf "$SECRETS" "$SECRETS.old" "$FLAKE" "$FLAKE.old"
+  rm -rf "$SECRETS" "$SECRETS.old" "$FLAKE" "$FLAKE.old" "$PRIVATE/first-previous"
 fi
 rm -rf "$RUNS" "$HOLDER" "$PENDING"
 emit result outcome=removed "rollbackCode=$code" "keptSecrets=$keptsecrets" "keptFlake=$keptflake" "released=$released" "$(host_state)"
