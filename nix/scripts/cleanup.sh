@@ -7,6 +7,11 @@
 # this deploy releases it: the marker says so, and another stack may deploy the machine.
 # /etc/nixos, which a deploy links to its flake, is never left dangling (see unlink_etc_nixos).
 need awk base64 cat chmod cp find flock grep install mv nix-env readlink rm sed stat wc || { emit result outcome=missing-tool "tool=$missing"; exit 0; }
+unsafe=$(root_problem)
+if [ -n "$unsafe" ]; then
+  emit result outcome=unsafe-root "problem=$(printf '%s' "$unsafe" | b64)" changed=0 "$(host_state)"
+  exit 0
+fi
 install -d -m 0711 "$ROOT"
 install -d -m 0700 "$PRIVATE"
 exec 9>>"$LOCK"

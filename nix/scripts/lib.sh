@@ -45,6 +45,21 @@ b64() {
   base64 -w0
 }
 
+# Why the deploy root or its private directory cannot be trusted, or nothing. Root writes there what
+# the running system reads (flake, secrets, links to them), so each must be a real directory of root's
+# that no one else can write: a link, or a directory a service owns, would let it steer root's writes.
+root_problem() {
+  for d in "$ROOT" "$PRIVATE"; do
+    if [ -L "$d" ]; then printf '%s is a symbolic link' "$d"; return; fi
+    [ -e "$d" ] || continue
+    if [ ! -d "$d" ]; then printf '%s is not a directory' "$d"; return; fi
+    if [ "$(stat -c %u "$d")" != 0 ]; then printf '%s is owned by %s, not root' "$d" "$(stat -c %U "$d")"; return; fi
+    case $(stat -c %a "$d") in
+      *[2367]? | *[2367]) printf '%s is writable by others than root (mode %s)' "$d" "$(stat -c %a "$d")"; return ;;
+    esac
+  done
+}
+
 # Fails at once, naming the first tool that is not on PATH.
 need() {
   for tool in "$@"; do

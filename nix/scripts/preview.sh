@@ -10,8 +10,13 @@
 # The deployer keeps stdin open while it waits: its end (a closed connection, a killed deployer) ends
 # the build, frees the lock and removes the scratch directory at once. A session killed outright runs
 # no cleanup at all, so each preview first removes the scratch directories whose owner is gone.
-if ! need awk base64 cat cut find flock grep head install nix nixos-rebuild readlink rm sed sleep tar tr; then
+if ! need awk base64 cat cut find flock grep head install nix nixos-rebuild readlink rm sed sleep stat tar tr; then
   emit result outcome=missing-tool "tool=$missing" changed=0 "$(host_state)"
+  exit 0
+fi
+unsafe=$(root_problem)
+if [ -n "$unsafe" ]; then
+  emit result outcome=unsafe-root "problem=$(printf '%s' "$unsafe" | b64)" changed=0 "$(host_state)"
   exit 0
 fi
 install -d -m 0711 "$ROOT"

@@ -4,8 +4,13 @@
 # PNX_MODE=back first makes generation PNX_GENERATION the boot default again (a new system that did
 # not come back healthy) and puts back the flake and secrets it was deployed with. A file in /run, which every boot empties, tells booted.sh whether the host
 # has rebooted since.
-if ! need cat flock install mv nix-env readlink rm systemctl; then
+if ! need cat flock install mv nix-env readlink rm stat systemctl; then
   emit result outcome=missing-tool "tool=$missing" changed=0 "$(host_state)"
+  exit 0
+fi
+unsafe=$(root_problem)
+if [ -n "$unsafe" ]; then
+  emit result outcome=unsafe-root "problem=$(printf '%s' "$unsafe" | b64)" changed=0 "$(host_state)"
   exit 0
 fi
 install -d -m 0700 "$PRIVATE"

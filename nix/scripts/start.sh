@@ -7,6 +7,11 @@ if ! need awk base64 cat find flock install mkdir mv rm sed sleep stat systemd-r
   emit result outcome=missing-tool "tool=$missing" changed=0 "$(host_state)"
   exit 0
 fi
+unsafe=$(root_problem)
+if [ -n "$unsafe" ]; then
+  emit result outcome=unsafe-root "problem=$(printf '%s' "$unsafe" | b64)" changed=0 "$(host_state)"
+  exit 0
+fi
 install -d -m 0711 "$ROOT"
 install -d -m 0700 "$PRIVATE" "$RUNS"
 run=$RUNS/$PNX_ID

@@ -31,6 +31,7 @@ export type FailureKind =
   | { kind: "host-key-mismatch"; target: string; expected: string; presented: string; midRun: boolean }
   | { kind: "auth-refused"; user: string; why: string }
   | { kind: "missing-tool"; tool: string }
+  | { kind: "unsafe-root"; problem: string }
   | { kind: "staging-failed"; error: string }
   | { kind: "start-failed"; error: string }
   | { kind: "locked"; holder: string; waitedSec: number }
@@ -156,6 +157,12 @@ export function failureLine(f: DeployFailure): string {
         return `authentication as ${f.user} was refused (${f.why})${f.unattended ? ", so the new system may no longer let the deployer in" : ""}`;
       case "missing-tool":
         return `the host has no '${f.tool}' on NixOS's system PATH; ${unchanged(f)}; ${runsNow(f)}`;
+      case "unsafe-root":
+        return (
+          `refusing to write to the deploy root: ${f.problem}, and root writes there what the running system reads; ${unchanged(f)}; ${runsNow(f)} ` +
+          `(fix: find which module or service made it so, then make it root's alone: chown root:root /var/lib/pulumi-nixos /var/lib/pulumi-nixos/private; ` +
+          `chmod 0711 /var/lib/pulumi-nixos; chmod 0700 /var/lib/pulumi-nixos/private)`
+        );
       case "staging-failed":
         return `upload failed: ${f.error}; ${unchanged(f)}; ${runsNow(f)}`;
       case "start-failed":

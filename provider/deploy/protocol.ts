@@ -70,6 +70,7 @@ export type FollowEnd = keyof typeof FOLLOW_ENDS;
 export const OUTCOMES = {
   start: {
     "missing-tool": ["tool"],
+    "unsafe-root": ["problem"], // the deploy root or its private directory is not root's alone (lib.sh root_problem)
     "staging-failed": ["error"],
     "start-failed": ["error"],
   },
@@ -96,6 +97,7 @@ export const OUTCOMES = {
     // inhibited: the changed switch inhibitors (base64 lines) that refuse a switch to the new system.
     built: ["system", "dry", "diff", "closure", "reboot", "usersCreated", "usersRemoved", "groupsCreated", "groupsRemoved", "inhibited"],
     "missing-tool": ["tool"],
+    "unsafe-root": ["problem"],
     "staging-failed": ["error"],
     locked: ["holder", "waited"],
     "build-failed": ["exit", "log"],
@@ -104,6 +106,7 @@ export const OUTCOMES = {
   reboot: {
     rebooting: ["systemState"],
     "missing-tool": ["tool"],
+    "unsafe-root": ["problem"],
     locked: ["holder", "waited"],
     moved: [],
     "boot-default-failed": ["exit"],
@@ -118,6 +121,7 @@ export const OUTCOMES = {
     "not-ours": [],
     locked: ["holder", "waited"],
     "missing-tool": ["tool"],
+    "unsafe-root": ["problem"],
   },
 } as const satisfies Record<string, Record<string, readonly string[]>>;
 export type Script = keyof typeof OUTCOMES;
@@ -178,6 +182,8 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
       return script === "cleanup" ? undefined : { kind: "not-ours", markerOwner: f.markerOwner || undefined, markerStack: f.markerStack, markerHost: f.markerHost, otherIdentity: f.otherIdentity === "1", action: "deploy" };
     case "missing-tool":
       return { kind: "missing-tool", tool: f.tool ?? "?" };
+    case "unsafe-root":
+      return { kind: "unsafe-root", problem: text(f.problem).trim() };
     case "locked":
       if (script === "reboot") return { kind: "reboot-refused", why: `another deployment holds the host lock (${text(f.holder).trim()})` };
       return { kind: "locked", holder: text(f.holder).trim(), waitedSec: num(f.waited) ?? 0 };

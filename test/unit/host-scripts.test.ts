@@ -5,6 +5,8 @@ import * as fs from "fs";
 import { archive } from "../../provider/deploy/archive";
 import * as phases from "../../provider/deploy/phases";
 import { DeployError, failureLine } from "../../provider/deploy/errors";
+import { hostNow, resultOf } from "../../provider/deploy/events";
+import { failureOf } from "../../provider/deploy/protocol";
 import { previewBuild } from "../../provider/deploy/preview";
 import * as scripts from "../../provider/deploy/scripts";
 import type { Net } from "../../provider/deploy/transport";
@@ -548,5 +550,38 @@ function removalRun(allowRemoval: string[]): string {
     const out = removalRun(["user:alice", "keys:root", "timeZone"]);
     expect(out).toMatch(/@@pulumi-nixos result outcome=done /);
     expect(out.split(/^FLAKE$/m)[1]).toMatch(/\{ new \}/);
+  });
+});
+
+(unshareWorks ? describe : describe.skip)("a deploy root that is not root's alone", () => {
+  // Each script that writes under /var/lib/pulumi-nixos, run on a machine whose deploy root was made by someone else.
+  const runs: [string, (box: Sandbox) => string][] = [
+    ["start.sh", (box) => `sh ${box.file("start.sh", scripts.start("1-root", 0, "end").text, 0o644)} < /dev/null`],
+    ["preview.sh", (box) => `sh ${box.file("preview.sh", scripts.preview("preview-1", "media", 5, 0).text, 0o644)} < /dev/null`],
+    ["cleanup.sh", (box) => `sh ${box.file("cleanup.sh", scripts.cleanup("media", { project: "lab", stack: "homelab" }, 5).text, 0o644)}`],
+  ];
+  const problems: [string, string, RegExp][] = [
+    ["owned by a service", "mkdir -p /var/lib/pulumi-nixos && chown nobody /var/lib/pulumi-nixos", /^\/var\/lib\/pulumi-nixos is owned by nobody, not root$/],
+    ["a link", "mkdir -p /var/lib/jellyfin && ln -s /var/lib/jellyfin /var/lib/pulumi-nixos", /^\/var\/lib\/pulumi-nixos is a symbolic link$/],
+    ["a private directory others may write", "mkdir -p /var/lib/pulumi-nixos/private && chmod 0777 /var/lib/pulumi-nixos/private", /^\/var\/lib\/pulumi-nixos\/private is writable by others than root \(mode 777\)$/],
+  ];
+
+  it.each(problems)("%s: every script refuses before writing, and the deployer says what and how to fix it", (_what, setup, problem) => {
+    for (const [script, command] of runs) {
+      const box = new Sandbox();
+      try {
+        const out = box.run(`${setup}\n${command(box)}\necho LISTING; ls -A /var/lib/pulumi-nixos/ /var/lib/pulumi-nixos/private 2>/dev/null; true`);
+        const f = resultOf(out);
+        expect({ script, outcome: f?.outcome }).toEqual({ script, outcome: "unsafe-root" });
+        const failure = failureOf(script === "start.sh" ? "start" : script === "preview.sh" ? "preview" : "cleanup", f!);
+        expect(failure).toMatchObject({ kind: "unsafe-root", problem: expect.stringMatching(problem) });
+        const message = new DeployError({ ...failure!, host: "media", changed: false, now: hostNow(f!) }).message;
+        expect(message).toMatch(/^media: refusing to write to the deploy root: .*; nothing changed; .*\(fix: find which module or service made it so, then make it root's alone: chown root:root /);
+        // Nothing was made or staged there.
+        expect(out.split("LISTING\n")[1]).not.toMatch(/runs|preview|lock/);
+      } finally {
+        box.cleanup();
+      }
+    }
   });
 });
