@@ -79,7 +79,38 @@ describe("races through the real CLI", () => {
       // The change was not deployed, and a refreshed preview still says so.
       expect((await ws.run(["preview", "--refresh", "--expect-no-changes"])).code).not.toBe(0);
     }, 180_000);
+
+    it("ten runs out of ten: a check that overruns a budget as long as the window (and ignores SIGTERM) is reported as the check, never as a late confirmation", async () => {
+      const before = await running(media);
+      await ws.ok(["config", "set", "--path", "deploy.rollbackTimeoutSec", "5"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthTimeoutSec", "5"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].name", "overrun"]);
+      await ws.ok(["config", "set", "--path", "deploy.healthChecks[0].command", "trap '' TERM; sleep 8"]);
+      await change();
+      const said: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const up = await ws.run(["up", "--yes", "--skip-preview", "--target", "**nixos:Generation::media"]);
+        expect(up.code).not.toBe(0);
+        said.push(/media: (health check overrun failed: did not finish within[^;]*|[^\n]*too late[^\n]*)/.exec(up.stdout)?.[1] ?? up.stdout.slice(-400));
+      }
+      expect(said).toEqual(Array(10).fill("health check overrun failed: did not finish within the health checks' 5 s"));
+      expect(await running(media)).toBe(before);
+    }, 600_000);
   });
+
+  it("a deploy job the host starts late (no pid written when it is first followed) is followed to its end, not reported dead", async () => {
+    await media.fault({ kind: "slow-start", seconds: 4 });
+    let up;
+    try {
+      await change();
+      up = await ws.run(["up", "--yes", "--skip-preview"]);
+    } finally {
+      await media.fault(null);
+    }
+    expect(up.stdout).not.toMatch(/without a result/);
+    expect(up.code).toBe(0);
+    await converged(media, "media");
+  }, 240_000);
 
   describe("pulumi up killed midway converges with one refresh and one up", () => {
     // The dynamic-provider processes this stack's engine started (their engine address names them).

@@ -13,6 +13,7 @@ export type Fault =
   | { kind: "host-key-change" } // the host presents a new host key until the fault is cleared
   | { kind: "disk-full-on-upload" } // writes under /var/lib/pulumi-nixos fail with ENOSPC
   | { kind: "slow"; seconds: number } // every rebuild takes `seconds` longer
+  | { kind: "slow-start"; seconds: number } // every transient unit (systemd-run) starts `seconds` late, as on a loaded host
   | { kind: "unhealthy-boot"; unit?: string }; // the next generation made boot default fails `unit` (default: its first) when booted
 
 export const faultKinds: readonly Fault["kind"][] = [
@@ -27,6 +28,7 @@ export const faultKinds: readonly Fault["kind"][] = [
   "host-key-change",
   "disk-full-on-upload",
   "slow",
+  "slow-start",
   "unhealthy-boot",
 ];
 
