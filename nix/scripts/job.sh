@@ -324,20 +324,24 @@ removals() {
 }
 
 # Whether the host already runs, as its boot default too, what this run deploys: its marker is this
-# host's, of this owner (recorded in full), with this content. A run whose state was lost
-# (PULUMI_SKIP_CHECKPOINTS, a killed `pulumi up`) then records the host instead of deploying it twice.
+# host's, of this owner and identity exactly, with this content, and the deployed flake and secrets are
+# the uploaded ones byte for byte (the program's commit and the marker's fields ride in the flake). A
+# run whose state was lost (PULUMI_SKIP_CHECKPOINTS, a killed `pulumi up`) then records the host
+# instead of deploying it twice.
 already_deployed() {
   [ -n "$PNX_CONTENT_HASH" ] && [ "$PNX_ACTIVATES" = 1 ] && [ "$PNX_SETS_BOOT_DEFAULT" = 1 ] || return 1
   [ -e "$MARKER" ] && ! grep -qF '"released":true' "$MARKER" || return 1
   [ "$(marker_field host)" = "$PNX_HOST" ] && [ "$(marker_field contentHash)" = "$PNX_CONTENT_HASH" ] || return 1
-  claimed && [ -n "$mowner" ] || return 1
-  [ -n "$prevsys" ] && [ "$prevsys" = "$prevprofile" ]
+  [ "$(marker_field owner)" = "$PNX_CLAIM_OWNER" ] && [ "$(marker_field identity)" = "$PNX_CLAIM_IDENTITY" ] || return 1
+  [ -n "$prevsys" ] && [ "$prevsys" = "$prevprofile" ] || return 1
+  mkdir -p "$run/in/secrets"
+  diff -r -q "$run/in/flake" "$FLAKE" > /dev/null 2>&1 && diff -r -q "$run/in/secrets" "$SECRETS" > /dev/null 2>&1
 }
 
 deploy() {
   write_pid "$run/job.pid"
   phase starting starting
-  if ! need awk base64 cat chmod chown cut date flock grep ln mkdir mv nix nix-env nixos-rebuild readlink rm sed sleep stat systemctl systemd-run tail tee touch tr; then
+  if ! need awk base64 cat chmod chown cut date diff flock grep ln mkdir mv nix nix-env nixos-rebuild readlink rm sed sleep stat systemctl systemd-run tail tee touch tr; then
     finish missing-tool "tool=$missing"
   fi
   exec 9>>"$LOCK"

@@ -341,14 +341,18 @@ describe("who owns the machine (model/owner.ts)", () => {
 (unshareWorks ? describe : describe.skip)("a host that already runs what the run deploys", () => {
   const lab = { project: "lab", stack: "homelab" };
   const marker = markerText({ owner: "lab/homelab", stack: "homelab" });
-  /** A deploy of content `contentHash` to a host whose running system (also its boot default) carries `marker`. */
-  const deployTo = (contentHash: string, markerJson: string) => {
+  /**
+   * A deploy of content `contentHash` (its flake: `flake`) to a host whose running system (also its boot
+   * default) carries `marker` and was deployed from a flake of `{ }` with no secrets.
+   */
+  const deployTo = (contentHash: string, markerJson: string, flake = "{ }\n", claim: Owner = lab) => {
     const box = new Sandbox({ marker: markerJson });
     try {
-      const job = scripts.job(jobParams({ id: "1-again", secrets: [], claim: lab, contentHash }));
-      box.file("in.tar", archive([{ path: "flake/flake.nix", content: "{ }\n", mode: 0o644 }, { path: "job.sh", content: job.text, mode: 0o600 }]), 0o644);
+      const job = scripts.job(jobParams({ id: "1-again", secrets: [], claim, contentHash }));
+      box.file("in.tar", archive([{ path: "flake/flake.nix", content: flake, mode: 0o644 }, { path: "job.sh", content: job.text, mode: 0o600 }]), 0o644);
       box.file("start.sh", scripts.start("1-again", 0, "end").text, 0o644);
-      const out = box.run(`sh ${box.root}/start.sh < ${box.root}/in.tar; echo CALLS; cat ${box.stubs}/calls 2>/dev/null; echo STAGED; ls /var/lib/pulumi-nixos/private/runs/1-again`);
+      const deployed = "mkdir -p /var/lib/pulumi-nixos/flake /var/lib/pulumi-nixos/secrets && printf '{ }\\n' > /var/lib/pulumi-nixos/flake/flake.nix";
+      const out = box.run(`${deployed}; sh ${box.root}/start.sh < ${box.root}/in.tar; echo CALLS; cat ${box.stubs}/calls 2>/dev/null; echo STAGED; ls /var/lib/pulumi-nixos/private/runs/1-again`);
       return { out, calls: out.split("CALLS\n")[1].split("STAGED\n")[0], staged: out.split("STAGED\n")[1] };
     } finally {
       box.cleanup();
@@ -363,12 +367,13 @@ describe("who owns the machine (model/owner.ts)", () => {
   });
 
   it.each([
-    ["other content", "c0ffe2", marker],
-    ["a released machine", "c0ffee", marker.replace(/}$/, ',"released":true}')],
-    ["a marker from before owners were recorded", "c0ffee", markerText({ stack: "homelab" })],
-  ])("with %s, the run deploys", (_what, contentHash, markerJson) => {
-    const r = deployTo(contentHash, markerJson);
-    expect(r.calls).toMatch(/^nixos-rebuild build/);
+    ["other content", "c0ffe2", marker, undefined, lab],
+    ["a released machine", "c0ffee", marker.replace(/}$/, ',"released":true}'), undefined, lab],
+    ["a marker from before owners were recorded", "c0ffee", markerText({ stack: "homelab" }), undefined, lab],
+    ["a marker without the identity this stack now has", "c0ffee", marker, undefined, { ...lab, identity: "0123456789abcdef0123" }],
+    ["another flake of the same content (a new commit, the marker's fields)", "c0ffee", marker, "{ revision }\n", lab],
+  ])("with %s, the run deploys", (_what, contentHash, markerJson, flake, claim) => {
+    expect(deployTo(contentHash, markerJson, flake, claim).calls).toMatch(/^nixos-rebuild build/);
   });
 
   it("a new machine keeps what it ran before its first deploy, which a later run reads back", () => {

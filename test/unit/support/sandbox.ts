@@ -51,7 +51,7 @@ export interface SandboxOptions {
 }
 
 const STUBS = "nixos-rebuild systemd-run systemctl nix nix-env";
-const TOOLS = "awk base64 cat chmod chown cp cut date find flock grep head install ln ls mkdir mkfifo mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc";
+const TOOLS = "awk base64 cat chmod chown cp cut date diff find flock grep head install ln ls mkdir mkfifo mv readlink rm sed setsid sleep stat tail tar tee timeout touch tr wc";
 
 export class Sandbox {
   readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "pnx-sandbox-"));
