@@ -1,7 +1,8 @@
 // Extra flake inputs through the real CLI (issue 20), on the demo stack's two simulated hosts: an input
 // URL with a credential is refused by preview naming its config key; a host module in nix/hosts/media/
 // that imports sops-nix's and home-manager's modules (the stand-ins of test/harness/flakes, as local path
-// inputs) deploys, the decrypted secret where its unit reads it; `pin` then locks every input, which
+// inputs) deploys with its age key shipped as a secret file, the decrypted secret where its unit reads
+// it; `pin` then locks every input, which
 // preview shows as a change of flake.lock, and the next deploy ships that lock.
 import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
@@ -67,17 +68,21 @@ describe("extra flake inputs through the real pulumi CLI", () => {
 }
 `,
     );
-    // The age key is placed by the test for now (a secret file will ship it).
-    await stack.media.exec(`install -d -m 0700 /var/lib/sops-nix && (umask 077; printf '%s\\n' '${key}' > ${KEY_FILE})`);
-    await ws.ok(["up", "--yes", "--skip-preview"]);
+    // The age key travels as a secret file, at the path sops-nix reads it from (0400 root by default).
+    await ws.ok(["config", "set", "--plaintext", "--path", "hosts.media.secretFiles.sops-age-key.path", KEY_FILE]);
+    await ws.ok(["config", "set", "--secret", "--path", "secretFileValues.media.sops-age-key", `${key}\n`]);
+    const up = await ws.ok(["up", "--yes", "--skip-preview"]);
     const look = async (cmd: string) => (await stack.media.exec(cmd)).stdout.trim();
+    expect(await look(`stat -L -c '%U %a' ${KEY_FILE}`)).toBe("root 400");
     expect(await look("cat /run/secrets/token; echo; stat -L -c '%U %a' /run/secrets/token")).toBe(`${TOKEN}\nroot 400`);
+    // The key is nowhere else: not in the CLI's output, the state, the deployed flake or the system.
+    expect(text(up)).not.toContain(key);
+    expect((await ws.ok(["stack", "export"])).stdout).not.toContain(key);
+    expect(await look(`grep -rlF '${key}' /var/lib/pulumi-nixos/flake "$(readlink -f /run/current-system)/" 2>/dev/null; true`)).toBe("");
     // The unit that reads it is pointed at it (radarr's environment files; the rendered one's too, if any).
     expect(JSON.parse(await look("jq -c .services.radarr.environmentFiles /run/current-system/config.json"))).toContain("/run/secrets/token");
     expect(await look("cat /home/alice/.hello")).toBe("hello from home-manager");
-    const state = (await ws.ok(["stack", "export", "--show-secrets"])).stdout;
-    expect(state).not.toContain(TOKEN);
-    expect(state).not.toContain(key);
+    expect((await ws.ok(["stack", "export", "--show-secrets"])).stdout).not.toContain(TOKEN);
 
     // pin: nixpkgs from a local mirror standing in for GitHub (no network here), the inputs from their paths.
     const github = simulateGitHub(work);

@@ -56,18 +56,19 @@ function reported(log: string): string {
     }
   });
 
-  // Window and health budget of 2 s each; the confirmation reaches the host 1 s into the window.
+  // Window and health budget of 5 s each (room for a loaded machine); the confirmation reaches the host
+  // about 1 s into the window.
   it.each([
     ["ignores SIGTERM (its budget's timeout cannot end it)", "trap '' TERM; sleep 12"],
     ["leaves a process holding its output (the confirmation waits for it)", "setsid sleep 10 & wait"],
   ])("one that %s is reported as the check that did not finish, never as a late confirmation", (_what, command) => {
     const id = "1-slow";
-    const box = windowBox(id, 2, 2, [{ name: "radarr answers", command }]);
+    const box = windowBox(id, 5, 5, [{ name: "radarr answers", command }]);
     try {
       const log = box.run([SH, `sh ${box.root}/start-${id}.sh < ${box.root}/in-${id}.tar > /dev/null`, "sleep 1", `sh ${box.root}/confirm-${id}.sh > /dev/null`, `cat ${RUNS}/${id}/log`].join("\n"), 60000);
       expect(log).toMatch(/@@pulumi-nixos decided decision=health-failed\n/);
       expect(reported(log)).toBe(
-        "media: health check radarr answers failed: did not finish within the health checks' 2 s; rolled back to generation 1; the host runs generation 1",
+        "media: health check radarr answers failed: did not finish within the health checks' 5 s; rolled back to generation 1; the host runs generation 1",
       );
     } finally {
       box.cleanup();
