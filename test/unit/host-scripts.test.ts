@@ -202,6 +202,8 @@ async function preview(dryExit: number, o: ConstructorParameters<typeof Sandbox>
           `cp ${box.root}/preview.sh ${box.root}/second.sh && sed -i 's/preview-1-abc/preview-2-abc/' ${box.root}/second.sh`,
           `sed -i 's/^sleep .*/sleep 0/' ${box.stubs}/nixos-rebuild`,
           `{ cat ${box.root}/in.tar; sleep 2; } | bash ${box.root}/second.sh | grep -o 'outcome=[a-z-]*'`,
+          // A killed process is gone once it is reaped, which a loaded machine may take a moment to do.
+          'n=0; while group -0 "$worker" && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done',
           `echo "after: $(ls -A ${scratch}); build: $(group -0 "$worker" && echo running)"`,
           "flock -x -n /var/lib/pulumi-nixos/private/lock true && echo 'lock: free'",
         ].join("\n"),
