@@ -8,6 +8,7 @@ import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { randomBytes } from "crypto";
+import { harnessInStore, standInUrl } from "../harness/stand-ins";
 import { DemoStack, demoStack } from "./demo-stack";
 import { simulateGitHub } from "./github-mirror";
 import { repo } from "./package";
@@ -44,7 +45,7 @@ describe("extra flake inputs through the real pulumi CLI", () => {
 
   it("deploys a host module using sops-nix and home-manager through inputs; pin locks every input and the next deploy ships the lock", async () => {
     for (const name of ["sops-nix", "home-manager"]) {
-      await ws.ok(["config", "set", "--path", `inputs.${name}.url`, `path:${FLAKES}/${name}`]);
+      await ws.ok(["config", "set", "--path", `inputs.${name}.url`, standInUrl(name)]);
       await ws.ok(["config", "set", "--path", `inputs.${name}.allowLocal`, "true", "--type", "bool"]);
     }
     // The host's own folder: a module importing the inputs' modules, and the encrypted secrets file.
@@ -96,7 +97,7 @@ describe("extra flake inputs through the real pulumi CLI", () => {
     expect(pinned).toMatchObject({ code: 0, stderr: "" });
     const config = fs.readFileSync(ws.configFile!, "utf8");
     expect(config).toContain(`rev: ${github.rev}`);
-    for (const name of ["sops-nix", "home-manager"]) expect(pinned.stdout).toContain(`pinned inputs.${name} of stack inputs: path:${FLAKES}/${name}`);
+    for (const name of ["sops-nix", "home-manager"]) expect(pinned.stdout).toContain(`pinned inputs.${name} of stack inputs: ${standInUrl(name)}`);
     expect(config.match(/narHash: sha256-/g)).toHaveLength(3);
 
     const preview = await ws.ok(["preview", "--diff"]);
@@ -105,7 +106,7 @@ describe("extra flake inputs through the real pulumi CLI", () => {
     await ws.ok(["up", "--yes", "--skip-preview"]);
     const lock = JSON.parse(await look("cat /var/lib/pulumi-nixos/flake/flake.lock"));
     expect(Object.keys(lock.nodes).sort()).toEqual(["home-manager", "nixpkgs", "root", "sops-nix"]);
-    expect(lock.nodes["sops-nix"]).toMatchObject({ inputs: { nixpkgs: ["nixpkgs"] }, locked: { type: "path", path: `${FLAKES}/sops-nix` } });
+    expect(lock.nodes["sops-nix"]).toMatchObject({ inputs: { nixpkgs: ["nixpkgs"] }, locked: { type: "path", path: harnessInStore("flakes/sops-nix") } });
     expect(await look("cat /run/secrets/token")).toBe(TOKEN);
   }, 900_000);
 });

@@ -14,6 +14,7 @@ import { generationProvider } from "../../provider/resources/generation";
 import type { GenerationInputs } from "../../provider/schema/generation";
 import { startHost } from "../harness/host";
 import type { SimHost } from "../harness/pool";
+import { standInUrl } from "../harness/stand-ins";
 import { tempDir } from "../temp-dir";
 import { hostFiles } from "../unit/support/fixtures";
 import { capturingLogs, create, running } from "./generation.fixture";
@@ -76,10 +77,10 @@ beforeAll(async () => {
       "wg.age": encrypt("agenix/age-standin.sh", WG_KEY),
     },
     inputs: {
-      "sops-nix": { url: `path:${FLAKES}/sops-nix`, allowLocal: true },
-      "home-manager": { url: `path:${FLAKES}/home-manager`, allowLocal: true },
-      agenix: { url: `path:${FLAKES}/agenix`, allowLocal: true },
-      "nixos-hardware": { url: `path:${FLAKES}/nixos-hardware`, allowLocal: true, follows: {} },
+      "sops-nix": { url: standInUrl("sops-nix"), allowLocal: true },
+      "home-manager": { url: standInUrl("home-manager"), allowLocal: true },
+      agenix: { url: standInUrl("agenix"), allowLocal: true },
+      "nixos-hardware": { url: standInUrl("nixos-hardware"), allowLocal: true, follows: {} },
     },
     imports: ["nixos-hardware.nixosModules.common-cpu-intel"],
   });

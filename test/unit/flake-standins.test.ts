@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { nixEval, nixFile } from "./support/nix";
 import { tempDir } from "../temp-dir";
+import { harnessInStore } from "../harness/stand-ins";
 
 const HARNESS = path.resolve(__dirname, "../harness");
 const FLAKES = path.join(HARNESS, "flakes");
@@ -14,13 +15,13 @@ const FLAKES = path.join(HARNESS, "flakes");
 /** A Nix expression evaluating the stub's nixosSystem with these modules (Nix text) and `inputs` from the stand-ins. */
 function system(modules: string): string {
   return `let
-    stub = ${HARNESS}/stub-nixpkgs;
+    stub = ${harnessInStore("stub-nixpkgs")};
     lib = import (stub + "/lib") { release = "26.11"; };
     inputs = {
-      sops-nix.nixosModules.sops = import ${FLAKES}/sops-nix/modules/sops;
-      home-manager.nixosModules.home-manager = import ${FLAKES}/home-manager/nixos;
-      agenix.nixosModules.age = import ${FLAKES}/agenix/modules/age.nix;
-      nixos-hardware.nixosModules.raspberry-pi-4 = import ${FLAKES}/nixos-hardware/raspberry-pi/4;
+      sops-nix.nixosModules.sops = import ${harnessInStore("flakes/sops-nix")}/modules/sops;
+      home-manager.nixosModules.home-manager = import ${harnessInStore("flakes/home-manager")}/nixos;
+      agenix.nixosModules.age = import ${harnessInStore("flakes/agenix")}/modules/age.nix;
+      nixos-hardware.nixosModules.raspberry-pi-4 = import ${harnessInStore("flakes/nixos-hardware")}/raspberry-pi/4;
     };
     base = {
       fileSystems."/" = { device = "/dev/sda1"; fsType = "ext4"; };
@@ -48,7 +49,7 @@ function failure(modules: string, expr: string): string {
 
 const SOPS = `{ inputs, ... }: {
   imports = [ inputs.sops-nix.nixosModules.sops ];
-  sops.defaultSopsFile = ${FLAKES}/sops-nix/flake.nix;
+  sops.defaultSopsFile = ${harnessInStore("flakes/sops-nix")}/flake.nix;
   sops.age.keyFile = "/var/lib/sops-nix/key.txt";
   users.users.app = { isSystemUser = true; group = "app"; };
   users.groups.app = { };
