@@ -53,7 +53,7 @@ if ours; then
   if [ "$code" = 0 ] && unlink_etc_nixos "$(if [ -n "$PNX_ROLLBACK_TO" ]; then echo back; else echo kept; fi)"; then
     rm -rf "$FLAKE" "$FLAKE.old" "$PRIVATE/first-previous"
     # A file in place of the system's link, until a switch links a marker again.
-    if ! grep -qF '"released":true' "$MARKER"; then
+    if marker_claims; then
       sed 's/}[[:space:]]*$/,"released":true}/' "$MARKER" > "$MARKER.tmp" && chmod 0644 "$MARKER.tmp" && mv -f "$MARKER.tmp" "$MARKER" && released=1
     fi
   else

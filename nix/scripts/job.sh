@@ -330,7 +330,7 @@ removals() {
 # instead of deploying it twice.
 already_deployed() {
   [ -n "$PNX_CONTENT_HASH" ] && [ "$PNX_ACTIVATES" = 1 ] && [ "$PNX_SETS_BOOT_DEFAULT" = 1 ] || return 1
-  [ -e "$MARKER" ] && ! grep -qF '"released":true' "$MARKER" || return 1
+  marker_claims || return 1
   [ "$(marker_field host)" = "$PNX_HOST" ] && [ "$(marker_field contentHash)" = "$PNX_CONTENT_HASH" ] || return 1
   [ "$(marker_field owner)" = "$PNX_CLAIM_OWNER" ] && [ "$(marker_field identity)" = "$PNX_CLAIM_IDENTITY" ] || return 1
   [ -n "$prevsys" ] && [ "$prevsys" = "$prevprofile" ] || return 1
@@ -353,7 +353,7 @@ deploy() {
 
   # The machine must be new, released by a destroy, this host's, or (PNX_TAKEOVER: a renamed host)
   # another host's of this owner; a machine another owner deploys is refused before anything changes.
-  if [ -e "$MARKER" ] && ! grep -qF '"released":true' "$MARKER"; then
+  if marker_claims; then
     mhost=$(marker_field host)
     owned=1
     claimed || owned=0
@@ -374,7 +374,7 @@ deploy() {
   mv -f "$run/prev.tmp" "$run/prev"
   # What the machine ran before this owner first deployed it stays on the host, so that state lost with
   # a killed run is read back from it (destroy with rollbackOnDelete returns there).
-  if [ ! -e "$MARKER" ] || grep -qF '"released":true' "$MARKER"; then
+  if ! marker_claims; then
     printf '%s\n' "$prevgen" > "$PRIVATE/first-previous.tmp" && mv -f "$PRIVATE/first-previous.tmp" "$PRIVATE/first-previous"
   fi
   emit lock-acquired "previousGeneration=$prevgen" "previousSystem=$prevsys" "firstPreviousGeneration=$(cat "$PRIVATE/first-previous" 2>/dev/null)"

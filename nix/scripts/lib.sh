@@ -60,6 +60,11 @@ root_problem() {
   done
 }
 
+# Whether the running system's marker claims the machine: there is one, and no destroy released it.
+marker_claims() {
+  [ -e "$MARKER" ] && ! grep -qF '"released":true' "$MARKER"
+}
+
 # Fails at once, naming the first tool that is not on PATH.
 need() {
   for tool in "$@"; do
