@@ -36,9 +36,16 @@ export function ownModules(h: HostSpec): OwnModule[] {
   return modules;
 }
 
+const flattened = new WeakMap<HostSpec, { where: string; def: Definition }[]>();
+
 /** Every definition of the host's own modules, with the module it is in. */
-export function ownDefinitions(h: HostSpec): { where: string; def: Definition }[] {
-  return ownModules(h).flatMap((m) => m.definitions.map((def) => ({ where: m.where, def })));
+export function ownDefinitions(h: HostSpec): readonly { where: string; def: Definition }[] {
+  let defs = flattened.get(h);
+  if (!defs) {
+    defs = ownModules(h).flatMap((m) => m.definitions.map((def) => ({ where: m.where, def })));
+    flattened.set(h, defs);
+  }
+  return defs;
 }
 
 /** Whether a definition's path starts with `prefix`. */
