@@ -13,6 +13,10 @@ export interface Timed {
   stdout: string;
 }
 
+// A 200-host create with a checkpoint after every step takes minutes here; the tests' 5-minute limit
+// would kill it and report a bare exit 1.
+const RUN_LIMIT_MS = 60 * 60_000;
+
 export class BenchStack {
   readonly ws: PulumiWorkspace;
 
@@ -54,7 +58,7 @@ export class BenchStack {
     const value = `${process.pid}-${Math.random().toString(36).slice(2)}`;
     const sampler = sampleProcesses(`${key}=${value}`);
     const start = performance.now();
-    const r = await this.on(configFile).run([...args, "--stack", this.stack], { env: { ...this.backendEnv(), [key]: value } });
+    const r = await this.on(configFile).run([...args, "--stack", this.stack], { env: { ...this.backendEnv(), [key]: value }, timeoutMs: RUN_LIMIT_MS });
     const seconds = (performance.now() - start) / 1000;
     const processes = sampler.stop();
     if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} (stack ${this.stack}) exited ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
