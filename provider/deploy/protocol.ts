@@ -254,7 +254,8 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
  * signatures from a user it does not trust, or the stream ending early (the copy was cut).
  */
 export function importFailure(error: string): FailureKind {
-  const why = error.split("\n").filter((l) => l.trim()).slice(-2).join("; ") || "nix-store --import failed without a message";
+  // Nix's own errors, not its warnings about settings it does not know.
+  const why = error.split("\n").filter((l) => l.trim() && !/^warning:/.test(l.trim())).slice(-2).join("; ") || "nix-store --import failed without a message";
   if (/No space left on device|Disk quota exceeded/i.test(error)) return { kind: "copy-disk-full", why };
   if (/signature|not trusted|trusted key/i.test(error)) return { kind: "import-refused", why };
   if (/end.of.file|unexpected end|truncated|Broken pipe|Connection reset/i.test(error)) return { kind: "copy-interrupted", why };

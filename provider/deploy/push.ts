@@ -2,6 +2,7 @@
 // deployer's Nix (after checking the host is of the deployer's system), and copy to the host the
 // paths of its closure that the host's store lacks, over the host's own pinned connection. Every
 // failure is a DeployError that names the host and the fix; nothing here touches the running system.
+import { Transform } from "stream";
 import { planCopy, progressAt } from "./copy";
 import { CopyProgress, DeployError, FailureKind } from "./errors";
 import { resultOf, text } from "./events";
@@ -66,11 +67,21 @@ export async function copyTo(nix: LocalNix, t: Transport, host: string, system: 
   if (plan.paths.length === 0) return progressAt(plan, 0, true);
   const ex = nix.exportPaths(plan.paths.map((p) => p.path));
   let bytes = 0;
-  ex.stream.on("data", (d: Buffer) => (bytes += d.length));
+  // Counted as the connection takes it: piped at once, so nothing flows before the channel reads, and
+  // holding no more than the chunk at hand, so the count is what went on.
+  const counted = ex.stream.pipe(
+    new Transform({
+      highWaterMark: 1,
+      transform(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    }),
+  );
   const timer = setInterval(() => progress(progressAt(plan, bytes)), PROGRESS_EVERY_MS);
   let r;
   try {
-    r = await t.exec(scripts.importer("import"), { stdinStream: ex.stream });
+    r = await t.exec(scripts.importer("import"), { stdinStream: counted });
   } catch (e) {
     ex.stop();
     throw copyFailure({ kind: "copy-interrupted", why: e instanceof Error ? e.message : String(e) }, host, progressAt(plan, bytes));

@@ -48,7 +48,7 @@ class FakeNix implements LocalNix {
     this.exported.push([...paths]);
     const nar = (p: string) => Buffer.concat([Buffer.from(`${p}\n`), Buffer.alloc(CLOSURE.find((c) => c.path === p)!.narSize - p.length - 1, 0x20)]);
     const all = Buffer.concat(paths.map(nar));
-    const chunks = Array.from({ length: Math.ceil(all.length / 50) }, (_, i) => all.subarray(i * 50, i * 50 + 50));
+    const chunks = Array.from({ length: Math.ceil(all.length / 10) }, (_, i) => all.subarray(i * 10, i * 10 + 10));
     return { stream: Readable.from(chunks), done: Promise.resolve({ code: 0, stdout: "", stderr: "" }), stop: () => undefined };
   }
 }
@@ -85,7 +85,9 @@ class FakeHost {
           return out([`@@pulumi-nixos result outcome=lacks system=${this.system} missing=${b64(missing)}`]);
         }
         if (kind === "import") {
-          // Read as the SSH channel reads a piped stream: chunk by chunk, with backpressure.
+          // Read as the SSH channel reads a piped stream: once the channel is open (later), then chunk by
+          // chunk, with backpressure.
+          await new Promise((r) => setTimeout(r, 5));
           const chunks: Buffer[] = [];
           const cut = await new Promise<boolean>((resolve) => {
             const sink = new Writable({
@@ -266,7 +268,7 @@ describe("a push", () => {
 
   it("an interrupted copy fails saying what arrived; the next deploy sends only the rest", async () => {
     const host = new FakeHost();
-    host.cutAfter = 350; // the first NAR (300 bytes) arrives whole
+    host.cutAfter = 320; // the first NAR (300 bytes) arrives whole, the second does not
     const nix = new FakeNix();
     const e = await failing(host, nix);
     expect(e.message).toMatch(
