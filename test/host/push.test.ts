@@ -1,7 +1,7 @@
 // deploy.build "local" against a simulated host with a store of its own, over real SSH with the
 // deployer's real Nix: a copy cut short leaves the host running what it ran and keeping the paths that
-// arrived, and the next deploy sends only the rest; a host of another system is refused before
-// anything is built.
+// arrived, and the next deploy sends only the rest; a disk that fills during the copy activates
+// nothing; a host of another system is refused before anything is built.
 import { Readable, Transform } from "stream";
 import { deploy, DeployRequest } from "../../provider/deploy/deploy";
 import { DeployError } from "../../provider/deploy/errors";
@@ -87,6 +87,26 @@ describe("a copy to a host with a store of its own", () => {
     const log = (await host.exec(`cat /var/lib/pulumi-nixos/private/runs/*/log`)).stdout;
     expect(log).toContain(`@@pulumi-nixos built system=${r.systemPath}`);
     expect(log).not.toMatch(/building the system configuration/);
+  }, 300_000);
+
+  it("a disk that fills during the copy: nothing is activated and the error says so; with space again, the next deploy finishes the copy", async () => {
+    const before = await running(host);
+    // The host's store on a file system with little room left: a tmpfs of what it holds and 64 KiB more.
+    const setUp = await host.exec(
+      "set -e; used=$(du -sk /nix/store | cut -f1); mkdir -p /run/pnx-full; mount -t tmpfs -o size=$((used + 64))k tmpfs /run/pnx-full; " +
+        "cp -a /nix/store/. /run/pnx-full/; mount --bind /run/pnx-full /nix/store",
+    );
+    expect(setUp.stderr).toBe("");
+    const e = await deploy(request(4), () => undefined, sshNet).then(
+      () => undefined,
+      (x) => x as DeployError,
+    );
+    expect(e?.failure.kind).toBe("copy-disk-full");
+    expect(e!.message).toMatch(new RegExp(`^${host.name}: the host ran out of disk space while the system was copied to it after sending .*No space left on device.*; nothing was activated, the host runs what it ran \\(fix: free space`));
+    expect(await running(host)).toMatchObject({ generation: before.generation, current: before.current });
+    await host.exec("mount -o remount,size=256m /run/pnx-full");
+    const r = await deploy(request(4), () => undefined, sshNet);
+    expect(await running(host)).toMatchObject({ generation: before.generation + 1, current: r.systemPath });
   }, 300_000);
 
   it("a host of another system than the deployer's is refused before building, naming both", async () => {
