@@ -255,9 +255,9 @@ function hostStore(stateDir: string): string {
  * whatever the starting process's (host users read the store and database).
  */
 async function copyToHost(stateDir: string, paths: string[]): Promise<void> {
-  // No reserve file (init.sh sets the host's reserved-space to 0 too); gcroots/profiles as the host sees it.
+  // No reserve file (init.sh sets the host's gc-reserved-space to 0 too); gcroots/profiles as the host sees it.
   const script =
-    'umask 022 && nix --extra-experimental-features nix-command copy --option reserved-space 0 --no-check-sigs --to "$@" && ' +
+    'umask 022 && nix --extra-experimental-features nix-command copy --option gc-reserved-space 0 --no-check-sigs --to "$@" && ' +
     'ln -sfn /nix/var/nix/profiles "$0/nix/var/nix/gcroots/profiles"';
   await run("bash", ["-c", script, stateDir, hostStore(stateDir), ...paths], { env: { PATH: machinePath } });
 }

@@ -22,7 +22,7 @@ mount -t overlay overlay -o "lowerdir=/etc,upperdir=$state/etc-upper,workdir=$st
 # here, and the host's nixbld group, NixOS's GID 30000, would make Nix re-own the host's store to it),
 # and keeps no 8 MiB reserve file for garbage collection on a full disk (the host's disk is this
 # machine's memory, 40 hosts at a time).
-for setting in "build-users-group =" "reserved-space = 0"; do
+for setting in "build-users-group =" "gc-reserved-space = 0"; do
   if ! grep -q "^${setting%% *}" /etc/nix/nix.conf 2>/dev/null; then
     { cat /etc/nix/nix.conf 2>/dev/null; echo "$setting"; } > /etc/nix/nix.conf.sim && mv /etc/nix/nix.conf.sim /etc/nix/nix.conf
   fi
