@@ -414,9 +414,20 @@ deploy() {
     restore
     finish watchdog-failed
   fi
-  emit building "flake=$FLAKE#$PNX_FLAKE_ATTR"
-  nixos-rebuild build --flake "$FLAKE#$PNX_FLAKE_ATTR"
-  code=$?
+  if [ -n "$PNX_SYSTEM" ]; then
+    # Built elsewhere and copied here (deploy.build): the host only checks that the whole system is in
+    # its store and roots it as nixos-rebuild's result would be, without evaluating anything.
+    need nix-store || { restore; finish missing-tool "tool=$missing"; }
+    if ! nix-store --check-validity "$PNX_SYSTEM" 2>/dev/null || ! nix-store --add-root "$run/result" --indirect --realise "$PNX_SYSTEM" > /dev/null; then
+      restore
+      finish system-missing "system=$PNX_SYSTEM"
+    fi
+    code=0
+  else
+    emit building "flake=$FLAKE#$PNX_FLAKE_ATTR"
+    nixos-rebuild build --flake "$FLAKE#$PNX_FLAKE_ATTR"
+    code=$?
+  fi
   out=$(readlink -e "$run/result" 2>/dev/null)
   if [ "$code" != 0 ] || [ -z "$out" ]; then
     restore

@@ -1,7 +1,8 @@
 # shellcheck shell=sh
 # The one SSH command of a preview that builds: unpacks the uploaded flake (the first
 # PNX_ARCHIVE_BYTES of stdin: a tar of flake/) into a root-only scratch directory, never the deployed
-# one, builds the host's system there without activating it or touching a profile, and reports what a
+# one, builds the host's system there (or takes PNX_SYSTEM, built on the deployer and copied here)
+# without activating it or touching a profile, and reports what a
 # switch to it would do: the units (switch-to-configuration dry-activate), the users and groups
 # created and removed, the package versions (nix store diff-closures against the running system), the
 # closure sizes, and what only a reboot would load. The host needs no marker: a machine never deployed
@@ -96,8 +97,14 @@ build() {
     }
   fi
   cd "$scratch" || exit 1
-  nixos-rebuild build --flake "$scratch/in/flake#$PNX_FLAKE_ATTR" > "$scratch/build.log" 2>&1
-  code=$?
+  if [ -n "$PNX_SYSTEM" ]; then
+    # Built on the deployer and copied here (deploy.build "local"): nothing is evaluated on the host.
+    nix-store --add-root "$scratch/result" --indirect --realise "$PNX_SYSTEM" > "$scratch/build.log" 2>&1
+    code=$?
+  else
+    nixos-rebuild build --flake "$scratch/in/flake#$PNX_FLAKE_ATTR" > "$scratch/build.log" 2>&1
+    code=$?
+  fi
   out=$(readlink -e "$scratch/result" 2>/dev/null)
   if [ "$code" != 0 ] || [ -z "$out" ]; then
     emit result outcome=build-failed "exit=$code" "log=$(b64 < "$scratch/build.log")" changed=0 "$(host_state)"

@@ -14,6 +14,9 @@ import { hostNow, marker, Marker, num, resultOf } from "./events";
 import { confirms, Goal } from "./goal";
 import * as phases from "./phases";
 import { failureOf, stateOf } from "./protocol";
+import { copyLine } from "./copy";
+import { LocalNix, localNix } from "./local-nix";
+import { buildHere, copyTo } from "./push";
 import { rebootInto } from "./reboot";
 import { rebootWanted } from "./report";
 import * as scripts from "./scripts";
@@ -64,11 +67,12 @@ function deployKeyOf(c: Connection): string {
   }
 }
 
-export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet): Promise<DeployResult> {
+export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet, nix: LocalNix = localNix): Promise<DeployResult> {
   const o = req.options;
   const id = `${net.now()}-${randomBytes(3).toString("hex")}`;
   const confirm = confirms(req.goal, o.magicRollback);
-  const job = scripts.job({
+  const push = o.build === "local";
+  const jobFor = (system?: string) => scripts.job({
     id,
     host: req.host,
     claim: req.owner,
@@ -87,12 +91,14 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
     healthTimeoutSec: o.healthTimeoutSec,
     reboot: o.reboot,
     secrets: req.secretFiles,
+    system,
   });
-  const upload = uploadArchive(req, job);
+  let upload: Buffer | undefined; // made once the system to activate is known (deploy.build "local")
   const spec = connectionSpec(req.host, req.connection, req.hostKey);
   const began = net.now();
   // Long enough for every phase the host runs by itself, then the result is read or the host is lost.
-  const deadline = began + (o.lockWaitSec + 2 * o.activationTimeoutSec + o.rollbackTimeoutSec + o.healthTimeoutSec + 300) * 1000;
+  const budget = (o.lockWaitSec + 2 * o.activationTimeoutSec + o.rollbackTimeoutSec + o.healthTimeoutSec + 300) * 1000;
+  let deadline = began + budget; // counted again from the end of a copy (deploy.build "local")
   const secs = (since: number) => ((net.now() - since) / 1000).toFixed(1);
 
   let t = await net.connect(spec).catch((e) => {
@@ -103,18 +109,19 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
   const hostKey = t.hostKey;
   const pinned: ConnectionSpec = { ...spec, hostKey };
 
-  let view = phases.initial();
+  let view = phases.initial(push);
   let since = net.now();
   let awaitingAt = 0;
+  const passed = (before: phases.Phase, now: phases.RunView) => {
+    const label = phases.phaseLabel(before, req.goal, now);
+    // A rollback that ends a failed run has done its job; any other phase ending the run failed.
+    const failed = now.phase === "failed" && before !== "rolling-back";
+    if (label) log(`${req.host}: ${label} ${failed ? "failed after" : "done in"} ${secs(since)} s`);
+    since = net.now();
+    if (now.phase === "awaiting-confirmation") awaitingAt = since;
+  };
   const onChunk = (chunk: Buffer) => {
-    view = phases.feed(view, chunk, (before, now) => {
-      const label = phases.phaseLabel(before, req.goal, now);
-      // A rollback that ends a failed run has done its job; any other phase ending the run failed.
-      const failed = now.phase === "failed" && before !== "rolling-back";
-      if (label) log(`${req.host}: ${label} ${failed ? "failed after" : "done in"} ${secs(since)} s`);
-      since = net.now();
-      if (now.phase === "awaiting-confirmation") awaitingAt = since;
-    });
+    view = phases.feed(view, chunk, passed);
   };
   const run = async (tr: Transport, cmd: Shell, stdin?: Buffer) => {
     const r = await tr.exec(cmd, { stdin, onStdout: onChunk });
@@ -123,7 +130,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
       throw new DeployError({ kind: "script-failed", host: req.host, what: "the deploy command on the host", exitCode: r.code, output: r.stderr.trim() });
     }
   };
-  const reconnect = async (until = deadline, patient = false): Promise<Transport> => {
+  const reconnect = async (until: number = deadline, patient = false): Promise<Transport> => {
     const fresh = await connectUntil(net, pinned, until, true, patient);
     if (!fresh) throw new DeployError({ kind: "lost", host: req.host, why: `the host could not be reached again to read the deploy's result (see ${scripts.runDir(id)}/log on the host)` });
     return fresh;
@@ -139,7 +146,18 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
       const n = phases.next(view, confirm);
       if (n.do === "finish") break;
       try {
-        if (n.do === "confirm") {
+        if (n.do === "build") {
+          view = phases.buildingHere(view);
+          since = net.now();
+          const system = await buildHere(nix, t, req.host, req.files, req.flakeAttr);
+          const before = view.phase;
+          view = phases.builtHere(view, system);
+          passed(before, view);
+        } else if (n.do === "copy") {
+          const c = await copyTo(nix, t, req.host, view.push!.system!, (p) => log(`${req.host}: ${copyLine(p)}`));
+          view = phases.copied(view, c);
+          deadline = net.now() + budget;
+        } else if (n.do === "confirm") {
           await t.close();
           // Keep trying for most of the window: a short blip after a good switch must not roll it back.
           const fresh = await connectUntil(net, pinned, awaitingAt + o.rollbackTimeoutSec * 800, true, true).catch((e) => {
@@ -160,6 +178,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet)
         } else {
           view = phases.nextCommand(view);
           const cmd = n.do === "start" ? scripts.start(id, view.offset, n.until) : scripts.follow(id, view.offset, n.until);
+          if (n.do === "start") upload ??= uploadArchive(req, jobFor(view.push?.system));
           await run(t, cmd, n.do === "start" ? upload : undefined);
         }
       } catch (e) {

@@ -24,6 +24,14 @@ export type Removal =
   | { kind: "timeZone"; zone: string }
   | { kind: "unreadable"; what: string }; // the new system's users could not be read
 
+/** How far a copy to the host got: paths and bytes sent of those the host lacked. */
+export interface CopyProgress {
+  paths: number;
+  totalPaths: number;
+  bytes: number;
+  totalBytes: number;
+}
+
 export type FailureKind =
   | { kind: "no-host-key" }
   | { kind: "no-credentials" }
@@ -36,7 +44,13 @@ export type FailureKind =
   | { kind: "start-failed"; error: string }
   | { kind: "locked"; holder: string; waitedSec: number }
   | { kind: "watchdog-failed" }
-  | { kind: "build-failed"; exitCode: number; log: string }
+  | { kind: "build-failed"; exitCode: number; log: string; on?: "deployer" }
+  | { kind: "no-local-nix"; why: string } // deploy.build "local" on a deployer without a working Nix
+  | { kind: "system-mismatch"; hostSystem: string; localSystem: string } // deploy.build "local" for a host of another system
+  | { kind: "import-refused"; why: string } // the host's store refused the copied paths (signatures, trust)
+  | { kind: "copy-disk-full"; why: string; copied?: CopyProgress }
+  | { kind: "copy-interrupted"; why: string; copied?: CopyProgress }
+  | { kind: "system-missing"; system: string } // the job found the copied system invalid in the host's store
   | { kind: "would-remove"; removals: Removal[] }
   | { kind: "activation-failed"; exitCode: number; failedUnits: string[]; rollback: Rollback; inhibited?: string[] }
   | { kind: "health-check-failed"; check: string; output: string; rollback: Rollback }
@@ -84,6 +98,11 @@ function byItself(f: DeployFailure): string {
   if (!u?.rollsBack) return `which goes on on the host by itself; ${runsNow(f)}`;
   const at = u.at ? `at about ${u.at.slice(11, 19)} UTC, ` : "";
   return `which cannot be confirmed without reaching the host, so the host rolls back to ${generation(u.to)} by itself ${at}when its ${u.windowSec} s confirmation window ends`;
+}
+
+/** How much of a copy the deployer had sent, for a message (what arrived is the host's store's to say). */
+function copiedSoFar(c?: CopyProgress): string {
+  return c ? ` after sending ${c.paths} of ${c.totalPaths} paths (${c.bytes} of ${c.totalBytes} bytes)` : "";
 }
 
 function rolledBack(r: Rollback): string {
@@ -172,7 +191,37 @@ export function failureLine(f: DeployFailure): string {
       case "watchdog-failed":
         return `cannot arm the rollback watchdog, so nothing was activated; ${runsNow(f)}`;
       case "build-failed":
-        return `build failed (exit ${f.exitCode}); ${unchanged(f)}, ${runsNow(f)}:\n${f.log}`;
+        return f.on === "deployer"
+          ? `build on the deployer failed (exit ${f.exitCode}; deploy.build is "local"); nothing was copied or changed on the host:\n${f.log}`
+          : `build failed (exit ${f.exitCode}); ${unchanged(f)}, ${runsNow(f)}:\n${f.log}`;
+      case "no-local-nix":
+        return (
+          `deploy.build is "local", but the deployer cannot run Nix (${f.why}); nothing was built or changed on the host ` +
+          `(fix: install Nix with flakes on the deployer, or set deploy.build to "host" to build on the host)`
+        );
+      case "system-mismatch":
+        return (
+          `deploy.build is "local", but the host is ${f.hostSystem} and the deployer builds for ${f.localSystem} (its builtins.currentSystem); ` +
+          `refused before building, nothing changed (fix: set deploy.build to "host" for this host, or deploy from a ${f.hostSystem} machine)`
+        );
+      case "import-refused":
+        return (
+          `the host's Nix store refused the copied system (${f.why}); nothing was activated, the host runs what it ran ` +
+          `(fix: the import runs as root, and a nix-daemon accepts unsigned paths only from users it trusts: keep "root" in the host's nix.settings.trusted-users, ` +
+          `or set deploy.build to "host")`
+        );
+      case "copy-disk-full":
+        return (
+          `the host ran out of disk space while the system was copied to it${copiedSoFar(f.copied)} (${f.why}); nothing was activated, the host runs what it ran ` +
+          `(fix: free space in the host's /nix/store, e.g. nix-collect-garbage --delete-older-than 30d on the host, then pulumi up: what arrived is kept)`
+        );
+      case "copy-interrupted":
+        return (
+          `the copy of the system to the host was interrupted${copiedSoFar(f.copied)} (${f.why}); nothing was activated, the host runs what it ran and keeps the paths that arrived ` +
+          `(fix: pulumi up again: only the paths the host still lacks are sent)`
+        );
+      case "system-missing":
+        return `the copied system ${f.system} is not valid in the host's store, so nothing was activated; ${unchanged(f)}; ${runsNow(f)} (fix: pulumi up again, which copies what the host lacks)`;
       case "would-remove":
         return `${removalLine(f.removals)}; ${unchanged(f)}; ${runsNow(f)}${removalFix(f.removals)}`;
       case "activation-failed": {

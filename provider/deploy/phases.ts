@@ -3,7 +3,8 @@
 // outcome() turns the host's result into a DeployResult or a DeployFailure. What each line means is
 // provider/deploy/protocol.ts's. No I/O here.
 import { hostNow, list, marker, num, parseEvent, text, uncoloured, EVENT_PREFIX } from "./events";
-import type { DeployFailure, FailureKind, HostNow } from "./errors";
+import type { CopyProgress, DeployFailure, FailureKind, HostNow } from "./errors";
+import { size } from "./report";
 import { Goal, recorded } from "./goal";
 import { deployScript, failureOf, FollowEnd, inhibitorChanges, Phase, phaseOf, warningOf } from "./protocol";
 import { parseUnits, Units, Until } from "./scripts";
@@ -31,10 +32,42 @@ export interface RunView {
   warnings: string[]; // the host's warnings, for the host's row
   quiet: number; // commands in a row that ended by themselves and brought nothing new
   commandOffset: number; // the offset when the last command began
+  // Set when the deployer builds the system and copies it to the host (deploy.build "local"): the
+  // system it built, then what the copy sent. The job starts once both are there.
+  push?: { system?: string; copied?: CopyProgress };
 }
 
-export function initial(): RunView {
-  return { phase: "connecting", started: false, offset: 0, partial: Buffer.alloc(0), awaited: false, confirmation: "not-yet", log: [], said: "", warnings: [], quiet: 0, commandOffset: -1 };
+/** A run not begun; `push`: the deployer builds the system and copies it to the host first. */
+export function initial(push = false): RunView {
+  return {
+    phase: "connecting",
+    started: false,
+    offset: 0,
+    partial: Buffer.alloc(0),
+    awaited: false,
+    confirmation: "not-yet",
+    log: [],
+    said: "",
+    warnings: [],
+    quiet: 0,
+    commandOffset: -1,
+    ...(push ? { push: {} } : {}),
+  };
+}
+
+/** The deployer begins building the system (deploy.build "local"). */
+export function buildingHere(v: RunView): RunView {
+  return { ...v, phase: "building" };
+}
+
+/** The deployer built `system`: the copy comes next. */
+export function builtHere(v: RunView, system: string): RunView {
+  return { ...v, phase: "copying", push: { ...v.push, system } };
+}
+
+/** The host has the whole system now; `c` is what the copy sent. */
+export function copied(v: RunView, c: CopyProgress): RunView {
+  return { ...v, push: { ...v.push, copied: c } };
 }
 
 function apply(v: RunView, line: string, bytes: number): RunView {
@@ -78,7 +111,7 @@ export function streamEnded(v: RunView): RunView {
   return { ...v, partial: Buffer.alloc(0) };
 }
 
-export type Next = { do: "start"; until: Until } | { do: "follow"; until: Until } | { do: "confirm" } | { do: "finish" };
+export type Next = { do: "build" } | { do: "copy" } | { do: "start"; until: Until } | { do: "follow"; until: Until } | { do: "confirm" } | { do: "finish" };
 
 /** What to do next, from what the host has reported so far. */
 export function next(v: RunView, confirm: boolean): Next {
@@ -88,6 +121,9 @@ export function next(v: RunView, confirm: boolean): Next {
   // keeps answering with nothing new.
   const end = v.followEnd?.reason;
   if (v.result || end === "orphaned" || end === "missing-tool" || end === "result" || v.quiet >= QUIET_LIMIT) return { do: "finish" };
+  // A system built elsewhere is on the host before the job that activates it starts.
+  if (v.push && !v.started && !v.push.system) return { do: "build" };
+  if (v.push && !v.started && !v.push.copied) return { do: "copy" };
   if (!v.started || v.followEnd?.reason === "not-started") return { do: "start", until };
   if (confirm && v.confirmation === "not-yet" && v.phase === "awaiting-confirmation") return { do: "confirm" };
   return { do: "follow", until };
@@ -116,6 +152,8 @@ export interface DeployResult {
   closureDiff: string;
   rebootReasons: string[]; // what only a boot loads that differs from the booted system (kernel, initrd, ...)
   stagedBytes?: number;
+  builtOn: "host" | "deployer";
+  copied?: CopyProgress; // what went to the host (deploy.build "local")
   warnings: string[];
 }
 
@@ -148,6 +186,8 @@ export function outcome(v: RunView, c: OutcomeContext): { ok: true; result: Depl
       closureDiff: uncoloured(text(f.diff)).trim(),
       rebootReasons: list(f.reboot),
       stagedBytes: v.stagedBytes,
+      builtOn: v.push ? "deployer" : "host",
+      ...(v.push?.copied ? { copied: v.push.copied } : {}),
       warnings: v.warnings,
     },
   };
@@ -177,7 +217,12 @@ export function phaseLabel(p: Phase, goal: Goal, v: RunView): string | undefined
     case "waiting-for-lock":
       return "wait for the host lock";
     case "building":
-      return "build";
+      // With a pushed system the host's own "building" only checks that system is in its store.
+      return !v.push ? "build" : v.started ? "check of the copied system" : "build on the deployer";
+    case "copying": {
+      const c = v.push?.copied;
+      return c ? `copy (${c.paths} paths, ${size(c.bytes)})` : "copy";
+    }
     case "activating":
       return goal;
     case "awaiting-confirmation":

@@ -1,6 +1,8 @@
 // A preview that builds: one connection to a changed host, one command (nix/scripts/preview.sh) that
-// builds the new system in a scratch directory without activating it, and the report of what a
-// switch to it would do. Nothing on the host changes: no profile, no deployed flake, no unit.
+// builds the new system in a scratch directory without activating it (or, with deploy.build "local",
+// the deployer builds it and copies what the host lacks first), and the report of what a switch to it
+// would do. Nothing of the running system changes: no profile, no deployed flake, no unit (a copied
+// system adds store paths, as a build on the host does).
 import { randomBytes } from "crypto";
 import type { Connection, DeployOptions } from "../schema/generation";
 import { archive, flakeEntries } from "./archive";
@@ -8,6 +10,8 @@ import { connectionSpec } from "./connect";
 import { DeployError } from "./errors";
 import { hostNow, list, num, resultOf, text, uncoloured } from "./events";
 import { failureOf, inhibitorChanges } from "./protocol";
+import { LocalNix, localNix } from "./local-nix";
+import { buildHere, copyTo } from "./push";
 import { parseDryActivate, parsePackages, PreviewReport } from "./report";
 import * as scripts from "./scripts";
 import { sshNet } from "./ssh";
@@ -22,14 +26,18 @@ export interface PreviewRequest {
   options: DeployOptions;
 }
 
-export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Promise<PreviewReport> {
+export async function previewBuild(req: PreviewRequest, net: Net = sshNet, nix: LocalNix = localNix): Promise<PreviewReport> {
   const id = `preview-${net.now()}-${randomBytes(3).toString("hex")}`;
   const upload = archive(flakeEntries(req.files));
   const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
   try {
+    // deploy.build "local": built here and copied to the host, which then reports on that system.
+    const local = req.options.build === "local";
+    const system = local ? await buildHere(nix, t, req.host, req.files, req.flakeAttr) : "";
+    if (local) await copyTo(nix, t, req.host, system, () => undefined);
     // stdin stays open while the build runs: if this process or its connection goes, the host sees
     // the end of it and stops the build, frees the lock and removes the scratch directory.
-    const r = await t.exec(scripts.preview(id, req.flakeAttr, req.options.lockWaitSec, upload.length), { stdin: upload, holdStdin: true });
+    const r = await t.exec(scripts.preview(id, req.flakeAttr, req.options.lockWaitSec, upload.length, system), { stdin: upload, holdStdin: true });
     const f = resultOf(r.stdout);
     if (!f) throw new DeployError({ kind: "script-failed", host: req.host, what: "the preview build on the host", exitCode: r.code, output: r.stderr.trim() });
     const failure = failureOf("preview", f);
@@ -45,6 +53,7 @@ export async function previewBuild(req: PreviewRequest, net: Net = sshNet): Prom
       rebootReasons: list(f.reboot),
       inhibited: inhibitorChanges(f.inhibited),
       reboot: req.options.reboot,
+      builtOn: local ? "deployer" : "host",
     };
   } finally {
     await t.close();

@@ -12,6 +12,7 @@ export type Phase =
   | "staging"
   | "waiting-for-lock"
   | "building"
+  | "copying"
   | "activating"
   | "awaiting-confirmation"
   | "confirming"
@@ -91,6 +92,7 @@ export const OUTCOMES = {
     "job-died": ["phase", "rolledBackTo", "rollbackCode"],
     lost: ["reason", "phase"], // the watchdog could not take the host lock to roll back
     rebooted: ["rolledBackTo"], // the host rebooted before the new system was the boot default, and booted the previous one
+    "system-missing": ["system"], // the system built elsewhere (deploy.build) is not valid in the host's store
   },
   preview: {
     // users*/groups*: comma lists of what the switch would create and remove (update-users-groups.pl's rules);
@@ -114,6 +116,13 @@ export const OUTCOMES = {
   booted: {
     booted: ["booted", "systemState", "healthy", "check"],
     "not-yet": [],
+    "missing-tool": ["tool"],
+  },
+  // The host's end of a copy (deploy.build "local"): what its store lacks (missing: base64 lines), the import.
+  import: {
+    lacks: ["system", "missing"],
+    imported: [],
+    "import-failed": ["error"],
     "missing-tool": ["tool"],
   },
   cleanup: {
@@ -172,6 +181,8 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
   const exitCode = num(f.exit) ?? 1;
   switch (outcome) {
     case "done":
+    case "lacks":
+    case "imported":
     case "built":
     case "rebooting":
     case "booted":
@@ -228,10 +239,27 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
       return { kind: "rebooted-unconfirmed", to: num(f.rolledBackTo) };
     case "moved":
       return { kind: "reboot-refused", why: "another deploy changed the host's boot default in between" };
+    case "system-missing":
+      return { kind: "system-missing", system: f.system ?? "?" };
+    case "import-failed":
+      return importFailure(text(f.error).trim());
     case "boot-default-failed":
       return { kind: "script-failed", what: "making the previous generation the boot default again", exitCode, output: "" };
   }
   return { kind: "lost", why: `${script}.sh reported an outcome the deployer does not read ('${outcome}')` };
+}
+
+/**
+ * Why the host's store refused an import, from Nix's own error: a full disk, a store that wants
+ * signatures from a user it does not trust, or the stream ending early (the copy was cut).
+ */
+export function importFailure(error: string): FailureKind {
+  // Nix's own errors, not its warnings about settings it does not know.
+  const why = error.split("\n").filter((l) => l.trim() && !/^warning:/.test(l.trim())).slice(-2).join("; ") || "nix-store --import failed without a message";
+  if (/No space left on device|Disk quota exceeded/i.test(error)) return { kind: "copy-disk-full", why };
+  if (/signature|not trusted|trusted key/i.test(error)) return { kind: "import-refused", why };
+  if (/end.of.file|unexpected end|truncated|Broken pipe|Connection reset/i.test(error)) return { kind: "copy-interrupted", why };
+  return { kind: "script-failed", what: "nix-store --import of the copied system on the host (nothing was activated)", exitCode: 1, output: why };
 }
 
 /** job.sh's removals lines (tab-separated: user NAME HOME WHAT, key USER LINE, timeZone ZONE, unreadable SPEC). */

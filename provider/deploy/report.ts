@@ -1,6 +1,7 @@
 // What a deploy does or would do to a host, as data read from the real tools' output
 // (switch-to-configuration's unit lines, `nix store diff-closures`), and the lines `pulumi preview`
 // and `pulumi up` print about it. Pure: no I/O.
+import type { CopyProgress } from "./errors";
 import { unitsFrom, Units } from "./scripts";
 
 /** One package whose versions change: old -> new; [] on one side is an added or removed package. */
@@ -26,6 +27,7 @@ export interface PreviewReport {
   rebootReasons: string[];
   inhibited: string[]; // the changed switch inhibitors that refuse the switch ("dbus-implementation : dbus -> broker")
   reboot: "never" | "ifNeeded" | "always";
+  builtOn?: "host" | "deployer"; // where the system was built (deploy.build); the host when not said
 }
 
 /** Users or groups a switch would create and remove (NixOS's update-users-groups.pl). */
@@ -62,14 +64,19 @@ export function parsePackages(diff: string): PackageChange[] {
   return out;
 }
 
-function bytes(n: number): string {
-  const sign = n < 0 ? "-" : "+";
-  let v = Math.abs(n);
+/** A size for a line: "3.1 MiB". */
+export function size(n: number): string {
+  let v = n;
   for (const unit of ["B", "KiB", "MiB", "GiB"]) {
-    if (v < 1024 || unit === "GiB") return `${sign}${unit === "B" ? v : v.toFixed(1)} ${unit}`;
+    if (v < 1024 || unit === "GiB") return `${unit === "B" ? v : v.toFixed(1)} ${unit}`;
     v /= 1024;
   }
-  return `${sign}${v} B`;
+  return `${v} B`;
+}
+
+/** A change of size: "+3.1 MiB". */
+function bytes(n: number): string {
+  return `${n < 0 ? "-" : "+"}${size(Math.abs(n))}`;
 }
 
 /** "restart a, b; reload c" for the units a switch touches, or undefined when it touches none. */
@@ -127,10 +134,10 @@ export function accountsLine(a: Accounts): string | undefined {
 
 /** The preview's lines for one host, each attached to the host's row. */
 export function previewLines(r: PreviewReport): string[] {
-  const size = r.closureBytes ? `closure ${bytes(r.closureBytes.to - r.closureBytes.from)} (${bytes(r.closureBytes.to).slice(1)} in all)` : undefined;
-  const pkgs = [packagesLine(r.packages) ?? "no version changes", size].filter(Boolean).join("; ");
+  const closure = r.closureBytes ? `closure ${bytes(r.closureBytes.to - r.closureBytes.from)} (${size(r.closureBytes.to)} in all)` : undefined;
+  const pkgs = [packagesLine(r.packages) ?? "no version changes", closure].filter(Boolean).join("; ");
   return [
-    `${r.host}: preview build: ${r.system} built on the host, nothing activated`,
+    `${r.host}: preview build: ${r.system} built on the ${r.builtOn ?? "host"}${r.builtOn === "deployer" ? " and copied to the host" : ""}, nothing activated`,
     `${r.host}: units: ${unitsLine(r.units, false) ?? "no unit would start, stop, restart or reload"}`,
     `${r.host}: users: ${accountsLine(r.users) ?? "none created or removed"}`,
     `${r.host}: groups: ${accountsLine(r.groups) ?? "none created or removed"}`,
@@ -143,10 +150,12 @@ export function previewLines(r: PreviewReport): string[] {
 /** The one line `pulumi up` ends a host with: generation, units, versions, reboot. */
 export function summaryLine(
   host: string,
-  s: { generation?: number; previousGeneration?: number; units: Units; closureDiff: string; rebootReasons: string[] },
+  s: { generation?: number; previousGeneration?: number; units: Units; closureDiff: string; rebootReasons: string[]; copied?: CopyProgress },
   policy: PreviewReport["reboot"],
 ): string {
   const gen = s.generation === undefined ? "deployed" : `generation ${s.generation}${s.previousGeneration !== undefined ? ` (was ${s.previousGeneration})` : ""}`;
-  const parts = [gen, unitsLine(s.units, true) ?? "no unit changes", packagesLine(parsePackages(s.closureDiff)) ?? "no version changes", rebootLine(policy, s.rebootReasons, "did")];
+  // A system built on the deployer: what its copy sent the host.
+  const copy = s.copied && `built on the deployer, copied ${s.copied.paths} paths (${size(s.copied.bytes)})`;
+  const parts = [gen, copy, unitsLine(s.units, true) ?? "no unit changes", packagesLine(parsePackages(s.closureDiff)) ?? "no version changes", rebootLine(policy, s.rebootReasons, "did")].filter(Boolean);
   return `${host}: ${parts.join("; ")}`;
 }

@@ -22,6 +22,7 @@ export const SCRIPT_FILES = {
   preview: read("preview"),
   reboot: read("reboot"),
   booted: read("booted"),
+  import: read("import"),
 };
 
 export type Entry = Exclude<keyof typeof SCRIPT_FILES, "lib">;
@@ -73,6 +74,7 @@ export interface JobParams {
   healthTimeoutSec: number;
   reboot: "never" | "ifNeeded" | "always"; // a reboot that may follow keeps the previous flake and secrets
   secrets: readonly { key: string; owner: string; group: string; mode: string; link?: string }[];
+  system?: string; // a system built elsewhere and copied to the host (deploy.build): activated as is, nothing built
 }
 
 /** The owner lib.sh's `claimed` compares with the machine's marker: project/stack and identity, and the bare stack of an older marker. */
@@ -102,6 +104,7 @@ export function job(p: JobParams): Shell {
     PNX_USER: p.user,
     PNX_DEPLOY_KEY: p.deployKey,
     PNX_ALLOW_REMOVAL: p.allowRemoval.join(" "),
+    PNX_SYSTEM: p.system ?? "",
     ...numbered("SECRET", p.secrets.map((s) => ({ key: s.key, owner: s.owner, group: s.group, mode: s.mode, link: s.link ?? "" }))),
   });
 }
@@ -128,9 +131,14 @@ export function cleanup(host: string, claim: Owner, lockWaitSec: number, rollbac
   return script("cleanup", { PNX_HOST: host, ...claimParams(claim), PNX_LOCK_WAIT_SEC: lockWaitSec, PNX_ROLLBACK_TO: rollbackTo ?? "" });
 }
 
-/** A preview build of the flake uploaded as the first `archiveBytes` of stdin (nix/scripts/preview.sh). */
-export function preview(id: string, flakeAttr: string, lockWaitSec: number, archiveBytes: number): Shell {
-  return script("preview", { PNX_ID: id, PNX_FLAKE_ATTR: flakeAttr, PNX_LOCK_WAIT_SEC: lockWaitSec, PNX_ARCHIVE_BYTES: archiveBytes });
+/** A preview build of the flake uploaded as the first `archiveBytes` of stdin, or of `system` copied to the host (nix/scripts/preview.sh). */
+export function preview(id: string, flakeAttr: string, lockWaitSec: number, archiveBytes: number, system = ""): Shell {
+  return script("preview", { PNX_ID: id, PNX_FLAKE_ATTR: flakeAttr, PNX_LOCK_WAIT_SEC: lockWaitSec, PNX_ARCHIVE_BYTES: archiveBytes, PNX_SYSTEM: system });
+}
+
+/** The host's end of a copy (nix/scripts/import.sh): which of the paths on stdin its store lacks, or the import of an export stream. */
+export function importer(mode: "lacks" | "import"): Shell {
+  return script("import", { PNX_MODE: mode });
 }
 
 /** Reboots into the new boot default (expected to be `system`), or back into generation `back`. */

@@ -165,13 +165,19 @@ class SshTransport implements Transport {
         stream.stderr.on("data", (d: Buffer) => errOut.push(d));
         stream.on("close", (code: number | null, signal?: string) => {
           this.client.removeListener("close", onGone);
+          // A command that ended before reading all its stdin takes no more of it.
+          opts.stdinStream?.unpipe(stream);
           resolve({
             code: typeof code === "number" ? code : signal ? -1 : 0,
             stdout: Buffer.concat(out).toString("utf8"),
             stderr: Buffer.concat(errOut).toString("utf8"),
           });
         });
-        if (opts.holdStdin) stream.write(opts.stdin ?? "");
+        if (opts.stdinStream) {
+          // A stream that fails ends stdin: the host sees a cut stream, as from a dropped connection.
+          opts.stdinStream.on("error", () => stream.end());
+          opts.stdinStream.pipe(stream);
+        } else if (opts.holdStdin) stream.write(opts.stdin ?? "");
         else stream.end(opts.stdin ?? "");
       });
     });

@@ -60,6 +60,13 @@ export function generationSchemas() {
     rebootTimeoutSec: z.number().int().min(30).max(3600).default(600),
     /** `pulumi preview` builds each changed host's new system on the host (nothing activated) and reports what it would do. */
     previewBuild: z.boolean().default(false),
+    /**
+     * Where the new system is built: "host" (the host builds it from the uploaded flake) or "local"
+     * (the deployer builds it with its own Nix from the same flake, copies to the host only the store
+     * paths it lacks, and the host activates that store path without evaluating anything). Unset is
+     * "host", and stays out of the inputs, so a stack that does not set it records exactly what it did.
+     */
+    build: z.enum(["host", "local"], { message: 'must be "host" or "local" (fix: "local" builds on the deployer and copies the system to the host)' }).optional(),
   });
 
   const relativePath = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+\-/]+$/;

@@ -36,9 +36,10 @@ export function adopt(stack: string, ws: PulumiWorkspace, keyFile: string, hosts
 
 /**
  * Two freshly installed simulated hosts and a stack of the demo's shape pointing at them, adopted
- * (their nix/hosts folders written by `npm run adopt`) unless `adopted: false`, installed with `release`.
+ * (their nix/hosts folders written by `npm run adopt`) unless `adopted: false`, installed with `release`,
+ * able to fetch the store paths `fetchable` (as HostOptions.fetchable).
  */
-export async function demoStack(stack: string, secrets: Record<string, string> = {}, opts: { adopted?: boolean; release?: Release } = {}): Promise<DemoStack> {
+export async function demoStack(stack: string, secrets: Record<string, string> = {}, opts: { adopted?: boolean; release?: Release; fetchable?: string[] } = {}): Promise<DemoStack> {
   buildPackage();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-nixos-${stack}-`));
   const ws = new PulumiWorkspace(stacksDir, path.join(work, `Pulumi.${stack}.yaml`));
@@ -46,7 +47,7 @@ export async function demoStack(stack: string, secrets: Record<string, string> =
   const hostsDir = path.join(work, "nix", "hosts");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", stack, "-f", keyFile]);
   // Installed with the demo's release (26.11): one before 26.05 would need a reboot to cross its switch inhibitor.
-  const [media, gaming] = await startHosts(2, { prefix: stack, authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")], release: opts.release ?? "26.11" });
+  const [media, gaming] = await startHosts(2, { prefix: stack, authorizedKeys: [fs.readFileSync(`${keyFile}.pub`, "utf8")], release: opts.release ?? "26.11", fetchable: opts.fetchable });
   const dispose = async () => {
     await ws.run(["stack", "rm", "--yes", "--force"]);
     ws.remove();

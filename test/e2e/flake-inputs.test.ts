@@ -8,7 +8,7 @@ import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { randomBytes } from "crypto";
-import { harnessInStore, standInUrl } from "../harness/stand-ins";
+import { harnessInStore, standInPaths, standInUrl } from "../harness/stand-ins";
 import { DemoStack, demoStack } from "./demo-stack";
 import { simulateGitHub } from "./github-mirror";
 import { repo } from "./package";
@@ -25,7 +25,8 @@ describe("extra flake inputs through the real pulumi CLI", () => {
   let work: string;
 
   beforeAll(async () => {
-    stack = await demoStack("inputs");
+    // The hosts can fetch the stand-in flakes, as real ones fetch the inputs from their URLs.
+    stack = await demoStack("inputs", {}, { fetchable: standInPaths() });
     ws = stack.ws;
     work = path.dirname(ws.configFile!);
   }, 600_000);

@@ -1,11 +1,12 @@
 // One simulated NixOS host: a real sshd on its own loopback address, in its own mount and PID
-// namespace (private /etc, /run, /var/lib, /nix/var/nix/profiles, /home, /root, /tmp, /boot; shared
-// /nix/store), installed as a fresh NixOS: /etc/nixos written as nixos-generate-config writes it plus
-// the installer's edits (host name, sshd, the deployer's keys and sudo), built by real Nix through
-// the stub nixpkgs into generation 1 of the system profile, and booted. What a host needs of the
-// harness (the stub nixpkgs) is in the Nix store, which every host shares and every host user can
-// read, so the checkout may be anywhere (under /root, /home or /tmp, which hosts mount privately; in a
-// private directory; cloned with umask 077).
+// namespace (private /etc, /run, /var/lib, /home, /root, /tmp, /boot, and a Nix store and database of
+// its own at /nix), installed as a fresh NixOS: /etc/nixos written as nixos-generate-config writes it
+// plus the installer's edits (host name, sshd, the deployer's keys and sudo), built by real Nix through
+// the stub nixpkgs into generation 1 of the system profile, copied with its closure into the host's
+// empty store (as nixos-install leaves a machine), and booted. A path is on a host only if it was
+// installed, built or copied there: what a host needs of the harness (the stub nixpkgs, the stand-in
+// flakes it may "fetch") is copied into its store at start, so the checkout may be anywhere (under
+// /root, /home or /tmp, which hosts mount privately; in a private directory; cloned with umask 077).
 import { ChildProcess, execFile, spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -15,6 +16,7 @@ import { promisify } from "util";
 import * as nix from "../../provider/render/nix";
 import { Fault, faultFile } from "./fault";
 import { Claim, claimAddress, releaseClaim, updateClaim } from "./registry";
+import { harnessInStore } from "./stand-ins";
 
 const run = promisify(execFile);
 const harnessDir = __dirname;
@@ -87,6 +89,9 @@ export interface HostOptions {
   authorizedKeys?: string[]; // more public keys allowed for root and the deploy user (one deploy key for a fleet)
   bootSeconds?: number; // how long a reboot keeps the host off (no sshd: connections refused); default 1
   livedIn?: LivedIn; // the owner's own configuration beside the installer's edits
+  // Store paths of this machine the host can fetch, as a real host fetches its flake inputs from the
+  // network (a simulated host has none): copied with their closures into the host's store at start.
+  fetchable?: string[];
 }
 
 /** What a process outside the host needs to find it again (written to hosts.json by the CLI). */
@@ -106,15 +111,11 @@ export interface HostRecord {
   pid: number;
 }
 
-// Where a host finds the stub nixpkgs: a link to its copy in the store (nixos-rebuild reads it).
+// Where a host finds the stub nixpkgs: a link to its copy in the host's store (nixos-rebuild reads it).
 const stubLink = "run/sim/stub-nixpkgs";
-
-let stubPath: Promise<string> | undefined;
-/** The stub nixpkgs copied into the Nix store, once per process: content-addressed, world-readable, in every host. */
-function stubInStore(): Promise<string> {
-  stubPath ??= run("nix-store", ["--add", path.join(harnessDir, "stub-nixpkgs")], { env: { PATH: machinePath } }).then((r) => r.stdout.trim());
-  return stubPath;
-}
+// The host's system profiles, in its own /nix (its store and database: `local?root=<stateDir>` from
+// this machine), which init.sh binds over /nix.
+const profilesDir = "nix/var/nix/profiles";
 
 /** Writes a file every host user can read, whatever the umask of the process that starts hosts. */
 function writeShared(file: string, text: string): void {
@@ -196,7 +197,8 @@ function prepare(opts: HostOptions, claim: Claim, stub: string): Prepared {
   const firmware = opts.firmware ?? "uefi";
   // Modes set, not left to the umask: these are the host's /etc, /run, /home and so on.
   const dirs = { "etc-upper": 0o755, "etc-upper/ssh": 0o755, "etc-upper/nixos": 0o755, "etc-work": 0o755, run: 0o755, "run/sim": 0o755,
-    "var-lib": 0o755, profiles: 0o755, home: 0o755, root: 0o700, tmp: 0o1777, boot: 0o755, keys: 0o700, "bin-sh": 0o755 };
+    "var-lib": 0o755, nix: 0o755, "nix/store": 0o1775, "nix/var": 0o755, "nix/var/nix": 0o755, [profilesDir]: 0o755,
+    home: 0o755, root: 0o700, tmp: 0o1777, boot: 0o755, keys: 0o700, "bin-sh": 0o755 };
   for (const [d, mode] of Object.entries(dirs)) {
     fs.mkdirSync(path.join(s, d), { recursive: true });
     fs.chmodSync(path.join(s, d), mode);
@@ -243,11 +245,39 @@ async function configure(hosts: Prepared[]): Promise<void> {
   }
 }
 
+/** The Nix store of a host's state directory, as a store URL of this machine's Nix (a chroot store). */
+function hostStore(stateDir: string): string {
+  return `local?root=${encodeURIComponent(stateDir)}`;
+}
+
 /**
- * Builds the installed systems of prepared hosts with one Nix evaluation (as nixos-install would,
- * flake-less, from each /etc/nixos/configuration.nix) and makes each generation 1 of its system profile.
+ * Copies PATHS with their closures from this machine's store into the host's own, under umask 022
+ * whatever the starting process's (host users read the store and database).
+ */
+async function copyToHost(stateDir: string, paths: string[]): Promise<void> {
+  // No reserve file (init.sh sets the host's gc-reserved-space to 0 too); gcroots/profiles as the host sees it.
+  const script =
+    'umask 022 && nix --extra-experimental-features nix-command copy --option gc-reserved-space 0 --no-check-sigs --to "$@" && ' +
+    'ln -sfn /nix/var/nix/profiles "$0/nix/var/nix/gcroots/profiles"';
+  await run("bash", ["-c", script, stateDir, hostStore(stateDir), ...paths], { env: { PATH: machinePath } });
+}
+
+/** Runs F over ITEMS, at most N at a time. */
+async function limited<T>(items: T[], n: number, f: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: Math.min(n, queue.length) }, async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await f(item);
+  }));
+}
+
+/**
+ * Builds the installed systems of prepared hosts with one Nix evaluation in this machine's store (as
+ * nixos-install would, flake-less, from each /etc/nixos/configuration.nix), copies each host's system
+ * with its closure, the stub nixpkgs and what it can fetch into its empty store, and makes the system
+ * generation 1 of the host's system profile.
  */
 async function install(hosts: Prepared[]): Promise<void> {
+  const systems = new Map<Prepared, string>();
   for (const release of new Set(hosts.map((h) => h.release))) {
     const group = hosts.filter((h) => h.release === release);
     const configs = group.map((h) => nix.quote(path.join(h.opts.stateDir, "etc-upper/nixos/configuration.nix")));
@@ -265,11 +295,27 @@ async function install(hosts: Prepared[]): Promise<void> {
     for (const h of group) {
       const system = paths.find((p) => p.includes(`-nixos-system-${h.opts.name}-`));
       if (!system) throw new Error(`installing ${h.opts.name}: no system was built for it`);
-      const profiles = path.join(h.opts.stateDir, "profiles");
-      fs.symlinkSync(system, path.join(profiles, "system-1-link"));
-      fs.symlinkSync("system-1-link", path.join(profiles, "system"));
+      systems.set(h, system);
     }
   }
+  // Two at a time: this machine's two cores (each copy is one Nix process).
+  await limited(hosts, 2, async (h) => {
+    const system = systems.get(h) as string;
+    try {
+      await copyToHost(h.opts.stateDir, [system, h.stub, ...(h.opts.fetchable ?? [])]);
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new Error(`installing ${h.opts.name}: copying its system into its store failed: ${err.stderr ?? err.message}`);
+    }
+    // As nixos-install's `nix-env --store /mnt -p /mnt/nix/var/nix/profiles/system --set`.
+    const profiles = path.join(h.opts.stateDir, profilesDir);
+    fs.symlinkSync(system, path.join(profiles, "system-1-link"));
+    fs.symlinkSync("system-1-link", path.join(profiles, "system"));
+    // The stub nixpkgs stays for the host's nixos-rebuild, whatever a garbage collection there deletes.
+    const gcroots = path.join(h.opts.stateDir, "nix/var/nix/gcroots");
+    fs.mkdirSync(gcroots, { recursive: true });
+    fs.symlinkSync(h.stub, path.join(gcroots, "sim-stub-nixpkgs"));
+  });
 }
 
 async function waitFor(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
@@ -359,7 +405,12 @@ export async function startHostGroup(all: HostOptions[]): Promise<PromiseSettled
     if (c.hostPid > 0 && alive(c.hostPid)) process.kill(c.hostPid, "SIGKILL");
     releaseClaim(c);
   };
-  const stub = await stubInStore().catch((e: Error) => new Error(`adding the stub nixpkgs to the Nix store: ${e.message}`));
+  let stub: string | Error;
+  try {
+    stub = harnessInStore("stub-nixpkgs");
+  } catch (e) {
+    stub = new Error(`adding the stub nixpkgs to the Nix store: ${(e as Error).message}`);
+  }
   const prepared = all.map((o, i): PromiseSettledResult<Prepared> => {
     try {
       if (stub instanceof Error) throw stub;

@@ -22,6 +22,7 @@ export interface PoolOptions {
   persistent?: boolean; // hosts outlive this process (the CLI); stop them with stopHosts or the CLI
   authorizedKeys?: string[]; // public keys every host accepts for root and the deploy user
   bootSeconds?: number; // how long a reboot keeps a host off (connections refused); default 1
+  fetchable?: string[]; // store paths every host can fetch (its simulated network): copied into its store at start
 }
 
 // Host state in memory where the machine has it: on this machine's disk every mkdir costs ~2 ms, and 40
@@ -89,6 +90,7 @@ export async function startHosts(n: number, opts: PoolOptions = {}): Promise<Sim
       network: opts.network,
       access: opts.access,
       bootSeconds: opts.bootSeconds,
+      fetchable: opts.fetchable,
     })),
   );
   const hosts = started.flatMap((r) => (r.status === "fulfilled" ? [r.value as SimHost & { record: HostRecord }] : []));

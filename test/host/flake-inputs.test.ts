@@ -14,7 +14,7 @@ import { generationProvider } from "../../provider/resources/generation";
 import type { GenerationInputs } from "../../provider/schema/generation";
 import { startHost } from "../harness/host";
 import type { SimHost } from "../harness/pool";
-import { standInUrl } from "../harness/stand-ins";
+import { standInPaths, standInUrl } from "../harness/stand-ins";
 import { tempDir } from "../temp-dir";
 import { hostFiles } from "../unit/support/fixtures";
 import { capturingLogs, create, running } from "./generation.fixture";
@@ -62,7 +62,8 @@ const secretsModule = `{ inputs, config, ... }:
 let h: SimHost;
 let inputs: GenerationInputs;
 beforeAll(async () => {
-  h = await startHost({ name: "inputs", stateDir: path.join(work, "inputs") });
+  // The host fetches the inputs as a real one would from their URLs (the stand-ins are its network).
+  h = await startHost({ name: "inputs", stateDir: path.join(work, "inputs"), fetchable: standInPaths() });
   const spec = host.parse({
     name: h.name,
     connection: { address: h.address, port: h.port, hostKey: h.hostKey, privateKey: h.rootKey },

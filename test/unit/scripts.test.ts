@@ -15,12 +15,16 @@ const job = (over: Partial<scripts.JobParams> = {}) => scripts.job(jobParams(ove
 
 const rendered = {
   job: job(),
+  jobPushed: job({ system: "/nix/store/aaaa-nixos-system-media" }),
+  importLacks: scripts.importer("lacks"),
+  importImport: scripts.importer("import"),
   start: scripts.start("1-abc", 0, "end"),
   follow: scripts.follow("1-abc", 10, "awaiting"),
   confirm: scripts.confirm("1-abc", 10, 30, [{ name: "caddy up", command: "systemctl is-active caddy" }]),
   state: scripts.state(),
   cleanup: scripts.cleanup("media", { project: "lab", stack: "homelab", identity: "0123456789abcdef0123" }, 5, 3),
   preview: scripts.preview("1-abc", "media", 5, 10240),
+  previewPushed: scripts.preview("1-abc", "media", 5, 10240, "/nix/store/aaaa-nixos-system-media"),
   reboot: scripts.reboot(5, { system: "/nix/store/aaaa-nixos-system-media" }),
   rebootBack: scripts.reboot(5, { back: 4 }),
   booted: scripts.booted(30, [{ name: "caddy up", command: "systemctl is-active caddy" }]),

@@ -13,24 +13,27 @@ PATH=/usr/bin:/bin:/usr/sbin:/sbin
 # As the kernel starts init, whatever the umask of the process that started the host.
 umask 022
 
-# Private views of the host's own paths; /nix/store and the Nix database stay shared. /usr/bin and
-# the rest of the machine stay visible (the system path links into them), as the store does on NixOS.
+# Private views of the host's own paths, /nix (its Nix store, database and profiles) among them.
+# /usr/bin and the rest of the machine stay visible (the system path links into them; Nix itself is
+# the machine's /usr/bin/nix, outside any store).
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$state/etc-upper,workdir=$state/etc-work" /etc
-# Nix's store and database are the machine's. The host's own nixbld group (NixOS's GID 30000, not
-# the machine's) would make every Nix command on the host re-own /nix/store to it, and builds the
-# machine's nixbld users run meanwhile would fail ("Permission denied" on $out): Nix on a host
-# builds as root, without build users.
-if ! grep -q '^build-users-group' /etc/nix/nix.conf 2>/dev/null; then
-  { cat /etc/nix/nix.conf 2>/dev/null; echo "build-users-group ="; } > /etc/nix/nix.conf.sim && mv /etc/nix/nix.conf.sim /etc/nix/nix.conf
-fi
+# Nix on a host builds as root, without build users (a simplification: builds need no isolation
+# here, and the host's nixbld group, NixOS's GID 30000, would make Nix re-own the host's store to it),
+# and keeps no 8 MiB reserve file for garbage collection on a full disk (the host's disk is this
+# machine's memory, 40 hosts at a time).
+for setting in "build-users-group =" "gc-reserved-space = 0"; do
+  if ! grep -q "^${setting%% *}" /etc/nix/nix.conf 2>/dev/null; then
+    { cat /etc/nix/nix.conf 2>/dev/null; echo "$setting"; } > /etc/nix/nix.conf.sim && mv /etc/nix/nix.conf.sim /etc/nix/nix.conf
+  fi
+done
 # Sources relative to the state directory, this process's working directory: the state directory may
 # live under /home, /root or /tmp, which these mounts hide.
 cd "$state"
 bind() { mount --no-canonicalize --bind "$1" "$2"; }
 bind run /run
 bind var-lib /var/lib
-bind profiles /nix/var/nix/profiles
+bind nix /nix
 bind home /home
 bind root /root
 bind boot /boot

@@ -1,0 +1,97 @@
+// The deployer's own Nix, for deploy.build "local": its system, the build of a rendered flake, the
+// closure of the result with its sizes, and the export stream of the paths a host lacks. The edge:
+// every call runs a `nix` or `nix-store` process; nothing here decides anything.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { Readable } from "stream";
+import type { ClosurePath } from "./copy";
+
+const FEATURES = ["--extra-experimental-features", "nix-command flakes"];
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Nix could not be run at all (not installed, not on PATH): `why` says what the system said. */
+export class NoNix extends Error {}
+
+function run(cmd: string, args: readonly string[]): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.on("error", (e: NodeJS.ErrnoException) => reject(e.code === "ENOENT" ? new NoNix(`${cmd}: not found on PATH`) : e));
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
+  });
+}
+
+/** What the push asks of the deployer's Nix; the deploy core's tests use a scripted fake. */
+export interface LocalNix {
+  currentSystem(): Promise<string>;
+  buildSystem(files: Record<string, string>, attr: string): Promise<{ system?: string; code: number; log: string }>;
+  closureOf(storePath: string): Promise<ClosurePath[]>;
+  exportPaths(paths: readonly string[]): { stream: Readable; done: Promise<Ran>; stop: () => void };
+}
+
+/** The system the deployer's Nix builds for (builtins.currentSystem). */
+async function currentSystem(): Promise<string> {
+  const r = await run("nix", [...FEATURES, "eval", "--impure", "--raw", "--expr", "builtins.currentSystem"]);
+  if (r.code !== 0 || !r.stdout.trim()) throw new NoNix(`nix eval builtins.currentSystem failed: ${r.stderr.trim().split("\n").pop() ?? ""}`);
+  return r.stdout.trim();
+}
+
+/**
+ * Builds nixosConfigurations.<attr>'s toplevel from the rendered files, written to a directory of
+ * their own (removed afterwards; the files hold no secret). The build's log is Nix's stderr.
+ */
+async function buildSystem(files: Record<string, string>, attr: string): Promise<{ system?: string; code: number; log: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-build-"));
+  try {
+    for (const [rel, content] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir, rel), content);
+    }
+    const r = await run("nix", [...FEATURES, "build", "--no-link", "--json", `path:${dir}#nixosConfigurations."${attr}".config.system.build.toplevel`]);
+    if (r.code !== 0) return { code: r.code, log: r.stderr };
+    const built = JSON.parse(r.stdout) as { outputs?: { out?: string } }[];
+    return { system: built[0]?.outputs?.out, code: 0, log: r.stderr };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The closure of a store path, dependencies first (as `nix-store -qR` sorts it), with each NAR's size. */
+async function closureOf(storePath: string): Promise<ClosurePath[]> {
+  const order = await run("nix-store", ["-qR", storePath]);
+  if (order.code !== 0) throw new Error(`nix-store -qR ${storePath} failed: ${order.stderr.trim()}`);
+  const info = await run("nix", [...FEATURES, "path-info", "--json", "-r", storePath]);
+  if (info.code !== 0) throw new Error(`nix path-info ${storePath} failed: ${info.stderr.trim()}`);
+  // An array of { path, narSize } (Nix 2.8), or an object keyed by path (newer Nix).
+  const parsed = JSON.parse(info.stdout) as { path: string; narSize: number }[] | Record<string, { narSize: number }>;
+  const sizes = new Map<string, number>(Array.isArray(parsed) ? parsed.map((p) => [p.path, p.narSize]) : Object.entries(parsed).map(([p, v]) => [p, v.narSize]));
+  return order.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((p) => ({ path: p, narSize: sizes.get(p) ?? 0 }));
+}
+
+/** `nix-store --export` of the paths, as a stream; `done` settles when it exits, with its code and stderr. */
+function exportPaths(paths: readonly string[]): { stream: Readable; done: Promise<Ran>; stop: () => void } {
+  const child = spawn("nix-store", ["--export", ...paths], { stdio: ["ignore", "pipe", "pipe"] });
+  const err: Buffer[] = [];
+  child.stderr.on("data", (d: Buffer) => err.push(d));
+  const done = new Promise<Ran>((resolve) => {
+    child.on("error", (e) => resolve({ code: -1, stdout: "", stderr: e.message }));
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout: "", stderr: Buffer.concat(err).toString("utf8") }));
+  });
+  return { stream: child.stdout, done, stop: () => void child.kill("SIGTERM") };
+}
+
+/** The deployer's own Nix, through its `nix` and `nix-store` on PATH. */
+export const localNix: LocalNix = { currentSystem, buildSystem, closureOf, exportPaths };
