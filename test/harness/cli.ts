@@ -1,7 +1,7 @@
 // Command line for simulated hosts that outlive one process (demo, e2e tests):
 //   ts-node test/harness/cli.ts start N --state-dir DIR [--prefix P | --names A,B,…] [--port N] [--release 25.11] [--authorize KEY.pub]
 //                                [--firmware uefi|bios] [--network dhcp|static] [--no-root-key] [--no-deploy-user]
-//                                [--boot-seconds S]
+//                                [--boot-seconds S] [--fetchable STORE-PATH,…]
 //   ts-node test/harness/cli.ts stop --state-dir DIR
 // `start` writes DIR/hosts.json: an array of { name, address, port, hostKey, rootKey, deployUser,
 // rootPublicKey, deployKey, deployPublicKey, release, firmware, stateDir, pid }.
@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<void> {
       access: { root: !args.includes("--no-root-key"), deploy: !args.includes("--no-deploy-user") },
       persistent: true,
       bootSeconds: bootSeconds === undefined ? undefined : Number(bootSeconds),
+      fetchable: flag(args, "--fetchable")?.split(","),
       authorizedKeys: flag(args, "--authorize") === undefined ? undefined : [fs.readFileSync(flag(args, "--authorize") as string, "utf8")],
     });
     const records = hosts.map((h) => (h as typeof h & { record: HostRecord }).record);
