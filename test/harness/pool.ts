@@ -97,6 +97,7 @@ export async function startHosts(n: number, opts: PoolOptions = {}): Promise<Sim
   const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
     await Promise.all(hosts.map((h) => h.stop()));
+    if (!opts.stateDir) removeIfEmpty(parent);
     throw failed.reason;
   }
   return hosts.map((h) => {

@@ -75,3 +75,10 @@ test("a path one host builds is in its own store only: not on the other host, no
   expect(validOnMachine(out)).toBe(false);
   expect(fs.existsSync(out)).toBe(false);
 }, 60_000);
+
+test("a host that fails to install leaves no state behind (its store included)", async () => {
+  const parent = path.join(work, "failed");
+  const missing = "/nix/store/00000000000000000000000000000000-not-in-any-store";
+  await expect(startHosts(1, { prefix: "nostore", stateDir: parent, fetchable: [missing] })).rejects.toThrow(/installing nostore1: copying its system into its store failed/);
+  expect(fs.readdirSync(parent)).toEqual([]);
+}, 120_000);
