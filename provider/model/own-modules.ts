@@ -17,10 +17,15 @@ export function hostFolder(h: HostSpec): string {
   return `${h.hostDir ?? `nix/hosts/${h.name}`}/`;
 }
 
-// Several rules ask for a host's modules; a spec does not change once parsed, so each is read once.
-const readings = new WeakMap<HostSpec, OwnModule[]>();
+interface Reading {
+  modules: OwnModule[];
+  definitions: readonly { where: string; def: Definition }[]; // every module's, with the module it is in
+}
 
-export function ownModules(h: HostSpec): OwnModule[] {
+// Several rules ask for a host's modules; a spec does not change once parsed, so each is read once.
+const readings = new WeakMap<HostSpec, Reading>();
+
+function reading(h: HostSpec): Reading {
   const known = readings.get(h);
   if (known) return known;
   const files = Object.keys(h.hostFiles)
@@ -32,20 +37,18 @@ export function ownModules(h: HostSpec): OwnModule[] {
     const r = readModule(text);
     return { where, definitions: r.definitions, ...(r.error ? { unreadable: r.error } : {}) };
   });
-  readings.set(h, modules);
-  return modules;
+  const r = { modules, definitions: modules.flatMap((m) => m.definitions.map((def) => ({ where: m.where, def }))) };
+  readings.set(h, r);
+  return r;
 }
 
-const flattened = new WeakMap<HostSpec, { where: string; def: Definition }[]>();
+export function ownModules(h: HostSpec): OwnModule[] {
+  return reading(h).modules;
+}
 
 /** Every definition of the host's own modules, with the module it is in. */
 export function ownDefinitions(h: HostSpec): readonly { where: string; def: Definition }[] {
-  let defs = flattened.get(h);
-  if (!defs) {
-    defs = ownModules(h).flatMap((m) => m.definitions.map((def) => ({ where: m.where, def })));
-    flattened.set(h, defs);
-  }
-  return defs;
+  return reading(h).definitions;
 }
 
 /** Whether a definition's path starts with `prefix`. */
