@@ -11,13 +11,18 @@ import { hostFiles } from "../test/unit/support/fixtures";
 import { coresNote, onDeployerCore, onHostsCore } from "./cores";
 import { sshMark, SshCounts } from "./sshd-log";
 import { BenchStack, scratchDir, Timed } from "./stack";
+import { pushSeries, PushStep } from "./push";
+import { stubNixpkgs } from "../test/host/push.fixture";
 
 const repo = path.resolve(__dirname, "..");
 const PREVIEW_N = [10, 20, 40];
 const DEPLOY_N = [1, 10, 20, 40]; // deploys with a 3 s rebuild each
 const FLEET_N = [40, 100, 200]; // the engine alone, in the product's shape: how it grows with the fleet
+const PUSH_N = 10; // hosts deployed with deploy.build "local": built on the deployer, copied to each
+const RELEASE = "25.11";
 const REBUILD_SECONDS = 3;
 const PARALLEL = 64; // --parallel: above every N, so the engine never queues a host
+const UP = ["up", "--yes", "--skip-preview", "--parallel", String(PARALLEL)];
 const REPEAT = 2; // previews and no-ops run twice and keep the faster: the machine is shared
 const env: NodeJS.ProcessEnv = process.env.BENCH_TRANSPILE_ONLY ? { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } : {};
 
@@ -87,11 +92,11 @@ async function floor(work: string, n: number, components: number, skipCheckpoint
   const s = new BenchStack(path.join(repo, "bench/floor"), name, path.join(work, `${name}.yaml`), checkpointEnv(skipCheckpoints));
   await s.init({ "bench-floor:count": String(n), "bench-floor:components": String(components), "bench-floor:revision": "0" });
   const changed = await s.variant(path.join(work, `${name}-changed.yaml`), { revision: "1" });
-  const create = await s.timed(["up", "--yes", "--skip-preview", "--parallel", String(PARALLEL)]);
+  const create = await s.timed(UP);
   // Only the floors the products are compared with need the faster of two; the fleet's own run once.
   const repeat = PREVIEW_N.includes(n) ? REPEAT : 1;
   const preview = await best(() => s.timed(["preview"], changed), repeat);
-  const noop = await best(() => s.timed(["up", "--yes", "--skip-preview", "--refresh", "--parallel", String(PARALLEL)]), repeat);
+  const noop = await best(() => s.timed([...UP, "--refresh"]), repeat);
   const mode = skipCheckpoints ? ", checkpoints skipped" : "";
   log(`floor ${n} x ${components} components${mode}: create ${create.seconds.toFixed(1)} s, preview ${preview.seconds.toFixed(1)} s, no-op ${noop.seconds.toFixed(1)} s`);
   s.ws.remove();
@@ -120,13 +125,44 @@ function hostsConfig(hosts: SimHost[], hostsDir: string) {
   return {
     "pulumi-nixos:hostsDir": hostsDir,
     "pulumi-nixos:domain": "home.example",
-    "pulumi-nixos:release": "25.11",
+    "pulumi-nixos:release": RELEASE,
     "pulumi-nixos:tls": "internal",
     "pulumi-nixos:lan": ["127.0.0.0/8"],
     // Every host may activate at once: the bench measures parallelism, not the rolling limit.
     "pulumi-nixos:rollout": { maxActivating: PARALLEL },
     "pulumi-nixos:hosts": Object.fromEntries(hosts.map((h) => [h.name, { role: "media", address: h.address, port: h.port, hostKey: h.hostKey }])),
   };
+}
+
+/**
+ * The product's stack for `hosts`, and a variant of its config with one service changed on every
+ * host: Jellyfin moves to another sub-domain (route and Nix files change).
+ */
+async function hostsStack(work: string, hosts: SimHost[], key: string, name: string, config: object = {}) {
+  // One stack name for every run (each has its own backend): the hosts' markers name the stack that
+  // deploys them, and a machine of another stack is refused.
+  // In the mode the README recommends: state saved when each run ends.
+  const s = new BenchStack(path.join(repo, "stacks"), "bench", path.join(work, `${name}.yaml`), checkpointEnv(true));
+  await s.init({ ...hostsConfig(hosts, await hostFolders(work, hosts)), ...config }, { sshPrivateKey: key, radarrApiKey: "0123456789abcdef0123456789abcdef" });
+  const changed = await s.variant(
+    path.join(work, `${name}-changed.yaml`),
+    Object.fromEntries(hosts.map((h) => [`hosts.${h.name}.subdomains.jellyfin`, "watch"])),
+  );
+  return { s, changed };
+}
+
+/** deploy.build "local" on PUSH_N hosts: what each host is sent, and how long the copy takes. */
+async function push(work: string, all: SimHost[], key: string): Promise<PushStep[]> {
+  const hosts = all.slice(0, PUSH_N);
+  // Offline the deployer cannot fetch github:NixOS/nixpkgs: the flake names the hosts' stub instead.
+  const { s, changed } = await hostsStack(work, hosts, key, "push", {
+    "pulumi-nixos:deploy": { build: "local" },
+    "pulumi-nixos:nixpkgs": { url: `path:${stubNixpkgs(RELEASE)}`, allowLocal: true },
+  });
+  const steps = await pushSeries(s, PUSH_N, changed, UP);
+  for (const p of steps) log(`push ${PUSH_N}, ${p.step}: up ${p.seconds.toFixed(1)} s, ${p.hosts.reduce((a, h) => a + h.paths, 0)} paths copied`);
+  s.ws.remove();
+  return steps;
 }
 
 interface Product {
@@ -150,24 +186,14 @@ interface Product {
 
 async function product(work: string, all: SimHost[], n: number, key: string, measure: { deploy: boolean; preview: boolean }): Promise<Product> {
   const hosts = all.slice(0, n);
-  // One stack name for every N (each has its own backend): the hosts' markers name the stack that
-  // deploys them, and a machine of another stack is refused.
-  // In the mode the README recommends: state saved when each run ends.
-  const s = new BenchStack(path.join(repo, "stacks"), "bench", path.join(work, `hosts-${n}.yaml`), checkpointEnv(true));
-  await s.init(hostsConfig(hosts, await hostFolders(work, hosts)), { sshPrivateKey: key, radarrApiKey: "0123456789abcdef0123456789abcdef" });
-  // One service change on every host: Jellyfin moves to another sub-domain (route and Nix files change).
-  const changed = await s.variant(
-    path.join(work, `hosts-${n}-changed.yaml`),
-    Object.fromEntries(hosts.map((h) => [`hosts.${h.name}.subdomains.jellyfin`, "watch"])),
-  );
-  const up = ["up", "--yes", "--skip-preview", "--parallel", String(PARALLEL)];
+  const { s, changed } = await hostsStack(work, hosts, key, `hosts-${n}`);
   const out: Product = { n, resources: 0 };
 
   await Promise.all(hosts.map((h) => h.fault(measure.deploy ? { kind: "slow", seconds: REBUILD_SECONDS } : null)));
   let ssh = sshMark(hosts);
   let t: Timed;
   try {
-    t = await s.timed(up);
+    t = await s.timed(UP);
   } finally {
     await Promise.all(hosts.map((h) => h.fault(null)));
   }
@@ -197,7 +223,7 @@ async function product(work: string, all: SimHost[], n: number, key: string, mea
     out.preview = { seconds: t.seconds, ssh: perHost(ssh().map((c) => scale(c, 1 / REPEAT))) };
 
     ssh = sshMark(hosts);
-    t = await best(() => s.timed([...up, "--refresh"]));
+    t = await best(() => s.timed([...UP, "--refresh"]));
     if (/to update|updated/.test(t.stdout.split("Resources:")[1] ?? "")) throw new Error(`the no-op up of ${n} hosts changed something:\n${t.stdout.slice(-2000)}`);
     out.noop = { seconds: t.seconds, ssh: perHost(ssh().map((c) => scale(c, 1 / REPEAT))) };
     log(`hosts ${n}: preview ${out.preview.seconds.toFixed(1)} s, no-op ${out.noop.seconds.toFixed(1)} s`);
@@ -239,11 +265,34 @@ const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 const mib = (kib: number) => (kib / 1024).toFixed(0);
 
-function table(r: { floors: Floor[]; fleet: Floor[]; products: Product[]; render: RenderFigures; machine: ReturnType<typeof machine> }): string {
+interface Results {
+  floors: Floor[];
+  fleet: Floor[];
+  products: Product[];
+  push: PushStep[];
+  render?: RenderFigures;
+  machine: ReturnType<typeof machine>;
+}
+
+/** The tables of the parts that ran. */
+function table(r: Results): string {
+  const rows = [`machine: ${r.machine.cpu} (${r.machine.cores}), ${r.machine.memoryGiB} GiB, ${r.machine.kernel}, node ${r.machine.node}, pulumi ${r.machine.pulumi}; engine default --parallel ${r.machine.engineDefaultParallel}, bench uses ${PARALLEL}`];
+  if (r.products.length > 0) rows.push("", ...productTables(r));
+  if (r.fleet.length > 0) rows.push("", ...fleetTable(r.fleet));
+  if (r.push.length > 0) rows.push("", ...pushTable(r.push));
+  if (r.render) {
+    rows.push(
+      "",
+      `render: ${r.render.hosts} hosts x ${r.render.servicesPerHost} services (${r.render.filesPerHost} files, ${(r.render.bytesPerHost / 1024).toFixed(1)} KiB per host): ` +
+        `validate ${f1(r.render.parseMs)} ms + render ${f1(r.render.renderMs)} ms = ${r.render.hostsPerSecond.toFixed(0)} hosts/s`,
+    );
+  }
+  return rows.join("\n");
+}
+
+function productTables(r: Results): string[] {
   const floorOf = (n: number, c = 0) => r.floors.find((f) => f.n === n && f.components === c)!;
   const rows: string[] = [];
-  rows.push(`machine: ${r.machine.cpu} (${r.machine.cores}), ${r.machine.memoryGiB} GiB, ${r.machine.kernel}, node ${r.machine.node}, pulumi ${r.machine.pulumi}; engine default --parallel ${r.machine.engineDefaultParallel}, bench uses ${PARALLEL}`);
-  rows.push("");
   rows.push(
     `| N hosts | floor preview s | same-shape floor s | preview s | ratio | ratio to same shape | SSH conns in preview | ` +
       `floor no-op s | same-shape floor s | no-op up --refresh s | ratio | ratio to same shape | conns/host | cmds/host | SFTP sessions |`,
@@ -278,14 +327,23 @@ function table(r: { floors: Floor[]; fleet: Floor[]; products: Product[]; render
         `${DEPLOYER_KINDS.map((k) => f1(cpu(k))).join(" / ")} / ${f1(deployer - DEPLOYER_KINDS.reduce((a, k) => a + cpu(k), 0))} / ${f1(x.machineBusySeconds)} |`,
     );
   }
-  rows.push("");
-  rows.push(...fleetTable(r.fleet));
-  rows.push("");
-  rows.push(
-    `render: ${r.render.hosts} hosts x ${r.render.servicesPerHost} services (${r.render.filesPerHost} files, ${(r.render.bytesPerHost / 1024).toFixed(1)} KiB per host): ` +
-      `validate ${f1(r.render.parseMs)} ms + render ${f1(r.render.renderMs)} ms = ${r.render.hostsPerSecond.toFixed(0)} hosts/s`,
-  );
-  return rows.join("\n");
+  return rows;
+}
+
+/** Per step of the push series: the wall time, and per host the deployer's build and what was copied. */
+function pushTable(steps: PushStep[]): string[] {
+  const stat = (xs: number[]) => `${f1(xs.reduce((a, b) => a + b, 0) / xs.length)} (max ${f1(Math.max(...xs))})`;
+  const rows = [
+    `| ${PUSH_N} hosts, deploy.build local | wall s | build on the deployer s/host | paths copied/host | KiB copied/host | copy s/host |`,
+    "|---|---|---|---|---|---|",
+  ];
+  for (const p of steps) {
+    const h = p.hosts;
+    rows.push(
+      `| ${p.step} | ${f1(p.seconds)} | ${stat(h.map((x) => x.buildSeconds))} | ${stat(h.map((x) => x.paths))} | ${stat(h.map((x) => x.bytes / 1024))} | ${stat(h.map((x) => x.copySeconds))} |`,
+    );
+  }
+  return rows;
 }
 
 /**
@@ -311,34 +369,66 @@ function fleetTable(fleet: Floor[]): string[] {
   return rows;
 }
 
+const PARTS = ["render", "hosts", "fleet", "push"] as const;
+type Part = (typeof PARTS)[number];
+
+/** The parts named on the command line (`npm run bench -- push render`), or all of them. */
+function partsOf(args: string[]): Set<Part> {
+  const bad = args.filter((a) => !(PARTS as readonly string[]).includes(a));
+  if (bad.length > 0) throw new Error(`unknown bench part ${bad.join(", ")} (the parts: ${PARTS.join(", ")})`);
+  return new Set((args.length > 0 ? args : PARTS) as Part[]);
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
+  const parts = partsOf(process.argv.slice(2));
   const work = scratchDir();
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "pulumi-nixos-bench", "-f", path.join(work, "key")]);
   const key = fs.readFileSync(path.join(work, "key"), "utf8");
-  const render = benchRender(200);
-  log(`render: ${render.hostsPerSecond.toFixed(0)} hosts/s`);
+  const render = parts.has("render") ? benchRender(200) : undefined;
+  if (render) log(`render: ${render.hostsPerSecond.toFixed(0)} hosts/s`);
   onDeployerCore();
-  const hosts = await onHostsCore(() =>
-    startHosts(Math.max(...PREVIEW_N, ...DEPLOY_N), {
-      prefix: "bench",
-      authorizedKeys: [fs.readFileSync(path.join(work, "key.pub"), "utf8")],
-    }),
-  );
+  const needed = Math.max(parts.has("hosts") ? Math.max(...PREVIEW_N, ...DEPLOY_N) : 0, parts.has("push") ? PUSH_N : 0);
+  const hosts =
+    needed === 0
+      ? []
+      : await onHostsCore(() =>
+          startHosts(needed, {
+            prefix: "bench",
+            authorizedKeys: [fs.readFileSync(path.join(work, "key.pub"), "utf8")],
+          }),
+        );
   try {
-    const floors = [];
+    const floors: Floor[] = [];
     // The floors the products are measured against run in the products' mode (checkpoints skipped).
-    for (const n of PREVIEW_N) for (const c of [0, COMPONENTS_PER_HOST]) floors.push(await floor(work, n, c, true));
+    if (parts.has("hosts")) for (const n of PREVIEW_N) for (const c of [0, COMPONENTS_PER_HOST]) floors.push(await floor(work, n, c, true));
     const fleet = floors.filter((f) => f.components === COMPONENTS_PER_HOST && FLEET_N.includes(f.n));
-    for (const n of FLEET_N) {
-      for (const skip of [false, true]) if (!fleet.some((f) => f.n === n && f.skipCheckpoints === skip)) fleet.push(await floor(work, n, COMPONENTS_PER_HOST, skip));
+    if (parts.has("fleet")) {
+      for (const n of FLEET_N) {
+        for (const skip of [false, true]) if (!fleet.some((f) => f.n === n && f.skipCheckpoints === skip)) fleet.push(await floor(work, n, COMPONENTS_PER_HOST, skip));
+      }
     }
     const products: Product[] = [];
-    for (const n of [...new Set([...DEPLOY_N, ...PREVIEW_N])].sort((a, b) => a - b)) {
-      products.push(await product(work, hosts, n, key, { deploy: DEPLOY_N.includes(n), preview: PREVIEW_N.includes(n) }));
+    if (parts.has("hosts")) {
+      for (const n of [...new Set([...DEPLOY_N, ...PREVIEW_N])].sort((a, b) => a - b)) {
+        products.push(await product(work, hosts, n, key, { deploy: DEPLOY_N.includes(n), preview: PREVIEW_N.includes(n) }));
+      }
     }
+    const pushed = parts.has("push") ? await push(work, hosts, key) : [];
     const m = machine();
-    const result = { date: new Date().toISOString(), machine: m, rebuildSeconds: REBUILD_SECONDS, parallel: PARALLEL, floors, fleet, products, render, totalSeconds: (Date.now() - started) / 1000 };
+    const result = {
+      date: new Date().toISOString(),
+      parts: [...parts],
+      machine: m,
+      rebuildSeconds: REBUILD_SECONDS,
+      parallel: PARALLEL,
+      floors,
+      fleet: parts.has("fleet") ? fleet : [],
+      products,
+      push: pushed,
+      render,
+      totalSeconds: (Date.now() - started) / 1000,
+    };
     const text = table(result);
     console.log(text);
     console.log(`\nbench took ${f1(result.totalSeconds)} s`);

@@ -6,4 +6,6 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 source scripts/env.sh
+# The stacks' program imports pulumi-nixos from dist/: measure this checkout, never an older build.
+npm run --silent build
 exec npx ts-node --transpile-only bench/main.ts "$@"
