@@ -15,8 +15,18 @@ export const SECRETS_DIR = "/var/lib/pulumi-nixos/secrets";
  */
 export const REVISION_FILE = "revision";
 
-/** Builds the schemas; called where they are used so nothing captured holds a zod object. */
-export function generationSchemas() {
+/**
+ * The schemas, built once per process (building them costs twenty checks, and a refresh or preview
+ * checks every host's inputs). They are kept on the process's global object, not in a module
+ * variable: a provider serialised by value would capture that variable, and zod objects with it.
+ */
+export function generationSchemas(): ReturnType<typeof buildSchemas> {
+  const held = globalThis as { [k: symbol]: ReturnType<typeof buildSchemas> | undefined };
+  const key = Symbol.for("pulumi-nixos.generationSchemas");
+  return (held[key] ??= buildSchemas());
+}
+
+function buildSchemas() {
   const { z } = require("zod") as typeof import("zod");
   // The program's connection schema, with the private key as the plain text the provider receives.
   const connectionSchema = connectionSchema_(z.string().min(1));
@@ -115,7 +125,7 @@ export function generationSchemas() {
   return { connectionSchema, secretFileSchema, healthCheckSchema, deployOptionsSchema, generationInputsSchema };
 }
 
-type Schemas = ReturnType<typeof generationSchemas>;
+type Schemas = ReturnType<typeof buildSchemas>;
 export type GenerationInputs = Z.infer<Schemas["generationInputsSchema"]>;
 export type Connection = Z.infer<Schemas["connectionSchema"]>;
 export type DeployOptions = Z.infer<Schemas["deployOptionsSchema"]>;
