@@ -161,7 +161,8 @@ class SshTransport implements Transport {
         const errOut: Buffer[] = [];
         const onGone = () => reject(new Error("the SSH connection closed while a command was running"));
         this.client.once("close", onGone);
-        stream.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.push(d)));
+        if (opts.stdoutStream) stream.pipe(opts.stdoutStream);
+        else stream.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.push(d)));
         stream.stderr.on("data", (d: Buffer) => errOut.push(d));
         stream.on("close", (code: number | null, signal?: string) => {
           this.client.removeListener("close", onGone);

@@ -1,13 +1,14 @@
 // The narrow interface deployment code uses to talk to a host: run a command (streaming its
 // output, with bytes or a stream on its stdin), close. Only ssh.ts implements it; the deploy core's tests use
 // a scripted fake.
-import type { Readable } from "stream";
+import type { Readable, Writable } from "stream";
 import type { Shell } from "./shell";
 
 export interface ExecOptions {
   stdin?: Buffer | string;
   stdinStream?: Readable; // instead of stdin: piped as it comes (a copy's export stream), its end ends stdin
   onStdout?: (chunk: Buffer) => void; // called as output arrives; stdout is then not collected
+  stdoutStream?: Writable; // instead of onStdout: stdout piped into it as the writer takes it (an export to another host), ended with it
   holdStdin?: boolean; // stdin stays open after `stdin` while the command runs: its end tells the host the deployer is gone
 }
 

@@ -3,7 +3,7 @@
 // built by a function that loads zod itself, because the dynamic provider that calls it is
 // serialised by value and zod's objects cannot be (pulumi/pulumi#5294).
 import type { z as Z } from "zod";
-import { connectionSchema as connectionSchema_ } from "./connection";
+import { builderSchema, connectionSchema as connectionSchema_ } from "./connection";
 import { IDENTITY, PULUMI_NAME } from "./owner";
 import { destinationProblem } from "./secret-path";
 
@@ -61,12 +61,19 @@ export function generationSchemas() {
     /** `pulumi preview` builds each changed host's new system on the host (nothing activated) and reports what it would do. */
     previewBuild: z.boolean().default(false),
     /**
-     * Where the new system is built: "host" (the host builds it from the uploaded flake) or "local"
+     * Where the new system is built: "host" (the host builds it from the uploaded flake), "local"
      * (the deployer builds it with its own Nix from the same flake, copies to the host only the store
-     * paths it lacks, and the host activates that store path without evaluating anything). Unset is
-     * "host", and stays out of the inputs, so a stack that does not set it records exactly what it did.
+     * paths it lacks, and the host activates that store path without evaluating anything), or
+     * { builder: {...} } (a build machine does what "local" has the deployer do; its paths stream
+     * through the deployer to the host). Unset is "host", and stays out of the inputs, so a stack that
+     * does not set it records exactly what it did.
      */
-    build: z.enum(["host", "local"], { message: 'must be "host" or "local" (fix: "local" builds on the deployer and copies the system to the host)' }).optional(),
+    build: z
+      .union([z.enum(["host", "local"]), z.object({ builder: builderSchema() }).strict()], {
+        error: () =>
+          'must be "host", "local" or { builder: { address, hostKey, ... } } (fix: "local" builds on the deployer, a builder builds on that machine; either copies the system to the host)',
+      })
+      .optional(),
   });
 
   const relativePath = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+\-/]+$/;
