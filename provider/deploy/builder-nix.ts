@@ -95,15 +95,17 @@ export class BuilderNix implements LocalNix {
 
   exportPaths(paths: readonly string[]) {
     const stream = new PassThrough();
-    const done = this.transport().then(
-      (t) => t.exec(scripts.builder({ mode: "export" }), { stdin: paths.join("\n"), stdoutStream: stream }),
-    ).then(
-      (r) => ({ code: r.code, stdout: "", stderr: r.stderr }),
-      (e: unknown) => {
-        stream.destroy(e instanceof Error ? e : new Error(String(e)));
-        return { code: -1, stdout: "", stderr: e instanceof Error ? e.message : String(e) };
-      },
-    );
+    const done = this.transport()
+      .then((t) => t.exec(scripts.builder({ mode: "export" }), { stdin: paths.join("\n"), stdoutStream: stream }))
+      .then(
+        (r) => ({ code: r.code, stdout: "", stderr: r.stderr }),
+        (e: unknown) => {
+          // A builder lost mid-export ends the stream as a killed export would: the host's import
+          // sees it cut short and fails, keeping the whole paths that arrived.
+          if (!stream.writableEnded) stream.end();
+          return { code: -1, stdout: "", stderr: e instanceof Error ? e.message : String(e) };
+        },
+      );
     // The host stopped taking the stream: the builder's export stalls, and ends with the connection (release()).
     return { stream, done, stop: () => void stream.destroy() };
   }

@@ -96,8 +96,10 @@ export async function copyTo(nix: LocalNix, t: Transport, host: string, system: 
     const failure = failureOf("import", f);
     if (failure) throw copyFailure(failure, host, progressAt(plan, bytes));
   }
+  // An export cut short (a builder's connection lost) is an interrupted copy: what arrived stays.
   if (exported.code !== 0) {
-    throw new DeployError({ kind: "script-failed", host, what: `nix-store --export on ${placeName(nix.place)}`, exitCode: exported.code, output: exported.stderr.trim(), changed: false });
+    const why = `nix-store --export on ${placeName(nix.place)} ended with exit ${exported.code}: ${exported.stderr.trim()}`;
+    throw copyFailure({ kind: "copy-interrupted", why }, host, progressAt(plan, bytes));
   }
   if (!f) throw copyFailure({ kind: "copy-interrupted", why: `the import on the host ended without a result (exit ${r.code}): ${r.stderr.trim()}` }, host, progressAt(plan, bytes));
   return progressAt(plan, bytes, true);

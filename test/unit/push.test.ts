@@ -406,6 +406,7 @@ class FakeBuilder {
   noNix = false;
   buildLog?: string; // the build fails with this log
   presents?: string; // a host key other than the pinned one
+  dropAfter?: number; // the connection drops after this many bytes of the export
   connects = 0;
   closed = 0;
 
@@ -434,8 +435,14 @@ class FakeBuilder {
           case "export": {
             const paths = String(opts.stdin).split("\n");
             this.exported.push(paths);
-            const nix = new FakeNix();
-            const ex = nix.exportPaths(paths);
+            const ex = new FakeNix().exportPaths(paths);
+            if (this.dropAfter !== undefined) {
+              // The connection goes mid-export: the first bytes went out, the stream is never ended by the export.
+              const all = Buffer.concat(await ex.stream.toArray());
+              opts.stdoutStream!.write(all.subarray(0, this.dropAfter));
+              await new Promise((r) => setTimeout(r, 20));
+              throw new Error("the SSH connection closed while a command was running");
+            }
             await new Promise((resolve) => ex.stream.pipe(opts.stdoutStream!).on("finish", resolve));
             return { code: 0, stdout: "", stderr: "" };
           }
@@ -563,6 +570,16 @@ describe("a builder machine", () => {
     );
     expect(builder.commands).toEqual(["system", "build"]);
     expect(host.commands).toEqual(["import lacks"]);
+  });
+
+  it("a builder lost mid-export fails the copy with what arrived kept, and activates nothing", async () => {
+    const host = new FakeHost();
+    const builder = new FakeBuilder();
+    builder.dropAfter = 320; // the first NAR (300 bytes) arrives whole, the second does not
+    const e = await failingOnBuilder(host, builder);
+    expect(e.message).toMatch(/^media: the copy of the system to the host was interrupted after sending 1 of 2 paths .*nothing was activated, the host runs what it ran and keeps the paths that arrived/);
+    expect(host.store.has("/nix/store/bbb-etc")).toBe(true);
+    expect(builder.closed).toBe(1);
   });
 
   it("the preview that builds builds there and says so", () => {
