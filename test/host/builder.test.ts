@@ -1,0 +1,65 @@
+// deploy.build on a builder machine, over real SSH, with nix/scripts/builder.sh run for real: a
+// simulated host builds another's system as its deploy user through sudo (a builder's non-root login),
+// leaving no build directory and no GC root behind; a build that fails there reports Nix's own error
+// and changes nothing on the host; a builder that refuses the login names deploy.build.builder.
+import { deploy, DeployRequest } from "../../provider/deploy/deploy";
+import { DeployError } from "../../provider/deploy/errors";
+import { SimHost, startHosts, stopHosts } from "../harness/pool";
+import { running } from "./generation.fixture";
+import { pushRequest, stubNixpkgs } from "./push.fixture";
+
+const ROOTS = "/nix/var/nix/gcroots/pulumi-nixos-builds";
+let host: SimHost;
+let builder: SimHost;
+
+beforeAll(async () => {
+  // The builder lets in the host's own deploy key, which the host's new systems keep authorized.
+  const stub = stubNixpkgs("25.11");
+  [host] = await startHosts(1, { prefix: "builder-host" });
+  [builder] = await startHosts(1, { prefix: "builder", authorizedKeys: [host.rootPublicKey], fetchable: [stub] });
+}, 300_000);
+afterAll(() => stopHosts([host, builder].filter((h) => h !== undefined)));
+
+function request(version: number, broken = false, user = builder.deployUser): DeployRequest {
+  const r = pushRequest(host, version, { builder: { address: builder.address, port: builder.port, user, hostKey: builder.hostKey } });
+  if (broken) r.files["configuration.nix"] = r.files["configuration.nix"].replace("{ ... }: {", '{ ... }: {\n  environment.etc.broken.text = builtins.throw "broken on purpose";');
+  return r;
+}
+
+const leftOnBuilder = async () => (await builder.exec(`ls -A ${ROOTS} 2>/dev/null; ls -d /tmp/pulumi-nixos-build.* 2>/dev/null`)).stdout.trim();
+
+async function failing(req: DeployRequest): Promise<DeployError> {
+  const e = await deploy(req, () => undefined).then(
+    () => undefined,
+    (x) => x,
+  );
+  expect(e).toBeInstanceOf(DeployError);
+  return e as DeployError;
+}
+
+it("builds on the builder as its deploy user through sudo, and leaves no build directory or GC root there", async () => {
+  const logs: string[] = [];
+  const r = await deploy(request(1), (m) => logs.push(m));
+  expect(r.builtOn).toEqual({ builder: builder.address });
+  expect((await running(host)).current).toBe(r.systemPath);
+  expect((await builder.exec(`nix-store --check-validity ${r.systemPath} && echo valid`)).stdout.trim()).toBe("valid");
+  expect(logs.some((l) => l.startsWith(`${host.name}: build on the builder ${builder.address} done in`))).toBe(true);
+  expect(await leftOnBuilder()).toBe("");
+}, 300_000);
+
+it("a build that fails on the builder reports Nix's error, and nothing changes on the host", async () => {
+  const before = await running(host);
+  const e = await failing(request(2, true));
+  expect(e.message).toMatch(
+    new RegExp(`^${host.name}: build on the builder ${builder.address.replace(/\./g, "\\.")} failed \\(exit 1; deploy\\.build\\.builder is [\\d.]+\\); nothing was copied or changed on the host:\\n[^]*broken on purpose`),
+  );
+  expect(await running(host)).toEqual(before);
+  expect(await leftOnBuilder()).toBe("");
+}, 300_000);
+
+it("a builder that refuses the login names deploy.build.builder and the fix; nothing changes on the host", async () => {
+  const before = await running(host);
+  const e = await failing(request(3, false, "nobody"));
+  expect(e.message).toMatch(new RegExp(`^${host.name}: cannot use the builder nobody@[\\d.]+:\\d+ \\(deploy\\.build\\.builder\\): the login as nobody was refused .*\\(fix: check deploy\\.build\\.builder's address, port and user`));
+  expect(await running(host)).toEqual(before);
+}, 300_000);
