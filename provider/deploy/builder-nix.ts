@@ -11,6 +11,7 @@ import type { Elsewhere } from "./built-on";
 import { DeployError, FailureKind } from "./errors";
 import { resultOf, text } from "./events";
 import { LocalNix, NoNix } from "./local-nix";
+import { failureOf } from "./protocol";
 import * as scripts from "./scripts";
 import type { Shell } from "./shell";
 import type { ConnectionSpec, Net, Transport } from "./transport";
@@ -35,6 +36,14 @@ function unreachableWhy(f: FailureKind): string {
     default:
       return f.kind;
   }
+}
+
+/** What a failed step said, for the message that names it. */
+function detail(f: FailureKind): string {
+  if (f.kind === "staging-failed") return f.error;
+  if (f.kind === "script-failed") return f.output;
+  if (f.kind === "lost") return f.why;
+  return f.kind;
 }
 
 export class BuilderNix implements LocalNix {
@@ -62,30 +71,30 @@ export class BuilderNix implements LocalNix {
     return this.t;
   }
 
-  /** One step on the builder: its result fields, or a failure naming the step. */
-  private async step(cmd: Shell, what: string, stdin?: Buffer | string): Promise<Record<string, string>> {
+  /** One step on the builder: its result fields, or a failure naming the step (a failed build is the caller's to read). */
+  private async step(cmd: Shell, what: string, stdin?: Buffer | string): Promise<{ f: Record<string, string>; failure?: FailureKind }> {
     const r = await (await this.transport()).exec(cmd, stdin === undefined ? {} : { stdin });
     const f = resultOf(r.stdout);
-    if (f?.outcome === "missing-tool") throw new NoNix(`the builder has no '${f.tool}' on its PATH`);
     if (!f) throw new Error(`${what} ended without a result (exit ${r.code}): ${r.stderr.trim()}`);
-    return f;
+    const failure = failureOf("builder", f);
+    if (failure?.kind === "missing-tool") throw new NoNix(`the builder has no '${failure.tool}' on its PATH`);
+    if (failure && failure.kind !== "build-failed") throw new Error(`${what} failed: ${detail(failure)}`);
+    return { f, failure };
   }
 
   async currentSystem(): Promise<string> {
-    return (await this.step(scripts.builder({ mode: "system" }), "asking the builder's system")).system ?? "";
+    return (await this.step(scripts.builder({ mode: "system" }), "asking the builder's system")).f.system ?? "";
   }
 
   async buildSystem(files: Record<string, string>, attr: string): Promise<{ system?: string; code: number; log: string }> {
-    const f = await this.step(scripts.builder({ mode: "build", id: this.id, flakeAttr: attr }), "the build on the builder", archive(flakeEntries(files)));
-    if (f.outcome === "staging-failed") throw new Error(`unpacking the flake on the builder failed: ${text(f.error)}`);
-    if (f.outcome !== "built" || !f.system) return { code: 1, log: text(f.log) };
+    const { f, failure } = await this.step(scripts.builder({ mode: "build", id: this.id, flakeAttr: attr }), "the build on the builder", archive(flakeEntries(files)));
+    if (failure?.kind === "build-failed") return { code: failure.exitCode, log: failure.log };
     this.built = true;
     return { system: f.system, code: 0, log: "" };
   }
 
   async closureOf(storePath: string) {
-    const f = await this.step(scripts.builder({ mode: "closure", system: storePath }), "reading the closure on the builder");
-    if (f.outcome !== "closure") throw new Error(`nix-store -qR ${storePath} on the builder failed: ${text(f.error)}`);
+    const { f } = await this.step(scripts.builder({ mode: "closure", system: storePath }), `nix-store -qR ${storePath} on the builder`);
     const sizes = text(f.sizes).split("\n").map(Number);
     return text(f.paths)
       .split("\n")
