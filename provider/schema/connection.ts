@@ -54,8 +54,11 @@ export function connectionSchema<K extends Z.ZodType>(privateKey: K) {
 export function builderSchema() {
   const { z } = require("zod") as typeof import("zod");
   return connectionFields(z.never())
-    .omit({ trustOnFirstUse: true })
     .extend({
+      trustOnFirstUse: z
+        .unknown()
+        .refine((t) => t === undefined, "is not taken: a builder's host key is always pinned, as what it builds runs as root on the host (fix: set hostKey from `ssh-keyscan -t ed25519 BUILDER`)")
+        .optional(),
       privateKey: z
         .unknown()
         .refine((k) => k === undefined, "is not taken: the builder logs in with the host's deploy key (fix: authorize connection.privateKey's public key on the builder, or set agent: true)")

@@ -70,8 +70,12 @@ export function generationSchemas() {
      */
     build: z
       .union([z.enum(["host", "local"]), z.object({ builder: builderSchema() }).strict()], {
-        error: () =>
-          'must be "host", "local" or { builder: { address, hostKey, ... } } (fix: "local" builds on the deployer, a builder builds on that machine; either copies the system to the host)',
+        // A builder whose field has the wrong type fails the union as a whole: say that field.
+        error: (iss) => {
+          const inner = iss.code === "invalid_union" && typeof iss.input === "object" ? iss.errors[1]?.[0] : undefined;
+          if (inner && inner.path.length > 1) return `${inner.path.map(String).join(".")}: ${inner.message}`;
+          return 'must be "host", "local" or { builder: { address, hostKey, ... } } (fix: "local" builds on the deployer, a builder builds on that machine; either copies the system to the host)';
+        },
       })
       .optional(),
   });

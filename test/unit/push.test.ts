@@ -606,7 +606,14 @@ describe("a builder machine", () => {
     expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: { address: "10.0.0.9" } } } }, "lab"), secrets, "lab")).toThrow(
       "stack 'lab' config: deploy: build.builder.hostKey: is required: a builder's host key is always pinned, as what it builds runs as root on the host (fix: copy it from `ssh-keyscan -t ed25519 BUILDER`)",
     );
-    expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: { ...BUILDER, trustOnFirstUse: true } } } }, "lab"), secrets, "lab")).toThrow(/build\.builder: unknown field|trustOnFirstUse/);
+    expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: { ...BUILDER, trustOnFirstUse: true } } } }, "lab"), secrets, "lab")).toThrow(
+      "stack 'lab' config: deploy: build.builder.trustOnFirstUse: is not taken: a builder's host key is always pinned, as what it builds runs as root on the host (fix: set hostKey from `ssh-keyscan -t ed25519 BUILDER`)",
+    );
+    // A field of the wrong type fails the union as a whole; the message still names that field.
+    expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: { ...BUILDER, port: "22" } } } }, "lab"), secrets, "lab")).toThrow(
+      "stack 'lab' config: deploy: build: builder.port: must be a number (fix: give a TCP/UDP port such as 8080)",
+    );
+    expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: 3 } } }, "lab"), secrets, "lab")).toThrow(/deploy: build: must be "host", "local" or \{ builder/);
     expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: { ...BUILDER, privateKey: "k" } } } }, "lab"), secrets, "lab")).toThrow(
       "build.builder.privateKey: is not taken: the builder logs in with the host's deploy key (fix: authorize connection.privateKey's public key on the builder, or set agent: true)",
     );
