@@ -66,15 +66,22 @@ export class BuilderNix implements LocalNix {
       this.t = await this.net.connect({ ...this.spec, connectAttempts: this.spec.connectAttempts ?? 2 });
     } catch (e) {
       const why = e instanceof DeployError ? unreachableWhy(e.failure) : e instanceof Error ? e.message : String(e);
-      throw new DeployError({ kind: "builder-unreachable", host: this.host, builder: `${this.spec.user}@${this.spec.address}:${this.spec.port}`, why, changed: false });
+      throw new DeployError({ kind: "builder-unreachable", host: this.host, builder: this.target(), why, changed: false });
     }
     return this.t;
+  }
+
+  private target(): string {
+    return `${this.spec.user}@${this.spec.address}:${this.spec.port}`;
   }
 
   /** One step on the builder: its result fields, or a failure naming the step (a failed build is the caller's to read). */
   private async step(cmd: Shell, what: string, stdin?: Buffer | string): Promise<{ f: Record<string, string>; failure?: FailureKind }> {
     const r = await (await this.transport()).exec(cmd, stdin === undefined ? {} : { stdin });
     const f = resultOf(r.stdout);
+    // A user other than root runs the step through `sudo -n`, which refuses at once when it would ask a password.
+    const sudo = /^sudo: .*/m.exec(r.stderr)?.[0];
+    if (!f && sudo) throw new DeployError({ kind: "builder-unreachable", host: this.host, builder: this.target(), why: `${this.spec.user} cannot become root with sudo -n (${sudo})`, changed: false });
     if (!f) throw new Error(`${what} ended without a result (exit ${r.code}): ${r.stderr.trim()}`);
     const failure = failureOf("builder", f);
     if (failure?.kind === "missing-tool") throw new NoNix(`the builder has no '${failure.tool}' on its PATH`);
