@@ -15,3 +15,8 @@ export function placeName(b: BuiltOn): string {
 export function buildSetting(b: Elsewhere): string {
   return b === "deployer" ? 'deploy.build is "local"' : `deploy.build.builder is ${b.builder}`;
 }
+
+/** Whether deploy.build has the system built off the host (unset is the host). */
+export function buildsElsewhere(build: "host" | "local" | object | undefined): boolean {
+  return build !== undefined && build !== "host";
+}

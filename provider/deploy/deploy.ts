@@ -16,6 +16,7 @@ import * as phases from "./phases";
 import { failureOf, stateOf } from "./protocol";
 import { copyLine } from "./copy";
 import { builderNixFor } from "./builder-nix";
+import { buildsElsewhere } from "./built-on";
 import { LocalNix, localNix } from "./local-nix";
 import { buildHere, copyTo } from "./push";
 import { rebootInto } from "./reboot";
@@ -73,7 +74,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet,
   const id = `${net.now()}-${randomBytes(3).toString("hex")}`;
   const confirm = confirms(req.goal, o.magicRollback);
   const nix = builderNixFor(req.host, o, req.connection, net) ?? deployerNix;
-  const push = o.build !== undefined && o.build !== "host";
+  const push = buildsElsewhere(o.build);
   const jobFor = (system?: string) => scripts.job({
     id,
     host: req.host,

@@ -11,6 +11,7 @@ import { DeployError } from "./errors";
 import { hostNow, list, num, resultOf, text, uncoloured } from "./events";
 import { failureOf, inhibitorChanges } from "./protocol";
 import { builderNixFor } from "./builder-nix";
+import { buildsElsewhere } from "./built-on";
 import { LocalNix, localNix } from "./local-nix";
 import { buildHere, copyTo } from "./push";
 import { parseDryActivate, parsePackages, PreviewReport } from "./report";
@@ -34,7 +35,7 @@ export async function previewBuild(req: PreviewRequest, net: Net = sshNet, deplo
   const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
   try {
     // Built elsewhere (deploy.build "local" or a builder) and copied to the host, which then reports on that system.
-    const elsewhere = req.options.build !== undefined && req.options.build !== "host";
+    const elsewhere = buildsElsewhere(req.options.build);
     const system = elsewhere ? await buildHere(nix, t, req.host, req.files, req.flakeAttr) : "";
     if (elsewhere) await copyTo(nix, t, req.host, system, () => undefined);
     await nix.release?.();
