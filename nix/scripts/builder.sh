@@ -1,20 +1,22 @@
 # shellcheck shell=sh
-# A build machine's side of deploy.build.builder, one command per step (PNX_MODE), run as root (the
-# builder user's sudo), talking to the machine's Nix as its nix-daemon's trusted root.
+# A build machine's side of deploy.build.builder, one command per step (PNX_MODE), run as the login
+# user: root uses the store itself, another user builds through the machine's nix-daemon (as a
+# remote builder's user does), so no sudo is needed.
 # PNX_MODE=system: prints the system the builder's Nix builds for.
 # PNX_MODE=build: stdin is a tar of flake/ (the host's rendered flake); builds PNX_FLAKE_ATTR's system
 #   in a private directory of its own (0700, removed afterwards), and keeps the result alive with a GC
-#   root named after PNX_ID until the release. Prints the system's store path, or the build's log.
+#   root named after PNX_ID (a link in the user's cache directory, an indirect root as `nix build`
+#   registers it) until the release. Prints the system's store path, or the build's log.
 # PNX_MODE=closure: prints PNX_SYSTEM's closure, dependencies first, with each path's NAR size.
 # PNX_MODE=export: stdin holds store paths, one a line; stdout is their `nix-store --export` stream.
 # PNX_MODE=release: removes PNX_ID's GC root; the built system may then be collected.
-# Nix on a machine that is not NixOS lives in the default profile.
-PATH=$PATH:/nix/var/nix/profiles/default/bin
+# Nix on a machine that is not NixOS lives in the default profile (a multi-user install) or the user's.
+PATH=$PATH:/nix/var/nix/profiles/default/bin:$HOME/.nix-profile/bin
 if ! need base64 cat mkdir mktemp nix nix-store readlink rm tar uname; then
   emit result outcome=missing-tool "tool=$missing"
   exit 0
 fi
-ROOTS=/nix/var/nix/gcroots/pulumi-nixos-builds
+ROOTS=${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-nixos/builds
 FEATURES='nix-command flakes'
 
 case $PNX_MODE in

@@ -1,5 +1,6 @@
 // A build machine's Nix, for deploy.build.builder: the LocalNix the push asks of the deployer,
-// answered over one pinned SSH connection to the builder (nix/scripts/builder.sh). The build keeps
+// answered over one pinned SSH connection to the builder (nix/scripts/builder.sh, run as the login
+// user: root, or a user building through the builder's nix-daemon). The build keeps
 // its result alive with a GC root on the builder until release(); the export streams from the
 // builder's connection into whatever reads it (the host's import), so the deployer holds nothing
 // on disk. The edge: every call is one command on the builder.
@@ -77,11 +78,8 @@ export class BuilderNix implements LocalNix {
 
   /** One step on the builder: its result fields, or a failure naming the step (a failed build is the caller's to read). */
   private async step(cmd: Shell, what: string, stdin?: Buffer | string): Promise<{ f: Record<string, string>; failure?: FailureKind }> {
-    const r = await (await this.transport()).exec(cmd, stdin === undefined ? {} : { stdin });
+    const r = await (await this.transport()).exec(cmd, { asLogin: true, ...(stdin === undefined ? {} : { stdin }) });
     const f = resultOf(r.stdout);
-    // A user other than root runs the step through `sudo -n`, which refuses at once when it would ask a password.
-    const sudo = /^sudo: .*/m.exec(r.stderr)?.[0];
-    if (!f && sudo) throw new DeployError({ kind: "builder-unreachable", host: this.host, builder: this.target(), why: `${this.spec.user} cannot become root with sudo -n (${sudo})`, changed: false });
     if (!f) throw new Error(`${what} ended without a result (exit ${r.code}): ${r.stderr.trim()}`);
     const failure = failureOf("builder", f);
     if (failure?.kind === "missing-tool") throw new NoNix(`the builder has no '${failure.tool}' on its PATH`);
@@ -112,7 +110,7 @@ export class BuilderNix implements LocalNix {
   exportPaths(paths: readonly string[]) {
     const stream = new PassThrough();
     const done = this.transport()
-      .then((t) => t.exec(scripts.builder({ mode: "export" }), { stdin: paths.join("\n"), stdoutStream: stream }))
+      .then((t) => t.exec(scripts.builder({ mode: "export" }), { asLogin: true, stdin: paths.join("\n"), stdoutStream: stream }))
       .then(
         (r) => ({ code: r.code, stdout: "", stderr: r.stderr }),
         (e: unknown) => {
@@ -132,7 +130,7 @@ export class BuilderNix implements LocalNix {
     if (!t) return;
     this.t = undefined;
     try {
-      if (this.built) await t.exec(scripts.builder({ mode: "release", id: this.id }));
+      if (this.built) await t.exec(scripts.builder({ mode: "release", id: this.id }), { asLogin: true });
     } finally {
       await t.close().catch(() => undefined);
     }

@@ -211,7 +211,7 @@ export function failureLine(f: DeployFailure): string {
       case "builder-unreachable":
         return (
           `cannot use the builder ${f.builder} (deploy.build.builder): ${f.why}; nothing was built or changed on the host ` +
-          `(fix: check deploy.build.builder's address, port and user (root, or a user with passwordless sudo), pin the key \`ssh-keyscan -t ed25519 BUILDER\` shows as its hostKey, ` +
+          `(fix: check deploy.build.builder's address, port and user, pin the key \`ssh-keyscan -t ed25519 BUILDER\` shows as its hostKey, ` +
           `and authorize the host's deploy key there, or set deploy.build to "host")`
         );
       case "import-refused":

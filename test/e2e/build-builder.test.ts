@@ -9,13 +9,12 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { SimHost, startHosts, stopHosts } from "../harness/pool";
-import { stubNixpkgs } from "../host/push.fixture";
+import { LIVE_ROOTS, stubNixpkgs } from "../host/push.fixture";
 import { DemoStack, demoStack } from "./demo-stack";
 
 const output = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 const SLOW = 900_000;
 const RUNS = "/var/lib/pulumi-nixos/private/runs";
-const ROOTS = "/nix/var/nix/gcroots/pulumi-nixos-builds";
 
 describe("deploy.build on a builder machine", () => {
   let stack: DemoStack;
@@ -73,7 +72,7 @@ describe("deploy.build on a builder machine", () => {
       expect(onDeployer(system)).toBe(false);
     }
     // The builder keeps no build directory and no GC root once the copies are done.
-    expect(await on(builder, `ls -A ${ROOTS}`)).toBe("");
+    expect(await on(builder, LIVE_ROOTS)).toBe("");
     expect(await on(builder, "ls -d /tmp/pulumi-nixos-build.* 2>/dev/null | wc -l")).toBe("0");
     // The deploy key the builder is reached with stays a secret in the stack's state.
     const exported = (await stack.ws.ok(["stack", "export", "--show-secrets=false"])).stdout;
@@ -108,7 +107,7 @@ describe("deploy.build on a builder machine", () => {
     expect(await on(builder, `nix-store --check-validity ${built![1]} && echo valid`)).toBe("valid");
     expect(onDeployer(built![1])).toBe(false);
     expect(await on(stack.media, "readlink -f /run/current-system")).toBe(running);
-    expect(await on(builder, `ls -A ${ROOTS}`)).toBe("");
+    expect(await on(builder, LIVE_ROOTS)).toBe("");
   }, SLOW);
 
   it("a builder presenting another key than the pinned one is refused, naming the field and the fix; nothing changes on the host", async () => {

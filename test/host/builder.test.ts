@@ -1,14 +1,14 @@
 // deploy.build on a builder machine, over real SSH, with nix/scripts/builder.sh run for real: a
-// simulated host builds another's system as its deploy user through sudo (a builder's non-root login),
-// leaving no build directory and no GC root behind; a build that fails there reports Nix's own error
-// and changes nothing on the host; a builder that refuses the login names deploy.build.builder.
+// simulated host builds another's system as its root login (a simulated host has no nix-daemon, so
+// only root can build in its store), leaving no build directory and no live GC root behind; a build
+// that fails there reports Nix's own error and changes nothing on the host; a builder that refuses
+// the login names deploy.build.builder.
 import { deploy, DeployRequest } from "../../provider/deploy/deploy";
 import { DeployError } from "../../provider/deploy/errors";
 import { SimHost, startHosts, stopHosts } from "../harness/pool";
 import { running } from "./generation.fixture";
-import { pushRequest, stubNixpkgs } from "./push.fixture";
+import { LIVE_ROOTS, pushRequest, stubNixpkgs } from "./push.fixture";
 
-const ROOTS = "/nix/var/nix/gcroots/pulumi-nixos-builds";
 let host: SimHost;
 let builder: SimHost;
 
@@ -20,13 +20,13 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => stopHosts([host, builder].filter((h) => h !== undefined)));
 
-function request(version: number, broken = false, user = builder.deployUser): DeployRequest {
+function request(version: number, broken = false, user = "root"): DeployRequest {
   const r = pushRequest(host, version, { builder: { address: builder.address, port: builder.port, user, hostKey: builder.hostKey } });
   if (broken) r.files["configuration.nix"] = r.files["configuration.nix"].replace("{ ... }: {", '{ ... }: {\n  environment.etc.broken.text = builtins.throw "broken on purpose";');
   return r;
 }
 
-const leftOnBuilder = async () => (await builder.exec(`ls -A ${ROOTS} 2>/dev/null; ls -d /tmp/pulumi-nixos-build.* 2>/dev/null`)).stdout.trim();
+const leftOnBuilder = async () => (await builder.exec(`${LIVE_ROOTS}; ls -d /tmp/pulumi-nixos-build.* 2>/dev/null`)).stdout.trim();
 
 async function failing(req: DeployRequest): Promise<DeployError> {
   const e = await deploy(req, () => undefined).then(
@@ -37,7 +37,7 @@ async function failing(req: DeployRequest): Promise<DeployError> {
   return e as DeployError;
 }
 
-it("builds on the builder as its deploy user through sudo, and leaves no build directory or GC root there", async () => {
+it("builds on the builder as its login user, and leaves no build directory or live GC root there", async () => {
   const logs: string[] = [];
   const r = await deploy(request(1), (m) => logs.push(m));
   expect(r.builtOn).toEqual({ builder: builder.address });

@@ -41,3 +41,6 @@ export function pushRequest(host: SimHost, version: number, build: DeployOptions
     takeover: false,
   };
 }
+
+/** A builder's live GC roots of pulumi-nixos builds (links in the login user's cache, registered as indirect roots), one a line. */
+export const LIVE_ROOTS = `for l in /nix/var/nix/gcroots/auto/*; do t=$(readlink "$l"); case $t in */pulumi-nixos/builds/*) [ -e "$t" ] && echo "$t";; esac; done`;
