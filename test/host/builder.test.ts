@@ -2,8 +2,9 @@
 // simulated host builds another's system as its root login (a simulated host has no nix-daemon, so
 // only root can build in its store), leaving no build directory and no live GC root behind; a build
 // that fails there reports Nix's own error and changes nothing on the host; a builder that refuses
-// the login names deploy.build.builder.
+// the login or cannot be reached names deploy.build.builder.
 import { deploy, DeployRequest } from "../../provider/deploy/deploy";
+import type { Builder } from "../../provider/deploy/builder-nix";
 import { DeployError } from "../../provider/deploy/errors";
 import { SimHost, startHosts, stopHosts } from "../harness/pool";
 import { running } from "./generation.fixture";
@@ -61,5 +62,15 @@ it("a builder that refuses the login names deploy.build.builder and the fix; not
   const before = await running(host);
   const e = await failing(request(3, false, "nobody"));
   expect(e.message).toMatch(new RegExp(`^${host.name}: cannot use the builder nobody@[\\d.]+:\\d+ \\(deploy\\.build\\.builder\\): the login as nobody was refused .*\\(fix: check deploy\\.build\\.builder's address, port and user`));
+  expect(await running(host)).toEqual(before);
+}, 300_000);
+
+it("a builder nothing listens for names deploy.build.builder and the fix; nothing changes on the host", async () => {
+  const before = await running(host);
+  const req = request(3);
+  // A port of the builder's address where nothing listens.
+  const closed = { ...req, options: { ...req.options, build: { builder: { ...(req.options.build as { builder: Builder }).builder, port: 1 } } } };
+  const e = await failing(closed);
+  expect(e.message).toMatch(new RegExp(`^${host.name}: cannot use the builder root@[\\d.]+:1 \\(deploy\\.build\\.builder\\): .*ECONNREFUSED.*; nothing was built or changed on the host \\(fix: check deploy\\.build\\.builder's address, port and user`));
   expect(await running(host)).toEqual(before);
 }, 300_000);
