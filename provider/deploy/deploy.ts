@@ -15,6 +15,8 @@ import { confirms, Goal } from "./goal";
 import * as phases from "./phases";
 import { failureOf, stateOf } from "./protocol";
 import { copyLine } from "./copy";
+import { builderNixFor } from "./builder-nix";
+import { buildsElsewhere } from "./built-on";
 import { LocalNix, localNix } from "./local-nix";
 import { buildHere, copyTo } from "./push";
 import { rebootInto } from "./reboot";
@@ -67,11 +69,12 @@ function deployKeyOf(c: Connection): string {
   }
 }
 
-export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet, nix: LocalNix = localNix): Promise<DeployResult> {
+export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet, deployerNix: LocalNix = localNix): Promise<DeployResult> {
   const o = req.options;
   const id = `${net.now()}-${randomBytes(3).toString("hex")}`;
   const confirm = confirms(req.goal, o.magicRollback);
-  const push = o.build === "local";
+  const nix = builderNixFor(req.host, o, req.connection, net) ?? deployerNix;
+  const push = buildsElsewhere(o.build);
   const jobFor = (system?: string) => scripts.job({
     id,
     host: req.host,
@@ -93,12 +96,12 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet,
     secrets: req.secretFiles,
     system,
   });
-  let upload: Buffer | undefined; // made once the system to activate is known (deploy.build "local")
+  let upload: Buffer | undefined; // made once the system to activate is known (a system built elsewhere)
   const spec = connectionSpec(req.host, req.connection, req.hostKey);
   const began = net.now();
   // Long enough for every phase the host runs by itself, then the result is read or the host is lost.
   const budget = (o.lockWaitSec + 2 * o.activationTimeoutSec + o.rollbackTimeoutSec + o.healthTimeoutSec + 300) * 1000;
-  let deadline = began + budget; // counted again from the end of a copy (deploy.build "local")
+  let deadline = began + budget; // counted again from the end of a copy (a system built elsewhere)
   const secs = (since: number) => ((net.now() - since) / 1000).toFixed(1);
 
   let t = await net.connect(spec).catch((e) => {
@@ -109,7 +112,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet,
   const hostKey = t.hostKey;
   const pinned: ConnectionSpec = { ...spec, hostKey };
 
-  let view = phases.initial(push);
+  let view = phases.initial(push ? nix.place : undefined);
   let since = net.now();
   let awaitingAt = 0;
   const passed = (before: phases.Phase, now: phases.RunView) => {
@@ -155,6 +158,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet,
           passed(before, view);
         } else if (n.do === "copy") {
           const c = await copyTo(nix, t, req.host, view.push!.system!, (p) => log(`${req.host}: ${copyLine(p)}`));
+          await nix.release?.();
           view = phases.copied(view, c);
           deadline = net.now() + budget;
         } else if (n.do === "confirm") {
@@ -195,6 +199,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet,
     if (shutOut && view.started && !view.result && !e.failure.unattended) throw new DeployError({ ...e.failure, unattended: unattended() });
     throw e;
   } finally {
+    await nix.release?.().catch(() => undefined);
     await t.close().catch(() => undefined);
   }
 

@@ -2,6 +2,7 @@
 // generation rolled back to, whether the host was changed, what it runs now), and the one place
 // that turns a failure into the line the user reads.
 import { markerOwnerName } from "../model/owner";
+import { buildSetting, Elsewhere, placeName } from "./built-on";
 
 /** What the host runs and boots, as the host itself reported it; undefined when it could not be read. */
 export interface HostNow {
@@ -44,9 +45,10 @@ export type FailureKind =
   | { kind: "start-failed"; error: string }
   | { kind: "locked"; holder: string; waitedSec: number }
   | { kind: "watchdog-failed" }
-  | { kind: "build-failed"; exitCode: number; log: string; on?: "deployer" }
-  | { kind: "no-local-nix"; why: string } // deploy.build "local" on a deployer without a working Nix
-  | { kind: "system-mismatch"; hostSystem: string; localSystem: string } // deploy.build "local" for a host of another system
+  | { kind: "build-failed"; exitCode: number; log: string; on?: Elsewhere }
+  | { kind: "no-local-nix"; why: string; on?: Elsewhere } // deploy.build "local" (or a builder) without a working Nix
+  | { kind: "system-mismatch"; hostSystem: string; localSystem: string; on?: Elsewhere } // deploy.build elsewhere for a host of another system
+  | { kind: "builder-unreachable"; builder: string; why: string } // deploy.build.builder refused or could not be reached
   | { kind: "import-refused"; why: string } // the host's store refused the copied paths (signatures, trust)
   | { kind: "copy-disk-full"; why: string; copied?: CopyProgress }
   | { kind: "copy-interrupted"; why: string; copied?: CopyProgress }
@@ -191,18 +193,26 @@ export function failureLine(f: DeployFailure): string {
       case "watchdog-failed":
         return `cannot arm the rollback watchdog, so nothing was activated; ${runsNow(f)}`;
       case "build-failed":
-        return f.on === "deployer"
-          ? `build on the deployer failed (exit ${f.exitCode}; deploy.build is "local"); nothing was copied or changed on the host:\n${f.log}`
+        return f.on
+          ? `build on ${placeName(f.on)} failed (exit ${f.exitCode}; ${buildSetting(f.on)}); nothing was copied or changed on the host:\n${f.log}`
           : `build failed (exit ${f.exitCode}); ${unchanged(f)}, ${runsNow(f)}:\n${f.log}`;
       case "no-local-nix":
-        return (
-          `deploy.build is "local", but the deployer cannot run Nix (${f.why}); nothing was built or changed on the host ` +
-          `(fix: install Nix with flakes on the deployer, or set deploy.build to "host" to build on the host)`
-        );
+        return !f.on || f.on === "deployer"
+          ? `deploy.build is "local", but the deployer cannot run Nix (${f.why}); nothing was built or changed on the host ` +
+              `(fix: install Nix with flakes on the deployer, or set deploy.build to "host" to build on the host)`
+          : `${buildSetting(f.on)}, but the builder cannot run Nix (${f.why}); nothing was built or changed on the host ` +
+              `(fix: install Nix on the builder, or set deploy.build to "host" or "local")`;
       case "system-mismatch":
+        return !f.on || f.on === "deployer"
+          ? `deploy.build is "local", but the host is ${f.hostSystem} and the deployer builds for ${f.localSystem} (its builtins.currentSystem); ` +
+              `refused before building, nothing changed (fix: set deploy.build to "host" for this host, or deploy from a ${f.hostSystem} machine)`
+          : `${buildSetting(f.on)}, but the host is ${f.hostSystem} and the builder builds for ${f.localSystem} (its builtins.currentSystem); ` +
+              `refused before building, nothing changed (fix: give deploy.build.builder a ${f.hostSystem} machine, or set deploy.build to "host")`;
+      case "builder-unreachable":
         return (
-          `deploy.build is "local", but the host is ${f.hostSystem} and the deployer builds for ${f.localSystem} (its builtins.currentSystem); ` +
-          `refused before building, nothing changed (fix: set deploy.build to "host" for this host, or deploy from a ${f.hostSystem} machine)`
+          `cannot use the builder ${f.builder} (deploy.build.builder): ${f.why}; nothing was built or changed on the host ` +
+          `(fix: check deploy.build.builder's address, port and user, pin the key \`ssh-keyscan -t ed25519 BUILDER\` shows as its hostKey, ` +
+          `and authorize the host's deploy key there, or set deploy.build to "host")`
         );
       case "import-refused":
         return (

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Readable } from "stream";
+import type { Elsewhere } from "./built-on";
 import type { ClosurePath } from "./copy";
 
 const FEATURES = ["--extra-experimental-features", "nix-command flakes"];
@@ -31,8 +32,11 @@ function run(cmd: string, args: readonly string[]): Promise<Ran> {
   });
 }
 
-/** What the push asks of the deployer's Nix; the deploy core's tests use a scripted fake. */
+/** What the push asks of the Nix that builds (the deployer's, or a builder's); the deploy core's tests use a scripted fake. */
 export interface LocalNix {
+  readonly place: Elsewhere; // where it builds, for labels and messages
+  /** Ends what the build holds once the host has the system (a builder's GC root and connection); again, nothing. */
+  release?(): Promise<void>;
   currentSystem(): Promise<string>;
   buildSystem(files: Record<string, string>, attr: string): Promise<{ system?: string; code: number; log: string }>;
   closureOf(storePath: string): Promise<ClosurePath[]>;
@@ -94,4 +98,4 @@ function exportPaths(paths: readonly string[]): { stream: Readable; done: Promis
 }
 
 /** The deployer's own Nix, through its `nix` and `nix-store` on PATH. */
-export const localNix: LocalNix = { currentSystem, buildSystem, closureOf, exportPaths };
+export const localNix: LocalNix = { place: "deployer", currentSystem, buildSystem, closureOf, exportPaths };

@@ -2,6 +2,7 @@
 // feed() folds the job's streamed log into a RunView, next() says what the driver does next, and
 // outcome() turns the host's result into a DeployResult or a DeployFailure. What each line means is
 // provider/deploy/protocol.ts's. No I/O here.
+import { BuiltOn, Elsewhere, placeName } from "./built-on";
 import { hostNow, list, marker, num, parseEvent, text, uncoloured, EVENT_PREFIX } from "./events";
 import type { CopyProgress, DeployFailure, FailureKind, HostNow } from "./errors";
 import { size } from "./report";
@@ -32,13 +33,13 @@ export interface RunView {
   warnings: string[]; // the host's warnings, for the host's row
   quiet: number; // commands in a row that ended by themselves and brought nothing new
   commandOffset: number; // the offset when the last command began
-  // Set when the deployer builds the system and copies it to the host (deploy.build "local"): the
-  // system it built, then what the copy sent. The job starts once both are there.
-  push?: { system?: string; copied?: CopyProgress };
+  // Set when the system is built elsewhere and copied to the host (deploy.build "local" or a
+  // builder): where, the system built there, then what the copy sent. The job starts once both are there.
+  push?: { on: Elsewhere; system?: string; copied?: CopyProgress };
 }
 
-/** A run not begun; `push`: the deployer builds the system and copies it to the host first. */
-export function initial(push = false): RunView {
+/** A run not begun; `push`: where the system is built before it is copied to the host. */
+export function initial(push?: Elsewhere): RunView {
   return {
     phase: "connecting",
     started: false,
@@ -51,23 +52,23 @@ export function initial(push = false): RunView {
     warnings: [],
     quiet: 0,
     commandOffset: -1,
-    ...(push ? { push: {} } : {}),
+    ...(push ? { push: { on: push } } : {}),
   };
 }
 
-/** The deployer begins building the system (deploy.build "local"). */
+/** The system begins building elsewhere (deploy.build "local" or a builder). */
 export function buildingHere(v: RunView): RunView {
   return { ...v, phase: "building" };
 }
 
-/** The deployer built `system`: the copy comes next. */
+/** `system` was built elsewhere: the copy comes next. */
 export function builtHere(v: RunView, system: string): RunView {
-  return { ...v, phase: "copying", push: { ...v.push, system } };
+  return { ...v, phase: "copying", push: { ...v.push!, system } };
 }
 
 /** The host has the whole system now; `c` is what the copy sent. */
 export function copied(v: RunView, c: CopyProgress): RunView {
-  return { ...v, push: { ...v.push, copied: c } };
+  return { ...v, push: { ...v.push!, copied: c } };
 }
 
 function apply(v: RunView, line: string, bytes: number): RunView {
@@ -152,8 +153,8 @@ export interface DeployResult {
   closureDiff: string;
   rebootReasons: string[]; // what only a boot loads that differs from the booted system (kernel, initrd, ...)
   stagedBytes?: number;
-  builtOn: "host" | "deployer";
-  copied?: CopyProgress; // what went to the host (deploy.build "local")
+  builtOn: BuiltOn;
+  copied?: CopyProgress; // what went to the host (a system built elsewhere)
   warnings: string[];
 }
 
@@ -186,7 +187,7 @@ export function outcome(v: RunView, c: OutcomeContext): { ok: true; result: Depl
       closureDiff: uncoloured(text(f.diff)).trim(),
       rebootReasons: list(f.reboot),
       stagedBytes: v.stagedBytes,
-      builtOn: v.push ? "deployer" : "host",
+      builtOn: v.push?.on ?? "host",
       ...(v.push?.copied ? { copied: v.push.copied } : {}),
       warnings: v.warnings,
     },
@@ -218,7 +219,7 @@ export function phaseLabel(p: Phase, goal: Goal, v: RunView): string | undefined
       return "wait for the host lock";
     case "building":
       // With a pushed system the host's own "building" only checks that system is in its store.
-      return !v.push ? "build" : v.started ? "check of the copied system" : "build on the deployer";
+      return !v.push ? "build" : v.started ? "check of the copied system" : `build on ${placeName(v.push.on)}`;
     case "copying": {
       const c = v.push?.copied;
       return c ? `copy (${c.paths} paths, ${size(c.bytes)})` : "copy";

@@ -1,6 +1,6 @@
 // A preview that builds: one connection to a changed host, one command (nix/scripts/preview.sh) that
-// builds the new system in a scratch directory without activating it (or, with deploy.build "local",
-// the deployer builds it and copies what the host lacks first), and the report of what a switch to it
+// builds the new system in a scratch directory without activating it (or, with deploy.build "local"
+// or a builder, the deployer or the builder builds it and copies what the host lacks first), and the report of what a switch to it
 // would do. Nothing of the running system changes: no profile, no deployed flake, no unit (a copied
 // system adds store paths, as a build on the host does).
 import { randomBytes } from "crypto";
@@ -10,6 +10,8 @@ import { connectionSpec } from "./connect";
 import { DeployError } from "./errors";
 import { hostNow, list, num, resultOf, text, uncoloured } from "./events";
 import { failureOf, inhibitorChanges } from "./protocol";
+import { builderNixFor } from "./builder-nix";
+import { buildsElsewhere } from "./built-on";
 import { LocalNix, localNix } from "./local-nix";
 import { buildHere, copyTo } from "./push";
 import { parseDryActivate, parsePackages, PreviewReport } from "./report";
@@ -26,15 +28,17 @@ export interface PreviewRequest {
   options: DeployOptions;
 }
 
-export async function previewBuild(req: PreviewRequest, net: Net = sshNet, nix: LocalNix = localNix): Promise<PreviewReport> {
+export async function previewBuild(req: PreviewRequest, net: Net = sshNet, deployerNix: LocalNix = localNix): Promise<PreviewReport> {
   const id = `preview-${net.now()}-${randomBytes(3).toString("hex")}`;
   const upload = archive(flakeEntries(req.files));
+  const nix = builderNixFor(req.host, req.options, req.connection, net) ?? deployerNix;
   const t = await net.connect(connectionSpec(req.host, req.connection, req.hostKey));
   try {
-    // deploy.build "local": built here and copied to the host, which then reports on that system.
-    const local = req.options.build === "local";
-    const system = local ? await buildHere(nix, t, req.host, req.files, req.flakeAttr) : "";
-    if (local) await copyTo(nix, t, req.host, system, () => undefined);
+    // Built elsewhere (deploy.build "local" or a builder) and copied to the host, which then reports on that system.
+    const elsewhere = buildsElsewhere(req.options.build);
+    const system = elsewhere ? await buildHere(nix, t, req.host, req.files, req.flakeAttr) : "";
+    if (elsewhere) await copyTo(nix, t, req.host, system, () => undefined);
+    await nix.release?.();
     // stdin stays open while the build runs: if this process or its connection goes, the host sees
     // the end of it and stops the build, frees the lock and removes the scratch directory.
     const r = await t.exec(scripts.preview(id, req.flakeAttr, req.options.lockWaitSec, upload.length, system), { stdin: upload, holdStdin: true });
@@ -53,9 +57,10 @@ export async function previewBuild(req: PreviewRequest, net: Net = sshNet, nix: 
       rebootReasons: list(f.reboot),
       inhibited: inhibitorChanges(f.inhibited),
       reboot: req.options.reboot,
-      builtOn: local ? "deployer" : "host",
+      builtOn: elsewhere ? nix.place : "host",
     };
   } finally {
+    await nix.release?.().catch(() => undefined);
     await t.close();
   }
 }

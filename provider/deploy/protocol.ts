@@ -125,6 +125,18 @@ export const OUTCOMES = {
     "import-failed": ["error"],
     "missing-tool": ["tool"],
   },
+  // A build machine's steps (deploy.build.builder): its system, a build, a closure (paths and NAR
+  // sizes: base64 lines), the release of the build's GC root. builder-nix.ts reads them.
+  builder: {
+    system: ["system"],
+    built: ["system"],
+    "build-failed": ["log"],
+    "staging-failed": ["error"],
+    closure: ["paths", "sizes"],
+    "closure-failed": ["error"],
+    released: [],
+    "missing-tool": ["tool"],
+  },
   cleanup: {
     removed: ["rollbackCode", "keptSecrets", "keptFlake", "released"],
     "not-ours": [],
@@ -188,7 +200,12 @@ export function failureOf(script: Script, f: Fields, c: Context = {}): FailureKi
     case "booted":
     case "not-yet":
     case "removed":
+    case "system":
+    case "closure":
+    case "released":
       return undefined;
+    case "closure-failed":
+      return { kind: "script-failed", what: "nix-store -qR of the built system", exitCode, output: text(f.error).trim() };
     case "not-ours":
       return script === "cleanup" ? undefined : { kind: "not-ours", markerOwner: f.markerOwner || undefined, markerStack: f.markerStack, markerHost: f.markerHost, otherIdentity: f.otherIdentity === "1", action: "deploy" };
     case "missing-tool":

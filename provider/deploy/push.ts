@@ -1,8 +1,10 @@
-// The two steps of deploy.build "local" before the host's job starts: build the system with the
-// deployer's Nix (after checking the host is of the deployer's system), and copy to the host the
-// paths of its closure that the host's store lacks, over the host's own pinned connection. Every
-// failure is a DeployError that names the host and the fix; nothing here touches the running system.
+// The two steps of a system built elsewhere (deploy.build "local" or a builder) before the host's
+// job starts: build the system with the deployer's or the builder's Nix (after checking the host is
+// of its system), and copy to the host the paths of its closure that the host's store lacks, over the
+// host's own pinned connection. Every failure is a DeployError that names the host and the fix;
+// nothing here touches the running system.
 import { Transform } from "stream";
+import { placeName } from "./built-on";
 import { planCopy, progressAt } from "./copy";
 import { CopyProgress, DeployError, FailureKind } from "./errors";
 import { resultOf, text } from "./events";
@@ -21,27 +23,27 @@ export async function lacking(t: Transport, host: string, paths: readonly string
   return { system: f.system ?? "", missing: text(f.missing).split("\n").filter(Boolean) };
 }
 
-/** Runs a step of the deployer's Nix; a deployer without Nix fails naming deploy.build. */
-async function local<T>(host: string, what: string, step: () => Promise<T>): Promise<T> {
+/** Runs a step of the Nix that builds; one without Nix fails naming deploy.build. */
+async function local<T>(nix: LocalNix, host: string, what: string, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (e) {
-    if (e instanceof NoNix) throw new DeployError({ kind: "no-local-nix", host, why: e.message });
+    if (e instanceof NoNix) throw new DeployError({ kind: "no-local-nix", host, why: e.message, on: nix.place, changed: false });
     if (e instanceof DeployError) throw e;
-    throw new DeployError({ kind: "script-failed", host, what: `${what} on the deployer`, exitCode: 1, output: e instanceof Error ? e.message : String(e) });
+    throw new DeployError({ kind: "script-failed", host, what: `${what} on ${placeName(nix.place)}`, exitCode: 1, output: e instanceof Error ? e.message : String(e), changed: false });
   }
 }
 
 /**
- * Builds the host's system on the deployer, from the same rendered files the host would build, once
- * the host's system is known to be the deployer's. Returns the toplevel's store path.
+ * Builds the host's system where `nix` builds, from the same rendered files the host would build,
+ * once the host's system is known to be the one it builds for. Returns the toplevel's store path.
  */
 export async function buildHere(nix: LocalNix, t: Transport, host: string, files: Record<string, string>, flakeAttr: string): Promise<string> {
-  const mine = await local(host, "nix eval builtins.currentSystem", () => nix.currentSystem());
+  const mine = await local(nix, host, "nix eval builtins.currentSystem", () => nix.currentSystem());
   const theirs = (await lacking(t, host, [])).system;
-  if (theirs !== mine) throw new DeployError({ kind: "system-mismatch", host, hostSystem: theirs || "unknown", localSystem: mine, changed: false });
-  const b = await local(host, "nix build", () => nix.buildSystem(files, flakeAttr));
-  if (!b.system) throw new DeployError({ kind: "build-failed", host, exitCode: b.code, log: scripts.nixError(b.log), on: "deployer", changed: false });
+  if (theirs !== mine) throw new DeployError({ kind: "system-mismatch", host, hostSystem: theirs || "unknown", localSystem: mine, on: nix.place, changed: false });
+  const b = await local(nix, host, "nix build", () => nix.buildSystem(files, flakeAttr));
+  if (!b.system) throw new DeployError({ kind: "build-failed", host, exitCode: b.code, log: scripts.nixError(b.log), on: nix.place, changed: false });
   return b.system;
 }
 
@@ -55,11 +57,11 @@ function copyFailure(f: FailureKind, host: string, copied: CopyProgress): Deploy
 
 /**
  * Copies to the host the paths of `system`'s closure that its store lacks, streamed from the
- * deployer's `nix-store --export` into the host's `nix-store --import`; `progress` hears how far it
+ * building machine's `nix-store --export` into the host's `nix-store --import`; `progress` hears how far it
  * got every few seconds. A path the host has is never sent.
  */
 export async function copyTo(nix: LocalNix, t: Transport, host: string, system: string, progress: (c: CopyProgress) => void): Promise<CopyProgress> {
-  const closure = await local(host, `nix-store -qR ${system}`, () => nix.closureOf(system));
+  const closure = await local(nix, host, `nix-store -qR ${system}`, () => nix.closureOf(system));
   const plan = planCopy(
     closure,
     (await lacking(t, host, closure.map((p) => p.path))).missing,
@@ -94,8 +96,10 @@ export async function copyTo(nix: LocalNix, t: Transport, host: string, system: 
     const failure = failureOf("import", f);
     if (failure) throw copyFailure(failure, host, progressAt(plan, bytes));
   }
+  // An export cut short (a builder's connection lost) is an interrupted copy: what arrived stays.
   if (exported.code !== 0) {
-    throw new DeployError({ kind: "script-failed", host, what: "nix-store --export on the deployer", exitCode: exported.code, output: exported.stderr.trim(), changed: false });
+    const why = `nix-store --export on ${placeName(nix.place)} ended with exit ${exported.code}: ${exported.stderr.trim()}`;
+    throw copyFailure({ kind: "copy-interrupted", why }, host, progressAt(plan, bytes));
   }
   if (!f) throw copyFailure({ kind: "copy-interrupted", why: `the import on the host ended without a result (exit ${r.code}): ${r.stderr.trim()}` }, host, progressAt(plan, bytes));
   return progressAt(plan, bytes, true);

@@ -1,6 +1,7 @@
 // What a deploy does or would do to a host, as data read from the real tools' output
 // (switch-to-configuration's unit lines, `nix store diff-closures`), and the lines `pulumi preview`
 // and `pulumi up` print about it. Pure: no I/O.
+import { BuiltOn, placeName } from "./built-on";
 import type { CopyProgress } from "./errors";
 import { unitsFrom, Units } from "./scripts";
 
@@ -27,7 +28,7 @@ export interface PreviewReport {
   rebootReasons: string[];
   inhibited: string[]; // the changed switch inhibitors that refuse the switch ("dbus-implementation : dbus -> broker")
   reboot: "never" | "ifNeeded" | "always";
-  builtOn?: "host" | "deployer"; // where the system was built (deploy.build); the host when not said
+  builtOn?: BuiltOn; // where the system was built (deploy.build); the host when not said
 }
 
 /** Users or groups a switch would create and remove (NixOS's update-users-groups.pl). */
@@ -137,7 +138,7 @@ export function previewLines(r: PreviewReport): string[] {
   const closure = r.closureBytes ? `closure ${bytes(r.closureBytes.to - r.closureBytes.from)} (${size(r.closureBytes.to)} in all)` : undefined;
   const pkgs = [packagesLine(r.packages) ?? "no version changes", closure].filter(Boolean).join("; ");
   return [
-    `${r.host}: preview build: ${r.system} built on the ${r.builtOn ?? "host"}${r.builtOn === "deployer" ? " and copied to the host" : ""}, nothing activated`,
+    `${r.host}: preview build: ${r.system} built on ${placeName(r.builtOn ?? "host")}${(r.builtOn ?? "host") !== "host" ? " and copied to the host" : ""}, nothing activated`,
     `${r.host}: units: ${unitsLine(r.units, false) ?? "no unit would start, stop, restart or reload"}`,
     `${r.host}: users: ${accountsLine(r.users) ?? "none created or removed"}`,
     `${r.host}: groups: ${accountsLine(r.groups) ?? "none created or removed"}`,
@@ -150,12 +151,12 @@ export function previewLines(r: PreviewReport): string[] {
 /** The one line `pulumi up` ends a host with: generation, units, versions, reboot. */
 export function summaryLine(
   host: string,
-  s: { generation?: number; previousGeneration?: number; units: Units; closureDiff: string; rebootReasons: string[]; copied?: CopyProgress },
+  s: { generation?: number; previousGeneration?: number; units: Units; closureDiff: string; rebootReasons: string[]; copied?: CopyProgress; builtOn?: BuiltOn },
   policy: PreviewReport["reboot"],
 ): string {
   const gen = s.generation === undefined ? "deployed" : `generation ${s.generation}${s.previousGeneration !== undefined ? ` (was ${s.previousGeneration})` : ""}`;
-  // A system built on the deployer: what its copy sent the host.
-  const copy = s.copied && `built on the deployer, copied ${s.copied.paths} paths (${size(s.copied.bytes)})`;
+  // A system built elsewhere: where, and what its copy sent the host.
+  const copy = s.copied && `built on ${placeName(s.builtOn ?? "deployer")}, copied ${s.copied.paths} paths (${size(s.copied.bytes)})`;
   const parts = [gen, copy, unitsLine(s.units, true) ?? "no unit changes", packagesLine(parsePackages(s.closureDiff)) ?? "no version changes", rebootLine(policy, s.rebootReasons, "did")].filter(Boolean);
   return `${host}: ${parts.join("; ")}`;
 }

@@ -23,6 +23,7 @@ export const SCRIPT_FILES = {
   reboot: read("reboot"),
   booted: read("booted"),
   import: read("import"),
+  builder: read("builder"),
 };
 
 export type Entry = Exclude<keyof typeof SCRIPT_FILES, "lib">;
@@ -139,6 +140,18 @@ export function preview(id: string, flakeAttr: string, lockWaitSec: number, arch
 /** The host's end of a copy (nix/scripts/import.sh): which of the paths on stdin its store lacks, or the import of an export stream. */
 export function importer(mode: "lacks" | "import"): Shell {
   return script("import", { PNX_MODE: mode });
+}
+
+/** A build machine's step (nix/scripts/builder.sh): its system, a build kept by the GC root `id`, a closure, an export, or the root's release. */
+export function builder(
+  step: { mode: "system" } | { mode: "build"; id: string; flakeAttr: string } | { mode: "closure"; system: string } | { mode: "export" } | { mode: "release"; id: string },
+): Shell {
+  return script("builder", {
+    PNX_MODE: step.mode,
+    PNX_ID: "id" in step ? step.id : "",
+    PNX_FLAKE_ATTR: "flakeAttr" in step ? step.flakeAttr : "",
+    PNX_SYSTEM: "system" in step ? step.system : "",
+  });
 }
 
 /** Reboots into the new boot default (expected to be `system`), or back into generation `back`. */

@@ -149,10 +149,10 @@ class SshTransport implements Transport {
     client.on("close", () => (this.closed = true));
   }
 
-  // Root runs the script under sh; a deploy user runs it under `sudo -n sh`, which fails at once
-  // instead of prompting when sudo would want a password.
+  // Root (or a command asLogin) runs the script under sh; a deploy user runs it under `sudo -n sh`,
+  // which fails at once instead of prompting when sudo would want a password.
   exec(cmd: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
-    const command = this.spec.user === "root" ? sh`sh -c ${cmd.text}`.text : sh`sudo -n sh -c ${cmd.text}`.text;
+    const command = this.spec.user === "root" || opts.asLogin ? sh`sh -c ${cmd.text}`.text : sh`sudo -n sh -c ${cmd.text}`.text;
     if (this.closed) return Promise.reject(new Error("the SSH connection is closed"));
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
@@ -161,7 +161,8 @@ class SshTransport implements Transport {
         const errOut: Buffer[] = [];
         const onGone = () => reject(new Error("the SSH connection closed while a command was running"));
         this.client.once("close", onGone);
-        stream.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.push(d)));
+        if (opts.stdoutStream) stream.pipe(opts.stdoutStream);
+        else stream.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.push(d)));
         stream.stderr.on("data", (d: Buffer) => errOut.push(d));
         stream.on("close", (code: number | null, signal?: string) => {
           this.client.removeListener("close", onGone);

@@ -1,14 +1,16 @@
 // The narrow interface deployment code uses to talk to a host: run a command (streaming its
 // output, with bytes or a stream on its stdin), close. Only ssh.ts implements it; the deploy core's tests use
 // a scripted fake.
-import type { Readable } from "stream";
+import type { Readable, Writable } from "stream";
 import type { Shell } from "./shell";
 
 export interface ExecOptions {
   stdin?: Buffer | string;
   stdinStream?: Readable; // instead of stdin: piped as it comes (a copy's export stream), its end ends stdin
   onStdout?: (chunk: Buffer) => void; // called as output arrives; stdout is then not collected
+  stdoutStream?: Writable; // instead of onStdout: stdout piped into it as the writer takes it (an export to another host), ended with it
   holdStdin?: boolean; // stdin stays open after `stdin` while the command runs: its end tells the host the deployer is gone
+  asLogin?: boolean; // run as the login user, never through sudo (a builder's user, building through its nix-daemon)
 }
 
 export interface ExecResult {
@@ -20,7 +22,7 @@ export interface ExecResult {
 export interface Transport {
   /** The host key the server presented ("ssh-ed25519 AAAA..."), to record after trust-on-first-use. */
   readonly hostKey: string;
-  /** Runs a script with root rights (directly as root, or through `sudo -n` for a deploy user). */
+  /** Runs a script with root rights (directly as root, or through `sudo -n` for a deploy user), or as the login user (asLogin). */
   exec(cmd: Shell, opts?: ExecOptions): Promise<ExecResult>;
   close(): Promise<void>;
 }

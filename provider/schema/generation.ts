@@ -3,7 +3,7 @@
 // built by a function that loads zod itself, because the dynamic provider that calls it is
 // serialised by value and zod's objects cannot be (pulumi/pulumi#5294).
 import type { z as Z } from "zod";
-import { connectionSchema as connectionSchema_ } from "./connection";
+import { builderSchema, connectionSchema as connectionSchema_ } from "./connection";
 import { IDENTITY, PULUMI_NAME } from "./owner";
 import { destinationProblem } from "./secret-path";
 
@@ -71,12 +71,23 @@ function buildSchemas() {
     /** `pulumi preview` builds each changed host's new system on the host (nothing activated) and reports what it would do. */
     previewBuild: z.boolean().default(false),
     /**
-     * Where the new system is built: "host" (the host builds it from the uploaded flake) or "local"
+     * Where the new system is built: "host" (the host builds it from the uploaded flake), "local"
      * (the deployer builds it with its own Nix from the same flake, copies to the host only the store
-     * paths it lacks, and the host activates that store path without evaluating anything). Unset is
-     * "host", and stays out of the inputs, so a stack that does not set it records exactly what it did.
+     * paths it lacks, and the host activates that store path without evaluating anything), or
+     * { builder: {...} } (a build machine does what "local" has the deployer do; its paths stream
+     * through the deployer to the host). Unset is "host", and stays out of the inputs, so a stack that
+     * does not set it records exactly what it did.
      */
-    build: z.enum(["host", "local"], { message: 'must be "host" or "local" (fix: "local" builds on the deployer and copies the system to the host)' }).optional(),
+    build: z
+      .union([z.enum(["host", "local"]), z.object({ builder: builderSchema() }).strict()], {
+        // A builder whose field has the wrong type fails the union as a whole: say that field.
+        error: (iss) => {
+          const inner = iss.code === "invalid_union" && typeof iss.input === "object" ? iss.errors[1]?.[0] : undefined;
+          if (inner && inner.path.length > 1) return `${inner.path.map(String).join(".")}: ${inner.message}`;
+          return 'must be "host", "local" or { builder: { address, hostKey, ... } } (fix: "local" builds on the deployer, a builder builds on that machine; either copies the system to the host)';
+        },
+      })
+      .optional(),
   });
 
   const relativePath = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._+\-/]+$/;

@@ -8,10 +8,9 @@ import { DeployError } from "../../provider/deploy/errors";
 import { LocalNix, localNix } from "../../provider/deploy/local-nix";
 import { sshNet } from "../../provider/deploy/ssh";
 import type { Net } from "../../provider/deploy/transport";
-import { generationSchemas } from "../../provider/schema/generation";
 import { SimHost, startHosts, stopHosts } from "../harness/pool";
-import { flakeFiles, running } from "./generation.fixture";
-import { stubNixpkgs } from "./push.fixture";
+import { running } from "./generation.fixture";
+import { pushRequest } from "./push.fixture";
 
 let host: SimHost;
 beforeAll(async () => {
@@ -20,21 +19,7 @@ beforeAll(async () => {
 afterAll(() => stopHosts([host]));
 
 function request(version: number): DeployRequest {
-  const files = flakeFiles(host, version);
-  // The deployer cannot fetch github:NixOS/nixpkgs offline: the flake names the stub for the host's release.
-  files["flake.nix"] = files["flake.nix"].replace("github:NixOS/nixpkgs/nixos-25.11", `path:${stubNixpkgs("25.11")}`);
-  return {
-    host: host.name,
-    owner: { project: "test", stack: "test" },
-    connection: { address: host.address, port: host.port, user: "root", privateKey: host.rootKey, hostKey: host.hostKey, agent: false, trustOnFirstUse: false },
-    files,
-    flakeAttr: host.name,
-    goal: "switch",
-    secrets: {},
-    secretFiles: [],
-    options: generationSchemas().deployOptionsSchema.parse({ build: "local", rollbackTimeoutSec: 15, activationTimeoutSec: 60, lockWaitSec: 5 }),
-    takeover: false,
-  };
+  return pushRequest(host, version, "local");
 }
 
 /** SSH whose streamed stdin ends after `bytes`: the copy is cut short, as by a dropped connection. */

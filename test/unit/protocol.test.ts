@@ -86,7 +86,7 @@ describe("the host-deployer protocol", () => {
 
   it("the scan finds what the scripts emit (it cannot pass by reading nothing)", () => {
     expect(seen.events.size).toBeGreaterThan(10);
-    expect(Object.keys(seen.outcomes).sort()).toEqual(["booted", "cleanup", "import", "job", "preview", "reboot", "start"]);
+    expect(Object.keys(seen.outcomes).sort()).toEqual(["booted", "builder", "cleanup", "import", "job", "preview", "reboot", "start"]);
   });
 
   it.each(Object.keys(OUTCOMES) as Script[])("%s.sh: every outcome emitted is defined with its fields, and every defined one is emitted", (script) => {

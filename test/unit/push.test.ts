@@ -14,7 +14,9 @@ import type { Shell } from "../../provider/deploy/shell";
 import { generationSchemas } from "../../provider/schema/generation";
 import { parseStackConfig } from "../../provider/stack/config";
 import { declareHosts } from "../../provider/stack/hosts";
-import type { ExecOptions, ExecResult, Net, Transport } from "../../provider/deploy/transport";
+import type { ConnectionSpec, ExecOptions, ExecResult, Net, Transport } from "../../provider/deploy/transport";
+import { Builder, builderSpec } from "../../provider/deploy/builder-nix";
+import { parseDryActivate, parsePackages, previewLines, summaryLine } from "../../provider/deploy/report";
 
 const OLD = "/nix/store/old-system";
 const SYSTEM = "/nix/store/aaa-nixos-system-media";
@@ -28,6 +30,7 @@ const state = (gen: number, sys: string) => `runningGeneration=${gen} currentSys
 
 /** The deployer's Nix: builds SYSTEM; its export stream is each path's NAR, stood in for by narSize bytes naming it. */
 class FakeNix implements LocalNix {
+  readonly place = "deployer" as const;
   system = "x86_64-linux";
   builds = 0;
   exported: string[][] = [];
@@ -204,7 +207,7 @@ describe("the copy plan", () => {
 
 describe("the steps as data", () => {
   it("a push builds, then copies, then starts the job; a build on the host starts at once", () => {
-    let v = phases.initial(true);
+    let v = phases.initial("deployer");
     expect(phases.next(v, false)).toEqual({ do: "build" });
     v = phases.builtHere(phases.buildingHere(v), SYSTEM);
     expect(v.phase).toBe("copying");
@@ -215,7 +218,7 @@ describe("the steps as data", () => {
   });
 
   it("a job the host never started is started again without building or copying again", () => {
-    let v = phases.copied(phases.builtHere(phases.initial(true), SYSTEM), { paths: 0, totalPaths: 0, bytes: 0, totalBytes: 0 });
+    let v = phases.copied(phases.builtHere(phases.initial("deployer"), SYSTEM), { paths: 0, totalPaths: 0, bytes: 0, totalBytes: 0 });
     v = phases.feed(v, Buffer.from("@@pulumi-nixos follow-end reason=not-started\n"));
     expect(phases.next(v, false)).toEqual({ do: "start", until: "end" });
   });
@@ -387,9 +390,233 @@ describe("the option", () => {
     expect(stackWide.map((h) => h.args.deploy?.build)).toEqual(["local", "local"]);
   });
 
-  it("refuses anything but host or local, at its config key, with the fix", () => {
+  it("refuses anything but host, local or a builder, at its config key, with the fix", () => {
     expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: "remote" } }, "lab"), secrets, "lab")).toThrow(
-      /stack 'lab' config: deploy: build: must be "host" or "local" \(fix: "local" builds on the deployer and copies the system to the host\)/,
+      /stack 'lab' config: deploy: build: must be "host", "local" or \{ builder: \{ address, hostKey, ... \} \} \(fix: "local" builds on the deployer, a builder builds on that machine/,
+    );
+  });
+});
+
+/** A build machine: builds SYSTEM (keeping a GC root until the release), reads its closure, exports NARs as FakeNix does. */
+class FakeBuilder {
+  system = "x86_64-linux";
+  commands: string[] = [];
+  roots = new Set<string>();
+  exported: string[][] = [];
+  noNix = false;
+  buildLog?: string; // the build fails with this log
+  presents?: string; // a host key other than the pinned one
+  dropAfter?: number; // the connection drops after this many bytes of the export
+  connects = 0;
+  closed = 0;
+
+  transport(spec: ConnectionSpec): Transport {
+    this.connects++;
+    if (this.presents) throw new DeployError({ kind: "host-key-mismatch", host: spec.host, target: `${spec.user}@${spec.address}:${spec.port}`, expected: spec.hostKey!, presented: this.presents, midRun: false });
+    return {
+      hostKey: spec.hostKey!,
+      exec: async (cmd: Shell, opts: ExecOptions = {}): Promise<ExecResult> => {
+        const kind = /^# pulumi-nixos (\w+)\.sh/.exec(cmd.text)![1];
+        expect(opts.asLogin).toBe(true); // never through sudo: a builder's user builds through its nix-daemon
+        const p = (name: string) => new RegExp(`PNX_${name}='([^']*)'`).exec(cmd.text)?.[1] ?? "";
+        if (kind !== "builder") throw new Error(`the fake builder does not run ${kind}`);
+        this.commands.push(p("MODE"));
+        const result = (fields: string) => ({ code: 0, stdout: `@@pulumi-nixos result ${fields}\n`, stderr: "" });
+        if (this.noNix) return result("outcome=missing-tool tool=nix");
+        switch (p("MODE")) {
+          case "system":
+            return result(`outcome=system system=${this.system}`);
+          case "build":
+            expect(String(opts.stdin)).toContain("flake/flake.nix");
+            if (this.buildLog) return result(`outcome=build-failed log=${b64(this.buildLog)}`);
+            this.roots.add(p("ID"));
+            return result(`outcome=built system=${SYSTEM}`);
+          case "closure":
+            return result(`outcome=closure paths=${b64(CLOSURE.map((c) => c.path).join("\n"))} sizes=${b64(CLOSURE.map((c) => c.narSize).join("\n"))}`);
+          case "export": {
+            const paths = String(opts.stdin).split("\n");
+            this.exported.push(paths);
+            const ex = new FakeNix().exportPaths(paths);
+            if (this.dropAfter !== undefined) {
+              // The connection goes mid-export: the first bytes went out, the stream is never ended by the export.
+              const all = Buffer.concat(await ex.stream.toArray());
+              opts.stdoutStream!.write(all.subarray(0, this.dropAfter));
+              await new Promise((r) => setTimeout(r, 20));
+              throw new Error("the SSH connection closed while a command was running");
+            }
+            await new Promise((resolve) => ex.stream.pipe(opts.stdoutStream!).on("finish", resolve));
+            return { code: 0, stdout: "", stderr: "" };
+          }
+          case "release":
+            this.roots.delete(p("ID"));
+            return result("outcome=released");
+        }
+        throw new Error(`unknown mode ${p("MODE")}`);
+      },
+      close: async () => void this.closed++,
+    };
+  }
+}
+
+const BUILDER = { address: "10.0.0.9", hostKey: "ssh-ed25519 BBBB" };
+
+/** The host and the builder, each reached at its own address. */
+function both(host: FakeHost, builder: FakeBuilder): Net & { specs: ConnectionSpec[] } {
+  const specs: ConnectionSpec[] = [];
+  return {
+    specs,
+    connect: async (spec) => {
+      specs.push(spec);
+      return spec.address === BUILDER.address ? builder.transport(spec) : host.net().connect(spec);
+    },
+    sleep: async () => undefined,
+    now: () => 0,
+  };
+}
+
+function builderRequest(builder: Record<string, unknown> = {}): DeployRequest {
+  const r = request("unset");
+  return { ...r, options: generationSchemas().deployOptionsSchema.parse({ magicRollback: false, build: { builder: { ...BUILDER, ...builder } } }) };
+}
+
+async function failingOnBuilder(host: FakeHost, builder: FakeBuilder, deployer = new FakeNix()): Promise<DeployError> {
+  const e = await deploy(builderRequest(), () => undefined, both(host, builder), deployer).then(
+    () => undefined,
+    (x) => x,
+  );
+  expect(e).toBeInstanceOf(DeployError);
+  expect(deployer.builds).toBe(0);
+  expect(host.jobs).toHaveLength(0);
+  expect(host.store.has(SYSTEM)).toBe(false);
+  return e as DeployError;
+}
+
+describe("a builder machine", () => {
+  it("builds there, streams to the host only what it lacks, releases its GC root, and says where it was built", async () => {
+    const host = new FakeHost();
+    const builder = new FakeBuilder();
+    const deployer = new FakeNix();
+    const logs: string[] = [];
+    const net = both(host, builder);
+    const r = await deploy(builderRequest(), (m) => logs.push(m), net, deployer);
+    expect(deployer.builds).toBe(0);
+    expect(builder.commands).toEqual(["system", "build", "closure", "export", "release"]);
+    expect(builder.exported).toEqual([["/nix/store/bbb-etc", SYSTEM]]);
+    expect(builder.roots.size).toBe(0);
+    expect(builder.closed).toBe(1);
+    expect(host.commands).toEqual(["import lacks", "import lacks", "import import", "start"]);
+    expect(host.store.has(SYSTEM)).toBe(true);
+    expect(host.jobs[0]).toContain(`PNX_SYSTEM='${SYSTEM}'`);
+    expect(r).toMatchObject({ systemPath: SYSTEM, builtOn: { builder: "10.0.0.9" }, copied: { paths: 2, bytes: 400 } });
+    expect(logs.map((l) => l.replace(/ \d+\.\d s$/, "")).slice(0, 3)).toEqual(["media: connect done in", "media: build on the builder 10.0.0.9 done in", "media: copy (2 paths, 400 B) done in"]);
+    expect(summaryLine("media", r, "never")).toMatch(/^media: generation 5 \(was 4\); built on the builder 10\.0\.0\.9, copied 2 paths \(400 B\); /);
+    // Reached at its own address with its pinned key, never trusted on first use, with the host's deploy key.
+    expect(net.specs.find((s) => s.address === BUILDER.address)).toMatchObject({ host: "media", port: 22, user: "root", hostKey: BUILDER.hostKey, trustOnFirstUse: false, privateKey: "KEY" });
+  });
+
+  it("logs in with the SSH agent when asked, or when the host's connection does", () => {
+    const c = request().connection;
+    const b = generationSchemas().deployOptionsSchema.parse({ build: { builder: BUILDER } }).build as { builder: Builder };
+    expect(builderSpec("media", b.builder, c)).toMatchObject({ privateKey: "KEY", agent: false });
+    expect(builderSpec("media", { ...b.builder, agent: true }, c)).toMatchObject({ agent: true });
+    expect(builderSpec("media", { ...b.builder, agent: true }, c).privateKey).toBeUndefined();
+    expect(builderSpec("media", b.builder, { ...c, privateKey: undefined, agent: true })).toMatchObject({ agent: true });
+  });
+
+  it("a builder presenting another host key is refused before anything is built", async () => {
+    const host = new FakeHost();
+    const builder = new FakeBuilder();
+    builder.presents = "ssh-ed25519 CCCC";
+    const e = await failingOnBuilder(host, builder);
+    expect(e.message).toBe(
+      "media: cannot use the builder root@10.0.0.9:22 (deploy.build.builder): it presented the host key ssh-ed25519 CCCC, where deploy.build.builder.hostKey pins ssh-ed25519 BBBB; " +
+        "nothing was built or changed on the host (fix: check deploy.build.builder's address, port and user, pin the key `ssh-keyscan -t ed25519 BUILDER` shows as its hostKey, " +
+        'and authorize the host\'s deploy key there, or set deploy.build to "host")',
+    );
+    expect(host.commands).toEqual([]);
+  });
+
+  it("a builder without Nix names deploy.build.builder", async () => {
+    const host = new FakeHost();
+    const builder = new FakeBuilder();
+    builder.noNix = true;
+    const e = await failingOnBuilder(host, builder);
+    expect(e.message).toBe(
+      "media: deploy.build.builder is 10.0.0.9, but the builder cannot run Nix (the builder has no 'nix' on its PATH); nothing was built or changed on the host " +
+        '(fix: install Nix on the builder, or set deploy.build to "host" or "local")',
+    );
+    expect(builder.closed).toBe(1);
+  });
+
+  it("a builder of another system than the host is refused before building, naming both", async () => {
+    const host = new FakeHost();
+    const builder = new FakeBuilder();
+    builder.system = "aarch64-linux";
+    const e = await failingOnBuilder(host, builder);
+    expect(e.message).toBe(
+      "media: deploy.build.builder is 10.0.0.9, but the host is x86_64-linux and the builder builds for aarch64-linux (its builtins.currentSystem); " +
+        'refused before building, nothing changed (fix: give deploy.build.builder a x86_64-linux machine, or set deploy.build to "host")',
+    );
+    expect(builder.commands).toEqual(["system"]);
+  });
+
+  it("a build that fails on the builder says so with its log; nothing is copied", async () => {
+    const host = new FakeHost();
+    const builder = new FakeBuilder();
+    builder.buildLog = "building...\nerror: attribute 'jellyfn' missing\n       at flake.nix:3:5";
+    const e = await failingOnBuilder(host, builder);
+    expect(e.message).toBe(
+      "media: build on the builder 10.0.0.9 failed (exit 1; deploy.build.builder is 10.0.0.9); nothing was copied or changed on the host:\n" +
+        "error: attribute 'jellyfn' missing\n       at flake.nix:3:5",
+    );
+    expect(builder.commands).toEqual(["system", "build"]);
+    expect(host.commands).toEqual(["import lacks"]);
+  });
+
+  it("a builder lost mid-export fails the copy with what arrived kept, and activates nothing", async () => {
+    const host = new FakeHost();
+    const builder = new FakeBuilder();
+    builder.dropAfter = 320; // the first NAR (300 bytes) arrives whole, the second does not
+    const e = await failingOnBuilder(host, builder);
+    expect(e.message).toMatch(/^media: the copy of the system to the host was interrupted after sending 1 of 2 paths .*nothing was activated, the host runs what it ran and keeps the paths that arrived/);
+    expect(host.store.has("/nix/store/bbb-etc")).toBe(true);
+    expect(builder.closed).toBe(1);
+  });
+
+  it("the preview that builds builds there and says so", () => {
+    const lines = previewLines({
+      host: "media",
+      system: SYSTEM,
+      units: parseDryActivate(""),
+      users: { created: [], removed: [] },
+      groups: { created: [], removed: [] },
+      packages: parsePackages(""),
+      rebootReasons: [],
+      inhibited: [],
+      reboot: "never",
+      builtOn: { builder: "10.0.0.9" },
+    });
+    expect(lines[0]).toBe(`media: preview build: ${SYSTEM} built on the builder 10.0.0.9 and copied to the host, nothing activated`);
+  });
+
+  it("is set per stack or per host with its pinned key; a missing key or a key of its own is refused, naming the field and the fix", () => {
+    const stack = { release: "25.11", hosts: { media: { address: "10.0.0.2", hostKey: "ssh-ed25519 AAAA" } } };
+    const secrets = { sshPrivateKey: "key" as never, apiKeys: {} };
+    const hosts = declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: BUILDER } } }, "lab"), secrets, "lab");
+    expect(hosts[0].args.deploy?.build).toEqual({ builder: { ...BUILDER, port: 22, user: "root" } });
+    expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: { address: "10.0.0.9" } } } }, "lab"), secrets, "lab")).toThrow(
+      "stack 'lab' config: deploy: build.builder.hostKey: is required: a builder's host key is always pinned, as what it builds runs as root on the host (fix: copy it from `ssh-keyscan -t ed25519 BUILDER`)",
+    );
+    expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: { ...BUILDER, trustOnFirstUse: true } } } }, "lab"), secrets, "lab")).toThrow(
+      "stack 'lab' config: deploy: build.builder.trustOnFirstUse: is not taken: a builder's host key is always pinned, as what it builds runs as root on the host (fix: set hostKey from `ssh-keyscan -t ed25519 BUILDER`)",
+    );
+    // A field of the wrong type fails the union as a whole; the message still names that field.
+    expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: { ...BUILDER, port: "22" } } } }, "lab"), secrets, "lab")).toThrow(
+      "stack 'lab' config: deploy: build: builder.port: must be a number (fix: give a TCP/UDP port such as 8080)",
+    );
+    expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: 3 } } }, "lab"), secrets, "lab")).toThrow(/deploy: build: must be "host", "local" or \{ builder/);
+    expect(() => declareHosts(parseStackConfig({ ...stack, deploy: { build: { builder: { ...BUILDER, privateKey: "k" } } } }, "lab"), secrets, "lab")).toThrow(
+      "build.builder.privateKey: is not taken: the builder logs in with the host's deploy key (fix: authorize connection.privateKey's public key on the builder, or set agent: true)",
     );
   });
 });
