@@ -5,8 +5,8 @@ import { copiesIn } from "../../bench/push";
 import * as phases from "../../provider/deploy/phases";
 
 const copying = (paths: number, bytes: number) =>
-  phases.phaseLabel("copying", "switch", phases.copied(phases.initial(true), { paths, totalPaths: paths, bytes, totalBytes: bytes }));
-const building = phases.phaseLabel("building", "switch", phases.initial(true));
+  phases.phaseLabel("copying", "switch", phases.copied(phases.initial("deployer"), { paths, totalPaths: paths, bytes, totalBytes: bytes }));
+const building = phases.phaseLabel("building", "switch", phases.initial("deployer"));
 
 describe("the bench's reading of copies", () => {
   it("reads each host's paths, bytes, copy and build time once, though the CLI prints every line twice", () => {
