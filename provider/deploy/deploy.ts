@@ -69,7 +69,7 @@ function deployKeyOf(c: Connection): string {
   }
 }
 
-export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet, deployerNix: LocalNix = localNix): Promise<DeployResult> {
+export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet, deployerNix: LocalNix = localNix()): Promise<DeployResult> {
   const o = req.options;
   const id = `${net.now()}-${randomBytes(3).toString("hex")}`;
   const confirm = confirms(req.goal, o.magicRollback);

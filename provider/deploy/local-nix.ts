@@ -35,7 +35,7 @@ function run(cmd: string, args: readonly string[]): Promise<Ran> {
 /** What the push asks of the Nix that builds (the deployer's, or a builder's); the deploy core's tests use a scripted fake. */
 export interface LocalNix {
   readonly place: Elsewhere; // where it builds, for labels and messages
-  /** Ends what the build holds once the host has the system (a builder's GC root and connection); again, nothing. */
+  /** Ends what the build holds once the host has the system (its GC root; a builder's connection); again, nothing. */
   release?(): Promise<void>;
   currentSystem(): Promise<string>;
   buildSystem(files: Record<string, string>, attr: string): Promise<{ system?: string; code: number; log: string }>;
@@ -51,23 +51,20 @@ async function currentSystem(): Promise<string> {
 }
 
 /**
- * Builds nixosConfigurations.<attr>'s toplevel from the rendered files, written to a directory of
- * their own (removed afterwards; the files hold no secret). The build's log is Nix's stderr.
+ * Builds nixosConfigurations.<attr>'s toplevel from the rendered files, written to `dir`/flake (the
+ * files hold no secret). The build stays a garbage-collection root as `dir`/result (an indirect root)
+ * so that a collection on the deployer cannot take it before the copy ends. The log is Nix's stderr.
  */
-async function buildSystem(files: Record<string, string>, attr: string): Promise<{ system?: string; code: number; log: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-build-"));
-  try {
-    for (const [rel, content] of Object.entries(files)) {
-      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-      fs.writeFileSync(path.join(dir, rel), content);
-    }
-    const r = await run("nix", [...FEATURES, "build", "--no-link", "--json", `path:${dir}#nixosConfigurations."${attr}".config.system.build.toplevel`]);
-    if (r.code !== 0) return { code: r.code, log: r.stderr };
-    const built = JSON.parse(r.stdout) as { outputs?: { out?: string } }[];
-    return { system: built[0]?.outputs?.out, code: 0, log: r.stderr };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+async function buildIn(dir: string, files: Record<string, string>, attr: string): Promise<{ system?: string; code: number; log: string }> {
+  const flake = path.join(dir, "flake");
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(flake, rel)), { recursive: true });
+    fs.writeFileSync(path.join(flake, rel), content);
   }
+  const r = await run("nix", [...FEATURES, "build", "--out-link", path.join(dir, "result"), "--json", `path:${flake}#nixosConfigurations."${attr}".config.system.build.toplevel`]);
+  if (r.code !== 0) return { code: r.code, log: r.stderr };
+  const built = JSON.parse(r.stdout) as { outputs?: { out?: string } }[];
+  return { system: built[0]?.outputs?.out, code: 0, log: r.stderr };
 }
 
 /** The closure of a store path, dependencies first (as `nix-store -qR` sorts it), with each NAR's size. */
@@ -97,5 +94,26 @@ function exportPaths(paths: readonly string[]): { stream: Readable; done: Promis
   return { stream: child.stdout, done, stop: () => void child.kill("SIGTERM") };
 }
 
-/** The deployer's own Nix, through its `nix` and `nix-store` on PATH. */
-export const localNix: LocalNix = { place: "deployer", currentSystem, buildSystem, closureOf, exportPaths };
+/**
+ * The deployer's own Nix for one deploy, through its `nix` and `nix-store` on PATH. Its build is held
+ * (its directory, with the flake and the GC root) until release(), which the deploy calls once the
+ * host has the system or the deploy failed.
+ */
+export function localNix(): LocalNix {
+  let held: string | undefined;
+  const release = async () => {
+    if (held) fs.rmSync(held, { recursive: true, force: true });
+    held = undefined;
+  };
+  const buildSystem = async (files: Record<string, string>, attr: string) => {
+    await release();
+    held = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-build-"));
+    const b = await buildIn(held, files, attr).catch(async (e: unknown) => {
+      await release();
+      throw e;
+    });
+    if (!b.system) await release();
+    return b;
+  };
+  return { place: "deployer", release, currentSystem, buildSystem, closureOf, exportPaths };
+}

@@ -28,7 +28,7 @@ export interface PreviewRequest {
   options: DeployOptions;
 }
 
-export async function previewBuild(req: PreviewRequest, net: Net = sshNet, deployerNix: LocalNix = localNix): Promise<PreviewReport> {
+export async function previewBuild(req: PreviewRequest, net: Net = sshNet, deployerNix: LocalNix = localNix()): Promise<PreviewReport> {
   const id = `preview-${net.now()}-${randomBytes(3).toString("hex")}`;
   const upload = archive(flakeEntries(req.files));
   const nix = builderNixFor(req.host, req.options, req.connection, net) ?? deployerNix;

@@ -2,6 +2,8 @@
 // deployer's real Nix: a copy cut short leaves the host running what it ran and keeping the paths that
 // arrived, and the next deploy sends only the rest; a disk that fills during the copy activates
 // nothing; a host of another system is refused before anything is built.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
 import { Readable, Transform } from "stream";
 import { deploy, DeployRequest } from "../../provider/deploy/deploy";
 import { DeployError } from "../../provider/deploy/errors";
@@ -96,7 +98,8 @@ describe("a copy to a host with a store of its own", () => {
 
   it("a host of another system than the deployer's is refused before building, naming both", async () => {
     let builds = 0;
-    const arm: LocalNix = { ...localNix, currentSystem: async () => "aarch64-linux", buildSystem: async (...a) => (builds++, localNix.buildSystem(...a)) };
+    const nix = localNix();
+    const arm: LocalNix = { ...nix, currentSystem: async () => "aarch64-linux", buildSystem: async (...a) => (builds++, nix.buildSystem(...a)) };
     const e = await deploy(request(3), () => undefined, sshNet, arm).then(
       () => undefined,
       (x) => x as DeployError,
@@ -106,5 +109,20 @@ describe("a copy to a host with a store of its own", () => {
         `refused before building, nothing changed (fix: set deploy.build to "host" for this host, or deploy from a x86_64-linux machine)`,
     );
     expect(builds).toBe(0);
+  }, 120_000);
+
+  it("the deployer's build stays a garbage-collection root until it is released, then nothing of it is left", async () => {
+    // Read only: lists the machine's roots, collects nothing.
+    const rootsOf = (system: string) => execFileSync("nix-store", ["--gc", "--print-roots"], { encoding: "utf8" }).split("\n").filter((l) => l.endsWith(` -> ${system}`));
+    const nix = localNix();
+    const req = request(5);
+    const b = await nix.buildSystem(req.files, req.flakeAttr);
+    expect(b.system).toMatch(/^\/nix\/store\/.*-nixos-system-/);
+    const [root] = rootsOf(b.system!);
+    expect(root).toMatch(/pulumi-nixos-build-[^/]+\/result -> /);
+    const dir = root.slice(0, root.indexOf("/result -> "));
+    await nix.release!();
+    expect(rootsOf(b.system!)).toEqual([]);
+    expect(fs.existsSync(dir)).toBe(false);
   }, 120_000);
 });
