@@ -34,10 +34,26 @@ interface Token {
   line: number;
 }
 
-const SYMBOLS = ["...", "==", "!=", "<=", ">=", "&&", "||", "->", "//", "++", "${", "{", "}", "[", "]", "(", ")", ";", ":", ",", "=", ".", "?", "@", "+", "-", "*", "/", "!", "<", ">"];
+// Longest first, so the symbol at a position is found with one set lookup per length.
+const SYMBOLS: readonly (readonly [number, ReadonlySet<string>])[] = [
+  [3, new Set(["..."])],
+  [2, new Set(["==", "!=", "<=", ">=", "&&", "||", "->", "//", "++", "${"])],
+  [1, new Set([..."{}[]();:,=.?@+-*/!<>"])],
+];
+
+function symbolAt(src: string, i: number): string | undefined {
+  for (const [n, symbols] of SYMBOLS) {
+    const s = src.slice(i, i + n);
+    if (symbols.has(s)) return s;
+  }
+  return undefined;
+}
+
 const KEYWORDS = new Set(["let", "in", "rec", "with", "inherit", "if", "then", "else", "assert", "or"]);
 
 const IDENT_AT = /[A-Za-z_][A-Za-z0-9_'-]*/y;
+// The characters of PATH_OR_URI_AT before its first `/` or `:`: an identifier not followed by them is no path or URI.
+const PATH_OR_URI_LEAD_AT = /[A-Za-z0-9._+-]*/y;
 const PATH_OR_URI_AT = /[A-Za-z0-9._+-]*(\/[A-Za-z0-9._+-]+)+|[a-zA-Z][a-zA-Z0-9+.-]*:[A-Za-z0-9%/?:@&=+$,\-_.!~*']+/y;
 const NUMBER_AT = /[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const PATH_AT = /(\.{1,2}|~)?(\/[A-Za-z0-9._+-]+)+\/?/y;
@@ -134,9 +150,11 @@ function tokenize(src: string): Token[] {
   while (i < src.length) {
     const c = src[i];
     if (c === " " || c === "\t" || c === "\r" || c === "\n") {
-      advance(1);
+      if (c === "\n") line++;
+      i++;
     } else if (c === "#") {
-      while (i < src.length && src[i] !== "\n") advance(1);
+      const end = src.indexOf("\n", i);
+      i = end < 0 ? src.length : end;
     } else if (src.startsWith("/*", i)) {
       const end = src.indexOf("*/", i + 2);
       if (end < 0) fail("unterminated comment");
@@ -147,10 +165,11 @@ function tokenize(src: string): Token[] {
     } else if (src.startsWith("''", i)) {
       const start = line;
       out.push({ kind: "str", text: "''", value: readIndented(), line: start });
-    } else if (/[A-Za-z_]/.test(c)) {
+    } else if ((c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c === "_") {
       const m = at(IDENT_AT)![0];
       // A path or URI that starts like an identifier (nixpkgs/lib, https://...).
-      const rest = at(PATH_OR_URI_AT);
+      const after = src[i + at(PATH_OR_URI_LEAD_AT)![0].length];
+      const rest = after === "/" || after === ":" ? at(PATH_OR_URI_AT) : null;
       if (rest && rest[0].length > m.length && !/^[A-Za-z_][A-Za-z0-9_'-]*:\s/.test(src.slice(i, i + m.length + 2))) {
         out.push({ kind: "path", text: rest[0], line });
         advance(rest[0].length);
@@ -158,7 +177,7 @@ function tokenize(src: string): Token[] {
         out.push({ kind: "id", text: m, line });
         advance(m.length);
       }
-    } else if (/[0-9]/.test(c)) {
+    } else if (c >= "0" && c <= "9") {
       const m = at(NUMBER_AT)![0];
       out.push({ kind: m.includes(".") || /e/i.test(m) ? "float" : "int", text: m, line });
       advance(m.length);
@@ -171,7 +190,7 @@ function tokenize(src: string): Token[] {
       out.push({ kind: "path", text: m, line });
       advance(m.length);
     } else {
-      const sym = SYMBOLS.find((s) => src.startsWith(s, i));
+      const sym = symbolAt(src, i);
       if (!sym) fail(`unexpected character ${JSON.stringify(c)}`);
       out.push({ kind: "sym", text: sym!, line });
       advance(sym!.length);
