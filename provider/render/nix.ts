@@ -34,6 +34,11 @@ const REFERENCE = /^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$/;
 const PATH = /^\.{1,2}(\/[A-Za-z0-9._+-]+)+$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const INDENT = "  ";
+// Indentation by depth, made once per depth rather than per printed value.
+const PADS: string[] = [];
+function indent(depth: number): string {
+  return (PADS[depth] ??= INDENT.repeat(depth));
+}
 const INLINE_LIST_WIDTH = 72;
 
 /** An indented string (`'' ... ''`) for multi-line text; falls back to "..." when that would not round-trip. */
@@ -101,6 +106,9 @@ function isNode(v: Nix): v is NixNode {
 }
 
 const NEEDS_ESCAPE = /[\\"\n\r\t]|\$\{/g;
+// Either character a string may not hold (NUL), or half of a surrogate pair: most strings have neither,
+// and one scan tells, so the exact checks run only on the rest.
+const SUSPECT = /[\0\uD800-\uDFFF]/;
 const ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "${": "\\${" };
 
 /** Escapes text into a double-quoted Nix string. */
@@ -110,6 +118,7 @@ export function quote(s: string): string {
 }
 
 function assertText(s: string): void {
+  if (!SUSPECT.test(s)) return;
   // Nix strings are C strings underneath and cannot hold NUL; lone surrogates cannot be encoded as UTF-8.
   if (s.includes("\0")) throw new Error("nix: strings cannot contain NUL characters");
   if (LONE_SURROGATE.test(s)) throw new Error("nix: string is not well-formed Unicode");
@@ -135,7 +144,7 @@ function indentedSafe(s: string): boolean {
 
 function printIndented(s: string, depth: number): string {
   assertText(s);
-  const pad = INDENT.repeat(depth + 1);
+  const pad = indent(depth + 1);
   const body = s
     .split("\n")
     .map((l) => {
@@ -144,7 +153,7 @@ function printIndented(s: string, depth: number): string {
     })
     .join("\n");
   // Text that ends in a newline leaves an empty last line, closed at the outer indentation.
-  return s.endsWith("\n") ? `''\n${body}${INDENT.repeat(depth)}''` : `''\n${body}''`;
+  return s.endsWith("\n") ? `''\n${body}${indent(depth)}''` : `''\n${body}''`;
 }
 
 function isScalar(v: Nix): boolean {
@@ -176,28 +185,43 @@ function printComment(text: string, pad: string): string {
     .join("\n");
 }
 
+type Attrs = Record<string, Nix | undefined>;
+
+function isAttrs(v: Nix): v is Attrs {
+  return v !== null && typeof v === "object" && !Array.isArray(v) && !isNode(v);
+}
+
+// The attribute set's only defined name, if it has exactly one.
+function onlyName(o: Attrs): string | undefined {
+  let only: string | undefined;
+  for (const k of Object.keys(o)) {
+    if (o[k] === undefined) continue;
+    if (only !== undefined) return undefined;
+    only = k;
+  }
+  return only;
+}
+
 // Collapses `a = { b = x; }` into `a.b = x;` while the chain has exactly one attribute.
 function dottedEntry(key: string, value: Nix): [string, Nix] {
   let k = attrName(key);
   let v = value;
   for (;;) {
-    if (v === null || typeof v !== "object" || Array.isArray(v) || isNode(v)) break;
-    const defined = Object.keys(v).filter((x) => (v as Record<string, Nix | undefined>)[x] !== undefined);
-    if (defined.length !== 1) break;
-    const ik = defined[0];
-    const iv = (v as Record<string, Nix>)[ik];
-    if (isNode(iv) && iv[NODE] === "comment") break;
-    k += "." + attrName(ik);
-    v = iv;
+    const only = isAttrs(v) ? onlyName(v) : undefined;
+    if (only === undefined) break;
+    const inner = (v as Attrs)[only] as Nix;
+    if (isNode(inner) && inner[NODE] === "comment") break;
+    k += "." + attrName(only);
+    v = inner;
   }
   return [k, v];
 }
 
-function definedEntries(o: Record<string, Nix | undefined>): [string, Nix][] {
+// Names with a value, in code-unit order (the default sort's, for strings).
+function definedNames(o: Attrs): string[] {
   return Object.keys(o)
     .filter((k) => o[k] !== undefined)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    .map((k) => [k, o[k] as Nix]);
+    .sort();
 }
 
 function print(v: Nix, depth: number): string {
@@ -205,8 +229,8 @@ function print(v: Nix, depth: number): string {
   if (typeof v === "boolean") return v ? "true" : "false";
   if (typeof v === "number") return printInt(v);
   if (typeof v === "string") return quote(v);
-  const pad = INDENT.repeat(depth + 1);
-  const close = INDENT.repeat(depth);
+  const pad = indent(depth + 1);
+  const close = indent(depth);
   if (Array.isArray(v)) {
     const items = v as readonly Nix[];
     if (items.length === 0) return "[ ]";
@@ -249,19 +273,20 @@ function print(v: Nix, depth: number): string {
         return `{ ${[...v.args, "..."].join(", ")} }:\n${close}${print(v.body, depth)}`;
     }
   }
-  const entries = definedEntries(v as Record<string, Nix | undefined>);
-  if (entries.length === 0) return "{ }";
-  const body = entries.map(([key, value]) => {
-    let note: string | undefined;
+  const attrs = v as Attrs;
+  const names = definedNames(attrs);
+  if (names.length === 0) return "{ }";
+  let body = "";
+  for (const name of names) {
+    let value = attrs[name] as Nix;
     if (isNode(value) && value[NODE] === "comment") {
-      note = value.text;
+      body += `${printComment(value.text, pad)}\n`;
       value = value.value;
     }
-    const [k, inner] = dottedEntry(key, value);
-    const line = `${pad}${k} = ${print(inner, depth + 1)};`;
-    return note === undefined ? line : `${printComment(note, pad)}\n${line}`;
-  });
-  return `{\n${body.join("\n")}\n${close}}`;
+    const [k, inner] = dottedEntry(name, value);
+    body += `${pad}${k} = ${print(inner, depth + 1)};\n`;
+  }
+  return `{\n${body}${close}}`;
 }
 
 /** Prints an expression (no trailing newline). */
