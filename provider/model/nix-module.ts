@@ -34,19 +34,15 @@ interface Token {
   line: number;
 }
 
-// Longest first, so the symbol at a position is found with one set lookup per length.
-const SYMBOLS: readonly (readonly [number, ReadonlySet<string>])[] = [
-  [3, new Set(["..."])],
-  [2, new Set(["==", "!=", "<=", ">=", "&&", "||", "->", "//", "++", "${"])],
-  [1, new Set([..."{}[]();:,=.?@+-*/!<>"])],
-];
+const LONG_SYMBOLS = ["...", "==", "!=", "<=", ">=", "&&", "||", "->", "//", "++", "${"];
+const SHORT_SYMBOLS: ReadonlySet<string> = new Set([..."{}[]();:,=.?@+-*/!<>"]);
+// The longer symbols by their first character, so a position is tried only against those that can start there.
+const LONGER = new Map<string, string[]>();
+for (const s of LONG_SYMBOLS) LONGER.set(s[0], [...(LONGER.get(s[0]) ?? []), s]);
 
 function symbolAt(src: string, i: number): string | undefined {
-  for (const [n, symbols] of SYMBOLS) {
-    const s = src.slice(i, i + n);
-    if (symbols.has(s)) return s;
-  }
-  return undefined;
+  const c = src[i];
+  return LONGER.get(c)?.find((s) => src.startsWith(s, i)) ?? (SHORT_SYMBOLS.has(c) ? c : undefined);
 }
 
 const KEYWORDS = new Set(["let", "in", "rec", "with", "inherit", "if", "then", "else", "assert", "or"]);
@@ -58,6 +54,9 @@ const PATH_OR_URI_AT = /[A-Za-z0-9._+-]*(\/[A-Za-z0-9._+-]+)+|[a-zA-Z][a-zA-Z0-9
 const NUMBER_AT = /[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const PATH_AT = /(\.{1,2}|~)?(\/[A-Za-z0-9._+-]+)+\/?/y;
 const SEARCH_PATH_AT = /<[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*>/y;
+// Runs of string text with nothing to unescape and no line to count, taken in one step.
+const PLAIN_DOUBLE_AT = /[^"\\$\n]+/y;
+const PLAIN_INDENTED_AT = /[^'$\n]+/y;
 
 class ParseError extends Error {}
 
@@ -73,6 +72,7 @@ function tokenize(src: string): Token[] {
     re.lastIndex = i;
     return re.exec(src);
   };
+  // Moves past text that may hold newlines; tokens other than strings and comments hold none and just move i.
   const advance = (n: number) => {
     for (let k = 0; k < n; k++) if (src[i + k] === "\n") line++;
     i += n;
@@ -115,8 +115,14 @@ function tokenize(src: string): Token[] {
         plain = false;
         skipInterpolation();
       } else {
-        value += c;
-        advance(1);
+        const run = at(PLAIN_DOUBLE_AT)?.[0];
+        if (run === undefined) {
+          value += c; // a newline, or a `$` that starts no interpolation
+          advance(1);
+        } else {
+          value += run;
+          i += run.length;
+        }
       }
     }
   };
@@ -142,8 +148,14 @@ function tokenize(src: string): Token[] {
         plain = false;
         skipInterpolation();
       } else {
-        value += src[i];
-        advance(1);
+        const run = at(PLAIN_INDENTED_AT)?.[0];
+        if (run === undefined) {
+          value += src[i]; // a newline, or a `'` or `$` that starts no escape
+          advance(1);
+        } else {
+          value += run;
+          i += run.length;
+        }
       }
     }
   };
@@ -172,28 +184,28 @@ function tokenize(src: string): Token[] {
       const rest = after === "/" || after === ":" ? at(PATH_OR_URI_AT) : null;
       if (rest && rest[0].length > m.length && !/^[A-Za-z_][A-Za-z0-9_'-]*:\s/.test(src.slice(i, i + m.length + 2))) {
         out.push({ kind: "path", text: rest[0], line });
-        advance(rest[0].length);
+        i += rest[0].length;
       } else {
         out.push({ kind: "id", text: m, line });
-        advance(m.length);
+        i += m.length;
       }
     } else if (c >= "0" && c <= "9") {
       const m = at(NUMBER_AT)![0];
       out.push({ kind: m.includes(".") || /e/i.test(m) ? "float" : "int", text: m, line });
-      advance(m.length);
+      i += m.length;
     } else if ((c === "." || c === "~" || c === "/") && !src.startsWith("//", i) && at(PATH_AT)) {
       const m = at(PATH_AT)![0];
       out.push({ kind: "path", text: m, line });
-      advance(m.length);
+      i += m.length;
     } else if (c === "<" && at(SEARCH_PATH_AT)) {
       const m = at(SEARCH_PATH_AT)![0];
       out.push({ kind: "path", text: m, line });
-      advance(m.length);
+      i += m.length;
     } else {
       const sym = symbolAt(src, i);
       if (!sym) fail(`unexpected character ${JSON.stringify(c)}`);
       out.push({ kind: "sym", text: sym!, line });
-      advance(sym!.length);
+      i += sym!.length;
     }
   }
   out.push({ kind: "eof", text: "", line });
