@@ -13,7 +13,7 @@ import { DisplayMethod, displayMethod, displayMode } from "./display";
 import { ResolvedRoute, resolveRoutes } from "./routes";
 import { DEPLOY_RULES, HOST_RULES, runHostRules, STACK_RULES } from "./rules";
 import { EnvironmentFile, environmentFiles, userSecretFiles } from "./secrets";
-import { effectiveServices, openPorts } from "./services";
+import { effectiveServices, Listener, listeners, openPorts } from "./services";
 
 export interface HostModel {
   spec: HostSpec;
@@ -23,6 +23,8 @@ export interface HostModel {
   routes: ResolvedRoute[];
   /** Ports the firewall opens. */
   openPorts: Ports;
+  /** Every (protocol/port, service) a service listens on, in declaration order. */
+  listeners: Listener[];
   display?: { spec: DisplaySpec; method: DisplayMethod; mode: Modeline };
   /** Secret files and the unit that reads each. */
   environmentFiles: EnvironmentFile[];
@@ -48,6 +50,7 @@ export function deriveHost(spec: HostSpec): HostModel {
     services,
     routes,
     openPorts: openPorts(spec, services),
+    listeners: listeners(spec, services),
     display: d ? { spec: d, method: displayMethod(d, spec.gpu), mode: displayMode(d) } : undefined,
     environmentFiles: environmentFiles(spec, services, routes),
     secretFiles: userSecretFiles(spec),

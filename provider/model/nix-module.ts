@@ -34,14 +34,29 @@ interface Token {
   line: number;
 }
 
-const SYMBOLS = ["...", "==", "!=", "<=", ">=", "&&", "||", "->", "//", "++", "${", "{", "}", "[", "]", "(", ")", ";", ":", ",", "=", ".", "?", "@", "+", "-", "*", "/", "!", "<", ">"];
+const LONG_SYMBOLS = ["...", "==", "!=", "<=", ">=", "&&", "||", "->", "//", "++", "${"];
+const SHORT_SYMBOLS: ReadonlySet<string> = new Set([..."{}[]();:,=.?@+-*/!<>"]);
+// The longer symbols by their first character, so a position is tried only against those that can start there.
+const LONGER = new Map<string, string[]>();
+for (const s of LONG_SYMBOLS) LONGER.set(s[0], [...(LONGER.get(s[0]) ?? []), s]);
+
+function symbolAt(src: string, i: number): string | undefined {
+  const c = src[i];
+  return LONGER.get(c)?.find((s) => src.startsWith(s, i)) ?? (SHORT_SYMBOLS.has(c) ? c : undefined);
+}
+
 const KEYWORDS = new Set(["let", "in", "rec", "with", "inherit", "if", "then", "else", "assert", "or"]);
 
 const IDENT_AT = /[A-Za-z_][A-Za-z0-9_'-]*/y;
+// The characters of PATH_OR_URI_AT before its first `/` or `:`: an identifier not followed by them is no path or URI.
+const PATH_OR_URI_LEAD_AT = /[A-Za-z0-9._+-]*/y;
 const PATH_OR_URI_AT = /[A-Za-z0-9._+-]*(\/[A-Za-z0-9._+-]+)+|[a-zA-Z][a-zA-Z0-9+.-]*:[A-Za-z0-9%/?:@&=+$,\-_.!~*']+/y;
 const NUMBER_AT = /[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const PATH_AT = /(\.{1,2}|~)?(\/[A-Za-z0-9._+-]+)+\/?/y;
 const SEARCH_PATH_AT = /<[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*>/y;
+// Runs of string text with nothing to unescape and no line to count, taken in one step.
+const PLAIN_DOUBLE_AT = /[^"\\$\n]+/y;
+const PLAIN_INDENTED_AT = /[^'$\n]+/y;
 
 class ParseError extends Error {}
 
@@ -57,6 +72,7 @@ function tokenize(src: string): Token[] {
     re.lastIndex = i;
     return re.exec(src);
   };
+  // Moves past text that may hold newlines; tokens other than strings and comments hold none and just move i.
   const advance = (n: number) => {
     for (let k = 0; k < n; k++) if (src[i + k] === "\n") line++;
     i += n;
@@ -99,8 +115,14 @@ function tokenize(src: string): Token[] {
         plain = false;
         skipInterpolation();
       } else {
-        value += c;
-        advance(1);
+        const run = at(PLAIN_DOUBLE_AT)?.[0];
+        if (run === undefined) {
+          value += c; // a newline, or a `$` that starts no interpolation
+          advance(1);
+        } else {
+          value += run;
+          i += run.length;
+        }
       }
     }
   };
@@ -126,17 +148,25 @@ function tokenize(src: string): Token[] {
         plain = false;
         skipInterpolation();
       } else {
-        value += src[i];
-        advance(1);
+        const run = at(PLAIN_INDENTED_AT)?.[0];
+        if (run === undefined) {
+          value += src[i]; // a newline, or a `'` or `$` that starts no escape
+          advance(1);
+        } else {
+          value += run;
+          i += run.length;
+        }
       }
     }
   };
   while (i < src.length) {
     const c = src[i];
     if (c === " " || c === "\t" || c === "\r" || c === "\n") {
-      advance(1);
+      if (c === "\n") line++;
+      i++;
     } else if (c === "#") {
-      while (i < src.length && src[i] !== "\n") advance(1);
+      const end = src.indexOf("\n", i);
+      i = end < 0 ? src.length : end;
     } else if (src.startsWith("/*", i)) {
       const end = src.indexOf("*/", i + 2);
       if (end < 0) fail("unterminated comment");
@@ -147,34 +177,35 @@ function tokenize(src: string): Token[] {
     } else if (src.startsWith("''", i)) {
       const start = line;
       out.push({ kind: "str", text: "''", value: readIndented(), line: start });
-    } else if (/[A-Za-z_]/.test(c)) {
+    } else if ((c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c === "_") {
       const m = at(IDENT_AT)![0];
       // A path or URI that starts like an identifier (nixpkgs/lib, https://...).
-      const rest = at(PATH_OR_URI_AT);
+      const after = src[i + at(PATH_OR_URI_LEAD_AT)![0].length];
+      const rest = after === "/" || after === ":" ? at(PATH_OR_URI_AT) : null;
       if (rest && rest[0].length > m.length && !/^[A-Za-z_][A-Za-z0-9_'-]*:\s/.test(src.slice(i, i + m.length + 2))) {
         out.push({ kind: "path", text: rest[0], line });
-        advance(rest[0].length);
+        i += rest[0].length;
       } else {
         out.push({ kind: "id", text: m, line });
-        advance(m.length);
+        i += m.length;
       }
-    } else if (/[0-9]/.test(c)) {
+    } else if (c >= "0" && c <= "9") {
       const m = at(NUMBER_AT)![0];
       out.push({ kind: m.includes(".") || /e/i.test(m) ? "float" : "int", text: m, line });
-      advance(m.length);
+      i += m.length;
     } else if ((c === "." || c === "~" || c === "/") && !src.startsWith("//", i) && at(PATH_AT)) {
       const m = at(PATH_AT)![0];
       out.push({ kind: "path", text: m, line });
-      advance(m.length);
+      i += m.length;
     } else if (c === "<" && at(SEARCH_PATH_AT)) {
       const m = at(SEARCH_PATH_AT)![0];
       out.push({ kind: "path", text: m, line });
-      advance(m.length);
+      i += m.length;
     } else {
-      const sym = SYMBOLS.find((s) => src.startsWith(s, i));
+      const sym = symbolAt(src, i);
       if (!sym) fail(`unexpected character ${JSON.stringify(c)}`);
       out.push({ kind: "sym", text: sym!, line });
-      advance(sym!.length);
+      i += sym!.length;
     }
   }
   out.push({ kind: "eof", text: "", line });

@@ -8,7 +8,7 @@ import { serviceFacts } from "./catalogue";
 import { EDID_MAX_CLOCK_KHZ } from "./cvt";
 import type { HostModel } from "./host";
 import { fileSystemTypeRule } from "./own-modules";
-import { listeners, serviceLabel } from "./services";
+import { serviceLabel } from "./services";
 
 export interface HostRule {
   name: string;
@@ -63,7 +63,7 @@ export const HOST_RULES: readonly HostRule[] = [
     check(m) {
       const errors: string[] = [];
       const first = new Map<string, ServiceSpec>();
-      for (const { key, service } of listeners(m.spec, m.services)) {
+      for (const { key, service } of m.listeners) {
         const other = first.get(key);
         if (other && other !== service) errors.push(`${at(m)}: ${serviceLabel(other, m.spec)} and ${serviceLabel(service, m.spec)} both listen on ${key} (fix: move one of them to another port)`);
         else first.set(key, service);
@@ -167,7 +167,7 @@ export const HOST_RULES: readonly HostRule[] = [
   {
     name: "firewall-ports-have-listeners",
     check(m) {
-      const heard = new Set(listeners(m.spec, m.services).map((l) => l.key));
+      const heard = new Set(m.listeners.map((l) => l.key));
       return (["tcp", "udp"] as const).flatMap((proto) =>
         m.spec.firewall[proto]
           .filter((p) => !heard.has(`${proto}/${p}`))

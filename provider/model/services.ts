@@ -19,8 +19,14 @@ function deployAccessSshd(h: HostSpec, services: readonly ServiceSpec[]): Servic
   return [{ kind: "openssh", name: "openssh (deploy access)", port: h.connection.port, openFirewall: true, passwordAuthentication: false, permitRootLogin: "prohibit-password" }];
 }
 
+/** A port a service listens on: key is "tcp/8096". */
+export interface Listener {
+  key: string;
+  service: ServiceSpec;
+}
+
 /** Every (protocol/port, service) a service listens on, in declaration order. */
-export function listeners(h: HostSpec, services: readonly ServiceSpec[]): { key: string; service: ServiceSpec }[] {
+export function listeners(h: HostSpec, services: readonly ServiceSpec[]): Listener[] {
   return [...deployAccessSshd(h, services), ...services].flatMap((service) => {
     const { listens } = serviceFacts(service, h.release);
     return (["tcp", "udp"] as const).flatMap((proto) => [...new Set(listens[proto])].map((p) => ({ key: `${proto}/${p}`, service })));
