@@ -4,6 +4,7 @@
 // by an assertion); inputs for a simulated host, and a look at what the host runs.
 import type { SimHost } from "../harness/pool";
 import { generationProvider, GenerationState } from "../../provider/resources/generation";
+import type { DeployRequest } from "../../provider/deploy/deploy";
 import type { GenerationInputs } from "../../provider/schema/generation";
 import { createHash } from "crypto";
 
@@ -21,6 +22,22 @@ export function accessModule(h: Keys): string {
   assertions = [ { assertion = config.services.openssh.enable; message = "access.nix: the deployer needs sshd"; } ];
 }
 `;
+}
+
+/** A deploy of `files` to `h` as root with its own key and no secrets; `over` gives the options and may add secrets. */
+export function rootRequest(h: SimHost, files: Record<string, string>, over: Pick<DeployRequest, "options"> & Partial<DeployRequest>): DeployRequest {
+  return {
+    host: h.name,
+    owner: { project: "test", stack: "test" },
+    connection: { address: h.address, port: h.port, user: "root", privateKey: h.rootKey, hostKey: h.hostKey, agent: false, trustOnFirstUse: false },
+    files,
+    flakeAttr: h.name,
+    goal: "switch",
+    secrets: {},
+    secretFiles: [],
+    takeover: false,
+    ...over,
+  };
 }
 
 /** flake.nix, configuration.nix, hardware.nix, access.nix; `version` changes one unit's configuration. */

@@ -8,7 +8,7 @@ import type { DeployRequest } from "../../provider/deploy/deploy";
 import { DeployOptions, generationSchemas } from "../../provider/schema/generation";
 import type { SimHost } from "../harness/pool";
 import { tempDir } from "../temp-dir";
-import { flakeFiles } from "./generation.fixture";
+import { flakeFiles, rootRequest } from "./generation.fixture";
 
 const copies = new Map<string, string>();
 
@@ -28,18 +28,9 @@ export function pushRequest(host: SimHost, version: number, build: DeployOptions
   const files = flakeFiles(host, version);
   // What builds cannot fetch github:NixOS/nixpkgs offline: the flake names the stub for the host's release.
   files["flake.nix"] = files["flake.nix"].replace("github:NixOS/nixpkgs/nixos-25.11", `path:${stubNixpkgs("25.11")}`);
-  return {
-    host: host.name,
-    owner: { project: "test", stack: "test" },
-    connection: { address: host.address, port: host.port, user: "root", privateKey: host.rootKey, hostKey: host.hostKey, agent: false, trustOnFirstUse: false },
-    files,
-    flakeAttr: host.name,
-    goal: "switch",
-    secrets: {},
-    secretFiles: [],
+  return rootRequest(host, files, {
     options: generationSchemas().deployOptionsSchema.parse({ build, rollbackTimeoutSec: 15, activationTimeoutSec: 60, lockWaitSec: 5 }),
-    takeover: false,
-  };
+  });
 }
 
 /** A builder's live GC roots of pulumi-nixos builds (links in the login user's cache, registered as indirect roots), one a line. */

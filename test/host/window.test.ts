@@ -6,7 +6,7 @@ import { deploy, DeployRequest } from "../../provider/deploy/deploy";
 import { pendingUnit } from "../../provider/render/base";
 import * as nix from "../../provider/render/nix";
 import { SimHost, startHosts } from "../harness/pool";
-import { flakeFiles } from "./generation.fixture";
+import { flakeFiles, rootRequest } from "./generation.fixture";
 
 let h: SimHost;
 beforeAll(async () => {
@@ -21,13 +21,7 @@ function request(version: number, secret: string, deployOptions: Partial<DeployR
   const files = flakeFiles(h, version, true);
   files["pending.nix"] = nix.renderFile(nix.module({ systemd: { services: { "pulumi-nixos-pending": pendingUnit() } } }));
   files["flake.nix"] = files["flake.nix"].replace("./marker.nix ]", "./marker.nix ./pending.nix ]");
-  return {
-    host: h.name,
-    owner: { project: "test", stack: "test" },
-    connection: { address: h.address, port: h.port, user: "root", privateKey: h.rootKey, hostKey: h.hostKey, agent: false, trustOnFirstUse: false },
-    files,
-    flakeAttr: h.name,
-    goal: "switch",
+  return rootRequest(h, files, {
     secrets: { radarr: secret },
     secretFiles: [{ key: "radarr", path: `${LIB}/secrets/radarr`, owner: "nobody", group: "nogroup", mode: "0400" }],
     options: {
@@ -44,8 +38,7 @@ function request(version: number, secret: string, deployOptions: Partial<DeployR
       previewBuild: false,
       ...deployOptions,
     },
-    takeover: false,
-  };
+  });
 }
 
 const onHost = async (cmd: string) => (await h.exec(cmd)).stdout;
