@@ -112,10 +112,14 @@ const NEEDS_ESCAPE = /[\\"\n\r\t]|\$\{/g;
 // Either character a string may not hold (NUL), or half of a surrogate pair: most strings have neither,
 // and one scan tells, so the exact checks run only on the rest.
 const SUSPECT = /[\0\uD800-\uDFFF]/;
+// A character NEEDS_ESCAPE or SUSPECT may find (`$` for `${`).
+const PLAIN_SUSPECT = /[\\"\n\r\t$\0\uD800-\uDFFF]/;
 const ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "${": "\\${" };
 
 /** Escapes text into a double-quoted Nix string. */
 export function quote(s: string): string {
+  // Most strings hold nothing to check or escape: one scan tells, and they are quoted as they are.
+  if (!PLAIN_SUSPECT.test(s)) return `"${s}"`;
   assertText(s);
   return `"${s.replace(NEEDS_ESCAPE, (c) => ESCAPES[c])}"`;
 }
