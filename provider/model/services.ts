@@ -27,11 +27,20 @@ export interface Listener {
 
 /** Every (protocol/port, service) a service listens on, in declaration order. */
 export function listeners(h: HostSpec, services: readonly ServiceSpec[]): Listener[] {
-  return [...deployAccessSshd(h, services), ...services].flatMap((service) => {
+  const out: Listener[] = [];
+  for (const service of [...deployAccessSshd(h, services), ...services]) {
     const { listens } = serviceFacts(service, h.release);
-    return (["tcp", "udp"] as const).flatMap((proto) => [...new Set(listens[proto])].map((p) => ({ key: `${proto}/${p}`, service })));
-  });
+    for (const proto of PROTOCOLS) {
+      // A service's few ports, each once: a scan of them costs less than a Set per service.
+      listens[proto].forEach((p, i, ports) => {
+        if (ports.indexOf(p) === i) out.push({ key: `${proto}/${p}`, service });
+      });
+    }
+  }
+  return out;
 }
+
+const PROTOCOLS = ["tcp", "udp"] as const;
 
 /** All ports the host's firewall opens: the host's own list plus each service's openFirewall. */
 export function openPorts(h: HostSpec, services: readonly ServiceSpec[]): Ports {

@@ -31,6 +31,8 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
 const KEYWORDS = new Set(["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"]);
 // A trusted reference such as `pkgs.jellyfin` or `config.boot.kernelPackages.nvidiaPackages.stable`.
 const REFERENCE = /^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$/;
+// A part of a reference that is a keyword (one scan rather than a split and a lookup per part).
+const KEYWORD_PART = new RegExp(`(?:^|\\.)(?:${[...KEYWORDS].join("|")})(?:\\.|$)`);
 const PATH = /^\.{1,2}(\/[A-Za-z0-9._+-]+)+$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const INDENT = "  ";
@@ -48,7 +50,8 @@ export function lines(text: string): Nix {
 
 /** A relative path literal such as `./modules/host.nix`. */
 export function path(p: string): Nix {
-  if (!PATH.test(p) || p.split("/").some((seg) => seg === "")) {
+  // PATH's segments are non-empty, so it also rules out `//` and a trailing `/`.
+  if (!PATH.test(p)) {
     throw new Error(`nix: not a safe relative path literal: ${JSON.stringify(p)}`);
   }
   return { [NODE]: "path", path: p };
@@ -56,7 +59,7 @@ export function path(p: string): Nix {
 
 /** A dotted reference built by our own code (never from user input), e.g. `pkgs.caddy`. */
 export function ref(expr: string): Nix {
-  if (!REFERENCE.test(expr) || expr.split(".").some((part) => KEYWORDS.has(part))) {
+  if (!REFERENCE.test(expr) || KEYWORD_PART.test(expr)) {
     throw new Error(`nix: not a plain attribute reference: ${JSON.stringify(expr)}`);
   }
   return { [NODE]: "raw", expr };
@@ -109,10 +112,14 @@ const NEEDS_ESCAPE = /[\\"\n\r\t]|\$\{/g;
 // Either character a string may not hold (NUL), or half of a surrogate pair: most strings have neither,
 // and one scan tells, so the exact checks run only on the rest.
 const SUSPECT = /[\0\uD800-\uDFFF]/;
+// A character NEEDS_ESCAPE or SUSPECT may find (`$` for `${`).
+const PLAIN_SUSPECT = /[\\"\n\r\t$\0\uD800-\uDFFF]/;
 const ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "${": "\\${" };
 
 /** Escapes text into a double-quoted Nix string. */
 export function quote(s: string): string {
+  // Most strings hold nothing to check or escape: one scan tells, and they are quoted as they are.
+  if (!PLAIN_SUSPECT.test(s)) return `"${s}"`;
   assertText(s);
   return `"${s.replace(NEEDS_ESCAPE, (c) => ESCAPES[c])}"`;
 }
@@ -179,10 +186,16 @@ function operand(v: Nix, depth: number): string {
 }
 
 function printComment(text: string, pad: string): string {
-  return text
-    .split("\n")
-    .map((l) => (l === "" ? `${pad}#` : `${pad}# ${l}`))
-    .join("\n");
+  let out = "";
+  let start = 0;
+  for (;;) {
+    const end = text.indexOf("\n", start);
+    const l = end === -1 ? text.slice(start) : text.slice(start, end);
+    out += l === "" ? `${pad}#` : `${pad}# ${l}`;
+    if (end === -1) return out;
+    out += "\n";
+    start = end + 1;
+  }
 }
 
 type Attrs = Record<string, Nix | undefined>;
@@ -202,26 +215,11 @@ function onlyName(o: Attrs): string | undefined {
   return only;
 }
 
-// Collapses `a = { b = x; }` into `a.b = x;` while the chain has exactly one attribute.
-function dottedEntry(key: string, value: Nix): [string, Nix] {
-  let k = attrName(key);
-  let v = value;
-  for (;;) {
-    const only = isAttrs(v) ? onlyName(v) : undefined;
-    if (only === undefined) break;
-    const inner = (v as Attrs)[only] as Nix;
-    if (isNode(inner) && inner[NODE] === "comment") break;
-    k += "." + attrName(only);
-    v = inner;
-  }
-  return [k, v];
-}
-
 // Names with a value, in code-unit order (the default sort's, for strings).
 function definedNames(o: Attrs): string[] {
-  return Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort();
+  const names: string[] = [];
+  for (const k of Object.keys(o)) if (o[k] !== undefined) names.push(k);
+  return names.sort();
 }
 
 // One function per kind of value: a run that renders each host once spends most of its time before V8's
@@ -239,17 +237,24 @@ function print(v: Nix, depth: number): string {
 
 function printList(items: readonly Nix[], depth: number): string {
   if (items.length === 0) return "[ ]";
-  const wrap = (x: Nix, d: number) => (needsParens(x) ? `(${print(x, d)})` : print(x, d));
   if (items.every(isScalar)) {
-    const inline = `[ ${items.map((x) => wrap(x, depth)).join(" ")} ]`;
+    let inline = "[";
+    for (const x of items) inline += " " + element(x, depth);
+    inline += " ]";
     if (inline.length <= INLINE_LIST_WIDTH && !inline.includes("\n")) return inline;
   }
   const pad = indent(depth + 1);
-  const body = items.map((x) => {
-    if (isNode(x) && x[NODE] === "comment") return `${printComment(x.text, pad)}\n${pad}${wrap(x.value, depth + 1)}`;
-    return pad + wrap(x, depth + 1);
-  });
-  return `[\n${body.join("\n")}\n${indent(depth)}]`;
+  let body = "[";
+  for (const x of items) {
+    if (isNode(x) && x[NODE] === "comment") body += `\n${printComment(x.text, pad)}\n${pad}${element(x.value, depth + 1)}`;
+    else body += `\n${pad}${element(x, depth + 1)}`;
+  }
+  return `${body}\n${indent(depth)}]`;
+}
+
+// A list element or a function's argument.
+function element(x: Nix, depth: number): string {
+  return needsParens(x) ? `(${print(x, depth)})` : print(x, depth);
 }
 
 function printNode(v: NixNode, depth: number): string {
@@ -263,8 +268,9 @@ function printNode(v: NixNode, depth: number): string {
     case "comment":
       return print(v.value, depth);
     case "apply": {
-      const parts = [v.fn, ...v.args].map((x) => (needsParens(x) ? `(${print(x, depth)})` : print(x, depth)));
-      return parts.join(" ");
+      let text = element(v.fn, depth);
+      for (const x of v.args) text += " " + element(x, depth);
+      return text;
     }
     case "lambda":
       return `${v.arg}: ${print(v.body, depth)}`;
@@ -292,8 +298,17 @@ function printAttrs(attrs: Attrs, depth: number): string {
       body += `${printComment(value.text, pad)}\n`;
       value = value.value;
     }
-    const [k, inner] = dottedEntry(name, value);
-    body += `${pad}${k} = ${print(inner, depth + 1)};\n`;
+    // `a = { b = x; }` prints as `a.b = x;` while the chain has exactly one attribute.
+    let k = attrName(name);
+    for (;;) {
+      const only = isAttrs(value) ? onlyName(value) : undefined;
+      if (only === undefined) break;
+      const inner = (value as Attrs)[only] as Nix;
+      if (isNode(inner) && inner[NODE] === "comment") break;
+      k += "." + attrName(only);
+      value = inner;
+    }
+    body += `${pad}${k} = ${print(value, depth + 1)};\n`;
   }
   return `{\n${body}${indent(depth)}}`;
 }
