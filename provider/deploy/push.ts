@@ -24,7 +24,7 @@ export async function lacking(t: Transport, host: string, paths: readonly string
 }
 
 /** Runs a step of the Nix that builds; one without Nix fails naming deploy.build. */
-async function local<T>(nix: LocalNix, host: string, what: string, step: () => Promise<T>): Promise<T> {
+async function building<T>(nix: LocalNix, host: string, what: string, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (e) {
@@ -39,10 +39,10 @@ async function local<T>(nix: LocalNix, host: string, what: string, step: () => P
  * once the host's system is known to be the one it builds for. Returns the toplevel's store path.
  */
 export async function buildHere(nix: LocalNix, t: Transport, host: string, files: Record<string, string>, flakeAttr: string): Promise<string> {
-  const mine = await local(nix, host, "nix eval builtins.currentSystem", () => nix.currentSystem());
+  const mine = await building(nix, host, "nix eval builtins.currentSystem", () => nix.currentSystem());
   const theirs = (await lacking(t, host, [])).system;
   if (theirs !== mine) throw new DeployError({ kind: "system-mismatch", host, hostSystem: theirs || "unknown", localSystem: mine, on: nix.place, changed: false });
-  const b = await local(nix, host, "nix build", () => nix.buildSystem(files, flakeAttr));
+  const b = await building(nix, host, "nix build", () => nix.buildSystem(files, flakeAttr));
   if (!b.system) throw new DeployError({ kind: "build-failed", host, exitCode: b.code, log: scripts.nixError(b.log), on: nix.place, changed: false });
   return b.system;
 }
@@ -61,7 +61,7 @@ function copyFailure(f: FailureKind, host: string, copied: CopyProgress): Deploy
  * got every few seconds. A path the host has is never sent.
  */
 export async function copyTo(nix: LocalNix, t: Transport, host: string, system: string, progress: (c: CopyProgress) => void): Promise<CopyProgress> {
-  const closure = await local(nix, host, `nix-store -qR ${system}`, () => nix.closureOf(system));
+  const closure = await building(nix, host, `nix-store -qR ${system}`, () => nix.closureOf(system));
   const plan = planCopy(
     closure,
     (await lacking(t, host, closure.map((p) => p.path))).missing,

@@ -53,7 +53,8 @@ export function connectionSchema<K extends Z.ZodType>(privateKey: K) {
  */
 export function builderSchema() {
   const { z } = require("zod") as typeof import("zod");
-  return connectionFields(z.never())
+  const fields = connectionFields(z.never());
+  return fields
     .extend({
       trustOnFirstUse: z
         .unknown()
@@ -63,7 +64,7 @@ export function builderSchema() {
         .unknown()
         .refine((k) => k === undefined, "is not taken: the builder logs in with the host's deploy key (fix: authorize connection.privateKey's public key on the builder, or set agent: true)")
         .optional(),
-      hostKey: connectionFields(z.never()).shape.hostKey.unwrap()
+      hostKey: fields.shape.hostKey.unwrap()
         .or(z.undefined())
         .refine((k) => k !== undefined, "is required: a builder's host key is always pinned, as what it builds runs as root on the host (fix: copy it from `ssh-keyscan -t ed25519 BUILDER`)"),
       agent: z.boolean("must be true or false (fix: true logs in to the builder with the SSH agent; leave it out to use the host's deploy key)").optional(),
