@@ -258,6 +258,8 @@ export class Host extends pulumi.ComponentResource {
     if (args.hold) {
       void pulumi.log.info(`host '${name}' is held: pulumi up leaves it on the generation it runs, and records a new host without contacting it`, this);
     }
-    this.registerOutputs({ rendered: this.rendered, contentHash: this.contentHash, secrets: this.secrets, generation: this.generation.generation });
+    // State records the flake once, as the Generation's files: the rendered host and its secrets stay
+    // properties of this object, not outputs every run sends to the engine and checkpoints again.
+    this.registerOutputs({ contentHash: this.contentHash, generation: this.generation.generation });
   }
 }
