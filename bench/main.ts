@@ -8,7 +8,7 @@ import { SimHost, startHosts } from "../test/harness/pool";
 import * as nix from "../provider/render/nix";
 import { benchRender, RenderFigures } from "./render";
 import { hostFiles } from "../test/unit/support/fixtures";
-import { coresNote, onDeployerCore, onHostsCore } from "./cores";
+import { coresNote, HOSTS_CPU, onDeployerCore, onHostsCore } from "./cores";
 import { sshMark, SshCounts } from "./sshd-log";
 import { BenchStack, scratchDir, Timed } from "./stack";
 import { pushSeries, PushStep } from "./push";
@@ -100,7 +100,7 @@ async function floor(work: string, n: number, components: number, skipCheckpoint
   const mode = skipCheckpoints ? ", checkpoints skipped" : "";
   log(`floor ${n} x ${components} components${mode}: create ${create.seconds.toFixed(1)} s, preview ${preview.seconds.toFixed(1)} s, no-op ${noop.seconds.toFixed(1)} s`);
   s.ws.remove();
-  return { n, components, skipCheckpoints, create: create.seconds, preview: preview.seconds, noop: noop.seconds };
+  return { n, components, skipCheckpoints, create: create.seconds, preview: preview.seconds, noop: noop.seconds, noopCpu: deployerCpu(noop) };
 }
 
 type Floor = Awaited<ReturnType<typeof floor>>;
@@ -181,7 +181,7 @@ interface Product {
     bytesUploaded: { mean: number; max: number }; // per host: the one upload archive the host staged
   };
   preview?: { seconds: number; ssh: PerHost };
-  noop?: { seconds: number; ssh: PerHost };
+  noop?: { seconds: number; ssh: PerHost; cpu: number; hostsCoreBusy: number };
 }
 
 async function product(work: string, all: SimHost[], n: number, key: string, measure: { deploy: boolean; preview: boolean }): Promise<Product> {
@@ -225,7 +225,7 @@ async function product(work: string, all: SimHost[], n: number, key: string, mea
     ssh = sshMark(hosts);
     t = await best(() => s.timed([...UP, "--refresh"]));
     if (/to update|updated/.test(t.stdout.split("Resources:")[1] ?? "")) throw new Error(`the no-op up of ${n} hosts changed something:\n${t.stdout.slice(-2000)}`);
-    out.noop = { seconds: t.seconds, ssh: perHost(ssh().map((c) => scale(c, 1 / REPEAT))) };
+    out.noop = { seconds: t.seconds, ssh: perHost(ssh().map((c) => scale(c, 1 / REPEAT))), cpu: deployerCpu(t), hostsCoreBusy: t.processes.coreBusySeconds[HOSTS_CPU] ?? 0 };
     log(`hosts ${n}: preview ${out.preview.seconds.toFixed(1)} s, no-op ${out.noop.seconds.toFixed(1)} s`);
   }
   // Last, as it changes what the hosts run: the same rebuild again, by the hosts themselves.
@@ -260,6 +260,11 @@ function machine() {
 // The deployer's processes by kind; the deployer's CPU is everything the pulumi run started (the
 // simulated hosts' sshd, Nix and activation are the hosts' own work and are not counted).
 const DEPLOYER_KINDS = ["engine", "language host", "program", "provider"];
+
+/** The CPU seconds of a run's own processes on the deployer. */
+function deployerCpu(t: Timed): number {
+  return DEPLOYER_KINDS.reduce((a, k) => a + (t.processes.cpuSeconds[k] ?? 0), 0);
+}
 
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
@@ -296,16 +301,18 @@ function productTables(r: Results): string[] {
   const rows: string[] = [];
   rows.push(
     `| N hosts | floor preview s | same-shape floor s | preview s | ratio | ratio to same shape | SSH conns in preview | ` +
-      `floor no-op s | same-shape floor s | no-op up --refresh s | ratio | ratio to same shape | conns/host | cmds/host | SFTP sessions |`,
+      `floor no-op s | same-shape floor s | no-op up --refresh s | ratio | ratio to same shape | no-op deployer CPU s (same-shape floor's) | hosts' core busy s | ` +
+      `conns/host | cmds/host | SFTP sessions |`,
   );
-  rows.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  rows.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const p of r.products.filter((x) => x.preview && x.noop)) {
     const [fl, shaped] = [floorOf(p.n), floorOf(p.n, COMPONENTS_PER_HOST)];
     const pv = p.preview!.seconds;
     const no = p.noop!.seconds;
     rows.push(
       `| ${p.n} | ${f1(fl.preview)} | ${f1(shaped.preview)} | ${f1(pv)} | ${f2(pv / fl.preview)} | ${f2(pv / shaped.preview)} | ${p.preview!.ssh.connections.mean * p.n} | ` +
-        `${f1(fl.noop)} | ${f1(shaped.noop)} | ${f1(no)} | ${f2(no / fl.noop)} | ${f2(no / shaped.noop)} | ${f1(p.noop!.ssh.connections.mean)} (max ${p.noop!.ssh.connections.max}) | ` +
+        `${f1(fl.noop)} | ${f1(shaped.noop)} | ${f1(no)} | ${f2(no / fl.noop)} | ${f2(no / shaped.noop)} | ${f1(p.noop!.cpu)} (${f1(shaped.noopCpu)}) | ${f1(p.noop!.hostsCoreBusy)} | ` +
+        `${f1(p.noop!.ssh.connections.mean)} (max ${p.noop!.ssh.connections.max}) | ` +
         `${f1(p.noop!.ssh.commands.mean)} | ${p.noop!.ssh.sftpSessions} |`,
     );
   }

@@ -9,6 +9,7 @@ export interface ProcessFigures {
   allKiB: number; // peak summed RSS of everything the run started (engine, language host, program)
   cpuSeconds: Record<string, number>; // by kind: engine, language host, program, provider, other
   machineBusySeconds: number; // every core's non-idle time over the run, whoever used it
+  coreBusySeconds: number[]; // the same, per core (the bench puts the deployer and the hosts on one each)
 }
 
 const TICK = 100; // USER_HZ: clock ticks per second in /proc
@@ -29,9 +30,15 @@ function kind(cmdline: string): string {
   return "other";
 }
 
-function machineBusy(): number {
-  const f = read("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  return (f.reduce((a, b) => a + b, 0) - f[3] - (f[4] ?? 0)) / TICK; // all but idle and iowait
+/** Busy seconds since boot: the machine's first, then each core's. */
+function busy(): number[] {
+  return read("/proc/stat")
+    .split("\n")
+    .filter((l) => /^cpu\d* /.test(l))
+    .map((l) => {
+      const f = l.trim().split(/\s+/).slice(1).map(Number);
+      return (f.reduce((a, b) => a + b, 0) - f[3] - (f[4] ?? 0)) / TICK; // all but idle and iowait
+    });
 }
 
 /** Starts sampling processes whose environment holds `marker`; stop() returns the figures. */
@@ -40,7 +47,7 @@ export function sampleProcesses(marker: string, everyMs = 100): { stop(): Proces
   const ours = new Set<number>();
   const seen = new Set<number>();
   const cpu = new Map<number, { kind: string; ticks: number }>(); // last seen, per process
-  const busy0 = machineBusy();
+  const busy0 = busy();
   const tick = () => {
     let provider = 0;
     let providers = 0;
@@ -80,7 +87,8 @@ export function sampleProcesses(marker: string, everyMs = 100): { stop(): Proces
       tick();
       const cpuSeconds: Record<string, number> = {};
       for (const { kind: k, ticks } of cpu.values()) cpuSeconds[k] = (cpuSeconds[k] ?? 0) + ticks / TICK;
-      return { ...peak, cpuSeconds, machineBusySeconds: machineBusy() - busy0 };
+      const [machine, ...cores] = busy().map((b, i) => b - busy0[i]);
+      return { ...peak, cpuSeconds, machineBusySeconds: machine, coreBusySeconds: cores };
     },
   };
 }
