@@ -66,6 +66,13 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
     expect(marker).toMatchObject({ host: "media", stack: "e2e" });
   });
 
+  it("records each host's flake once, as its Generation's files: the Host's outputs are its content hash and generation", async () => {
+    const resources: { type: string; outputs?: Record<string, unknown> }[] = JSON.parse((await ws.ok(["stack", "export"])).stdout).deployment.resources;
+    const hosts = resources.filter((r) => r.type === "pulumi-nixos:index:Host");
+    expect(hosts).toHaveLength(2);
+    for (const h of hosts) expect(Object.keys(h.outputs ?? {}).sort()).toEqual(["contentHash", "generation"]);
+  });
+
   it("finds nothing to do on a second up: no change, no rebuild, no connection", async () => {
     const before = await connections();
     await ws.ok(["up", "--yes", "--expect-no-changes"]);
