@@ -30,10 +30,10 @@ const NODE = Symbol("nix");
 const IDENT = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
 const KEYWORDS = new Set(["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"]);
 // A trusted reference such as `pkgs.jellyfin` or `config.boot.kernelPackages.nvidiaPackages.stable`.
-const REFERENCE = /^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$/;
+const REFERENCE = /^[A-Za-z_][A-Za-z0-9_'-]*(?:\.[A-Za-z_][A-Za-z0-9_'-]*)*$/;
 // A part of a reference that is a keyword (one scan rather than a split and a lookup per part).
 const KEYWORD_PART = new RegExp(`(?:^|\\.)(?:${[...KEYWORDS].join("|")})(?:\\.|$)`);
-const PATH = /^\.{1,2}(\/[A-Za-z0-9._+-]+)+$/;
+const PATH = /^\.{1,2}(?:\/[A-Za-z0-9._+-]+)+$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const INDENT = "  ";
 // Indentation by depth, made once per depth rather than per printed value.
