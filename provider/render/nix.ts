@@ -87,6 +87,9 @@ export function comment(text: string, value: Nix): Nix {
 }
 
 const MODULE_ARGS: readonly string[] = ["config", "lib", "pkgs"];
+const moduleHead = (args: readonly string[]) => `{ ${[...args, "..."].join(", ")} }:`;
+// Every rendered module but a few has the usual arguments: their head is made once.
+const MODULE_HEAD = moduleHead(MODULE_ARGS);
 
 /** A NixOS module file: `{ config, lib, pkgs, ... }: body`. */
 export function module(body: Nix, args: readonly string[] = MODULE_ARGS): Nix {
@@ -297,7 +300,7 @@ function printNode(v: NixNode, depth: number): string {
     case "op":
       return v.op === "!" ? `!${operand(v.operands[0], depth)}` : v.operands.map((x) => operand(x, depth)).join(` ${v.op} `);
     case "module":
-      return `{ ${[...v.args, "..."].join(", ")} }:\n${indent(depth)}${print(v.body, depth)}`;
+      return `${v.args === MODULE_ARGS ? MODULE_HEAD : moduleHead(v.args)}\n${indent(depth)}${print(v.body, depth)}`;
   }
 }
 
