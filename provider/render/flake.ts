@@ -36,11 +36,9 @@ function moduleFile(h: HostSpec, what: string, body: nix.Nix, notes: readonly st
 
 /** sha256 over the sorted (path, content) pairs. */
 export function hashFiles(files: Record<string, string>): string {
-  // One update of the joined pairs (the same bytes: a NUL stands between any two parts), as each update
-  // costs a call into the hash and an encoding of its own.
-  let text = "";
-  for (const path of Object.keys(files).sort()) text += `${path}\0${files[path]}\0`;
-  return createHash("sha256").update(text).digest("hex");
+  const hash = createHash("sha256");
+  for (const path of Object.keys(files).sort()) hash.update(`${path}\0${files[path]}\0`);
+  return hash.digest("hex");
 }
 
 function defaultUrl(h: HostSpec): string {
