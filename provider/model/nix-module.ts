@@ -42,7 +42,9 @@ for (const s of LONG_SYMBOLS) LONGER.set(s[0], [...(LONGER.get(s[0]) ?? []), s])
 
 function symbolAt(src: string, i: number): string | undefined {
   const c = src[i];
-  return LONGER.get(c)?.find((s) => src.startsWith(s, i)) ?? (SHORT_SYMBOLS.has(c) ? c : undefined);
+  const longer = LONGER.get(c);
+  if (longer !== undefined) for (const s of longer) if (src.startsWith(s, i)) return s;
+  return SHORT_SYMBOLS.has(c) ? c : undefined;
 }
 
 const KEYWORDS = new Set(["let", "in", "rec", "with", "inherit", "if", "then", "else", "assert", "or"]);
@@ -546,14 +548,19 @@ function literal(n: Node): Literal | undefined {
   }
 }
 
+// The outer priority wins over any the inner value set (a plain object rather than a spread, which costs more).
+function withPriority(u: { node: Node; conditional: boolean }, priority: number | undefined): { node: Node; priority?: number; conditional: boolean } {
+  return { node: u.node, priority, conditional: u.conditional };
+}
+
 /** Strips lib.mkForce / mkDefault / mkOverride n / mkBefore ..., reporting the priority they set. */
 function unwrap(n: Node): { node: Node; priority?: number; conditional: boolean } {
   if (n.kind !== "apply") return { node: n, conditional: false };
   const f = libName(n.fn);
-  if (f !== undefined && f in PRIORITY && n.args.length === 1) return { ...unwrap(n.args[0]), priority: PRIORITY[f] };
+  if (f !== undefined && f in PRIORITY && n.args.length === 1) return withPriority(unwrap(n.args[0]), PRIORITY[f]);
   if (f === "mkOverride" && n.args.length === 2) {
     const p = literal(n.args[0]);
-    return { ...unwrap(n.args[1]), priority: typeof p === "number" ? p : undefined };
+    return withPriority(unwrap(n.args[1]), typeof p === "number" ? p : undefined);
   }
   if (f !== undefined && ORDER.has(f)) return unwrap(n.args[n.args.length - 1]);
   return { node: n, conditional: false };

@@ -1,7 +1,7 @@
 // Routes resolved to where Caddy sends them, and the names derived from their domains.
 import type { HostSpec } from "../schema/host";
 import type { RouteSpec } from "../schema/route";
-import { serviceFacts } from "./catalogue";
+import { serviceFacts, serviceName } from "./catalogue";
 
 /** A route whose target is resolved to an address. */
 export interface ResolvedRoute {
@@ -19,7 +19,7 @@ export function resolveRoutes(h: HostSpec): ResolvedRoute[] {
       continue;
     }
     const target = r.to;
-    const s = h.services.find((x) => serviceFacts(x, h.release).name === target.service);
+    const s = h.services.find((x) => serviceName(x) === target.service);
     const http = s && serviceFacts(s, h.release).http;
     if (!http) continue;
     out.push({ spec: r, upstream: `127.0.0.1:${target.port ?? http.port}`, https: target.port === undefined && http.https });

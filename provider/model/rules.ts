@@ -4,7 +4,7 @@ import type { HostSpec } from "../schema/host";
 import type { ServiceSpec } from "../schema/service";
 import { deployAccessRule } from "./access";
 import { bootableRule } from "./boot";
-import { serviceFacts } from "./catalogue";
+import { serviceFacts, serviceName } from "./catalogue";
 import { EDID_MAX_CLOCK_KHZ } from "./cvt";
 import type { HostModel } from "./host";
 import { fileSystemTypeRule } from "./own-modules";
@@ -49,10 +49,10 @@ export const HOST_RULES: readonly HostRule[] = [
       for (const s of m.services) {
         const f = serviceFacts(s, h.release);
         const same = byName.get(f.name);
-        if (same) errors.push(`${at(m)}: ${serviceLabel(s, h)} is declared twice (fix: give one of them another name)`);
+        if (same) errors.push(`${at(m)}: ${serviceLabel(s)} is declared twice (fix: give one of them another name)`);
         byName.set(f.name, s);
         const mod = byModule.get(f.module);
-        if (mod && !same) errors.push(`${at(m)}: ${serviceLabel(mod, h)} and ${serviceLabel(s, h)} both configure services.${f.module}, which NixOS runs once per host (fix: keep one)`);
+        if (mod && !same) errors.push(`${at(m)}: ${serviceLabel(mod)} and ${serviceLabel(s)} both configure services.${f.module}, which NixOS runs once per host (fix: keep one)`);
         byModule.set(f.module, s);
       }
       return errors;
@@ -65,7 +65,7 @@ export const HOST_RULES: readonly HostRule[] = [
       const first = new Map<string, ServiceSpec>();
       for (const { key, service } of m.listeners) {
         const other = first.get(key);
-        if (other && other !== service) errors.push(`${at(m)}: ${serviceLabel(other, m.spec)} and ${serviceLabel(service, m.spec)} both listen on ${key} (fix: move one of them to another port)`);
+        if (other && other !== service) errors.push(`${at(m)}: ${serviceLabel(other)} and ${serviceLabel(service)} both listen on ${key} (fix: move one of them to another port)`);
         else first.set(key, service);
       }
       return errors;
@@ -95,16 +95,16 @@ export const HOST_RULES: readonly HostRule[] = [
       for (const r of h.routes) {
         if ("upstream" in r.to) continue;
         const name = r.to.service;
-        const s = h.services.find((x) => serviceFacts(x, h.release).name === name);
+        const s = h.services.find((x) => serviceName(x) === name);
         if (!s) {
-          const owner = peers.find((o) => o.name !== h.name && o.services.some((x) => serviceFacts(x, o.release).name === name));
+          const owner = peers.find((o) => o.name !== h.name && o.services.some((x) => serviceName(x) === name));
           errors.push(
             owner
               ? `${at(m)}: route ${r.domain} points at service '${name}', which runs on host '${owner.name}' (fix: put the route on host '${owner.name}', or use to: { upstream: "<address>:<port>" })`
               : `${at(m)}: route ${r.domain} points at service '${name}', which this host does not run (fix: add the service to the host or correct the name)`,
           );
         } else if (!serviceFacts(s, h.release).http && r.to.port === undefined) {
-          errors.push(`${at(m)}: route ${r.domain} points at ${serviceLabel(s, h)}, which serves no HTTP (fix: give to.port, or route to another service)`);
+          errors.push(`${at(m)}: route ${r.domain} points at ${serviceLabel(s)}, which serves no HTTP (fix: give to.port, or route to another service)`);
         }
       }
       return errors;
@@ -115,7 +115,7 @@ export const HOST_RULES: readonly HostRule[] = [
     check(m) {
       const sunshine = m.services.find((s) => s.kind === "sunshine");
       if (!sunshine || m.spec.display) return [];
-      return [`${at(m)}: ${serviceLabel(sunshine, m.spec)} runs as a user service in a graphical session, but the host has no display (fix: add display: { width, height, refresh } so a user is logged in automatically)`];
+      return [`${at(m)}: ${serviceLabel(sunshine)} runs as a user service in a graphical session, but the host has no display (fix: add display: { width, height, refresh } so a user is logged in automatically)`];
     },
   },
   {

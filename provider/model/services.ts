@@ -1,7 +1,7 @@
 // The services a host runs as deployed, and who listens on which port.
 import type { HostSpec } from "../schema/host";
 import type { ServiceSpec } from "../schema/service";
-import { Ports, firewallPorts, serviceFacts } from "./catalogue";
+import { Ports, firewallPorts, serviceFacts, serviceName } from "./catalogue";
 
 /** Services as deployed: routes bring in Caddy when no caddy service is declared. */
 export function effectiveServices(h: HostSpec): ServiceSpec[] {
@@ -9,8 +9,8 @@ export function effectiveServices(h: HostSpec): ServiceSpec[] {
   return [...h.services, { kind: "caddy", openFirewall: true }];
 }
 
-export function serviceLabel(s: ServiceSpec, h: HostSpec): string {
-  return `service '${serviceFacts(s, h.release).name}'`;
+export function serviceLabel(s: ServiceSpec): string {
+  return `service '${serviceName(s)}'`;
 }
 
 /** The sshd the deploy connects to (modules/access.nix): it listens even when no openssh service is declared. */

@@ -9,9 +9,14 @@ import * as nix from "./nix";
  * the flake (outside the content hash), "" when there is none (a flake rendered for review).
  */
 export function deployedRevision(): nix.Nix {
-  const file = nix.path(`../${REVISION_FILE}`);
-  return nix.cond(nix.apply(nix.ref("builtins.pathExists"), file), nix.apply(nix.ref("builtins.readFile"), file), "");
+  return DEPLOYED_REVISION;
 }
+
+// Fragments that are the same for every host are built once per process (the printer never changes a value).
+const REVISION_PATH = nix.path(`../${REVISION_FILE}`);
+const DEPLOYED_REVISION = nix.cond(nix.apply(nix.ref("builtins.pathExists"), REVISION_PATH), nix.apply(nix.ref("builtins.readFile"), REVISION_PATH), "");
+// What `nixos-rebuild list-generations` shows as the Configuration Revision.
+const CONFIGURATION_REVISION = nix.apply(nix.ref("lib.mkIf"), nix.op("!=", DEPLOYED_REVISION, ""), DEPLOYED_REVISION);
 
 function unfree(h: HostSpec): nix.Nix | undefined {
   if (h.allowUnfree === true) return { allowUnfree: true };
@@ -32,24 +37,25 @@ export const PENDING_BOOT = "/run/pulumi-nixos/pending";
  * any service) it runs that deploy's job.sh, which puts this generation's own back and ends the run.
  * Started by a switch in the same boot, its conditions keep it from doing anything.
  */
+const PENDING_UNIT: nix.Nix = {
+  description: "pulumi-nixos: put back the flake and secrets of the booted generation after an interrupted deploy",
+  wantedBy: ["sysinit.target"],
+  before: ["sysinit.target"],
+  after: ["local-fs.target"],
+  restartIfChanged: false,
+  unitConfig: { DefaultDependencies: false, ConditionPathExists: [PENDING, `!${PENDING_BOOT}`] },
+  serviceConfig: { Type: "oneshot", ExecStart: `/bin/sh ${PENDING} rebooted` },
+};
+
 export function pendingUnit(): nix.Nix {
-  return {
-    description: "pulumi-nixos: put back the flake and secrets of the booted generation after an interrupted deploy",
-    wantedBy: ["sysinit.target"],
-    before: ["sysinit.target"],
-    after: ["local-fs.target"],
-    restartIfChanged: false,
-    unitConfig: { DefaultDependencies: false, ConditionPathExists: [PENDING, `!${PENDING_BOOT}`] },
-    serviceConfig: { Type: "oneshot", ExecStart: `/bin/sh ${PENDING} rebooted` },
-  };
+  return PENDING_UNIT;
 }
 
 export function hostModule(h: HostSpec): nix.Nix {
   return {
     networking: { hostName: h.name },
     time: { timeZone: h.timeZone },
-    // What `nixos-rebuild list-generations` shows as the Configuration Revision.
-    system: { stateVersion: h.stateVersion, configurationRevision: nix.apply(nix.ref("lib.mkIf"), nix.op("!=", deployedRevision(), ""), deployedRevision()) },
+    system: { stateVersion: h.stateVersion, configurationRevision: CONFIGURATION_REVISION },
     nix: { settings: { "experimental-features": ["nix-command", "flakes"] } },
     nixpkgs: h.allowUnfree === false ? undefined : { config: unfree(h) },
     systemd: { services: { "pulumi-nixos-pending": pendingUnit() } },

@@ -218,7 +218,8 @@ export function renderFlake(m: ValidHostModel, ctx: RenderContext): RenderResult
   const marker = nix.apply(nix.ref("builtins.toJSON"), { host: h.name, ...owned, contentHash, revision: deployedRevision() });
   files[MARKER_FILE] = moduleFile(h, "Deployment marker", { environment: { etc: { [MARKER_ETC_PATH]: { text: marker } } } });
 
-  const sorted = Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));
+  const sorted: Record<string, string> = {};
+  for (const k of Object.keys(files).sort()) sorted[k] = files[k]; // no pair per file, as fromEntries takes
   return {
     rendered: { name: h.name, files: sorted, contentHash, secretFiles: allSecretFiles(m).map((f) => f.file) },
     secrets: Object.fromEntries(allSecretFiles(m).map((f) => [f.file.key, f.parts])),

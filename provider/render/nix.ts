@@ -30,10 +30,10 @@ const NODE = Symbol("nix");
 const IDENT = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
 const KEYWORDS = new Set(["if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"]);
 // A trusted reference such as `pkgs.jellyfin` or `config.boot.kernelPackages.nvidiaPackages.stable`.
-const REFERENCE = /^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$/;
+const REFERENCE = /^[A-Za-z_][A-Za-z0-9_'-]*(?:\.[A-Za-z_][A-Za-z0-9_'-]*)*$/;
 // A part of a reference that is a keyword (one scan rather than a split and a lookup per part).
 const KEYWORD_PART = new RegExp(`(?:^|\\.)(?:${[...KEYWORDS].join("|")})(?:\\.|$)`);
-const PATH = /^\.{1,2}(\/[A-Za-z0-9._+-]+)+$/;
+const PATH = /^\.{1,2}(?:\/[A-Za-z0-9._+-]+)+$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const INDENT = "  ";
 // Indentation by depth, made once per depth rather than per printed value.
@@ -48,21 +48,32 @@ export function lines(text: string): Nix {
   return { [NODE]: "lines", text };
 }
 
+// Paths and references come from our code and the flake's own file names, the same few for every host:
+// each is checked and built once per process (nodes are never changed, so one can stand in many trees).
+const PATHS = new Map<string, Nix>();
+const REFS = new Map<string, Nix>();
+
 /** A relative path literal such as `./modules/host.nix`. */
 export function path(p: string): Nix {
+  let node = PATHS.get(p);
+  if (node !== undefined) return node;
   // PATH's segments are non-empty, so it also rules out `//` and a trailing `/`.
   if (!PATH.test(p)) {
     throw new Error(`nix: not a safe relative path literal: ${JSON.stringify(p)}`);
   }
-  return { [NODE]: "path", path: p };
+  PATHS.set(p, (node = { [NODE]: "path", path: p }));
+  return node;
 }
 
 /** A dotted reference built by our own code (never from user input), e.g. `pkgs.caddy`. */
 export function ref(expr: string): Nix {
+  let node = REFS.get(expr);
+  if (node !== undefined) return node;
   if (!REFERENCE.test(expr) || KEYWORD_PART.test(expr)) {
     throw new Error(`nix: not a plain attribute reference: ${JSON.stringify(expr)}`);
   }
-  return { [NODE]: "raw", expr };
+  REFS.set(expr, (node = { [NODE]: "raw", expr }));
+  return node;
 }
 
 /** Function application `fn arg1 arg2`. */
@@ -75,9 +86,15 @@ export function comment(text: string, value: Nix): Nix {
   return { [NODE]: "comment", text, value };
 }
 
+const MODULE_ARGS: readonly string[] = ["config", "lib", "pkgs"];
+const moduleHead = (args: readonly string[]) => `{ ${[...args, "..."].join(", ")} }:`;
+// Every rendered module but a few has the usual arguments: their head is made once.
+const MODULE_HEAD = moduleHead(MODULE_ARGS);
+
 /** A NixOS module file: `{ config, lib, pkgs, ... }: body`. */
-export function module(body: Nix, args: readonly string[] = ["config", "lib", "pkgs"]): Nix {
-  for (const a of args) if (!IDENT.test(a) || KEYWORDS.has(a)) throw new Error(`nix: bad argument name ${a}`);
+export function module(body: Nix, args: readonly string[] = MODULE_ARGS): Nix {
+  // The usual arguments are known good; others are checked.
+  if (args !== MODULE_ARGS) for (const a of args) if (!IDENT.test(a) || KEYWORDS.has(a)) throw new Error(`nix: bad argument name ${a}`);
   return { [NODE]: "module", args, body };
 }
 
@@ -283,7 +300,7 @@ function printNode(v: NixNode, depth: number): string {
     case "op":
       return v.op === "!" ? `!${operand(v.operands[0], depth)}` : v.operands.map((x) => operand(x, depth)).join(` ${v.op} `);
     case "module":
-      return `{ ${[...v.args, "..."].join(", ")} }:\n${indent(depth)}${print(v.body, depth)}`;
+      return `${v.args === MODULE_ARGS ? MODULE_HEAD : moduleHead(v.args)}\n${indent(depth)}${print(v.body, depth)}`;
   }
 }
 

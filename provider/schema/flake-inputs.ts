@@ -63,6 +63,8 @@ export type ExtraInputs = z.infer<typeof extraInputs>;
  * lacks, an import of an input not declared. Each problem names the field and the fix.
  */
 export function inputProblems(inputs: ExtraInputs, imports: readonly string[]): { path: (string | number)[]; message: string }[] {
+  // Most hosts have neither: nothing to check, and no set of names to build for messages.
+  if (imports.length === 0 && Object.keys(inputs).length === 0) return [];
   const declared = new Set(["nixpkgs", ...Object.keys(inputs)]);
   const names = [...declared].join(", ");
   const problems: { path: (string | number)[]; message: string }[] = [];
