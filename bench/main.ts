@@ -100,7 +100,7 @@ async function floor(work: string, n: number, components: number, skipCheckpoint
   const mode = skipCheckpoints ? ", checkpoints skipped" : "";
   log(`floor ${n} x ${components} components${mode}: create ${create.seconds.toFixed(1)} s, preview ${preview.seconds.toFixed(1)} s, no-op ${noop.seconds.toFixed(1)} s`);
   s.ws.remove();
-  return { n, components, skipCheckpoints, create: create.seconds, preview: preview.seconds, noop: noop.seconds, noopCpu: deployerCpu(noop) };
+  return { n, components, skipCheckpoints, create: create.seconds, preview: preview.seconds, noop: noop.seconds, noopCpu: deployerCpu(noop.processes.cpuSeconds) };
 }
 
 type Floor = Awaited<ReturnType<typeof floor>>;
@@ -225,7 +225,7 @@ async function product(work: string, all: SimHost[], n: number, key: string, mea
     ssh = sshMark(hosts);
     t = await best(() => s.timed([...UP, "--refresh"]));
     if (/to update|updated/.test(t.stdout.split("Resources:")[1] ?? "")) throw new Error(`the no-op up of ${n} hosts changed something:\n${t.stdout.slice(-2000)}`);
-    out.noop = { seconds: t.seconds, ssh: perHost(ssh().map((c) => scale(c, 1 / REPEAT))), cpu: deployerCpu(t), hostsCoreBusy: t.processes.coreBusySeconds[HOSTS_CPU] ?? 0 };
+    out.noop = { seconds: t.seconds, ssh: perHost(ssh().map((c) => scale(c, 1 / REPEAT))), cpu: deployerCpu(t.processes.cpuSeconds), hostsCoreBusy: t.processes.coreBusySeconds[HOSTS_CPU] ?? 0 };
     log(`hosts ${n}: preview ${out.preview.seconds.toFixed(1)} s, no-op ${out.noop.seconds.toFixed(1)} s`);
   }
   // Last, as it changes what the hosts run: the same rebuild again, by the hosts themselves.
@@ -261,9 +261,9 @@ function machine() {
 // simulated hosts' sshd, Nix and activation are the hosts' own work and are not counted).
 const DEPLOYER_KINDS = ["engine", "language host", "program", "provider"];
 
-/** The CPU seconds of a run's own processes on the deployer. */
-function deployerCpu(t: Timed): number {
-  return DEPLOYER_KINDS.reduce((a, k) => a + (t.processes.cpuSeconds[k] ?? 0), 0);
+/** The CPU seconds of a run's own processes on the deployer, from its CPU seconds by kind. */
+function deployerCpu(cpuSeconds: Record<string, number>): number {
+  return DEPLOYER_KINDS.reduce((a, k) => a + (cpuSeconds[k] ?? 0), 0);
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -332,7 +332,7 @@ function productTables(r: Results): string[] {
       `| ${d.n} | ${f1(x.seconds)} | ${w1 ? f2(x.seconds / w1) : "-"} | ${f1(x.directRebuildSeconds)} | ${f2(x.seconds / x.directRebuildSeconds)} | ` +
         `${f2(deployer / d.n)} | ${f1(x.ssh.connections.mean)} (max ${x.ssh.connections.max}) | ${f1(x.ssh.commands.mean)} (max ${x.ssh.commands.max}) | ` +
         `${f1(x.bytesUploaded.mean / 1024)} | ${mib(x.providerKiB)} (${x.providerProcesses} proc) | ` +
-        `${DEPLOYER_KINDS.map((k) => f1(cpu(k))).join(" / ")} / ${f1(deployer - DEPLOYER_KINDS.reduce((a, k) => a + cpu(k), 0))} / ${f1(x.machineBusySeconds)} |`,
+        `${DEPLOYER_KINDS.map((k) => f1(cpu(k))).join(" / ")} / ${f1(deployer - deployerCpu(x.cpuSeconds))} / ${f1(x.machineBusySeconds)} |`,
     );
   }
   return rows;

@@ -26,13 +26,12 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
 
   const summary = async (): Promise<Record<string, HostSummary>> =>
     JSON.parse((await ws.ok(["stack", "output", "summary", "--json"])).stdout);
+  /** The resources state records. */
+  const stateResources = async (): Promise<{ type: string; urn: string; outputs?: Record<string, unknown> }[]> =>
+    JSON.parse((await ws.ok(["stack", "export"])).stdout).deployment.resources;
   /** A host's Generation as recorded in state (stack outputs are dropped when an update fails). */
-  const recorded = async (host: string): Promise<{ generation: number; systemPath: string }> => {
-    const state = JSON.parse((await ws.ok(["stack", "export"])).stdout);
-    return state.deployment.resources.find(
-      (r: { type: string; urn: string }) => r.type === "pulumi-nodejs:dynamic/nixos:Generation" && r.urn.endsWith(`::${host}`),
-    ).outputs;
-  };
+  const recorded = async (host: string): Promise<{ generation: number; systemPath: string }> =>
+    (await stateResources()).find((r) => r.type === "pulumi-nodejs:dynamic/nixos:Generation" && r.urn.endsWith(`::${host}`))!.outputs as { generation: number; systemPath: string };
   const onHost = async (h: SimHost, cmd: string) => {
     const r = await h.exec(cmd);
     if (r.code !== 0) throw new Error(`${cmd} on ${h.name}: ${r.stderr}`);
@@ -67,8 +66,7 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
   });
 
   it("records each host's flake once, as its Generation's files: the Host's outputs are its content hash and generation", async () => {
-    const resources: { type: string; outputs?: Record<string, unknown> }[] = JSON.parse((await ws.ok(["stack", "export"])).stdout).deployment.resources;
-    const hosts = resources.filter((r) => r.type === "pulumi-nixos:index:Host");
+    const hosts = (await stateResources()).filter((r) => r.type === "pulumi-nixos:index:Host");
     expect(hosts).toHaveLength(2);
     for (const h of hosts) expect(Object.keys(h.outputs ?? {}).sort()).toEqual(["contentHash", "generation"]);
   });
