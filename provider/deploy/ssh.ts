@@ -109,6 +109,10 @@ function connectOnce(spec: ConnectionSpec): Promise<SshTransport> {
     ...(spec.privateKey ? { privateKey: spec.privateKey } : { agent: process.env.SSH_AUTH_SOCK }),
   };
   return new Promise((resolve, reject) => {
+    // Every exchange is a small message that waits for the peer's answer: with Nagle's algorithm on
+    // (ssh2 leaves it on) each one can wait for a delayed ACK, tens of milliseconds at every step of
+    // the handshake and of each command.
+    client.once("connect", () => client.setNoDelay(true));
     client.once("ready", () => {
       client.removeAllListeners("error");
       // A later transport error (dropped network) fails the commands in flight, not the process.

@@ -2,7 +2,7 @@
 // connection reuse, binary stdin and streamed output, and connect retries.
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "fs";
-import { createServer } from "net";
+import { createServer, Socket } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
 import { connect, fingerprint } from "../../provider/deploy/ssh";
@@ -121,6 +121,18 @@ describe("ssh transport", () => {
     }
     await waitFor(() => accepted(sshd.log()) > before);
     expect(accepted(sshd.log()) - before).toBe(1);
+  });
+
+  it("turns Nagle's algorithm off on its socket, so no exchange waits for a delayed ACK", async () => {
+    const noDelay = jest.spyOn(Socket.prototype, "setNoDelay");
+    const t = await connect(spec);
+    try {
+      const calls = noDelay.mock.calls.map((args, i) => ({ on: (noDelay.mock.contexts[i] as Socket).remotePort, args }));
+      expect(calls).toContainEqual({ on: sshd.port, args: [true] });
+    } finally {
+      noDelay.mockRestore();
+      await t.close();
+    }
   });
 
   it("refuses a host whose key differs from the pinned one, naming both fingerprints, before authenticating", async () => {
