@@ -77,21 +77,29 @@ need() {
 
 # The number N of the system-N-link a profile link points at, or nothing.
 link_generation() {
-  readlink "$1" 2>/dev/null | sed -n 's/^system-\([0-9][0-9]*\)-link$/\1/p'
+  lg=$(readlink "$1" 2>/dev/null)
+  lg_n=${lg#system-}
+  lg_n=${lg_n%-link}
+  case $lg in system-*-link) ;; *) return 0 ;; esac
+  case $lg_n in '' | *[!0-9]*) ;; *) echo "$lg_n" ;; esac
 }
 
 # The generation whose system is running: the profile's own if it runs, else the newest link to it.
 running_generation() {
-  cur=$(readlink -e "$CURRENT" 2>/dev/null) || return 0
-  gen=$(link_generation "$PROFILE")
-  if [ -n "$gen" ] && [ "$(readlink -e "$PROFILE")" = "$cur" ]; then
-    echo "$gen"
+  running_of "$(readlink -e "$CURRENT" 2>/dev/null)" "$(link_generation "$PROFILE")" "$(readlink -e "$PROFILE" 2>/dev/null)"
+}
+
+# running_generation, given the running system, the profile's generation and the profile's system.
+running_of() {
+  [ -n "$1" ] || return 0
+  if [ -n "$2" ] && [ "$3" = "$1" ]; then
+    echo "$2"
     return 0
   fi
   best=
   for l in "$PROFILE"-*-link; do
     [ -e "$l" ] || continue
-    [ "$(readlink -e "$l")" = "$cur" ] || continue
+    [ "$(readlink -e "$l")" = "$1" ] || continue
     n=${l##*/system-}
     n=${n%-link}
     if [ -z "$best" ] || [ "$n" -gt "$best" ]; then best=$n; fi
@@ -99,11 +107,15 @@ running_generation() {
   echo "$best"
 }
 
-# What the host runs and boots, as key=value words (the marker base64-encoded).
+# What the host runs and boots, as key=value words (the marker base64-encoded). Each fact is read
+# once: every script reports it, and a read of the host is little else.
 host_state() {
+  hs_current=$(readlink -e "$CURRENT" 2>/dev/null)
+  hs_profile=$(readlink -e "$PROFILE" 2>/dev/null)
+  hs_gen=$(link_generation "$PROFILE")
   printf 'runningGeneration=%s currentSystem=%s profileGeneration=%s profileSystem=%s marker=%s' \
-    "$(running_generation)" "$(readlink -e "$CURRENT" 2>/dev/null)" "$(link_generation "$PROFILE")" \
-    "$(readlink -e "$PROFILE" 2>/dev/null)" "$(if [ -e "$MARKER" ]; then b64 < "$MARKER"; fi)"
+    "$(running_of "$hs_current" "$hs_gen" "$hs_profile")" "$hs_current" "$hs_gen" "$hs_profile" \
+    "$(if [ -e "$MARKER" ]; then b64 < "$MARKER"; fi)"
 }
 
 # Puts the flake and secrets of the previous deploy back (or none, if there were none).

@@ -21,6 +21,7 @@ export function ssh(h: SimHost, cmd: string, opts: { user?: "root" | "deploy"; s
   return new Promise((resolve, reject) => {
     const c = new Client();
     let out: Run = { code: null, stdout: "", stderr: "" };
+    c.once("connect", () => c.setNoDelay(true)); // as the product's transport: no delayed ACK at each step
     c.on("ready", () =>
       c.exec(cmd, (err, stream) => {
         if (err) return reject(err);
