@@ -7,6 +7,7 @@ import * as path from "path";
 import { SimHost, startHosts } from "../test/harness/pool";
 import * as nix from "../provider/render/nix";
 import { benchRender, RenderFigures } from "./render";
+import { benchReads, ReadFigures } from "./reads";
 import { hostFiles } from "../test/unit/support/fixtures";
 import { coresNote, HOSTS_CPU, onDeployerCore, onHostsCore } from "./cores";
 import { sshMark, SshCounts } from "./sshd-log";
@@ -276,6 +277,7 @@ interface Results {
   products: Product[];
   push: PushStep[];
   render?: RenderFigures;
+  reads?: ReadFigures;
   machine: ReturnType<typeof machine>;
 }
 
@@ -291,6 +293,14 @@ function table(r: Results): string {
       `render: ${r.render.hosts} hosts x ${r.render.servicesPerHost} services (${r.render.filesPerHost} files, ${(r.render.bytesPerHost / 1024).toFixed(1)} KiB per host): ` +
         `validate ${f1(r.render.parseMs)} ms + render ${f1(r.render.renderMs)} ms = ${r.render.hostsPerSecond.toFixed(0)} hosts/s the first time, ` +
         `${r.render.steadyHostsPerSecond.toFixed(0)} hosts/s warmed up`,
+    );
+  }
+  if (r.reads) {
+    const x = r.reads;
+    rows.push(
+      "",
+      `reads of one host, ${x.reads} in a row: ${f1(x.readMs)} ms a read (connect, state script, close), the host's CPU ${f1(x.readHostCpuMs)} ms; ` +
+        `a command on an open connection ${f1(x.commandMs)} ms, the host's CPU ${f1(x.commandHostCpuMs)} ms`,
     );
   }
   return rows.join("\n");
@@ -377,7 +387,7 @@ function fleetTable(fleet: Floor[]): string[] {
   return rows;
 }
 
-const PARTS = ["render", "hosts", "fleet", "push"] as const;
+const PARTS = ["render", "reads", "hosts", "fleet", "push"] as const;
 type Part = (typeof PARTS)[number];
 
 /** The parts named on the command line (`npm run bench -- push render`), or all of them. */
@@ -396,7 +406,7 @@ async function main(): Promise<void> {
   const render = parts.has("render") ? benchRender(200) : undefined;
   if (render) log(`render: ${render.hostsPerSecond.toFixed(0)} hosts/s the first time, ${render.steadyHostsPerSecond.toFixed(0)} warmed up`);
   onDeployerCore();
-  const needed = Math.max(parts.has("hosts") ? Math.max(...PREVIEW_N, ...DEPLOY_N) : 0, parts.has("push") ? PUSH_N : 0);
+  const needed = Math.max(parts.has("hosts") ? Math.max(...PREVIEW_N, ...DEPLOY_N) : 0, parts.has("push") ? PUSH_N : 0, parts.has("reads") ? 1 : 0);
   const hosts =
     needed === 0
       ? []
@@ -407,6 +417,8 @@ async function main(): Promise<void> {
           }),
         );
   try {
+    const reads = parts.has("reads") ? await benchReads(hosts[0]) : undefined;
+    if (reads) log(`reads: ${f1(reads.readMs)} ms a host read, the host's CPU ${f1(reads.readHostCpuMs)} ms`);
     const floors: Floor[] = [];
     // The floors the products are measured against run in the products' mode (checkpoints skipped).
     if (parts.has("hosts")) for (const n of PREVIEW_N) for (const c of [0, COMPONENTS_PER_HOST]) floors.push(await floor(work, n, c, true));
@@ -435,6 +447,7 @@ async function main(): Promise<void> {
       products,
       push: pushed,
       render,
+      reads,
       totalSeconds: (Date.now() - started) / 1000,
     };
     const text = table(result);

@@ -31,7 +31,7 @@ function kind(cmdline: string): string {
 }
 
 /** Busy seconds since boot: the machine's first, then each core's. */
-function busy(): number[] {
+export function busy(): number[] {
   return read("/proc/stat")
     .split("\n")
     .filter((l) => /^cpu\d* /.test(l))
