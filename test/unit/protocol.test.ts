@@ -51,7 +51,8 @@ function scan(): Scan {
       .split("\n")
       .filter((l) => !l.trimStart().startsWith("#"));
     for (const line of lines) {
-      if (script === "state") for (const m of line.matchAll(/\becho "([^"]*)"/g)) keys(m[1]).forEach((k) => r.state.add(k));
+      // state.sh's lines: an `echo "key=value"`, or `printf '%s\n'` of key=value words.
+      if (script === "state") for (const m of line.matchAll(/\becho "([^"]*)"|\bprintf '%s\\n' (.*)$/g)) keys(m[1] ?? m[2]).forEach((k) => r.state.add(k));
       for (const m of line.matchAll(/(?:^|[;&|{(]|\bthen|\belse|\bdo)\s*(emit|finish|phase)\s+(.*)$/g)) {
         const [, call, rest] = m;
         const args = argsOf(rest).replace(/\s>>?\s*"\$run\/log"/, "").trim();
