@@ -2,6 +2,7 @@
 // waits for it and the host's CPU for it (its sshd's handshake and session, and the state script),
 // and the same for one command on a connection already open.
 import type { SimHost } from "../test/harness/pool";
+import { connectionSpec } from "../provider/deploy/connect";
 import { readHost } from "../provider/deploy/deploy";
 import { connect } from "../provider/deploy/ssh";
 import { sh } from "../provider/deploy/shell";
@@ -31,7 +32,7 @@ export async function benchReads(h: SimHost, n = 20): Promise<ReadFigures> {
   const read = () => readHost(h.name, c);
   await read(); // the host's first login (its caches and logs), not counted
   const reads = await each(n, read);
-  const t = await connect({ host: h.name, ...c });
+  const t = await connect(connectionSpec(h.name, c));
   try {
     const commands = await each(n, () => t.exec(sh`true`));
     return { reads: n, readMs: reads.ms, readHostCpuMs: reads.hostCpuMs, commandMs: commands.ms, commandHostCpuMs: commands.hostCpuMs };
