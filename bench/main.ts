@@ -13,12 +13,15 @@ import { coresNote, HOSTS_CPU, onDeployerCore, onHostsCore } from "./cores";
 import { sshMark, SshCounts } from "./sshd-log";
 import { BenchStack, scratchDir, Timed } from "./stack";
 import { pushSeries, PushStep } from "./push";
+import { inTurns, TurnFigures } from "./turns";
 import { stubNixpkgs } from "../test/host/push.fixture";
 
 const repo = path.resolve(__dirname, "..");
 const PREVIEW_N = [10, 20, 40];
 const DEPLOY_N = [1, 10, 20, 40]; // deploys with a 3 s rebuild each
 const FLEET_N = [40, 100, 200]; // the engine alone, in the product's shape: how it grows with the fleet
+const TURNS_N = 40; // preview and no-op in turns with the same-shape floor, where the 1.1x target is set
+const TURNS_ROUNDS = 5;
 const PUSH_N = 10; // hosts deployed with deploy.build "local": built on the deployer, copied to each
 const RELEASE = "25.11";
 const REBUILD_SECONDS = 3;
@@ -88,12 +91,18 @@ function checkpointEnv(skip: boolean): NodeJS.ProcessEnv {
   return skip ? { ...env, PULUMI_SKIP_CHECKPOINTS: "true" } : env;
 }
 
-async function floor(work: string, n: number, components: number, skipCheckpoints = false) {
+/** The floor's stack of n groups (1 + components resources each), created, and its config with a change. */
+async function floorStack(work: string, n: number, components: number, skipCheckpoints: boolean) {
   const name = `floor-${n}-${components}${skipCheckpoints ? "-skip" : ""}`;
   const s = new BenchStack(path.join(repo, "bench/floor"), name, path.join(work, `${name}.yaml`), checkpointEnv(skipCheckpoints));
   await s.init({ "bench-floor:count": String(n), "bench-floor:components": String(components), "bench-floor:revision": "0" });
   const changed = await s.variant(path.join(work, `${name}-changed.yaml`), { revision: "1" });
   const create = await s.timed(UP);
+  return { s, changed, create };
+}
+
+async function floor(work: string, n: number, components: number, skipCheckpoints = false) {
+  const { s, changed, create } = await floorStack(work, n, components, skipCheckpoints);
   // Only the floors the products are compared with need the faster of two; the fleet's own run once.
   const repeat = PREVIEW_N.includes(n) ? REPEAT : 1;
   const preview = await best(() => s.timed(["preview"], changed), repeat);
@@ -278,6 +287,7 @@ interface Results {
   push: PushStep[];
   render?: RenderFigures;
   reads?: ReadFigures;
+  turns?: TurnFigures;
   machine: ReturnType<typeof machine>;
 }
 
@@ -285,6 +295,7 @@ interface Results {
 function table(r: Results): string {
   const rows = [`machine: ${r.machine.cpu} (${r.machine.cores}), ${r.machine.memoryGiB} GiB, ${r.machine.kernel}, node ${r.machine.node}, pulumi ${r.machine.pulumi}; engine default --parallel ${r.machine.engineDefaultParallel}, bench uses ${PARALLEL}`];
   if (r.products.length > 0) rows.push("", ...productTables(r));
+  if (r.turns) rows.push("", ...turnsTable(r.turns));
   if (r.fleet.length > 0) rows.push("", ...fleetTable(r.fleet));
   if (r.push.length > 0) rows.push("", ...pushTable(r.push));
   if (r.render) {
@@ -369,6 +380,24 @@ function pushTable(steps: PushStep[]): string[] {
  * exponent k in t ∝ N^k between the smallest and largest N (1 is linear; the file backend's
  * snapshot after every step makes it 2).
  */
+const byKind = (cpu: Record<string, number>) => DEPLOYER_KINDS.map((k) => f1(cpu[k] ?? 0)).join(" / ");
+
+function turnsTable(t: TurnFigures): string[] {
+  const rows = [
+    `${t.n} hosts in turns with the same-shape floor: ratios, the median of ${t.noop.length} rounds: preview ${f2(t.previewRatio)}, no-op ${f2(t.noopRatio)} (the deployer's CPU ${f2(t.noopCpuRatio)})`,
+    "",
+    "| round | first | floor preview s | preview s | ratio | floor no-op s | no-op s | ratio | floor no-op CPU s | no-op CPU s | no-op CPU s: engine / language host / program / provider (floor's) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  t.noop.forEach((o, i) => {
+    const p = t.preview[i];
+    rows.push(
+      `| ${i + 1} | ${o.first} | ${f1(p.floorSeconds)} | ${f1(p.hostsSeconds)} | ${f2(p.ratio)} | ${f1(o.floorSeconds)} | ${f1(o.hostsSeconds)} | ${f2(o.ratio)} | ${f1(o.floorCpu)} | ${f1(o.hostsCpu)} | ${byKind(o.hostsCpuByKind)} (${byKind(o.floorCpuByKind)}) |`,
+    );
+  });
+  return rows;
+}
+
 function fleetTable(fleet: Floor[]): string[] {
   const of = (n: number, skip: boolean) => fleet.find((f) => f.n === n && f.skipCheckpoints === skip)!;
   const [lo, hi] = [FLEET_N[0], FLEET_N[FLEET_N.length - 1]];
@@ -387,7 +416,20 @@ function fleetTable(fleet: Floor[]): string[] {
   return rows;
 }
 
-const PARTS = ["render", "reads", "hosts", "fleet", "push"] as const;
+/** Preview and no-op of TURNS_N hosts in turns with the same-shape floor (bench/turns.ts). */
+async function turns(work: string, all: SimHost[], key: string): Promise<TurnFigures> {
+  const f = await floorStack(work, TURNS_N, COMPONENTS_PER_HOST, true);
+  const { s, changed } = await hostsStack(work, all.slice(0, TURNS_N), key, `turns-${TURNS_N}`);
+  await s.timed(UP);
+  try {
+    return await inTurns(TURNS_N, { stack: f.s, changed: f.changed }, { stack: s, changed }, TURNS_ROUNDS, { up: UP, cpu: (t) => deployerCpu(t.processes.cpuSeconds), log });
+  } finally {
+    f.s.ws.remove();
+    s.ws.remove();
+  }
+}
+
+const PARTS = ["render", "reads", "hosts", "turns", "fleet", "push"] as const;
 type Part = (typeof PARTS)[number];
 
 /** The parts named on the command line (`npm run bench -- push render`), or all of them. */
@@ -406,7 +448,12 @@ async function main(): Promise<void> {
   const render = parts.has("render") ? benchRender(200) : undefined;
   if (render) log(`render: ${render.hostsPerSecond.toFixed(0)} hosts/s the first time, ${render.steadyHostsPerSecond.toFixed(0)} warmed up`);
   onDeployerCore();
-  const needed = Math.max(parts.has("hosts") ? Math.max(...PREVIEW_N, ...DEPLOY_N) : 0, parts.has("push") ? PUSH_N : 0, parts.has("reads") ? 1 : 0);
+  const needed = Math.max(
+    parts.has("hosts") ? Math.max(...PREVIEW_N, ...DEPLOY_N) : 0,
+    parts.has("turns") ? TURNS_N : 0,
+    parts.has("push") ? PUSH_N : 0,
+    parts.has("reads") ? 1 : 0,
+  );
   const hosts =
     needed === 0
       ? []
@@ -434,6 +481,7 @@ async function main(): Promise<void> {
         products.push(await product(work, hosts, n, key, { deploy: DEPLOY_N.includes(n), preview: PREVIEW_N.includes(n) }));
       }
     }
+    const turned = parts.has("turns") ? await turns(work, hosts, key) : undefined;
     const pushed = parts.has("push") ? await push(work, hosts, key) : [];
     const m = machine();
     const result = {
@@ -448,6 +496,7 @@ async function main(): Promise<void> {
       push: pushed,
       render,
       reads,
+      turns: turned,
       totalSeconds: (Date.now() - started) / 1000,
     };
     const text = table(result);
