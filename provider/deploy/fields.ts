@@ -2,12 +2,14 @@
 // contact the machine (it may be another one now), which are only recorded, and which travel with the
 // next deploy without being a change of their own. diff and update are derived from it.
 
-export type FieldEffect = "deploy" | "contact" | "record" | "carry" | "transient";
+export type FieldEffect = "deploy" | "contact" | "record" | "carry" | "named" | "transient";
 
 export const FIELD_POLICY: readonly { path: readonly string[]; effect: FieldEffect }[] = [
   { path: ["host"], effect: "deploy" },
   { path: ["owner"], effect: "deploy" },
-  { path: ["files"], effect: "deploy" },
+  // Compared by the content hash that names them: state keeps the files in the inputs only
+  // (resources/generation.ts), and preview shows them file by file from there.
+  { path: ["files"], effect: "named" },
   { path: ["contentHash"], effect: "deploy" },
   { path: ["flakeAttr"], effect: "deploy" },
   { path: ["goal"], effect: "deploy" },
@@ -56,14 +58,14 @@ export interface Changes {
 export function changes(olds: object, news: object, drifted: boolean): Changes {
   const out: Changes = { deploy: drifted ? ["(drift)"] : [], contact: [], record: [], carry: [] };
   for (const f of FIELD_POLICY) {
-    if (f.effect === "transient") continue;
+    if (f.effect === "transient" || f.effect === "named") continue;
     if (canonical(at(olds, f.path)) !== canonical(at(news, f.path))) out[f.effect].push(f.path.join("."));
   }
   return out;
 }
 
 /** What update does: redeploy, look at the machine first, or only record. */
-export function updateAction(c: Changes): Exclude<FieldEffect, "carry" | "transient"> | "none" {
+export function updateAction(c: Changes): Exclude<FieldEffect, "carry" | "named" | "transient"> | "none" {
   if (c.deploy.length > 0) return "deploy";
   if (c.contact.length > 0) return "contact";
   return c.record.length > 0 ? "record" : "none";

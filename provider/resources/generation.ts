@@ -29,7 +29,7 @@ export interface GenerationArgs {
     trustOnFirstUse?: pulumi.Input<boolean>;
   }>;
   readonly files: pulumi.Input<Record<string, string>>; // RenderedHost.files
-  readonly contentHash: pulumi.Input<string>; // RenderedHost.contentHash
+  readonly contentHash: pulumi.Input<string>; // RenderedHost.contentHash: the files' name; new files come with a new one
   readonly flakeAttr?: pulumi.Input<string>; // default: host
   readonly goal?: pulumi.Input<"switch" | "boot" | "test">; // default: switch
   readonly secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>; // key -> value, stored as a secret
@@ -41,8 +41,12 @@ export interface GenerationArgs {
   readonly previewBuild?: pulumi.Input<boolean>; // this run is a preview that builds changed hosts (never a change)
 }
 
-/** What state records for a host: the inputs, plus what the host runs. */
-export interface GenerationState extends GenerationInputs {
+/**
+ * What state records for a host: the inputs but the flake's files, plus what the host runs. The files
+ * are in state once, as the inputs (which preview diffs file by file); the outputs name them by their
+ * content hash. Every read, diff and checkpoint of a host carried them twice before.
+ */
+export interface GenerationState extends Omit<GenerationInputs, "files"> {
   hostKey: string; // the key the host presented (recorded by trust-on-first-use)
   deployedHash: string; // contentHash of what runs now; differs from contentHash when the host drifted
   markerHash: string; // contentHash in the running system's /etc/pulumi-nixos/generation.json
@@ -96,6 +100,12 @@ function exitWithEngine(): void {
   }, 1000).unref();
 }
 
+/** Outputs without the flake's files; state written before they left the outputs loses them at its next read or update. */
+function recordedState<T extends object>(o: T): Omit<T, "files"> {
+  const { files: _files, ...rest } = o as T & { files?: unknown };
+  return rest;
+}
+
 /** The flake as it goes to the host: the program's commit rides beside it, outside its content hash (render/flake.ts reads it). */
 function travelling(news: GenerationInputs): Record<string, string> {
   return { ...news.files, [REVISION_FILE]: news.revision ?? "" };
@@ -130,7 +140,7 @@ async function apply(news: GenerationInputs, olds: GenerationState | undefined, 
   const warn = logger(news.progressUrn, "warn");
   for (const w of r.warnings) warn(w);
   return {
-    ...news,
+    ...recordedState(news),
     hostKey: r.hostKey,
     deployedHash: news.contentHash,
     markerHash: r.markerHash ?? "",
@@ -157,7 +167,7 @@ function neverDeployed(s: GenerationState): boolean {
 
 function held(news: GenerationInputs): GenerationState {
   return {
-    ...news,
+    ...recordedState(news),
     hostKey: "",
     deployedHash: "",
     markerHash: "",
@@ -270,23 +280,23 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
         logger(news.progressUrn)(`${news.host}: ${news.connection.address}:${news.connection.port} ${driftLine(olds, s)}; deploying it`);
         return { outs: await apply(news, { ...olds, hostKey: s.hostKey }, false) };
       }
-      return { outs: { ...olds, ...news, hostKey: s.hostKey, revision: olds.revision } };
+      return { outs: recordedState({ ...olds, ...news, hostKey: s.hostKey, revision: olds.revision }) };
     }
     // Only recorded fields changed: carried ones keep what the deployed generation carries.
-    return { outs: { ...olds, ...news, revision: olds.revision } };
+    return { outs: recordedState({ ...olds, ...news, revision: olds.revision }) };
   },
 
   async read(id: string, props: GenerationState) {
-    if (neverDeployed(props)) return { id, props };
+    if (neverDeployed(props)) return { id, props: recordedState(props) };
     exitWithEngine();
     const s = await readHost(props.host, props.connection, props.hostKey);
-    if (runsRecorded(props, s)) return { id, props: { ...props, hostKey: s.hostKey, drift: "" } };
+    if (runsRecorded(props, s)) return { id, props: recordedState({ ...props, hostKey: s.hostKey, drift: "" }) };
     const r = recorded(props.goal, s);
     const m = s.marker;
     const ours = deployedHere(props, m);
     return {
       id,
-      props: {
+      props: recordedState({
         ...props,
         hostKey: s.hostKey,
         generation: r.generation ?? null,
@@ -295,7 +305,7 @@ export const generationProvider: pulumi.dynamic.ResourceProvider = {
         // What runs is not what was deployed: record its own hash (or none) so the next diff updates.
         deployedHash: (ours && m?.contentHash) || "unmanaged",
         drift: driftLine(props, s),
-      },
+      }),
     };
   },
 

@@ -27,7 +27,7 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
   const summary = async (): Promise<Record<string, HostSummary>> =>
     JSON.parse((await ws.ok(["stack", "output", "summary", "--json"])).stdout);
   /** The resources state records. */
-  const stateResources = async (): Promise<{ type: string; urn: string; outputs?: Record<string, unknown> }[]> =>
+  const stateResources = async (): Promise<{ type: string; urn: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[]> =>
     JSON.parse((await ws.ok(["stack", "export"])).stdout).deployment.resources;
   /** A host's Generation as recorded in state (stack outputs are dropped when an update fails). */
   const recorded = async (host: string): Promise<{ generation: number; systemPath: string }> =>
@@ -65,10 +65,18 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
     expect(marker).toMatchObject({ host: "media", stack: "e2e" });
   });
 
-  it("records each host's flake once, as its Generation's files: the Host's outputs are its content hash and generation", async () => {
-    const hosts = (await stateResources()).filter((r) => r.type === "pulumi-nixos:index:Host");
+  it("records each host's flake once, as its Generation's input files: the outputs name them by content hash, and the Host's are its content hash and generation", async () => {
+    const resources = await stateResources();
+    const hosts = resources.filter((r) => r.type === "pulumi-nixos:index:Host");
     expect(hosts).toHaveLength(2);
     for (const h of hosts) expect(Object.keys(h.outputs ?? {}).sort()).toEqual(["contentHash", "generation"]);
+    const generations = resources.filter((r) => r.type === "pulumi-nodejs:dynamic/nixos:Generation");
+    expect(generations).toHaveLength(2);
+    for (const g of generations) {
+      expect(Object.keys(g.inputs?.files as object)).toContain("flake.nix");
+      expect(g.outputs).not.toHaveProperty("files");
+      expect(g.outputs?.contentHash).toBe(g.inputs?.contentHash);
+    }
   });
 
   it("finds nothing to do on a second up: no change, no rebuild, no connection", async () => {

@@ -81,7 +81,7 @@ describe("the template, installed with pulumi new outside the repository", () =>
     expect(summary.nas).toMatchObject({ services: ["caddy", "uptime-kuma"], urls: ["https://status.home.example"], revision: commit });
     for (const [i, name] of NAMES.entries()) expect(summary[name].generation).toBe(await currentGeneration(hosts[i]));
     const nas = (await generations(ws)).nas;
-    expect((nas.outputs.files as Record<string, string>)["modules/services/uptime-kuma.nix"]).toMatch(/services\.uptime-kuma = \{[\s\S]*enable = true;[\s\S]*PORT = "3001";/);
+    expect((nas.inputs.files as Record<string, string>)["modules/services/uptime-kuma.nix"]).toMatch(/services\.uptime-kuma = \{[\s\S]*enable = true;[\s\S]*PORT = "3001";/);
     expect(nas.outputs.revision).toBe(commit);
     const listed = JSON.parse((await hosts[2].exec("nixos-rebuild list-generations --json")).stdout);
     expect(listed.find((g: { current: boolean }) => g.current).configurationRevision).toBe(commit);

@@ -49,6 +49,7 @@ describe("lifecycle on one host", () => {
 
   it("no-op: the same inputs show no diff, and a refresh finds no drift, over one connection", async () => {
     const inputs = await inputsFor(h, 1, { withSecret: true });
+    expect(state).not.toHaveProperty("files"); // the inputs hold them; the content hash names them
     expect(await generationProvider.diff!(h.name, state, inputs)).toMatchObject({ changes: false });
     const conns = await h.sshConnections();
     const read = await generationProvider.read!(h.name, state);

@@ -80,8 +80,13 @@ describe("the field policy", () => {
     }
   });
 
+  it("compares the flake's files by their content hash, which state keeps in place of them", () => {
+    expect(changes({ contentHash: "a" }, { contentHash: "a", files: { "flake.nix": "{}" } }, false)).toEqual({ deploy: [], contact: [], record: [], carry: [] });
+    expect(changes({ contentHash: "a" }, { contentHash: "b", files: { "flake.nix": "{}" } }, false).deploy).toEqual(["contentHash"]);
+  });
+
   it("ignores key order, and counts drift as a change that deploys", () => {
-    expect(changes({ files: { a: "1", b: "2" } }, { files: { b: "2", a: "1" } }, false)).toEqual({ deploy: [], contact: [], record: [], carry: [] });
+    expect(changes({ secrets: { a: "1", b: "2" } }, { secrets: { b: "2", a: "1" } }, false)).toEqual({ deploy: [], contact: [], record: [], carry: [] });
     expect(updateAction(changes({}, {}, true))).toBe("deploy");
   });
 });
@@ -120,6 +125,16 @@ describe("diff", () => {
     // update() must not need SSH for it: no host answers, so any attempt would throw.
     const r = await generationProvider.update!("media", state, news);
     expect(r.outs).toMatchObject({ connection: { user: "deploy" }, generation: 3 });
+  });
+
+  it("records state without the flake's files (the inputs hold them), also from state written while outputs held them", async () => {
+    expect(state).toHaveProperty("files"); // built from the inputs: state as it was written before
+    const recordedOnly = await generationProvider.update!("media", state, { ...state, deploy: { ...state.deploy, lockWaitSec: 5 } });
+    expect(recordedOnly.outs).not.toHaveProperty("files");
+    expect(recordedOnly.outs).toMatchObject({ contentHash: state.contentHash, generation: 3 });
+    const held = await generationProvider.create!({ ...state, host: "tv", hold: true });
+    expect(held.outs).not.toHaveProperty("files");
+    expect(held.outs).toMatchObject({ host: "tv", contentHash: state.contentHash, deployedHash: "" });
   });
 
   it("contacts the machine when the address, port or host key changes: it may be another machine", async () => {
