@@ -366,9 +366,9 @@ deploy() {
   fi
 
   prevsys=$(readlink -e "$CURRENT" 2>/dev/null)
-  prevgen=$(running_generation)
   prevprofile=$(readlink -e "$PROFILE" 2>/dev/null)
   prevprofilegen=$(link_generation "$PROFILE")
+  prevgen=$(running_of "$prevsys" "$prevprofilegen" "$prevprofile")
   # Written whole before the watchdog is armed, which reads it first.
   printf 'prevsys=%s\nprevgen=%s\nprevprofile=%s\nprevprofilegen=%s\n' "$prevsys" "$prevgen" "$prevprofile" "$prevprofilegen" > "$run/prev.tmp"
   mv -f "$run/prev.tmp" "$run/prev"
