@@ -87,6 +87,26 @@ describe("stacks/ through the real pulumi CLI on simulated hosts", () => {
     expect(await currentGeneration(gaming)).toBe(installed + 1);
   });
 
+  it("sheds the flake's files from state written while the Generation's outputs repeated them, at a refresh that changes no host", async () => {
+    const before = await connections();
+    const state = JSON.parse((await ws.ok(["stack", "export"])).stdout);
+    for (const r of state.deployment.resources) {
+      if (r.type === "pulumi-nodejs:dynamic/nixos:Generation") r.outputs = { ...r.outputs, files: r.inputs.files };
+    }
+    const file = `${ws.backendDir}/../older-state.json`;
+    fs.writeFileSync(file, JSON.stringify(state));
+    await ws.ok(["stack", "import", "--file", file]);
+    expect((await stateResources()).filter((r) => r.outputs?.files !== undefined)).toHaveLength(2);
+
+    await ws.ok(["refresh", "--yes", "--skip-preview"]); // one read of each host (a refresh's preview reads too)
+    const generations = (await stateResources()).filter((r) => r.type === "pulumi-nodejs:dynamic/nixos:Generation");
+    for (const g of generations) expect(g.outputs).not.toHaveProperty("files");
+    await ws.ok(["up", "--yes", "--expect-no-changes"]);
+    expect(await connections()).toBe(before + 2); // the refresh's one read of each host
+    expect(await currentGeneration(media)).toBe(installed + 1);
+    expect(await currentGeneration(gaming)).toBe(installed + 1);
+  });
+
   it("updates one service on one host: preview names the route and the Nix file, only that host rebuilds", async () => {
     await ws.ok(["config", "set", "--path", "hosts.media.subdomains.jellyfin", "watch"]);
     const preview = await ws.ok(["preview", "--diff"]);
