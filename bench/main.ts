@@ -375,11 +375,6 @@ function pushTable(steps: PushStep[]): string[] {
   return rows;
 }
 
-/**
- * The same-shape floor at fleet sizes, with and without checkpoints, and how create grows: the
- * exponent k in t ∝ N^k between the smallest and largest N (1 is linear; the file backend's
- * snapshot after every step makes it 2).
- */
 const byKind = (cpu: Record<string, number>) => DEPLOYER_KINDS.map((k) => f1(cpu[k] ?? 0)).join(" / ");
 
 function turnsTable(t: TurnFigures): string[] {
@@ -398,6 +393,11 @@ function turnsTable(t: TurnFigures): string[] {
   return rows;
 }
 
+/**
+ * The same-shape floor at fleet sizes, with and without checkpoints, and how create grows: the
+ * exponent k in t ∝ N^k between the smallest and largest N (1 is linear; the file backend's
+ * snapshot after every step makes it 2).
+ */
 function fleetTable(fleet: Floor[]): string[] {
   const of = (n: number, skip: boolean) => fleet.find((f) => f.n === n && f.skipCheckpoints === skip)!;
   const [lo, hi] = [FLEET_N[0], FLEET_N[FLEET_N.length - 1]];
