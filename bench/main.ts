@@ -11,7 +11,7 @@ import { benchReads, ReadFigures } from "./reads";
 import { hostFiles } from "../test/unit/support/fixtures";
 import { coresNote, HOSTS_CPU, onDeployerCore, onHostsCore } from "./cores";
 import { sshMark, SshCounts } from "./sshd-log";
-import { BenchStack, scratchDir, Timed } from "./stack";
+import { BenchStack, changedNothing, scratchDir, showedUpdate, Timed } from "./stack";
 import { pushSeries, PushStep } from "./push";
 import { inTurns, TurnFigures } from "./turns";
 import { stubNixpkgs } from "../test/host/push.fixture";
@@ -228,13 +228,11 @@ async function product(work: string, all: SimHost[], n: number, key: string, mea
   log(`hosts ${n}: up ${t.seconds.toFixed(1)} s${measure.deploy ? ` (${REBUILD_SECONDS} s rebuilds)` : ""}, ${out.resources} resources`);
   if (measure.preview) {
     ssh = sshMark(hosts);
-    t = await best(() => s.timed(["preview"], changed));
-    if (!/(\d+) to update/.test(t.stdout)) throw new Error(`preview of ${n} hosts showed no update:\n${t.stdout.slice(-2000)}`);
+    t = showedUpdate(await best(() => s.timed(["preview"], changed)), n);
     out.preview = { seconds: t.seconds, ssh: perHost(ssh().map((c) => scale(c, 1 / REPEAT))) };
 
     ssh = sshMark(hosts);
-    t = await best(() => s.timed([...UP, "--refresh"]));
-    if (/to update|updated/.test(t.stdout.split("Resources:")[1] ?? "")) throw new Error(`the no-op up of ${n} hosts changed something:\n${t.stdout.slice(-2000)}`);
+    t = changedNothing(await best(() => s.timed([...UP, "--refresh"])), n);
     out.noop = { seconds: t.seconds, ssh: perHost(ssh().map((c) => scale(c, 1 / REPEAT))), cpu: deployerCpu(t.processes.cpuSeconds), hostsCoreBusy: t.processes.coreBusySeconds[HOSTS_CPU] ?? 0 };
     log(`hosts ${n}: preview ${out.preview.seconds.toFixed(1)} s, no-op ${out.noop.seconds.toFixed(1)} s`);
   }

@@ -75,6 +75,18 @@ export class BenchStack {
   }
 }
 
+/** A preview of the products' changed config: it must show hosts to update, or it measured nothing. */
+export function showedUpdate(t: Timed, n: number): Timed {
+  if (!/(\d+) to update/.test(t.stdout)) throw new Error(`preview of ${n} hosts showed no update:\n${t.stdout.slice(-2000)}`);
+  return t;
+}
+
+/** A no-op `up --refresh` of the products: it must change nothing. */
+export function changedNothing(t: Timed, n: number): Timed {
+  if (/to update|updated/.test(t.stdout.split("Resources:")[1] ?? "")) throw new Error(`the no-op up of ${n} hosts changed something:\n${t.stdout.slice(-2000)}`);
+  return t;
+}
+
 export function scratchDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-nixos-bench-"));
 }
