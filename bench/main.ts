@@ -308,8 +308,9 @@ function table(r: Results): string {
     const x = r.reads;
     rows.push(
       "",
-      `reads of one host, ${x.reads} in a row: ${f1(x.readMs)} ms a read (connect, state script, close), the host's CPU ${f1(x.readHostCpuMs)} ms; ` +
-        `a command on an open connection ${f1(x.commandMs)} ms, the host's CPU ${f1(x.commandHostCpuMs)} ms`,
+      `reads of one host, ${x.reads} in a row: ${f1(x.readMs)} ms a read (connect, state script, close), the host's CPU ${f1(x.readHostCpuMs)} ms, ` +
+        `the deployer's ${f1(x.readDeployerCpuMs)} ms; a command on an open connection ${f1(x.commandMs)} ms, the host's CPU ${f1(x.commandHostCpuMs)} ms, ` +
+        `the deployer's ${f1(x.commandDeployerCpuMs)} ms`,
     );
   }
   return rows.join("\n");
@@ -463,7 +464,7 @@ async function main(): Promise<void> {
         );
   try {
     const reads = parts.has("reads") ? await benchReads(hosts[0]) : undefined;
-    if (reads) log(`reads: ${f1(reads.readMs)} ms a host read, the host's CPU ${f1(reads.readHostCpuMs)} ms`);
+    if (reads) log(`reads: ${f1(reads.readMs)} ms a host read, the host's CPU ${f1(reads.readHostCpuMs)} ms, the deployer's ${f1(reads.readDeployerCpuMs)} ms`);
     const floors: Floor[] = [];
     // The floors the products are measured against run in the products' mode (checkpoints skipped).
     if (parts.has("hosts")) for (const n of PREVIEW_N) for (const c of [0, COMPONENTS_PER_HOST]) floors.push(await floor(work, n, c, true));
