@@ -6,7 +6,7 @@
 # stays too (the deploy is not undone). The run logs go. A destroy that leaves the machine running
 # this deploy releases it: the marker says so, and another stack may deploy the machine.
 # /etc/nixos, which a deploy links to its flake, is never left dangling (see unlink_etc_nixos).
-need awk base64 cat chmod cp find flock grep install mv nix-env readlink rm sed stat wc || { emit result outcome=missing-tool "tool=$missing"; exit 0; }
+need awk base64 cat chmod cp date find flock grep install mv nix-env readlink rm sed sleep stat wc || { emit result outcome=missing-tool "tool=$missing"; exit 0; }
 unsafe=$(root_problem)
 if [ -n "$unsafe" ]; then
   emit result outcome=unsafe-root "problem=$(printf '%s' "$unsafe" | b64)" changed=0 "$(host_state)"
@@ -15,10 +15,30 @@ fi
 install -d -m 0711 "$ROOT"
 install -d -m 0700 "$PRIVATE"
 exec 9>>"$LOCK"
-if ! flock -w "$PNX_LOCK_WAIT_SEC" 9; then
-  emit result outcome=locked "holder=$(lock_holder | b64)" "waited=$PNX_LOCK_WAIT_SEC" "$(host_state)"
-  exit 0
-fi
+# A run without an outcome that a live job or watchdog owns is a deploy not finished: a killed
+# `pulumi up` left its job running, or its watchdog is about to put the host back. The destroy waits
+# for it outside the lock it needs, then removes what it leaves; removing its run under it would leave
+# the host to a watchdog that cannot tell a destroy from a dead job.
+deadline=$(($(date +%s) + PNX_LOCK_WAIT_SEC))
+while :; do
+  left=$((deadline - $(date +%s)))
+  if ! flock -w "$((left > 0 ? left : 0))" 9; then
+    emit result outcome=locked "holder=$(lock_holder | b64)" "waited=$PNX_LOCK_WAIT_SEC" "$(host_state)"
+    exit 0
+  fi
+  unfinished=
+  for r in "$RUNS"/*/; do
+    r=${r%/}
+    if [ -d "$r" ] && [ ! -e "$r/outcome" ] && ! unowned "$r"; then unfinished=${r##*/}; fi
+  done
+  [ -n "$unfinished" ] || break
+  flock -u 9
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    emit result outcome=locked "holder=$(printf 'the deploy of run %s, not finished: its job or watchdog still runs' "$unfinished" | b64)" "waited=$PNX_LOCK_WAIT_SEC" "$(host_state)"
+    exit 0
+  fi
+  sleep 1
+done
 ours() {
   [ "$(marker_field host)" = "$PNX_HOST" ] && claimed
 }

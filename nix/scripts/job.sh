@@ -199,8 +199,7 @@ stop_job() {
 
 watchdog() {
   write_pid "$run/watchdog.pid"
-  # What to roll back to, read at once: the job wrote it before arming the watchdog, and nothing
-  # removed later (a destroy that takes the lock first removes the runs) can take it away.
+  # What to roll back to, read at once: the job wrote it before arming the watchdog.
   # shellcheck source=/dev/null
   . "$run/prev"
   why=
@@ -227,6 +226,10 @@ watchdog() {
   stop_job
   exec 9>>"$LOCK"
   flock -w 60 9 || finish lost "reason=$why" "phase=$name"
+  # Decided again under the lock: a job that ended just as this one looked, and a destroy that then
+  # removed its run (cleanup.sh waits for unfinished runs, so it removes only finished ones), leave
+  # nothing to put back. Acting then would undo the destroy, or another stack's deploy after it.
+  if [ ! -d "$run" ] || [ -e "$run/outcome" ]; then exit 0; fi
   echo "$$ watchdog of run $PNX_ID" > "$HOLDER"
   out=$(readlink -e "$run/result-link" 2>/dev/null)
   if [ "$(decide "$why")" = confirmed ]; then

@@ -184,6 +184,13 @@ alive() {
   [ -n "$state" ] && [ "$state" != Z ]
 }
 
+# Whether no job or watchdog owns run directory $1 any more; a job just started may not have written
+# its pid yet.
+unowned() {
+  if [ ! -s "$1/job.pid" ] && [ -n "$(find "$1/started" -mmin -1 2>/dev/null)" ]; then return 1; fi
+  ! alive "$(cat "$1/job.pid" 2>/dev/null)" && ! alive "$(cat "$1/watchdog.pid" 2>/dev/null)"
+}
+
 # marker_field NAME: a string field of the machine's marker (builtins.toJSON writes no spaces).
 marker_field() {
   sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$MARKER" 2>/dev/null
@@ -238,6 +245,8 @@ follow() {
     waited=0
     while :; do
       [ -e "$run/outcome" ] && break
+      # Removed by a destroy, which waits for unfinished runs: this one ended.
+      [ -d "$run" ] || break
       [ "$2" = awaiting ] && [ -e "$run/awaiting" ] && break
       # A job just started by systemd-run may not have written its pid yet (no file, or an empty one).
       if [ -s "$run/job.pid" ] || [ "$waited" -ge 60 ]; then

@@ -16,12 +16,6 @@ install -d -m 0711 "$ROOT"
 install -d -m 0700 "$PRIVATE" "$RUNS"
 run=$RUNS/$PNX_ID
 
-# Whether no job or watchdog owns run $1 any more; a job just started may not have written its pid yet.
-unowned() {
-  if [ ! -s "$1/job.pid" ] && [ -n "$(find "$1/started" -mmin -1 2>/dev/null)" ]; then return 1; fi
-  ! alive "$(cat "$1/job.pid" 2>/dev/null)" && ! alive "$(cat "$1/watchdog.pid" 2>/dev/null)"
-}
-
 if [ ! -e "$run/started" ]; then
   # Each start stages in a directory of its own: the same start sent again after a dropped connection
   # may still be staging, and whichever ends later never touches the other's files.

@@ -310,6 +310,102 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {},
   });
 });
 
+(unshareWorks ? describe : describe.skip)("a destroy and a deploy's watchdog", () => {
+  const run = "/var/lib/pulumi-nixos/private/runs/1-wd";
+  const waitFor = (cond: string) => `n=0; while ! { ${cond}; } && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`;
+  const pidOf = (what: string) => `"$(cat ${run}/${what}.pid)"`;
+  // The deploy started ($start), its watchdog ($watchdog) stopped and its job killed mid-build as systemd
+  // kills a unit: its build too (the stub systemd-run starts each unit in a session of its own).
+  const jobDiedUnderStoppedWatchdog = (box: Sandbox) => [
+    `sh ${box.root}/start.sh < ${box.root}/in.tar > ${box.root}/start.out 2>&1 &`,
+    "start=$!",
+    waitFor(`[ -s ${run}/watchdog.pid ]`),
+    `watchdog=${pidOf("watchdog")}; kill -STOP "$watchdog"; kill -KILL -${pidOf("job")}`,
+  ];
+  const show = `echo SYSTEM; readlink /nix/var/nix/profiles/system; basename "$(readlink /run/current-system)"; echo PRIVATE; ls /var/lib/pulumi-nixos/private`;
+
+  it("a destroy just after the deploy ended is not undone by the deploy's watchdog waking late", () => {
+    const box = deployBox("1-wd");
+    try {
+      box.file("cleanup.sh", scripts.cleanup("media", lab, 5).text, 0o644);
+      const out = box.run(
+        [
+          `sh ${box.root}/start.sh < ${box.root}/in.tar > ${box.root}/start.out 2>&1 &`,
+          waitFor(`[ -s ${run}/watchdog.pid ]`),
+          // The watchdog not yet awake when the job ends and the destroy removes the run.
+          `watchdog=${pidOf("watchdog")}; kill -STOP "$watchdog"`,
+          "wait",
+          `grep -o "result outcome=[a-z-]*" ${box.root}/start.out`,
+          `sh ${box.root}/cleanup.sh | grep -o "result outcome=[a-z-]*"`,
+          `kill -CONT "$watchdog"`,
+          waitFor(`! kill -0 "$watchdog" 2>/dev/null`),
+          show,
+        ].join("\n"),
+      );
+      expect(out.trim().split("\n")).toEqual(["result outcome=done", "result outcome=removed", "SYSTEM", "system-2-link", "sys-new", "PRIVATE", "lock"]);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("a destroy while a deploy's job has died waits for its watchdog to put the host back, then removes the deploy", () => {
+    const box = deployBox("1-wd", { buildSeconds: 4 });
+    try {
+      box.file("cleanup.sh", scripts.cleanup("media", lab, 30).text, 0o644);
+      const out = box.run(
+        [
+          ...jobDiedUnderStoppedWatchdog(box),
+          `sh ${box.root}/cleanup.sh > ${box.root}/cleanup.out 2>&1 &`,
+          "cleanup=$!",
+          "sleep 2",
+          `kill -0 "$cleanup" && echo "the destroy waits"`,
+          `kill -CONT "$watchdog"`,
+          `wait "$start" "$cleanup"`,
+          `grep -o "result outcome=[a-z-]* changed=0 phase=building rolledBackTo=1" ${box.root}/start.out`,
+          `grep -o "result outcome=[a-z-]*" ${box.root}/cleanup.out`,
+          show,
+        ].join("\n"),
+      );
+      expect(out.trim().split("\n")).toEqual([
+        "the destroy waits",
+        "result outcome=job-died changed=0 phase=building rolledBackTo=1",
+        "result outcome=removed",
+        "SYSTEM",
+        "system-1-link",
+        "sys-old",
+        "PRIVATE",
+        "lock",
+      ]);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it("a destroy gives up on a deploy that does not finish within its lock wait, naming the run and changing nothing", () => {
+    const box = deployBox("1-wd", { buildSeconds: 4 });
+    try {
+      box.file("cleanup.sh", scripts.cleanup("media", lab, 2).text, 0o644);
+      const out = box.run(
+        [
+          ...jobDiedUnderStoppedWatchdog(box),
+          `sh ${box.root}/cleanup.sh > ${box.root}/cleanup.out 2>&1`,
+          `kill -CONT "$watchdog"`,
+          "wait",
+          `cat ${box.root}/cleanup.out`,
+          `ls ${run} | grep -x outcome`,
+        ].join("\n"),
+      );
+      const f = resultOf(out)!;
+      expect(f.outcome).toBe("locked");
+      expect(Buffer.from(f.holder, "base64").toString()).toBe("the deploy of run 1-wd, not finished: its job or watchdog still runs");
+      // The run stayed for its watchdog, which then finished it.
+      expect(out.trim().split("\n").pop()).toBe("outcome");
+    } finally {
+      box.cleanup();
+    }
+  });
+});
+
 // Who owns the machine: the marker the running system carries, against the deployer's owner. One table
 // for the host scripts (lib.sh `claimed`, used by job.sh and cleanup.sh) and model/owner.ts `claims`.
 const IDENTITY = "0123456789abcdef0123456789abcdef";

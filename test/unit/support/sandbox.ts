@@ -97,7 +97,15 @@ export class Sandbox {
     }
     this.file(
       "stubs/nix-env",
-      `#!/bin/sh\necho "nix-env $*" >> ${this.stubs}/calls\n[ "$3" = --set ] && ln -sfn ${this.root}/sys-new /nix/var/nix/profiles/system-2-link && ln -sfn system-2-link /nix/var/nix/profiles/system\nexit 0\n`,
+      [
+        "#!/bin/sh",
+        `echo "nix-env $*" >> ${this.stubs}/calls`,
+        'case $3 in',
+        `  --set) ln -sfn ${this.root}/sys-new /nix/var/nix/profiles/system-2-link && ln -sfn system-2-link /nix/var/nix/profiles/system ;;`,
+        '  --switch-generation) [ -e "/nix/var/nix/profiles/system-$4-link" ] || { echo "error: generation $4 does not exist" >&2; exit 1; }; ln -sfn "system-$4-link" /nix/var/nix/profiles/system ;;',
+        "esac",
+        "",
+      ].join("\n"),
     );
   }
 
