@@ -18,7 +18,7 @@ export interface Definition {
 }
 
 export interface ModuleReading {
-  definitions: Definition[];
+  definitions: readonly Definition[];
   /** Set when the text is not a Nix expression this reader understands (it is then not judged). */
   error?: string;
 }

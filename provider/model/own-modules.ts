@@ -2,12 +2,12 @@
 // extraModules, each read for the option paths it defines (model/nix-module.ts).
 import type { HostSpec } from "../schema/host";
 import { atLeast } from "../schema/release";
-import { Definition, readModule } from "./nix-module";
+import { Definition, ModuleReading, readModule } from "./nix-module";
 
 export interface OwnModule {
   /** Where the user finds it, for messages: "nix/hosts/media/boot.nix" or "extraModules[backup]". */
   where: string;
-  definitions: Definition[];
+  definitions: readonly Definition[];
   /** Why the reader could not see into it (the host's evaluation still checks it). */
   unreadable?: string;
 }
@@ -25,6 +25,21 @@ interface Reading {
 // Several rules ask for a host's modules; a spec does not change once parsed, so each is read once.
 const readings = new WeakMap<HostSpec, Reading>();
 
+// Hosts of a fleet share module files (a common.nix, the same hardware), and a preview reads every
+// host's: each text is read once per process. Readings are never changed, so they can be shared.
+const byText = new Map<string, ModuleReading>();
+const MAX_TEXTS = 1000;
+
+function readOnce(text: string): ModuleReading {
+  let r = byText.get(text);
+  if (r === undefined) {
+    if (byText.size >= MAX_TEXTS) byText.clear();
+    r = readModule(text);
+    byText.set(text, r);
+  }
+  return r;
+}
+
 function reading(h: HostSpec): Reading {
   const known = readings.get(h);
   if (known) return known;
@@ -34,7 +49,7 @@ function reading(h: HostSpec): Reading {
     .map((f) => ({ where: `${hostFolder(h)}${f}`, text: h.hostFiles[f] }));
   const extras = h.extraModules.map((m) => ({ where: `extraModules[${m.name}]`, text: m.text }));
   const modules = [...files, ...extras].map(({ where, text }) => {
-    const r = readModule(text);
+    const r = readOnce(text);
     return { where, definitions: r.definitions, ...(r.error ? { unreadable: r.error } : {}) };
   });
   const r = { modules, definitions: modules.flatMap((m) => m.definitions.map((def) => ({ where: m.where, def }))) };
