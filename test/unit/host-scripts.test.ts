@@ -79,6 +79,9 @@ async function preview(dryExit: number, o: ConstructorParameters<typeof Sandbox>
   }
 }
 
+/** Shell that waits until `cond` holds, for up to 10 s. */
+const waitFor = (cond: string) => `n=0; while ! { ${cond}; } && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`;
+
 (unshareWorks ? describe : describe.skip)("preview.sh read by previewBuild", () => {
   it("a healthy build reports the units dry-activate names", async () => {
     const r = await preview(0);
@@ -158,7 +161,7 @@ async function preview(dryExit: number, o: ConstructorParameters<typeof Sandbox>
   // What is left of the preview 3 s after its stdin closed: its processes (the owner file's), the scratch, the lock.
   const leftovers = (box: Sandbox) =>
     [
-      `n=0; while ! grep -q nixos-rebuild ${box.stubs}/calls 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`,
+      waitFor(`grep -q nixos-rebuild ${box.stubs}/calls 2>/dev/null`),
       `owner=$(cat ${scratch}/preview-1-abc/owner)`,
       "exec 7>&-",
       "sleep 3",
@@ -191,7 +194,7 @@ async function preview(dryExit: number, o: ConstructorParameters<typeof Sandbox>
       const out = run(
         [
           `owner=${scratch}/preview-1-abc/owner`,
-          `n=0; while [ "$(cat $owner 2>/dev/null | wc -l)" != 3 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`,
+          waitFor(`[ "$(cat $owner 2>/dev/null | wc -l)" = 3 ]`),
           // (sh is dash here: its kill takes no process group)
           'group() { bash -c \'kill "$1" -- "-$2"\' _ "$@" 2>/dev/null; }',
           'kill -KILL "$(sed -n 1p $owner | cut -d" " -f1)"; group -KILL "$(sed -n 3p $owner | cut -d" " -f1)"',
@@ -274,7 +277,7 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {},
           // The driver reconnects and sends the same start again: it stages and starts the job.
           `sh ${box.root}/start.sh < ${box.root}/in.tar > ${box.root}/second.out 2>&1 &`,
           "second=$!",
-          `n=0; while [ ! -e ${run}/started ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`,
+          waitFor(`[ -e ${run}/started ]`),
           "echo garbage >&7; exec 7>&-",
           "wait $second",
           "wait",
@@ -296,7 +299,7 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {},
       const out = box.run(
         [
           `sh ${box.root}/start.sh < ${box.root}/in.tar > ${box.root}/start.out 2>&1 &`,
-          `n=0; while [ ! -s ${run}/watchdog.pid ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`,
+          waitFor(`[ -s ${run}/watchdog.pid ]`),
           // What a start that removed another's run did to it, and the job killed mid-build.
           `rm -f ${run}/prev; kill -KILL "$(cat ${run}/job.pid)"`,
           "wait",
@@ -312,7 +315,6 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {},
 
 (unshareWorks ? describe : describe.skip)("a destroy and a deploy's watchdog", () => {
   const run = "/var/lib/pulumi-nixos/private/runs/1-wd";
-  const waitFor = (cond: string) => `n=0; while ! { ${cond}; } && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done`;
   const pidOf = (what: string) => `"$(cat ${run}/${what}.pid)"`;
   // The deploy started ($start), its watchdog ($watchdog) stopped and its job killed mid-build as systemd
   // kills a unit: its build too (the stub systemd-run starts each unit in a session of its own).
