@@ -3,7 +3,7 @@
 import { performance } from "perf_hooks";
 import { renderHost } from "../provider/render/flake";
 import { host, HostInput, HostSpec } from "../provider/schema/host";
-import { hostFiles, own } from "../test/unit/support/fixtures";
+import { own } from "../test/unit/support/fixtures";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
@@ -14,8 +14,7 @@ export function benchHost(i: number): HostInput {
     connection: { address: `10.0.${i >> 8}.${i & 255}`, hostKey: HOST_KEY, agent: true },
     // The host's own folder: its own hardware (a disk of its own) and the boot loader every host shares;
     // the deploy key to keep authorized.
-    ...own(),
-    hostFiles: hostFiles(`6f2d1c8e-1a4b-4f0e-9d1e-${i.toString(16).padStart(12, "0")}`),
+    ...own(`6f2d1c8e-1a4b-4f0e-9d1e-${i.toString(16).padStart(12, "0")}`),
     release: "25.11",
     stateVersion: "25.05",
     services: [

@@ -11,9 +11,9 @@ const pair = ed25519Pair("deploy@test");
 export const DEPLOY_PRIVATE_KEY = pair.private;
 export const DEPLOY_KEY = pair.public.trim();
 
-/** What a Host needs besides its services: its own folder's files and the key the deployer logs in with. */
-export function own(): { hostFiles: Record<string, string>; deployKeys: string[] } {
-  return { hostFiles: hostFiles(), deployKeys: [DEPLOY_KEY] };
+/** What a Host needs besides its services: its own folder's files (on `disk`) and the key the deployer logs in with. */
+export function own(disk?: string): { hostFiles: Record<string, string>; deployKeys: string[] } {
+  return { hostFiles: hostFiles(disk), deployKeys: [DEPLOY_KEY] };
 }
 
 /** A host's own folder as `npm run adopt` writes it for a UEFI machine booting with systemd-boot. */
