@@ -14,6 +14,7 @@ import { rolloutOf } from "../deploy/rollout";
 import type { Marker } from "../deploy/events";
 import type { Owner } from "../schema/owner";
 import { claims, markerOwnerName, ownerName } from "../model/owner";
+import { withoutPromiseTraces } from "./registration";
 
 /** Inputs as a program passes them (Host passes its RenderedHost's fields). */
 export interface GenerationArgs {
@@ -396,6 +397,11 @@ export class Generation extends pulumi.dynamic.Resource {
       secrets: pulumi.secret(args.secrets ?? {}),
       ...outputs,
     };
-    super(installedProvider, name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection", "secrets"] }), "nixos", "Generation");
+    const restore = withoutPromiseTraces();
+    try {
+      super(installedProvider, name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection", "secrets"] }), "nixos", "Generation");
+    } finally {
+      restore();
+    }
   }
 }

@@ -21,6 +21,7 @@ import { HostModule, moduleParts, plainParts, registerParts } from "./modules";
 import { noteHost } from "./engine-limits";
 import { noRevision, programRevision } from "./revision";
 import { PREVIEW_BUILD_ENV, previewBuildOn } from "./preview-build";
+import { untraced, withoutPromiseTraces } from "./registration";
 
 export interface HostArgs extends Omit<HostInput, "name" | "services" | "routes" | "gpu" | "display" | "owner"> {
   /** Services, routes, a GPU and a display, as component resources or plain declarations. */
@@ -210,7 +211,12 @@ export class Host extends pulumi.ComponentResource {
     const peers = args.peers ?? [];
     // Every check runs now, once, before anything is registered: a bad declaration never reaches a host.
     const model = modelHost(spec, peers, { deployable: true });
-    super("pulumi-nixos:index:Host", name, hostView(spec), opts);
+    const restore = withoutPromiseTraces();
+    try {
+      super("pulumi-nixos:index:Host", name, hostView(spec), opts);
+    } finally {
+      restore();
+    }
     registerParts(this, name, [...(args.modules ?? []), ...plainParts(name, args)]);
     const eol = endOfLifeWarning(spec.release, new Date().toISOString().slice(0, 10));
     if (eol !== undefined) void pulumi.log.warn(`host '${name}': release: ${eol}`, this);
@@ -260,6 +266,6 @@ export class Host extends pulumi.ComponentResource {
     }
     // State records the flake once, as the Generation's files: the rendered host and its secrets stay
     // properties of this object, not outputs every run sends to the engine and checkpoints again.
-    this.registerOutputs({ contentHash: this.contentHash, generation: this.generation.generation });
+    untraced(() => this.registerOutputs({ contentHash: this.contentHash, generation: this.generation.generation }));
   }
 }

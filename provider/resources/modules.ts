@@ -8,6 +8,7 @@ import { gpu, GpuInput, GpuSpec } from "../schema/gpu";
 import { route, RouteInput, RouteSpec } from "../schema/route";
 import { service, ServiceInput, ServiceSpec } from "../schema/service";
 import { serviceName } from "../model/catalogue";
+import { withoutPromiseTraces } from "./registration";
 
 /**
  * What a part records as its inputs, so that `pulumi preview` names the part whose declaration
@@ -105,8 +106,13 @@ export function plainParts(host: string, d: { services?: readonly ServiceInput[]
 /** The component a Host registers for one of its parts. */
 class PartComponent extends pulumi.ComponentResource {
   constructor(type: string, name: string, inputs: pulumi.Inputs, opts: pulumi.ComponentResourceOptions) {
-    super(type, name, inputs, opts);
-    this.registerOutputs({});
+    const restore = withoutPromiseTraces();
+    try {
+      super(type, name, inputs, opts);
+      this.registerOutputs({});
+    } finally {
+      restore();
+    }
   }
 }
 

@@ -112,3 +112,40 @@ describe("the machine's owner", () => {
     });
   });
 });
+
+describe("registering a host", () => {
+  /** How many stack traces the SDK's promise bookkeeping (debuggablePromise) formats while `make` runs. */
+  function promiseTraces(make: () => void): number {
+    const original = Error.prepareStackTrace;
+    let traces = 0;
+    Error.prepareStackTrace = (err, frames) => {
+      if (frames.some((f) => f.getFunctionName() === "debuggablePromise")) traces++;
+      return original ? original(err, frames) : String(err);
+    };
+    try {
+      make();
+    } finally {
+      Error.prepareStackTrace = original;
+    }
+    return traces;
+  }
+
+  const host = (name: string) => () =>
+    new Host(name, { ...own(), connection, release: "25.11", stateVersion: "25.05", services: [{ kind: "jellyfin" }, { kind: "caddy" }], routes: [{ domain: "tv.home.example", to: { service: "jellyfin" } }] });
+
+  test("formats none of the SDK's promise traces, and leaves the trace limit as it was", () => {
+    const limit = Error.stackTraceLimit;
+    expect(promiseTraces(host("traceless"))).toBe(0);
+    expect(Error.stackTraceLimit).toBe(limit);
+  });
+
+  test("keeps them when the SDK's leak debugging is on (PULUMI_DEBUG_PROMISE_LEAKS)", () => {
+    process.env.PULUMI_DEBUG_PROMISE_LEAKS = "1";
+    try {
+      // Four a property of the Generation alone.
+      expect(promiseTraces(host("traced"))).toBeGreaterThan(100);
+    } finally {
+      delete process.env.PULUMI_DEBUG_PROMISE_LEAKS;
+    }
+  });
+});
