@@ -26,11 +26,7 @@ while :; do
     emit result outcome=locked "holder=$(lock_holder | b64)" "waited=$PNX_LOCK_WAIT_SEC" "$(host_state)"
     exit 0
   fi
-  unfinished=
-  for r in "$RUNS"/*/; do
-    r=${r%/}
-    if [ -d "$r" ] && [ ! -e "$r/outcome" ] && ! unowned "$r"; then unfinished=${r##*/}; fi
-  done
+  unfinished=$(unfinished_run)
   [ -n "$unfinished" ] || break
   flock -u 9
   if [ "$(date +%s)" -ge "$deadline" ]; then

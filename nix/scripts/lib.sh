@@ -191,6 +191,18 @@ unowned() {
   ! alive "$(cat "$1/job.pid" 2>/dev/null)" && ! alive "$(cat "$1/watchdog.pid" 2>/dev/null)"
 }
 
+# The id of a run not finished: no outcome yet, and its job or watchdog still runs (the watchdog of a
+# job that died is putting the host back). Nothing when every run has ended.
+unfinished_run() {
+  for r in "$RUNS"/*/; do
+    r=${r%/}
+    if [ -d "$r" ] && [ ! -e "$r/outcome" ] && ! unowned "$r"; then
+      printf '%s\n' "${r##*/}"
+      return 0
+    fi
+  done
+}
+
 # marker_field NAME: a string field of the machine's marker (builtins.toJSON writes no spaces).
 marker_field() {
   sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$MARKER" 2>/dev/null

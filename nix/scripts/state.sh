@@ -1,11 +1,8 @@
 # shellcheck shell=sh
-# What the host runs and boots, its marker, and whether a deploy job is at work.
-need awk base64 cat readlink sed || { echo "missing=$missing"; exit 0; }
-busy=
-for job in "$RUNS"/*/job.pid; do
-  [ -e "$job" ] || continue
-  if alive "$(cat "$job")" && [ ! -e "${job%/job.pid}/outcome" ]; then busy=${job%/job.pid}; busy=${busy##*/}; fi
-done
+# What the host runs and boots, its marker, and whether a deploy is at work (its job, or the watchdog
+# putting the host back after the job died): what it reads may be about to change.
+need awk base64 cat find readlink sed || { echo "missing=$missing"; exit 0; }
+busy=$(unfinished_run)
 # One key=value a line. No value holds a space or a glob character (numbers, store paths, base64).
 set -f
 # shellcheck disable=SC2046 # split into its words on purpose

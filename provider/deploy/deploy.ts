@@ -230,7 +230,7 @@ export async function deploy(req: DeployRequest, log: Logger, net: Net = sshNet,
 
 export interface HostState extends HostNow {
   marker?: Marker;
-  busy?: string; // the id of a deploy job at work on the host
+  busy?: string; // the id of a deploy at work on the host: its job, or its watchdog putting the host back
   hostKey: string;
 }
 

@@ -383,6 +383,25 @@ function deployBox(id: string, o: ConstructorParameters<typeof Sandbox>[0] = {},
     }
   });
 
+  it("a host read while a dead job's watchdog puts the host back says a deploy is at work, and once it is done, none", () => {
+    const box = deployBox("1-wd", { buildSeconds: 4 });
+    try {
+      box.file("state.sh", scripts.state().text, 0o644);
+      const out = box.run(
+        [
+          ...jobDiedUnderStoppedWatchdog(box),
+          `sh ${box.root}/state.sh | grep "^busy="`,
+          `kill -CONT "$watchdog"`,
+          "wait",
+          `sh ${box.root}/state.sh | grep "^busy="`,
+        ].join("\n"),
+      );
+      expect(out.trim().split("\n")).toEqual(["busy=1-wd", "busy="]);
+    } finally {
+      box.cleanup();
+    }
+  });
+
   it("a destroy gives up on a deploy that does not finish within its lock wait, naming the run and changing nothing", () => {
     const box = deployBox("1-wd", { buildSeconds: 4 });
     try {
