@@ -2,8 +2,8 @@
 // a few for the resource itself) a stack trace, formatted at once through the program's source maps,
 // frame by frame. It prints them only in its leak report with PULUMI_DEBUG_PROMISE_LEAKS set. For a
 // fleet that is thousands of traces a run, the largest part of the program's CPU beyond what bare
-// resources cost. Left out: the resource's source position is taken with a limit of the SDK's own,
-// and an error from a failed registration still names the resource, only without frames.
+// resources cost. Not affected: the resource's source position, which the SDK takes with a limit of
+// its own. A failed registration's error still names the resource, only without frames.
 
 /** Lowers the stack-trace limit while the SDK registers a resource; call the result to restore it. */
 export function withoutPromiseTraces(): () => void {
